@@ -1,0 +1,46 @@
+#include "options.hpp"
+
+#include <iostream>
+
+namespace litestage::cli {
+
+std::optional<int> parse_options(const std::string& command, const std::string& usage,
+                                 const po::options_description& desc, const std::vector<std::string>& args,
+                                 po::variables_map& vm, const po::positional_options_description* positional) {
+  po::options_description all(desc);
+  all.add_options()("help,h", "show this help");
+  try {
+    auto parser = po::command_line_parser(args).options(all);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: litestage " << command << " " << usage << "\n\n" << all << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "litestage " << command << ": " << e.what() << "\n"
+              << "usage: litestage " << command << " " << usage << "\n"
+              << "(see 'litestage " << command << " --help')\n";
+    return 2;
+  }
+  return std::nullopt;
+}
+
+void add_runtime_options(po::options_description& desc) {
+  desc.add_options()
+      ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")
+      ("dtype", po::value<std::string>()->default_value("auto"),
+       "f32, bf16 or f16 (auto: bf16 on CUDA, f32 on CPU)")
+      ("threads", po::value<int>()->default_value(0), "intra-op CPU threads (0 = all cores)");
+}
+
+RuntimeOptions runtime_options(const po::variables_map& vm) {
+  RuntimeOptions r;
+  r.device = vm["device"].as<std::string>();
+  r.dtype = vm["dtype"].as<std::string>();
+  r.threads = vm["threads"].as<int>();
+  return r;
+}
+
+}  // namespace litestage::cli

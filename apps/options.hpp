@@ -1,0 +1,31 @@
+#pragma once
+// Shared option handling for subcommands: parsing with a clear error on bad input, --help,
+// and the runtime options (device, dtype, threads) every model-running command takes.
+
+#include <boost/program_options.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace litestage::cli {
+
+namespace po = boost::program_options;
+
+// Parses args into vm. Returns an exit code when the command should stop now: 0 after
+// printing --help, 2 after printing a usage error. nullopt means carry on.
+std::optional<int> parse_options(const std::string& command, const std::string& usage,
+                                 const po::options_description& desc, const std::vector<std::string>& args,
+                                 po::variables_map& vm,
+                                 const po::positional_options_description* positional = nullptr);
+
+// --device, --dtype, --threads.
+void add_runtime_options(po::options_description& desc);
+
+struct RuntimeOptions {
+  std::string device = "cpu";
+  std::string dtype = "auto";
+  int threads = 0;  // 0 = number of cores
+};
+RuntimeOptions runtime_options(const po::variables_map& vm);
+
+}  // namespace litestage::cli

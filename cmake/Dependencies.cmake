@@ -1,0 +1,20 @@
+# Dependency discovery. LibTorch: Debian's libtorch-dev (CPU) by default, or an official
+# LibTorch 2.x build (CUDA) found through CMAKE_PREFIX_PATH.
+find_package(Torch REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+find_package(Boost 1.70 REQUIRED COMPONENTS program_options)
+find_package(yaml-cpp REQUIRED)
+find_package(nlohmann_json 3.9 REQUIRED)
+find_package(Threads REQUIRED)
+
+# Debian's yaml-cpp 0.7 exports the plain target name; newer releases add a namespace.
+if(TARGET yaml-cpp::yaml-cpp)
+  set(LITESTAGE_YAML_TARGET yaml-cpp::yaml-cpp)
+else()
+  set(LITESTAGE_YAML_TARGET yaml-cpp)
+endif()
+
+# sentencepiece_trainer lives in a separate library that pkg-config does not list.
+find_library(SENTENCEPIECE_TRAIN_LIB NAMES sentencepiece_train REQUIRED)

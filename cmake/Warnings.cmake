@@ -1,0 +1,10 @@
+# Warning and sanitizer flags applied to every LiteStage target through one interface library.
+add_library(litestage_warnings INTERFACE)
+target_compile_options(litestage_warnings INTERFACE -Wall -Wextra)
+if(LITESTAGE_WERROR)
+  target_compile_options(litestage_warnings INTERFACE -Werror)
+endif()
+if(LITESTAGE_SANITIZE)
+  target_compile_options(litestage_warnings INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer)
+  target_link_options(litestage_warnings INTERFACE -fsanitize=address,undefined)
+endif()
