@@ -1,0 +1,119 @@
+#include "litestage/model/causal_lm.hpp"
+
+#include <limits>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "litestage/model/kv_cache.hpp"
+#include "litestage/util/error.hpp"
+
+namespace litestage {
+
+namespace {
+torch::TensorOptions options_for(const Runtime& r) { return torch::TensorOptions().dtype(r.dtype).device(r.device); }
+}  // namespace
+
+LlamaModelImpl::LlamaModelImpl(const ModelConfig& c, const torch::TensorOptions& opts) {
+  embed_tokens = register_module("embed_tokens", Embedding(c.vocab_size, c.hidden_size, opts));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    blocks.push_back(DecoderLayer(c, static_cast<int>(l), opts));
+    layers->push_back(blocks.back());
+  }
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps, opts));
+}
+
+CausalLMImpl::CausalLMImpl(const ModelConfig& config, const Runtime& runtime)
+    : config_(config), runtime_(runtime), tied_(config.tie_word_embeddings), rope_(config, options_for(runtime)) {
+  config_.validate();
+  auto opts = options_for(runtime);
+  model = register_module("model", LlamaModel(config_, opts));
+  if (!tied_) lm_head = register_module("lm_head", Linear(config_.hidden_size, config_.vocab_size, false, opts));
+}
+
+torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const ForwardOptions& opt) {
+  TORCH_CHECK(input_ids.dim() == 2, "input_ids must be (batch, seq), got ", input_ids.sizes());
+  const int64_t B = input_ids.size(0), T = input_ids.size(1);
+  TORCH_CHECK(T > 0, "input_ids has no tokens");
+  const auto dev = runtime_.device;
+  KVCache* cache = opt.cache;
+  if (cache) TORCH_CHECK(cache->batch() == B, "KV cache batch ", cache->batch(), " != input batch ", B);
+  if (opt.skip && opt.skip->num_layers() != 0)
+    TORCH_CHECK(opt.skip->num_layers() == num_layers(), "skip plan has ", opt.skip->num_layers(),
+                " layers, the model ", num_layers());
+
+  LayerContext ctx;
+  ctx.rope = &rope_;
+  ctx.cache = cache;
+  ctx.start = cache ? cache->length() : 0;
+  const int64_t S = ctx.start + T;
+
+  const bool padded = opt.token_mask.defined() || (cache && cache->has_padding());
+  if (opt.positions.defined()) {
+    ctx.positions = opt.positions.to(dev, torch::kLong);
+  } else if (padded) {
+    // Position = number of real tokens before this one, as HF's attention_mask.cumsum(-1) - 1.
+    auto mask = opt.token_mask.defined() ? opt.token_mask.to(dev, torch::kLong)
+                                         : torch::ones({B, T}, torch::TensorOptions().dtype(torch::kLong).device(dev));
+    auto before = cache && ctx.start > 0 ? cache->valid().narrow(1, 0, ctx.start).to(torch::kLong).sum(1, true)
+                                         : torch::zeros({B, 1}, mask.options());
+    ctx.positions = (before + mask.cumsum(1) - 1).clamp_min(0);
+  }
+  if (cache) cache->begin_step(T, opt.token_mask.defined() ? opt.token_mask.to(dev) : torch::Tensor());
+
+  // Additive mask over key slots: causal by slot index, and padding keys hidden. A single new
+  // token of an unpadded sequence may see every slot, so decode needs no mask at all.
+  if (T > 1 || padded) {
+    auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(dev);
+    auto q_slots = torch::arange(ctx.start, S, long_opts).view({T, 1});
+    auto k_slots = torch::arange(S, long_opts).view({1, S});
+    auto allowed = (k_slots <= q_slots).unsqueeze(0);  // (1, T, S)
+    if (padded) {
+      auto key_valid = cache ? cache->valid().narrow(1, 0, S) : opt.token_mask.to(dev).to(torch::kBool);
+      allowed = allowed & key_valid.view({B, 1, S});
+    }
+    auto mask = torch::zeros(allowed.sizes(), torch::TensorOptions().dtype(torch::kFloat).device(dev));
+    mask.masked_fill_(allowed.logical_not(), std::numeric_limits<float>::lowest());
+    ctx.attn_mask = mask.view({mask.size(0), 1, 1, T, S});
+  }
+
+  auto h = model->embed_tokens->forward(input_ids.to(dev));  // (B, T, hidden)
+  const SkipPlan none;
+  const SkipPlan& plan = opt.skip ? *opt.skip : none;
+  for (int l = 0; l < num_layers(); ++l) {
+    h = model->blocks[l]->forward(h, ctx, plan.skip_attention(l), plan.skip_ffn(l), opt.observer);
+  }
+  if (cache) cache->end_step(T);
+  if (opt.last_logits_only) h = h.narrow(1, T - 1, 1);
+  return model->norm->forward(h);
+}
+
+torch::Tensor CausalLMImpl::logits_from_hidden(const torch::Tensor& hidden) const {
+  return torch::linear(hidden, output_weight()).to(torch::kFloat);
+}
+
+torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const ForwardOptions& options) {
+  return logits_from_hidden(hidden_states(input_ids, options));
+}
+
+void CausalLMImpl::init_weights(uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  auto gen = at::detail::createCPUGenerator(seed);
+  for (auto& item : named_parameters()) {
+    auto& p = item.value();
+    const auto& name = item.key();
+    bool is_norm = name.find("norm") != std::string::npos;
+    bool is_bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+    torch::Tensor values;
+    if (is_norm) {
+      values = torch::ones(p.sizes(), torch::kFloat);
+    } else if (is_bias) {
+      values = torch::zeros(p.sizes(), torch::kFloat);
+    } else {
+      values = at::normal(0.0, config_.initializer_range, p.sizes(), gen, torch::TensorOptions().dtype(torch::kFloat));
+    }
+    p.copy_(values);
+  }
+}
+
+}  // namespace litestage

@@ -1,0 +1,41 @@
+#include "litestage/model/kv_cache.hpp"
+
+#include <torch/types.h>
+
+#include "litestage/model/config.hpp"
+#include "litestage/util/error.hpp"
+
+namespace litestage {
+
+KVCache::KVCache(const ModelConfig& config, int64_t batch, int64_t capacity, c10::ScalarType dtype,
+                 c10::Device device)
+    : batch_(batch), capacity_(capacity), layer_len_(config.num_hidden_layers, 0) {
+  LITESTAGE_CHECK(batch > 0 && capacity > 0, "KV cache needs batch > 0 and capacity > 0");
+  auto opts = torch::TensorOptions().dtype(dtype).device(device);
+  for (int64_t l = 0; l < config.num_hidden_layers; ++l) {
+    k_.push_back(torch::zeros({batch, config.num_key_value_heads, capacity, config.head_dim}, opts));
+    v_.push_back(torch::zeros({batch, config.num_key_value_heads, capacity, config.head_dim}, opts));
+  }
+  valid_ = torch::zeros({batch, capacity}, torch::TensorOptions().dtype(torch::kBool).device(device));
+}
+
+void KVCache::begin_step(int64_t num_tokens, const at::Tensor& token_mask) {
+  if (length_ + num_tokens > capacity_)
+    throw_error("KV cache full: ", length_, " + ", num_tokens, " tokens exceed its capacity of ", capacity_);
+  auto slots = valid_.narrow(1, length_, num_tokens);
+  if (token_mask.defined()) {
+    slots.copy_(token_mask.to(torch::kBool));
+    has_padding_ = true;
+  } else {
+    slots.fill_(true);
+  }
+}
+
+void KVCache::reset() {
+  length_ = 0;
+  has_padding_ = false;
+  std::fill(layer_len_.begin(), layer_len_.end(), 0);
+  valid_.fill_(false);
+}
+
+}  // namespace litestage

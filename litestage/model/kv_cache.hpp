@@ -1,0 +1,49 @@
+#pragma once
+// Preallocated key/value cache. Slot t of every layer holds the token at sequence index t, so
+// one forward appends to all active layers at the same slots; there is no per-token
+// concatenation. A layer whose attention is skipped neither reads nor writes its slots, which
+// is tracked per layer so a plan that changes mid-sequence is caught, not silently wrong.
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+
+namespace litestage {
+
+struct ModelConfig;
+
+class KVCache {
+ public:
+  KVCache(const ModelConfig& config, int64_t batch, int64_t capacity, c10::ScalarType dtype, c10::Device device);
+
+  int64_t batch() const { return batch_; }
+  int64_t capacity() const { return capacity_; }
+  int64_t length() const { return length_; }            // slots filled so far (all rows)
+  int64_t layer_length(int layer) const { return layer_len_[layer]; }
+  bool has_padding() const { return has_padding_; }
+
+  // (batch, kv_heads, capacity, head_dim) per layer.
+  at::Tensor& keys(int layer) { return k_[layer]; }
+  at::Tensor& values(int layer) { return v_[layer]; }
+  // (batch, capacity) bool: slot holds a real (non-padding) token.
+  const at::Tensor& valid() const { return valid_; }
+
+  // Forward-pass bookkeeping (called by CausalLM::forward).
+  void begin_step(int64_t num_tokens, const at::Tensor& token_mask);
+  void mark_layer_written(int layer, int64_t new_length) { layer_len_[layer] = new_length; }
+  void end_step(int64_t num_tokens) { length_ += num_tokens; }
+
+  // Forget all tokens (buffers are kept for reuse).
+  void reset();
+
+ private:
+  int64_t batch_, capacity_;
+  int64_t length_ = 0;
+  bool has_padding_ = false;
+  std::vector<at::Tensor> k_, v_;
+  std::vector<int64_t> layer_len_;
+  at::Tensor valid_;
+};
+
+}  // namespace litestage

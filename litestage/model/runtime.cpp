@@ -1,0 +1,99 @@
+#include "litestage/model/runtime.hpp"
+
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <torch/cuda.h>
+#include <torch/types.h>
+#include <ATen/Parallel.h>
+
+#include "litestage/util/error.hpp"
+#include "litestage/util/strings.hpp"
+
+namespace litestage {
+
+c10::Device parse_device(const std::string& name) {
+  std::string n = to_lower(trim(name));
+  if (n == "cpu") return c10::Device(c10::kCPU);
+  if (starts_with(n, "cuda")) {
+    if (!torch::cuda::is_available())
+      throw_error("device '", name, "' requested but CUDA is not available (this LibTorch build or machine has no GPU)");
+    try {
+      return c10::Device(n);
+    } catch (const std::exception&) {
+      throw_error("device '", name, "': expected cuda or cuda:N");
+    }
+  }
+  throw_error("unknown device '", name, "' (expected cpu, cuda or cuda:N)");
+}
+
+bool dtype_supported(c10::ScalarType dtype, const c10::Device& device) {
+  static std::mutex mu;
+  static std::map<std::pair<int, std::string>, bool> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto key = std::make_pair(static_cast<int>(dtype), device.str());
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  bool ok = true;
+  try {
+    auto a = torch::ones({2, 2}, torch::TensorOptions().dtype(dtype).device(device));
+    (void)torch::matmul(a, a).sum().item<float>();
+  } catch (const std::exception&) {
+    ok = false;
+  }
+  cache[key] = ok;
+  return ok;
+}
+
+c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device) {
+  std::string n = to_lower(trim(name));
+  c10::ScalarType dt;
+  if (n == "auto" || n.empty()) {
+    dt = device.is_cuda() ? c10::kBFloat16 : c10::kFloat;
+  } else if (n == "f32" || n == "float32" || n == "fp32" || n == "float") {
+    dt = c10::kFloat;
+  } else if (n == "bf16" || n == "bfloat16") {
+    dt = c10::kBFloat16;
+  } else if (n == "f16" || n == "float16" || n == "fp16" || n == "half") {
+    dt = c10::kHalf;
+  } else {
+    throw_error("unknown dtype '", name, "' (expected f32, bf16, f16 or auto)");
+  }
+  if (!dtype_supported(dt, device))
+    throw_error("dtype ", dtype_name(dt), " is not supported on ", device.str(),
+                " by this LibTorch build (its matmul kernels lack it); use f32 or bf16");
+  return dt;
+}
+
+std::string dtype_name(c10::ScalarType dtype) {
+  switch (dtype) {
+    case c10::kFloat: return "f32";
+    case c10::kBFloat16: return "bf16";
+    case c10::kHalf: return "f16";
+    default: return c10::toString(dtype);
+  }
+}
+
+Runtime make_runtime(const std::string& device, const std::string& dtype) {
+  Runtime r;
+  r.device = parse_device(device);
+  r.dtype = parse_dtype(dtype, r.device);
+  return r;
+}
+
+int num_cores() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+void set_threads(int threads) {
+  if (threads < 0) throw_error("--threads must be >= 0, got ", threads);
+  at::set_num_threads(threads == 0 ? num_cores() : threads);
+}
+
+void synchronize(const c10::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
+}
+
+}  // namespace litestage

@@ -1,0 +1,33 @@
+#pragma once
+// Where and in what precision a model runs: device and dtype parsing, CPU thread count, and
+// device synchronisation for honest timing.
+
+#include <string>
+
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
+namespace litestage {
+
+struct Runtime {
+  c10::Device device = c10::Device(c10::kCPU);
+  c10::ScalarType dtype = c10::kFloat;
+};
+
+// "cpu", "cuda", "cuda:1". Refuses cuda when torch::cuda::is_available() is false.
+c10::Device parse_device(const std::string& name);
+// "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16", "auto" (bf16 on CUDA, f32 on CPU).
+c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device);
+std::string dtype_name(c10::ScalarType dtype);
+// Whether this LibTorch build can run a matmul in dtype on the device (probed once, cached).
+bool dtype_supported(c10::ScalarType dtype, const c10::Device& device);  // "f32" / "bf16" / "f16"
+Runtime make_runtime(const std::string& device, const std::string& dtype);
+
+// Intra-op threads for CPU kernels; 0 means one per core. LibTorch here defaults to one.
+void set_threads(int threads);
+int num_cores();
+
+// Blocks until queued device work is done (no-op on CPU). Call before reading a clock.
+void synchronize(const c10::Device& device);
+
+}  // namespace litestage
