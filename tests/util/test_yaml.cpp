@@ -1,0 +1,35 @@
+#include <catch2/catch.hpp>
+
+#include "litestage/util/error.hpp"
+#include "litestage/util/yaml.hpp"
+
+using namespace litestage;
+
+TEST_CASE("yaml values are typed and errors carry the key path", "[util][yaml]") {
+  auto root = YamlNode::load_string("stages:\n  recall:\n    early_exit:\n      window: four\n    max_new_tokens: 50\n",
+                                    "exp.yaml");
+  auto ee = root["stages"]["recall"]["early_exit"];
+  CHECK_THROWS_WITH(ee.get_int("window", 4),
+                    "exp.yaml: stages.recall.early_exit.window: expected an integer, got 'four'");
+  CHECK(root["stages"]["recall"].get_int("max_new_tokens", 200) == 50);
+  CHECK(root["stages"]["recall"].get_int("absent", 7) == 7);
+  CHECK_THROWS_WITH(root["stages"].expect_keys({"analyze"}),
+                    Catch::Contains("stages.recall: unknown key (expected one of: analyze)"));
+  CHECK_THROWS_WITH(root.require_string("model"), Catch::Contains("model: required key is missing"));
+  CHECK_THROWS_WITH(YamlNode::load_string("a: [1, 2", "bad.yaml"), Catch::Contains("bad.yaml: invalid YAML at line"));
+  auto c = YamlNode::load_string("mode: fast");
+  CHECK_THROWS_WITH(c.get_choice("mode", "full", {"full", "skip"}), Catch::Contains("'fast' is not one of: full, skip"));
+}
+
+TEST_CASE("set overrides create paths and keep types", "[util][yaml]") {
+  YAML::Node root = YAML::Load("a:\n  b: 1\n");
+  apply_yaml_override(root, "a.b=3");
+  apply_yaml_override(root, "x.y.z=0.5");
+  apply_yaml_override(root, "name=hello world");
+  YamlNode n(root, "");
+  CHECK(n["a"].get_int("b", 0) == 3);
+  CHECK(n["x"]["y"].get_double("z", 0) == 0.5);
+  CHECK(n.get_string("name", "") == "hello world");
+  CHECK_THROWS_WITH(apply_yaml_override(root, "novalue"), Catch::Contains("expected key.path=value"));
+  CHECK_THROWS_WITH(apply_yaml_override(root, "a.b.c=1"), Catch::Contains("'b' is not a mapping"));
+}
