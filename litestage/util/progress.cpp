@@ -9,7 +9,7 @@
 namespace litestage {
 
 Progress::Progress(std::string label, size_t total, std::FILE* out)
-    : label_(std::move(label)), total_(total), out_(out), tty_(isatty(fileno(out)) != 0) {}
+    : label_(std::move(label)), total_(total), out_(out), tty_(out != nullptr && isatty(fileno(out)) != 0) {}
 
 Progress::~Progress() {
   if (!finished_) finish(status_);
@@ -20,7 +20,7 @@ void Progress::update(size_t done, const std::string& status) {
   status_ = status;
   double now = timer_.seconds();
   double interval = tty_ ? 0.1 : 10.0;
-  if (now - last_draw_ >= interval || done_ == total_) {
+  if (now - last_draw_ >= interval || (tty_ && done_ == total_)) {
     last_draw_ = now;
     draw(false);
   }
@@ -34,6 +34,7 @@ void Progress::finish(const std::string& status) {
 }
 
 void Progress::draw(bool final_line) {
+  if (!out_) return;
   double elapsed = timer_.seconds();
   size_t fresh = done_ > resumed_ ? done_ - resumed_ : 0;
   std::string eta = "?";

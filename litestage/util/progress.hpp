@@ -12,6 +12,7 @@ namespace litestage {
 
 class Progress {
  public:
+  // out == nullptr: silent.
   Progress(std::string label, size_t total, std::FILE* out = stderr);
   ~Progress();
   // Marks `done` items complete (absolute count) and redraws if due.

@@ -1,0 +1,179 @@
+// litestage bench: prefill throughput and decode latency for the full model and for skip
+// fractions, with the realized speedup set against the ideal one, and the memory-bandwidth floor
+// measured on the spot.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "command.hpp"
+#include "litestage/model/kv_cache.hpp"
+#include "litestage/util/error.hpp"
+#include "litestage/util/strings.hpp"
+#include "litestage/util/timer.hpp"
+#include "model_setup.hpp"
+
+namespace litestage::cli {
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Sub-layers to skip for a fraction of all 2L: from the last layer backwards, FFN then
+// attention, so the first layers (which models rely on most) go last.
+SkipPlan plan_for_fraction(double fraction, int layers) {
+  std::vector<SubLayer> order;
+  for (int l = layers - 1; l >= 0; --l) {
+    order.push_back({l, SubLayerKind::FFN});
+    order.push_back({l, SubLayerKind::Attention});
+  }
+  auto k = static_cast<size_t>(std::lround(fraction * 2 * layers));
+  return SkipPlan::from_ranking(order, std::min(k, order.size()), layers);
+}
+
+// Streaming read bandwidth: sum a buffer as large as the weights (median of 3 passes).
+double read_bandwidth(int64_t bytes, const Runtime& rt) {
+  auto n = std::max<int64_t>(bytes / 4, 1 << 20);
+  auto buf = torch::ones({n}, torch::TensorOptions().dtype(torch::kFloat).device(rt.device));
+  std::vector<double> times;
+  for (int i = 0; i < 4; ++i) {
+    synchronize(rt.device);
+    Timer t;
+    auto s = buf.sum();
+    (void)s.item<float>();
+    synchronize(rt.device);
+    if (i > 0) times.push_back(t.seconds());  // first pass warms caches and page tables
+  }
+  return static_cast<double>(n) * 4 / median(times);
+}
+
+struct Measurement {
+  double prefill_seconds;   // median
+  double decode_seconds;    // median per token
+};
+
+Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int64_t>& prompt, int gen_len,
+                    int warmup, int repeats) {
+  c10::InferenceMode im;
+  const auto& rt = model->runtime();
+  const int64_t P = static_cast<int64_t>(prompt.size());
+  KVCache cache(model->config(), 1, P + gen_len + 1, rt.dtype, rt.device);
+  auto input = torch::tensor(prompt).view({1, P}).to(rt.device);
+  ForwardOptions fo;
+  fo.skip = &plan;
+  fo.cache = &cache;
+  fo.last_logits_only = true;
+  std::vector<double> prefill, decode;
+  for (int rep = 0; rep < warmup + repeats; ++rep) {
+    cache.reset();
+    synchronize(rt.device);
+    Timer t;
+    auto logits = model->forward(input, fo);
+    auto next = logits.view({1, -1}).argmax(-1).view({1, 1});
+    synchronize(rt.device);
+    double tp = t.seconds();
+    t.reset();
+    for (int g = 0; g < gen_len; ++g) {
+      logits = model->forward(next, fo);
+      next = logits.view({1, -1}).argmax(-1).view({1, 1});
+      (void)next.item<int64_t>();  // a real decode loop reads the token back every step
+    }
+    synchronize(rt.device);
+    double td = t.seconds() / std::max(gen_len, 1);
+    if (rep >= warmup) {
+      prefill.push_back(tp);
+      decode.push_back(td);
+    }
+  }
+  return {median(prefill), median(decode)};
+}
+
+int run_bench(const std::vector<std::string>& args) {
+  po::options_description desc("bench options");
+  desc.add_options()
+      ("model", po::value<std::string>()->default_value(""), "Hugging Face checkpoint directory")
+      ("config", po::value<std::string>()->default_value(""),
+       "config.json of a model to build with random weights instead (e.g. TinyLlama-1.1B's)")
+      ("prompt-len", po::value<int>()->default_value(128), "prompt tokens (prefill)")
+      ("gen-len", po::value<int>()->default_value(32), "decode steps per repeat")
+      ("repeats", po::value<int>()->default_value(5), "timed repeats (median reported)")
+      ("warmup", po::value<int>()->default_value(1), "untimed repeats first")
+      ("skip-fraction", po::value<std::vector<double>>()->multitoken(),
+       "fractions of the 2L sub-layers to skip (default 0 0.25 0.5)")
+      ("seed", po::value<uint64_t>()->default_value(0), "seed for random weights and prompt ids");
+  add_runtime_options(desc);
+  po::variables_map vm;
+  if (auto rc = parse_options("bench", "(--model DIR | --config config.json) [options]", desc, args, vm)) return *rc;
+  std::string model_dir = vm["model"].as<std::string>(), config_file = vm["config"].as<std::string>();
+  if (model_dir.empty() == config_file.empty()) throw_error("give exactly one of --model DIR or --config FILE");
+  int prompt_len = vm["prompt-len"].as<int>(), gen_len = vm["gen-len"].as<int>();
+  int repeats = vm["repeats"].as<int>(), warmup = vm["warmup"].as<int>();
+  if (prompt_len < 1 || gen_len < 1 || repeats < 1 || warmup < 0)
+    throw_error("--prompt-len, --gen-len and --repeats must be >= 1, --warmup >= 0");
+  std::vector<double> fractions = {0.0, 0.25, 0.5};
+  if (vm.count("skip-fraction")) fractions = vm["skip-fraction"].as<std::vector<double>>();
+  for (double f : fractions)
+    if (f < 0 || f > 1) throw_error("--skip-fraction values must be in [0, 1], got ", f);
+  if (std::find(fractions.begin(), fractions.end(), 0.0) == fractions.end()) fractions.insert(fractions.begin(), 0.0);
+
+  auto rt = setup_runtime(runtime_options(vm));
+  uint64_t seed = vm["seed"].as<uint64_t>();
+  CausalLM model{nullptr};
+  if (!model_dir.empty()) {
+    model = load_causal_lm(model_dir, rt);
+  } else {
+    model = CausalLM(ModelConfig::from_file(config_file), rt);
+    model->init_weights(seed);
+  }
+  const auto& cfg = model->config();
+  if (prompt_len + gen_len + 1 > cfg.max_position_embeddings)
+    throw_error("--prompt-len + --gen-len exceed the model's ", cfg.max_position_embeddings, " positions");
+
+  int64_t weight_bytes = 0;
+  for (const auto& p : model->parameters()) weight_bytes += p.numel() * p.element_size();
+  // Per decoded token: every projection and lm_head, not the whole embedding table.
+  int64_t read_per_token = weight_bytes - (cfg.tie_word_embeddings ? 0 : cfg.vocab_size * cfg.hidden_size *
+                                                                             c10::elementSize(rt.dtype));
+  double bw = read_bandwidth(read_per_token, rt);
+  double floor_ms = read_per_token / bw * 1e3;
+
+  std::printf("model: %s  %s  %.1fM parameters  %.1f MB  %d layers  (%s, %d threads, %s)\n",
+              model_dir.empty() ? (config_file + " [random weights]").c_str() : model_dir.c_str(),
+              cfg.model_type.c_str(), cfg.num_parameters() / 1e6, weight_bytes / 1e6, model->num_layers(),
+              dtype_name(rt.dtype).c_str(), at::get_num_threads(), rt.device.str().c_str());
+  std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token\n", bw / 1e9,
+              read_per_token / 1e6, floor_ms);
+  std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", prompt_len, gen_len, repeats,
+              warmup);
+
+  auto gen = at::detail::createCPUGenerator(seed + 1);
+  auto prompt_t = at::randint(0, cfg.vocab_size, {prompt_len}, gen, torch::TensorOptions().dtype(torch::kLong));
+  std::vector<int64_t> prompt(prompt_t.data_ptr<int64_t>(), prompt_t.data_ptr<int64_t>() + prompt_len);
+
+  std::printf("%-6s %-9s %-8s %14s %12s %9s %9s %9s %10s\n", "skip", "sublayers", "removed", "prefill tok/s",
+              "decode ms", "/floor", "speedup", "ideal", "real/ideal");
+  Measurement base{};
+  for (double f : fractions) {
+    auto plan = plan_for_fraction(f, model->num_layers());
+    auto m = measure(model, plan, prompt, gen_len, warmup, repeats);
+    if (f == 0.0) base = m;
+    double removed = plan.removed_weight_fraction(cfg);
+    double ideal = 1.0 / (1.0 - removed);
+    double real = base.decode_seconds / m.decode_seconds;
+    std::printf("%-6.2f %3zu/%-5d %7.1f%% %14.1f %12.2f %9.2f %8.2fx %8.2fx %10.2f\n", f, plan.num_skipped(),
+                2 * model->num_layers(), removed * 100, prompt_len / m.prefill_seconds, m.decode_seconds * 1e3,
+                m.decode_seconds * 1e3 / floor_ms, real, ideal, real / ideal);
+  }
+  std::printf("\nspeedup: decode, full model / skipped; ideal: 1 / (1 - share of per-token weight bytes removed)\n");
+  return 0;
+}
+
+LITESTAGE_COMMAND("bench", "prefill/decode speed, skip speedups vs ideal, memory-bandwidth floor", run_bench);
+
+}  // namespace
+}  // namespace litestage::cli

@@ -1,0 +1,104 @@
+#include "litestage/experiment/session.hpp"
+
+#include <mutex>
+
+#include "litestage/data/exemplars.hpp"
+#include "litestage/util/error.hpp"
+
+namespace litestage {
+
+void register_builtin_datasets() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+#ifdef LITESTAGE_HAVE_SYNTHETIC
+    register_synthetic_dataset();
+#endif
+  });
+}
+
+namespace {
+
+ChatTemplateKind resolve_chat_template(const ExperimentSpec& s, const std::string& tokenizer_dir) {
+  if (s.chat_template != "auto") return parse_chat_template(s.chat_template);
+  return detect_chat_template(tokenizer_dir);
+}
+
+}  // namespace
+
+Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
+  register_builtin_datasets();
+  set_threads(spec_.threads);
+  runtime_ = make_runtime(spec_.device, spec_.dtype);
+  model_ = load_causal_lm(spec_.model, runtime_);
+  std::string tok_dir = spec_.tokenizer.empty() ? spec_.model : spec_.tokenizer;
+  tokenizer_ = load_tokenizer(tok_dir);
+  generator_ = std::make_unique<Generator>(model_, tokenizer_);
+
+  auto& p = pipeline_;
+  p.mode = parse_reasoning_mode(spec_.mode);
+  p.format = parse_prompt_format(spec_.prompt_format);
+  p.sampling = spec_.sampling;
+  p.stop_strings = spec_.stop;
+  p.batch_analyze = spec_.batch_analyze;
+  p.system_prompt = spec_.system_prompt;
+  if (p.format == PromptFormat::Chat) {
+    p.chat_template = resolve_chat_template(spec_, tok_dir);
+    if (p.chat_template == ChatTemplateKind::None)
+      throw_error(spec_.source, ": prompt.format is chat but no chat template was recognised in ", tok_dir,
+                  "; set prompt.chat_template");
+    if (spec_.exemplars) {
+      auto path = exemplar_path(spec_.data_root_or_default(), spec_.dataset);
+      p.few_shot = few_shot_turns(read_exemplars(path), spec_.dataset, p.mode);
+    }
+  }
+  if (!spec_.budget_profile.empty()) {
+    profile_ = load_profile(spec_.budget_profile);
+    check_profile_model(*profile_, identity(), spec_.force_profile);
+  }
+  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
+    const auto& st = spec_.stage(kind);
+    auto& out = p.stage(kind);
+    out.max_new_tokens = st.max_new_tokens.value_or(spec_.max_new_tokens);
+    out.early_exit = st.early_exit.value_or(spec_.early_exit);
+    try {
+      out.skip = SkipPlan::parse(st.skip, num_layers());
+    } catch (const Error& e) {
+      throw_error(spec_.source, ": stages.", to_string(kind), ".skip: ", e.what());
+    }
+    if (profile_) {
+      const auto& b = profile_->stage(kind);
+      if (!st.skip.empty() && st.skip != "none")
+        throw_error(spec_.source, ": stages.", to_string(kind), ".skip and budget_profile both set; use one");
+      out.skip = b.skip;
+      out.early_exit = b.early_exit;
+      if (b.max_new_tokens) out.max_new_tokens = *b.max_new_tokens;
+    }
+  }
+}
+
+PipelineConfig Session::full_pipeline_config() const {
+  auto p = pipeline_;
+  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
+    p.stage(kind).skip = SkipPlan(num_layers());
+    p.stage(kind).early_exit.enabled = false;
+  }
+  return p;
+}
+
+Dataset Session::dataset(const std::string& split, std::optional<size_t> limit) const {
+  LoadOptions opt = spec_.load;
+  bool own_split = parse_split(split) == parse_split(spec_.split);
+  if (!own_split) {
+    opt.offset = 0;
+    opt.limit.reset();
+  }
+  if (limit) opt.limit = limit;
+  return load_dataset(spec_.dataset, spec_.data_root_or_default(), split, opt);
+}
+
+const ModelIdentity& Session::identity() {
+  if (!identity_) identity_ = identify_model(spec_.model);
+  return *identity_;
+}
+
+}  // namespace litestage

@@ -1,0 +1,56 @@
+#pragma once
+// Session: what one experiment loads once and every evaluation reuses — runtime, model,
+// tokenizer, generator, datasets — and the pipeline configuration its YAML describes.
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "litestage/data/dataset.hpp"
+#include "litestage/experiment/spec.hpp"
+#include "litestage/generate/generator.hpp"
+#include "litestage/reasoning/pipeline.hpp"
+#include "litestage/search/profile.hpp"
+
+namespace litestage {
+
+// Registers the datasets that are not built in (the synthetic task); idempotent.
+void register_builtin_datasets();
+
+class Session {
+ public:
+  explicit Session(ExperimentSpec spec);
+
+  const ExperimentSpec& spec() const { return spec_; }
+  CausalLM& model() { return model_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  std::shared_ptr<Tokenizer> tokenizer_ptr() const { return tokenizer_; }
+  Generator& generator() { return *generator_; }
+  const Runtime& runtime() const { return runtime_; }
+  int num_layers() const { return model_->num_layers(); }
+
+  // The pipeline as the YAML describes it: stage skips from `stages` or the budget profile.
+  PipelineConfig pipeline_config() const { return pipeline_; }
+  // The same without any skipping or early exit: the full model.
+  PipelineConfig full_pipeline_config() const;
+  const std::optional<BudgetProfile>& profile() const { return profile_; }
+
+  // A split of the experiment's dataset ("test", "calibration", ...); limit overrides the YAML's
+  // limit when given, and offset/limit of the YAML apply to the experiment's own split only.
+  Dataset dataset(const std::string& split, std::optional<size_t> limit = std::nullopt) const;
+
+  // Model identity (hashes every weight byte once; cached).
+  const ModelIdentity& identity();
+
+ private:
+  ExperimentSpec spec_;
+  Runtime runtime_;
+  CausalLM model_{nullptr};
+  std::shared_ptr<Tokenizer> tokenizer_;
+  std::unique_ptr<Generator> generator_;
+  PipelineConfig pipeline_;
+  std::optional<BudgetProfile> profile_;
+  std::optional<ModelIdentity> identity_;
+};
+
+}  // namespace litestage

@@ -1,0 +1,99 @@
+#pragma once
+// ExperimentSpec: one YAML experiment file (docs/experiments.md is its schema). Every key is
+// declared here once with its default; unknown keys and wrong types are errors naming the key
+// path. The same file drives eval, importance, search, reproduce and run.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "litestage/data/dataset.hpp"
+#include "litestage/generate/early_exit.hpp"
+#include "litestage/reasoning/pipeline.hpp"
+
+namespace litestage {
+
+struct StageSpec {
+  std::string skip = "none";                     // skip spec (model/skip_plan.hpp)
+  std::optional<int> max_new_tokens;             // default: generation.max_new_tokens
+  std::optional<EarlyExitConfig> early_exit;     // default: the top-level early_exit
+};
+
+struct ImportanceSpec {
+  std::string split = "calibration";
+  int examples = 32;             // N calibration examples
+  std::string pooling = "mean";  // token pooling of cos(in, out): mean | last
+  std::string accumulate = "sum";  // across stages: sum | mean
+};
+
+struct SearchSpec {
+  std::string split = "calibration";
+  double epsilon = 2.0;          // accuracy points below full accuracy still accepted
+  std::optional<int> max_k;      // K; default: number of layers (L)
+  int step = 1;
+  int limit = 0;                 // examples of the search split used (0: all)
+};
+
+struct ThresholdSweepSpec {
+  std::vector<double> thresholds = {0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
+  int window = 4;
+  std::string metric = "probability";
+  double epsilon = 1.0;          // accuracy points the threshold may cost on top of skipping
+};
+
+struct ExperimentSpec {
+  std::string name;
+  std::string source;            // the YAML file
+  std::string model;
+  std::string tokenizer;         // empty: the model directory
+  std::string device = "cpu";
+  std::string dtype = "auto";
+  int threads = 0;
+
+  std::string dataset = "obqa";
+  std::string data_root;         // empty: default_data_root()
+  std::string split = "test";
+  LoadOptions load;              // seed, offset, limit, calibration_size, skip_malformed
+
+  std::string prompt_format = "tinythinker";
+  std::string mode = "recall_analyze_summarize";
+  std::string chat_template = "auto";
+  bool exemplars = true;         // chat format: few-shot turns from <data_root>/prompts
+  std::string system_prompt;
+
+  int max_new_tokens = 200;
+  SamplingConfig sampling;
+  std::vector<std::string> stop;
+  bool batch_analyze = false;
+
+  EarlyExitConfig early_exit;    // default for every stage
+  StageSpec recall, analyze, summarize;
+  std::string budget_profile;    // a profile file (search/profile.hpp); overrides stage skips
+  bool force_profile = false;    // apply a profile made for another model
+
+  std::string output_dir;        // default: runs/<name>
+  uint64_t seed = 0;
+
+  ImportanceSpec importance;
+  SearchSpec search;
+  ThresholdSweepSpec early_exit_sweep;
+  std::vector<std::string> methods = {"full", "litestage", "litestage_no_ee", "uniform", "adaskip",
+                                      "shortgpt", "random", "early_exit_only"};
+  std::vector<double> epsilons;  // extra ε values to report (run/reproduce), besides search.epsilon
+
+  YAML::Node effective;          // the tree after --set overrides, as parsed
+
+  const StageSpec& stage(StageKind kind) const;
+  std::string data_root_or_default() const;
+};
+
+// Parses a YAML file with optional "key.path=value" overrides applied first.
+ExperimentSpec load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});
+ExperimentSpec parse_experiment(const YAML::Node& root, const std::string& source);
+
+// The effective configuration as YAML (every key, defaults filled in), recorded with results.
+std::string experiment_yaml(const ExperimentSpec& spec);
+
+}  // namespace litestage

@@ -1,0 +1,284 @@
+#include "litestage/generate/generator.hpp"
+
+#include <algorithm>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/types.h>
+
+#include "litestage/util/error.hpp"
+#include "litestage/util/timer.hpp"
+
+namespace litestage {
+
+std::string exit_reason_name(ExitReason reason) {
+  switch (reason) {
+    case ExitReason::Eos: return "eos";
+    case ExitReason::MaxTokens: return "max_tokens";
+    case ExitReason::StopString: return "stop_string";
+    case ExitReason::EarlyExit: return "early_exit";
+    case ExitReason::Callback: return "callback";
+    case ExitReason::ContextFull: return "context_full";
+  }
+  return "unknown";
+}
+
+Generator::Generator(CausalLM model, std::shared_ptr<const Tokenizer> tokenizer)
+    : model_(std::move(model)), tokenizer_(std::move(tokenizer)) {
+  LITESTAGE_CHECK(tokenizer_ != nullptr, "Generator needs a tokenizer");
+}
+
+std::vector<int32_t> Generator::encode_prompt(const std::string& prompt, bool add_bos) const {
+  EncodeOptions opt;
+  opt.add_bos = add_bos;
+  return tokenizer_->encode(prompt, opt);
+}
+
+std::vector<int32_t> Generator::stop_ids(const GenerationConfig& config) const {
+  if (!config.eos_ids.empty()) return config.eos_ids;
+  std::vector<int32_t> ids = tokenizer_->eos_ids();
+  for (auto id : model_->config().eos_token_ids) ids.push_back(static_cast<int32_t>(id));
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+KVCache& Generator::cache_for(int64_t batch, int64_t capacity) {
+  if (!cache_ || cache_->batch() != batch || cache_->capacity() < capacity) {
+    cache_.reset();  // free the old buffers before allocating new ones
+    cache_ = std::make_unique<KVCache>(model_->config(), batch, capacity, model_->runtime().dtype,
+                                       model_->runtime().device);
+  } else {
+    cache_->reset();
+  }
+  return *cache_;
+}
+
+std::vector<Generator::Picked> Generator::pick(const torch::Tensor& logits, const SamplingConfig& s,
+                                               at::Generator& gen) const {
+  // Confidence is read off the untempered distribution: it measures the model, not the sampler.
+  auto [max_logit, argmax] = logits.max(-1);
+  auto max_prob = (max_logit - logits.logsumexp(-1)).exp();
+  torch::Tensor chosen = argmax;
+  if (s.temperature > 0) {
+    auto scaled = logits / s.temperature;
+    if (s.top_k > 0 && s.top_k < scaled.size(-1)) {
+      auto kth = std::get<0>(scaled.topk(s.top_k, -1)).narrow(-1, s.top_k - 1, 1);
+      scaled = scaled.masked_fill(scaled < kth, -std::numeric_limits<float>::infinity());
+    }
+    if (s.top_p < 1.0) {
+      auto [sorted, idx] = scaled.sort(-1, /*descending=*/true);
+      auto cum = sorted.softmax(-1).cumsum(-1);
+      // Drop a token when the mass before it already reaches top_p (the first always stays).
+      auto drop_sorted = (cum - sorted.softmax(-1)) >= s.top_p;
+      auto drop = torch::zeros_like(drop_sorted).scatter(-1, idx, drop_sorted);
+      scaled = scaled.masked_fill(drop, -std::numeric_limits<float>::infinity());
+    }
+    auto probs = scaled.softmax(-1).to(torch::kCPU);
+    chosen = at::multinomial(probs, 1, false, gen).view({-1});
+  }
+  auto ids = chosen.to(torch::kCPU);
+  auto conf = max_prob.to(torch::kCPU);
+  auto mlog = max_logit.to(torch::kCPU);
+  std::vector<Picked> out(ids.size(0));
+  for (int64_t b = 0; b < ids.size(0); ++b)
+    out[b] = {ids[b].item<int64_t>(), conf[b].item<float>(), mlog[b].item<float>()};
+  return out;
+}
+
+GenerationResult Generator::generate(const std::string& prompt, const GenerationConfig& config,
+                                     const StreamCallback& on_token) {
+  return generate_ids(encode_prompt(prompt, config.add_bos), config, on_token);
+}
+
+GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids, const GenerationConfig& config,
+                                         const StreamCallback& on_token) {
+  LITESTAGE_CHECK(!prompt_ids.empty(), "cannot generate from an empty prompt");
+  LITESTAGE_CHECK(config.max_new_tokens >= 0, "max_new_tokens must be >= 0");
+  c10::InferenceMode inference;
+  const auto device = model_->runtime().device;
+  const int64_t P = static_cast<int64_t>(prompt_ids.size());
+  const int64_t limit = model_->config().max_position_embeddings;
+  if (P >= limit) throw_error("prompt of ", P, " tokens does not fit the model's ", limit, " positions");
+  const int64_t capacity = std::min<int64_t>(P + config.max_new_tokens, limit);
+
+  GenerationResult r;
+  r.prompt_tokens = static_cast<int>(P);
+  if (config.max_new_tokens == 0) return r;
+  auto stops = stop_ids(config);
+  EarlyExit early(config.early_exit);
+  StreamDecoder stream(*tokenizer_);
+  auto gen = at::detail::createCPUGenerator(config.sampling.seed);
+  KVCache& cache = cache_for(1, capacity);
+
+  ForwardOptions fwd;
+  fwd.skip = &config.skip;
+  fwd.cache = &cache;
+  fwd.last_logits_only = true;
+  fwd.observer = config.observer;
+
+  std::vector<int64_t> ids64(prompt_ids.begin(), prompt_ids.end());
+  auto input = torch::tensor(ids64, torch::kLong).view({1, P}).to(device);
+  synchronize(device);
+  Timer timer;
+  auto logits = model_->forward(input, fwd).view({1, -1});
+  synchronize(device);
+  r.prefill_seconds = timer.seconds();
+  fwd.observer = nullptr;
+
+  timer.reset();
+  auto next = torch::empty({1, 1}, torch::TensorOptions().dtype(torch::kLong).device(device));
+  std::string text;
+  while (true) {
+    auto p = pick(logits, config.sampling, gen)[0];
+    double confidence = config.early_exit.metric == ConfidenceMetric::Logit ? p.max_logit : p.confidence;
+    if (std::find(stops.begin(), stops.end(), static_cast<int32_t>(p.id)) != stops.end()) {
+      r.exit_reason = ExitReason::Eos;
+      break;
+    }
+    r.tokens.push_back(static_cast<int32_t>(p.id));
+    r.confidences.push_back(p.confidence);
+    r.max_logits.push_back(p.max_logit);
+    std::string piece = stream.push(static_cast<int32_t>(p.id));
+    text += piece;
+    if (!config.stop_strings.empty()) {
+      size_t cut = std::string::npos;
+      for (const auto& s : config.stop_strings) cut = std::min(cut, s.empty() ? cut : text.find(s));
+      if (cut != std::string::npos) {
+        text.resize(cut);
+        r.exit_reason = ExitReason::StopString;
+        break;
+      }
+    }
+    if (on_token && !on_token(static_cast<int32_t>(p.id), piece)) {
+      r.exit_reason = ExitReason::Callback;
+      break;
+    }
+    if (early.push(confidence)) {
+      r.exit_reason = ExitReason::EarlyExit;
+      break;
+    }
+    if (static_cast<int>(r.tokens.size()) >= config.max_new_tokens) {
+      r.exit_reason = ExitReason::MaxTokens;
+      break;
+    }
+    if (cache.length() >= capacity) {
+      r.exit_reason = ExitReason::ContextFull;
+      break;
+    }
+    next.fill_(p.id);
+    logits = model_->forward(next, fwd).view({1, -1});
+  }
+  synchronize(device);
+  r.decode_seconds = timer.seconds();
+  if (r.exit_reason != ExitReason::StopString) text += stream.flush();
+  r.text = std::move(text);
+  return r;
+}
+
+std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::vector<int32_t>>& prompts,
+                                                        const GenerationConfig& config) {
+  LITESTAGE_CHECK(!prompts.empty(), "generate_batch needs at least one prompt");
+  if (prompts.size() == 1) return {generate_ids(prompts[0], config)};
+  LITESTAGE_CHECK(config.observer == nullptr, "observers are supported for single-prompt generation only");
+  c10::InferenceMode inference;
+  const auto device = model_->runtime().device;
+  const int64_t B = static_cast<int64_t>(prompts.size());
+  int64_t P = 0;
+  for (const auto& p : prompts) {
+    LITESTAGE_CHECK(!p.empty(), "cannot generate from an empty prompt");
+    P = std::max<int64_t>(P, static_cast<int64_t>(p.size()));
+  }
+  const int64_t limit = model_->config().max_position_embeddings;
+  if (P >= limit) throw_error("prompt of ", P, " tokens does not fit the model's ", limit, " positions");
+  const int64_t capacity = std::min<int64_t>(P + config.max_new_tokens, limit);
+  int32_t pad = tokenizer_->pad_id().value_or(0);
+
+  // Left padding keeps every row's last prompt token in the final column.
+  std::vector<int64_t> ids(B * P, pad), mask(B * P, 0);
+  for (int64_t b = 0; b < B; ++b) {
+    int64_t off = P - static_cast<int64_t>(prompts[b].size());
+    for (size_t i = 0; i < prompts[b].size(); ++i) {
+      ids[b * P + off + i] = prompts[b][i];
+      mask[b * P + off + i] = 1;
+    }
+  }
+  std::vector<GenerationResult> results(B);
+  for (int64_t b = 0; b < B; ++b) results[b].prompt_tokens = static_cast<int>(prompts[b].size());
+  if (config.max_new_tokens == 0) return results;
+
+  auto stops = stop_ids(config);
+  std::vector<EarlyExit> early(B, EarlyExit(config.early_exit));
+  std::vector<StreamDecoder> streams(B, StreamDecoder(*tokenizer_));
+  std::vector<std::string> texts(B);
+  std::vector<bool> done(B, false);
+  auto gen = at::detail::createCPUGenerator(config.sampling.seed);
+  KVCache& cache = cache_for(B, capacity);
+  ForwardOptions fwd;
+  fwd.skip = &config.skip;
+  fwd.cache = &cache;
+  fwd.last_logits_only = true;
+  fwd.token_mask = torch::tensor(mask, torch::kLong).view({B, P}).to(device);
+
+  auto input = torch::tensor(ids, torch::kLong).view({B, P}).to(device);
+  synchronize(device);
+  Timer timer;
+  auto logits = model_->forward(input, fwd).view({B, -1});
+  synchronize(device);
+  double prefill = timer.seconds();
+  fwd.token_mask = torch::Tensor();
+  timer.reset();
+  std::vector<int64_t> next_ids(B, pad);
+  int64_t remaining = B;
+  while (remaining > 0) {
+    auto picks = pick(logits, config.sampling, gen);
+    for (int64_t b = 0; b < B; ++b) {
+      if (done[b]) continue;
+      auto& r = results[b];
+      const auto& p = picks[b];
+      next_ids[b] = p.id;
+      auto finish = [&](ExitReason why) {
+        r.exit_reason = why;
+        done[b] = true;
+        --remaining;
+      };
+      if (std::find(stops.begin(), stops.end(), static_cast<int32_t>(p.id)) != stops.end()) {
+        finish(ExitReason::Eos);
+        continue;
+      }
+      r.tokens.push_back(static_cast<int32_t>(p.id));
+      r.confidences.push_back(p.confidence);
+      r.max_logits.push_back(p.max_logit);
+      texts[b] += streams[b].push(static_cast<int32_t>(p.id));
+      size_t cut = std::string::npos;
+      for (const auto& s : config.stop_strings) cut = std::min(cut, s.empty() ? cut : texts[b].find(s));
+      double confidence = config.early_exit.metric == ConfidenceMetric::Logit ? p.max_logit : p.confidence;
+      if (cut != std::string::npos) {
+        texts[b].resize(cut);
+        finish(ExitReason::StopString);
+      } else if (early[b].push(confidence)) {
+        finish(ExitReason::EarlyExit);
+      } else if (static_cast<int>(r.tokens.size()) >= config.max_new_tokens) {
+        finish(ExitReason::MaxTokens);
+      } else if (cache.length() >= capacity) {
+        finish(ExitReason::ContextFull);
+      }
+    }
+    if (remaining == 0) break;
+    // Finished rows keep decoding a padding token; their outputs are ignored.
+    for (int64_t b = 0; b < B; ++b)
+      if (done[b]) next_ids[b] = pad;
+    auto next = torch::tensor(next_ids, torch::kLong).view({B, 1}).to(device);
+    logits = model_->forward(next, fwd).view({B, -1});
+  }
+  synchronize(device);
+  double decode = timer.seconds();
+  for (int64_t b = 0; b < B; ++b) {
+    if (results[b].exit_reason != ExitReason::StopString) texts[b] += streams[b].flush();
+    results[b].text = std::move(texts[b]);
+    results[b].prefill_seconds = prefill;
+    results[b].decode_seconds = decode;
+  }
+  return results;
+}
+
+}  // namespace litestage

@@ -1,0 +1,93 @@
+#pragma once
+// Generator: prefill + decode loop over a preallocated KV cache, with greedy or seeded sampling,
+// stop rules (EOS ids, stop strings, max tokens, early exit, callback), per-token confidence, and
+// prefill and decode timed apart (device synchronised before each clock read).
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "litestage/generate/early_exit.hpp"
+#include "litestage/model/causal_lm.hpp"
+#include "litestage/model/kv_cache.hpp"
+#include "litestage/tokenizer/tokenizer.hpp"
+
+namespace litestage {
+
+struct SamplingConfig {
+  double temperature = 0.0;  // 0: greedy
+  int top_k = 0;             // 0: off
+  double top_p = 1.0;        // 1: off
+  uint64_t seed = 0;
+};
+
+struct GenerationConfig {
+  int max_new_tokens = 200;
+  SamplingConfig sampling;
+  // Ids that end generation; empty: the tokenizer's eos ids plus the model config's.
+  std::vector<int32_t> eos_ids;
+  // Generation stops once the text contains one; the text is cut before it.
+  std::vector<std::string> stop_strings;
+  EarlyExitConfig early_exit;
+  SkipPlan skip;                                  // one plan for the whole generate call
+  const SubLayerObserver* observer = nullptr;     // called during the prefill forward only
+  bool add_bos = true;                            // when the tokenizer's convention has one
+};
+
+enum class ExitReason { Eos, MaxTokens, StopString, EarlyExit, Callback, ContextFull };
+std::string exit_reason_name(ExitReason reason);
+
+struct GenerationResult {
+  std::vector<int32_t> tokens;      // generated ids, without the EOS that ended generation
+  std::string text;                 // decoded tokens (cut before a stop string)
+  std::vector<float> confidences;   // per generated token: max softmax probability
+  std::vector<float> max_logits;    // per generated token: max logit
+  int prompt_tokens = 0;
+  double prefill_seconds = 0;       // prompt forward until its first-token logits are ready
+  double decode_seconds = 0;        // every later forward and the sampling
+  ExitReason exit_reason = ExitReason::MaxTokens;
+  double total_seconds() const { return prefill_seconds + decode_seconds; }
+};
+
+// Called with each generated token id and the newly completed text (may be empty while a UTF-8
+// character is incomplete). Return false to stop generation.
+using StreamCallback = std::function<bool(int32_t id, const std::string& text)>;
+
+class Generator {
+ public:
+  Generator(CausalLM model, std::shared_ptr<const Tokenizer> tokenizer);
+
+  GenerationResult generate(const std::string& prompt, const GenerationConfig& config,
+                            const StreamCallback& on_token = nullptr);
+  GenerationResult generate_ids(const std::vector<int32_t>& prompt_ids, const GenerationConfig& config,
+                                const StreamCallback& on_token = nullptr);
+  // Several prompts at once (left-padded). Each row stops on its own rules; the timings of the
+  // shared forwards are reported on every row.
+  std::vector<GenerationResult> generate_batch(const std::vector<std::vector<int32_t>>& prompts,
+                                               const GenerationConfig& config);
+
+  std::vector<int32_t> encode_prompt(const std::string& prompt, bool add_bos) const;
+
+  CausalLM& model() { return model_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  std::shared_ptr<const Tokenizer> tokenizer_ptr() const { return tokenizer_; }
+
+ private:
+  struct Picked {
+    int64_t id;
+    float confidence;
+    float max_logit;
+  };
+  std::vector<int32_t> stop_ids(const GenerationConfig& config) const;
+  KVCache& cache_for(int64_t batch, int64_t capacity);
+  // logits: (batch, vocab) float32 -> one pick per row.
+  std::vector<Picked> pick(const torch::Tensor& logits, const SamplingConfig& sampling, at::Generator& gen) const;
+
+  CausalLM model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  std::unique_ptr<KVCache> cache_;  // reused across calls while large enough
+};
+
+}  // namespace litestage

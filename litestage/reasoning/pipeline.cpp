@@ -1,0 +1,297 @@
+#include "litestage/reasoning/pipeline.hpp"
+
+#include "litestage/util/error.hpp"
+
+namespace litestage {
+
+std::string to_string(PromptFormat format) { return format == PromptFormat::Chat ? "chat" : "tinythinker"; }
+
+PromptFormat parse_prompt_format(const std::string& name) {
+  if (name == "tinythinker") return PromptFormat::TinyThinker;
+  if (name == "chat") return PromptFormat::Chat;
+  throw_error("unknown prompt format '", name, "' (expected tinythinker or chat)");
+}
+
+const StageSettings& PipelineConfig::stage(StageKind kind) const {
+  switch (kind) {
+    case StageKind::Recall: return recall;
+    case StageKind::Analyze: return analyze;
+    case StageKind::Summarize: return summarize;
+  }
+  return recall;
+}
+StageSettings& PipelineConfig::stage(StageKind kind) {
+  return const_cast<StageSettings&>(static_cast<const PipelineConfig&>(*this).stage(kind));
+}
+
+double ExampleTrace::seconds() const {
+  double s = 0;
+  for (const auto& st : stages) s += st.seconds();
+  return s;
+}
+
+double ExampleTrace::stage_seconds(StageKind kind) const {
+  double s = 0;
+  for (const auto& st : stages)
+    if (st.stage == kind) s += st.seconds();
+  return s;
+}
+
+int ExampleTrace::stage_tokens(StageKind kind) const {
+  int n = 0;
+  for (const auto& st : stages)
+    if (st.stage == kind) n += st.tokens;
+  return n;
+}
+
+void to_json(nlohmann::json& j, const StageTrace& t) {
+  j = nlohmann::json{{"stage", std::string(to_string(t.stage))},
+                     {"option", t.option},
+                     {"prompt", t.prompt},
+                     {"output", t.output},
+                     {"prompt_tokens", t.prompt_tokens},
+                     {"tokens", t.tokens},
+                     {"prefill_seconds", t.prefill_seconds},
+                     {"decode_seconds", t.decode_seconds},
+                     {"exit_reason", t.exit_reason},
+                     {"skip", t.skip}};
+}
+
+void from_json(const nlohmann::json& j, StageTrace& t) {
+  t.stage = parse_stage_kind(j.at("stage").get<std::string>());
+  t.option = j.at("option").get<int>();
+  t.prompt = j.at("prompt").get<std::string>();
+  t.output = j.at("output").get<std::string>();
+  t.prompt_tokens = j.at("prompt_tokens").get<int>();
+  t.tokens = j.at("tokens").get<int>();
+  t.prefill_seconds = j.at("prefill_seconds").get<double>();
+  t.decode_seconds = j.at("decode_seconds").get<double>();
+  t.exit_reason = j.at("exit_reason").get<std::string>();
+  t.skip = j.at("skip").get<std::string>();
+}
+
+void to_json(nlohmann::json& j, const ExampleTrace& t) {
+  j = nlohmann::json{{"id", t.id},
+                     {"gold", t.gold},
+                     {"predicted", t.predicted ? nlohmann::json(*t.predicted) : nlohmann::json(nullptr)},
+                     {"parsed", t.parsed},
+                     {"correct", t.correct},
+                     {"seconds", t.seconds()},
+                     {"stages", t.stages}};
+}
+
+void from_json(const nlohmann::json& j, ExampleTrace& t) {
+  t.id = j.at("id").get<std::string>();
+  t.gold = j.at("gold").get<std::string>();
+  if (j.at("predicted").is_null()) {
+    t.predicted.reset();
+  } else {
+    t.predicted = j.at("predicted").get<std::string>();
+  }
+  t.parsed = j.at("parsed").get<bool>();
+  t.correct = j.at("correct").get<bool>();
+  t.stages = j.at("stages").get<std::vector<StageTrace>>();
+}
+
+nlohmann::json prediction_json(const ExampleTrace& t) {
+  auto stages = nlohmann::json::array();
+  for (const auto& s : t.stages)
+    stages.push_back({{"stage", std::string(to_string(s.stage))},
+                      {"option", s.option},
+                      {"output", s.output},
+                      {"tokens", s.tokens},
+                      {"exit_reason", s.exit_reason}});
+  return {{"id", t.id},
+          {"gold", t.gold},
+          {"predicted", t.predicted ? nlohmann::json(*t.predicted) : nlohmann::json(nullptr)},
+          {"correct", t.correct},
+          {"parsed", t.parsed},
+          {"stages", stages}};
+}
+
+const StageAggregate& Summary::stage(StageKind kind) const {
+  return kind == StageKind::Recall ? recall : kind == StageKind::Analyze ? analyze : summarize;
+}
+
+Summary summarize(const std::vector<ExampleTrace>& traces) {
+  Summary s;
+  s.examples = static_cast<int>(traces.size());
+  if (traces.empty()) return s;
+  double total = 0, tokens = 0;
+  for (const auto& t : traces) {
+    s.correct += t.correct;
+    s.unparsed += !t.parsed;
+    total += t.seconds();
+    for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
+      auto& agg = const_cast<StageAggregate&>(s.stage(kind));
+      agg.mean_seconds += t.stage_seconds(kind);
+      agg.mean_tokens += t.stage_tokens(kind);
+      tokens += t.stage_tokens(kind);
+    }
+    for (const auto& st : t.stages) {
+      auto& agg = const_cast<StageAggregate&>(s.stage(st.stage));
+      agg.calls += 1;
+      agg.early_exits += st.exit_reason == "early_exit";
+    }
+  }
+  double n = static_cast<double>(traces.size());
+  s.accuracy = s.correct / n;
+  s.mean_seconds = total / n;
+  s.mean_tokens = tokens / n;
+  for (auto* agg : {&s.recall, &s.analyze, &s.summarize}) {
+    agg->share = total > 0 ? agg->mean_seconds / total : 0;
+    agg->mean_seconds /= n;
+    agg->mean_tokens /= n;
+  }
+  return s;
+}
+
+void to_json(nlohmann::json& j, const Summary& s) {
+  auto stage = [](const StageAggregate& a) {
+    return nlohmann::json{{"mean_seconds", a.mean_seconds}, {"mean_tokens", a.mean_tokens}, {"share", a.share},
+                          {"calls", a.calls},               {"early_exits", a.early_exits}};
+  };
+  j = nlohmann::json{{"examples", s.examples},
+                     {"correct", s.correct},
+                     {"unparsed", s.unparsed},
+                     {"accuracy", s.accuracy},
+                     {"mean_seconds", s.mean_seconds},
+                     {"mean_tokens", s.mean_tokens},
+                     {"stages", {{"recall", stage(s.recall)}, {"analyze", stage(s.analyze)}, {"summarize", stage(s.summarize)}}}};
+}
+
+std::string summary_markdown(const Summary& s, const std::string& title) {
+  char buf[512];
+  std::string out = "### " + title + "\n\n";
+  std::snprintf(buf, sizeof buf, "Accuracy: **%.2f%%** (%d/%d, %d unparsed). Mean latency %.3f s, %.1f tokens per question.\n\n",
+                100.0 * s.accuracy, s.correct, s.examples, s.unparsed, s.mean_seconds, s.mean_tokens);
+  out += buf;
+  out += "| stage | latency (s) | tokens | share of latency | early exits |\n|---|---:|---:|---:|---:|\n";
+  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
+    const auto& a = s.stage(kind);
+    std::snprintf(buf, sizeof buf, "| %s | %.4f | %.1f | %.1f%% | %d |\n", std::string(to_string(kind)).c_str(),
+                  a.mean_seconds, a.mean_tokens, 100.0 * a.share, a.early_exits);
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf, "| **total** | %.4f | %.1f | 100%% | |\n", s.mean_seconds, s.mean_tokens);
+  return out + buf;
+}
+
+MultiStagePipeline::MultiStagePipeline(Generator& generator, PipelineConfig config)
+    : generator_(generator), config_(std::move(config)) {
+  if (config_.format == PromptFormat::Chat && config_.chat_template == ChatTemplateKind::None)
+    throw_error("prompt format 'chat' needs a chat template (none was given or detected)");
+}
+
+bool MultiStagePipeline::add_bos() const {
+  // A llama3 rendering already starts with <|begin_of_text|>.
+  return !(config_.format == PromptFormat::Chat && config_.chat_template == ChatTemplateKind::Llama3);
+}
+
+std::string MultiStagePipeline::model_input(StageKind kind, const std::string& stage_prompt) const {
+  if (config_.format == PromptFormat::TinyThinker) return stage_prompt;
+  std::vector<ChatMessage> messages;
+  if (!config_.system_prompt.empty()) messages.push_back({"system", config_.system_prompt});
+  const auto& shots = kind == StageKind::Recall    ? config_.few_shot.recall
+                      : kind == StageKind::Analyze ? config_.few_shot.analyze
+                                                   : config_.few_shot.summarize;
+  for (const auto& turn : shots) {
+    messages.push_back({"user", turn.user});
+    messages.push_back({"assistant", turn.assistant});
+  }
+  messages.push_back({"user", stage_prompt});
+  return render_chat(config_.chat_template, messages, /*add_generation_prompt=*/true);
+}
+
+GenerationConfig MultiStagePipeline::generation_config(StageKind kind) const {
+  const auto& st = config_.stage(kind);
+  GenerationConfig g;
+  g.max_new_tokens = st.max_new_tokens;
+  g.skip = st.skip;
+  g.early_exit = st.early_exit;
+  g.sampling = config_.sampling;
+  g.stop_strings = config_.stop_strings;
+  g.add_bos = add_bos();
+  return g;
+}
+
+StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const std::string& stage_prompt) {
+  StageTrace t;
+  t.stage = kind;
+  t.option = option;
+  t.prompt = model_input(kind, stage_prompt);
+  auto cfg = generation_config(kind);
+  auto r = generator_.generate(t.prompt, cfg);
+  t.output = r.text;
+  t.prompt_tokens = r.prompt_tokens;
+  t.tokens = static_cast<int>(r.tokens.size());
+  t.prefill_seconds = r.prefill_seconds;
+  t.decode_seconds = r.decode_seconds;
+  t.exit_reason = exit_reason_name(r.exit_reason);
+  t.skip = cfg.skip.to_string();
+  return t;
+}
+
+std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(const std::vector<std::string>& prompts) {
+  auto cfg = generation_config(StageKind::Analyze);
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<std::string> inputs;
+  for (const auto& p : prompts) {
+    inputs.push_back(model_input(StageKind::Analyze, p));
+    ids.push_back(generator_.encode_prompt(inputs.back(), cfg.add_bos));
+  }
+  auto results = generator_.generate_batch(ids, cfg);
+  std::vector<StageTrace> out;
+  for (size_t i = 0; i < results.size(); ++i) {
+    StageTrace t;
+    t.stage = StageKind::Analyze;
+    t.option = static_cast<int>(i);
+    t.prompt = inputs[i];
+    t.output = results[i].text;
+    t.prompt_tokens = results[i].prompt_tokens;
+    t.tokens = static_cast<int>(results[i].tokens.size());
+    // The batch shares its forwards: its time is attributed to the first option, so the
+    // per-question Analyze latency sums to the wall time of the batched call.
+    t.prefill_seconds = i == 0 ? results[i].prefill_seconds : 0;
+    t.decode_seconds = i == 0 ? results[i].decode_seconds : 0;
+    t.exit_reason = exit_reason_name(results[i].exit_reason);
+    t.skip = cfg.skip.to_string();
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+ExampleTrace MultiStagePipeline::run(const Example& example) {
+  if (auto problem = example_problem(example)) throw_error("example ", example.id, ": ", *problem);
+  ExampleTrace trace;
+  trace.id = example.id;
+  trace.gold = example.answer_label();
+  const auto mode = config_.mode;
+
+  std::string recall;
+  if (uses_recall(mode)) {
+    trace.stages.push_back(generate_stage(StageKind::Recall, -1, recall_prompt(example)));
+    recall = trace.stages.back().output;
+  }
+  std::vector<std::string> analyses;
+  if (uses_analyze(mode)) {
+    std::vector<std::string> prompts;
+    for (size_t i = 0; i < example.choices.size(); ++i) prompts.push_back(analyze_prompt(example, mode, recall, i));
+    if (config_.batch_analyze && prompts.size() > 1) {
+      for (auto& t : generate_analyze_batch(prompts)) trace.stages.push_back(std::move(t));
+    } else {
+      for (size_t i = 0; i < prompts.size(); ++i)
+        trace.stages.push_back(generate_stage(StageKind::Analyze, static_cast<int>(i), prompts[i]));
+    }
+    for (const auto& t : trace.stages)
+      if (t.stage == StageKind::Analyze) analyses.push_back(t.output);
+  }
+  trace.stages.push_back(generate_stage(StageKind::Summarize, -1, summarize_prompt(example, mode, recall, analyses)));
+  auto judgement = judge_answer(example, trace.stages.back().output);
+  trace.parsed = judgement.parsed();
+  if (judgement.letter) trace.predicted = std::string(1, *judgement.letter);
+  trace.correct = judgement.correct;
+  return trace;
+}
+
+}  // namespace litestage

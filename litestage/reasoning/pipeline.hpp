@@ -1,0 +1,126 @@
+#pragma once
+// MultiStagePipeline: TinyThinker's three generate calls per question — Recall, Analyze once per
+// option, Summarize — each over its own prompt with its own skip plan, early exit and token
+// budget, exactly as DESIGN.md. The search and every evaluation drive this one pipeline.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "litestage/data/example.hpp"
+#include "litestage/data/stage_records.hpp"
+#include "litestage/generate/generator.hpp"
+#include "litestage/reasoning/answer.hpp"
+#include "litestage/reasoning/prompts.hpp"
+#include "litestage/tokenizer/chat_template.hpp"
+
+namespace litestage {
+
+enum class PromptFormat {
+  TinyThinker,  // completion prompts, for models fine-tuned on stage records
+  Chat,         // instruct models: few-shot stage turns rendered with the chat template
+};
+std::string to_string(PromptFormat format);
+PromptFormat parse_prompt_format(const std::string& name);  // "tinythinker" | "chat"
+
+struct StageSettings {
+  SkipPlan skip;
+  EarlyExitConfig early_exit;
+  int max_new_tokens = 200;
+};
+
+struct PipelineConfig {
+  ReasoningMode mode = ReasoningMode::RecallAnalyzeSummarize;
+  PromptFormat format = PromptFormat::TinyThinker;
+  ChatTemplateKind chat_template = ChatTemplateKind::None;  // Chat format only
+  FewShotTurns few_shot;                                     // Chat format only
+  std::string system_prompt;                                 // Chat format; empty: template default
+  StageSettings recall, analyze, summarize;
+  SamplingConfig sampling;                                   // greedy by default, as the paper
+  std::vector<std::string> stop_strings;
+  bool batch_analyze = false;  // all options of one question in one batched generate call
+
+  const StageSettings& stage(StageKind kind) const;
+  StageSettings& stage(StageKind kind);
+};
+
+struct StageTrace {
+  StageKind stage = StageKind::Recall;
+  int option = -1;            // Analyze: option index
+  std::string prompt;         // the exact text given to the model (chat: rendered)
+  std::string output;         // raw generated text
+  int prompt_tokens = 0;
+  int tokens = 0;             // generated tokens (EOS excluded)
+  double prefill_seconds = 0;
+  double decode_seconds = 0;
+  std::string exit_reason;
+  std::string skip;           // skip plan used, text form
+  double seconds() const { return prefill_seconds + decode_seconds; }
+};
+
+struct ExampleTrace {
+  std::string id;
+  std::string gold;                    // label
+  std::optional<std::string> predicted;  // parsed letter (may be outside the labels)
+  bool parsed = false;
+  bool correct = false;
+  std::vector<StageTrace> stages;
+  double seconds() const;
+  double stage_seconds(StageKind kind) const;
+  int stage_tokens(StageKind kind) const;
+};
+
+void to_json(nlohmann::json& j, const StageTrace& t);
+void from_json(const nlohmann::json& j, StageTrace& t);
+void to_json(nlohmann::json& j, const ExampleTrace& t);
+void from_json(const nlohmann::json& j, ExampleTrace& t);
+// The deterministic part of a trace (no timings): identical across machines and resumed runs.
+nlohmann::json prediction_json(const ExampleTrace& t);
+
+struct StageAggregate {
+  double mean_seconds = 0;   // per question (Analyze: all options together)
+  double mean_tokens = 0;    // per question
+  double share = 0;          // of total latency
+  int calls = 0;             // generate calls in all
+  int early_exits = 0;
+};
+
+struct Summary {
+  int examples = 0;
+  int correct = 0;
+  int unparsed = 0;
+  double accuracy = 0;          // correct / examples
+  double mean_seconds = 0;      // per question, all stages
+  double mean_tokens = 0;
+  StageAggregate recall, analyze, summarize;
+  const StageAggregate& stage(StageKind kind) const;
+};
+Summary summarize(const std::vector<ExampleTrace>& traces);
+void to_json(nlohmann::json& j, const Summary& s);
+// One Markdown table: accuracy and per-stage latency/tokens/share.
+std::string summary_markdown(const Summary& s, const std::string& title);
+
+class MultiStagePipeline {
+ public:
+  MultiStagePipeline(Generator& generator, PipelineConfig config);
+  ExampleTrace run(const Example& example);
+  const PipelineConfig& config() const { return config_; }
+  PipelineConfig& config() { return config_; }
+
+  // The text handed to the model for one stage prompt (the prompt itself, or the chat rendering
+  // with few-shot turns), and whether BOS is prepended when encoding it.
+  std::string model_input(StageKind kind, const std::string& stage_prompt) const;
+
+ private:
+  StageTrace generate_stage(StageKind kind, int option, const std::string& stage_prompt);
+  std::vector<StageTrace> generate_analyze_batch(const std::vector<std::string>& prompts);
+  GenerationConfig generation_config(StageKind kind) const;
+  bool add_bos() const;
+
+  Generator& generator_;
+  PipelineConfig config_;
+};
+
+}  // namespace litestage

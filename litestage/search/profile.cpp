@@ -1,0 +1,228 @@
+#include "litestage/search/profile.hpp"
+
+#include <ctime>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "litestage/io/checkpoint.hpp"
+#include "litestage/io/digest.hpp"
+#include "litestage/util/error.hpp"
+#include "litestage/util/strings.hpp"
+#include "litestage/util/yaml.hpp"
+
+namespace litestage {
+
+ModelIdentity identify_model(const std::filesystem::path& dir) {
+  ModelIdentity id;
+  id.path = dir.string();
+  auto config = ModelConfig::from_dir(dir);
+  id.model_type = config.model_type;
+  id.layers = static_cast<int>(config.num_hidden_layers);
+  std::string canonical = config.to_json().dump();
+  id.config_hash = io::digest_hex(io::xxh64(canonical.data(), canonical.size()));
+  id.weights_hash = io::Checkpoint::open(dir).digest();
+  return id;
+}
+
+const StageBudget& BudgetProfile::stage(StageKind kind) const {
+  auto it = stages.find(std::string(to_string(kind)));
+  if (it == stages.end()) throw_error("budget profile has no '", to_string(kind), "' stage");
+  return it->second;
+}
+
+std::string utc_timestamp() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
+  YAML::Node n;
+  n["format"] = p.format;
+  n["created"] = p.created.empty() ? utc_timestamp() : p.created;
+  n["method"] = p.method;
+  n["model"]["path"] = p.model.path;
+  n["model"]["model_type"] = p.model.model_type;
+  n["model"]["layers"] = p.model.layers;
+  n["model"]["config_hash"] = p.model.config_hash;
+  n["model"]["weights_hash"] = p.model.weights_hash;
+  n["tokenizer"] = p.tokenizer;
+  nlohmann::json split = p.search_split;
+  n["search_split"] = YAML::Load(split.dump());
+  n["importance"]["pooling"] = p.pooling;
+  n["importance"]["accumulate"] = p.accumulate;
+  std::vector<std::string> ranking;
+  for (const auto& s : p.ranking) ranking.push_back(to_string(s));
+  n["importance"]["ranking"] = ranking;
+  for (const auto& [name, st] : p.stages) {
+    YAML::Node s;
+    s["k"] = st.k;
+    s["skip"] = st.skip.to_string();
+    s["skip_attention"] = st.skip.skipped_attention();
+    s["skip_ffn"] = st.skip.skipped_ffn();
+    s["early_exit"]["enabled"] = st.early_exit.enabled;
+    s["early_exit"]["window"] = st.early_exit.window;
+    s["early_exit"]["threshold"] = st.early_exit.threshold;
+    s["early_exit"]["metric"] = confidence_metric_name(st.early_exit.metric);
+    if (st.max_new_tokens) s["max_new_tokens"] = *st.max_new_tokens;
+    n["stages"][name] = s;
+  }
+  n["search"]["epsilon"] = p.epsilon;
+  n["search"]["full_accuracy"] = p.full_accuracy;
+  n["search"]["target_accuracy"] = p.target_accuracy;
+  for (const auto& [k, v] : p.settings) n["search"]["settings"][k] = v;
+  n["measured"]["accuracy"] = p.accuracy;
+  n["measured"]["full_latency_seconds"] = p.full_latency;
+  n["measured"]["latency_seconds"] = p.latency;
+  n["measured"]["speedup"] = p.speedup();
+  write_file_atomic(file.string(), "# LiteStage budget profile (docs/budget-profile.md)\n" + yaml_dump(n));
+}
+
+BudgetProfile load_profile(const std::filesystem::path& file) {
+  if (!std::filesystem::exists(file)) throw_error("budget profile '", file.string(), "' does not exist");
+  auto root = YamlNode::load_file(file.string());
+  root.expect_keys({"format", "created", "method", "model", "tokenizer", "search_split", "importance", "stages",
+                    "search", "measured"});
+  BudgetProfile p;
+  p.format = root.require_string("format");
+  if (p.format != "litestage-budget-profile/1")
+    root["format"].fail("'" + p.format + "' is not a format this version reads (litestage-budget-profile/1)");
+  p.created = root.get_string("created", "");
+  p.method = root.get_string("method", "litestage");
+  auto m = root["model"];
+  m.expect_keys({"path", "model_type", "layers", "config_hash", "weights_hash"});
+  p.model.path = m.get_string("path", "");
+  p.model.model_type = m.get_string("model_type", "");
+  p.model.layers = static_cast<int>(m["layers"].as_int());
+  p.model.config_hash = m.require_string("config_hash");
+  p.model.weights_hash = m.require_string("weights_hash");
+  p.tokenizer = root.get_string("tokenizer", "");
+  if (root.has("search_split")) {
+    // The SplitInfo fields that identify the data; the rest (files, malformed) is informational.
+    SplitInfo info;
+    auto s = root["search_split"];
+    info.dataset = s.get_string("dataset", "");
+    info.split = s.get_string("split", "");
+    info.seed = static_cast<uint64_t>(s.get_int("seed", 0));
+    info.size = static_cast<size_t>(s.get_int("size", 0));
+    info.split_size = static_cast<size_t>(s.get_int("split_size", 0));
+    info.ids_fingerprint = s.get_string("ids_fingerprint", "");
+    info.rule = s.get_string("rule", "");
+    p.search_split = info;
+  }
+  if (auto im = root["importance"]; im.defined()) {
+    im.expect_keys({"pooling", "accumulate", "ranking"});
+    p.pooling = im.get_string("pooling", "mean");
+    p.accumulate = im.get_string("accumulate", "sum");
+    if (im.has("ranking"))
+      for (const auto& item : im["ranking"].items()) {
+        try {
+          p.ranking.push_back(parse_sublayer(item.as_string()));
+        } catch (const Error& e) {
+          item.fail(e.what());
+        }
+      }
+  }
+  auto stages = root["stages"];
+  stages.expect_keys({"recall", "analyze", "summarize"});
+  for (const auto& name : stages.keys()) {
+    auto s = stages[name];
+    s.expect_keys({"k", "skip", "skip_attention", "skip_ffn", "early_exit", "max_new_tokens"});
+    StageBudget b;
+    b.k = static_cast<int>(s.get_int("k", 0));
+    b.skip = SkipPlan(p.model.layers);
+    auto mark = [&](const char* key, SubLayerKind kind) {
+      if (!s.has(key)) return;
+      for (const auto& item : s[key].items()) {
+        auto layer = item.as_int();
+        if (layer < 0 || layer >= p.model.layers)
+          item.fail("layer " + std::to_string(layer) + " out of range (model has " + std::to_string(p.model.layers) + ")");
+        b.skip.set({static_cast<int>(layer), kind});
+      }
+    };
+    mark("skip_attention", SubLayerKind::Attention);
+    mark("skip_ffn", SubLayerKind::FFN);
+    if (s.has("skip")) {
+      SkipPlan text;
+      try {
+        text = SkipPlan::parse(s.get_string("skip", "none"), p.model.layers);
+      } catch (const Error& e) {
+        s["skip"].fail(e.what());
+      }
+      if (text != b.skip) s["skip"].fail("disagrees with skip_attention/skip_ffn");
+    }
+    if (auto ee = s["early_exit"]; ee.defined()) {
+      ee.expect_keys({"enabled", "window", "threshold", "metric"});
+      b.early_exit.enabled = ee.get_bool("enabled", false);
+      b.early_exit.window = static_cast<int>(ee.get_int("window", 4));
+      b.early_exit.threshold = ee.get_double("threshold", 0.5);
+      b.early_exit.metric = parse_confidence_metric(ee.get_choice("metric", "probability", {"probability", "logit"}));
+    }
+    if (s.has("max_new_tokens")) b.max_new_tokens = static_cast<int>(s["max_new_tokens"].as_int());
+    p.stages[name] = b;
+  }
+  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize})
+    if (!p.stages.count(std::string(to_string(kind))))
+      stages.fail("missing stage '" + std::string(to_string(kind)) + "'");
+  if (auto se = root["search"]; se.defined()) {
+    se.expect_keys({"epsilon", "full_accuracy", "target_accuracy", "settings"});
+    p.epsilon = se.get_double("epsilon", 0);
+    p.full_accuracy = se.get_double("full_accuracy", 0);
+    p.target_accuracy = se.get_double("target_accuracy", 0);
+    if (se.has("settings"))
+      for (const auto& k : se["settings"].keys()) p.settings[k] = se["settings"].get_string(k, "");
+  }
+  if (auto me = root["measured"]; me.defined()) {
+    me.expect_keys({"accuracy", "full_latency_seconds", "latency_seconds", "speedup"});
+    p.accuracy = me.get_double("accuracy", 0);
+    p.full_latency = me.get_double("full_latency_seconds", 0);
+    p.latency = me.get_double("latency_seconds", 0);
+  }
+  return p;
+}
+
+std::string profile_text(const BudgetProfile& p) {
+  std::ostringstream o;
+  o << "budget profile (" << p.format << ", method " << p.method << ", created " << p.created << ")\n";
+  o << "model:     " << p.model.path << " (" << p.model.model_type << ", " << p.model.layers << " layers, config "
+    << p.model.config_hash << ", weights " << p.model.weights_hash << ")\n";
+  o << "searched:  " << p.search_split.dataset << "/" << p.search_split.split << " (" << p.search_split.size
+    << " examples, seed " << p.search_split.seed << ")\n";
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "accuracy:  %.2f%% (full %.2f%%, target %.2f%%, epsilon %.2f points)\n",
+                100 * p.accuracy, 100 * p.full_accuracy, 100 * p.target_accuracy, p.epsilon);
+  o << buf;
+  std::snprintf(buf, sizeof buf, "latency:   %.4f s per question (full %.4f s): %.2fx speedup\n", p.latency,
+                p.full_latency, p.speedup());
+  o << buf;
+  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
+    const auto& st = p.stage(kind);
+    std::snprintf(buf, sizeof buf, "%-10s k=%-3d skip %-28s early exit %s", (std::string(to_string(kind)) + ":").c_str(),
+                  st.k, st.skip.to_string().c_str(), st.early_exit.enabled ? "on" : "off");
+    o << buf;
+    if (st.early_exit.enabled)
+      o << " (window " << st.early_exit.window << ", threshold " << st.early_exit.threshold << ", "
+        << confidence_metric_name(st.early_exit.metric) << ")";
+    o << "\n";
+  }
+  std::vector<std::string> ranking;
+  for (const auto& s : p.ranking) ranking.push_back(to_string(s));
+  o << "ranking:   " << join(ranking, " ") << "\n";
+  return o.str();
+}
+
+void check_profile_model(const BudgetProfile& p, const ModelIdentity& actual, bool force) {
+  if (p.model.layers != actual.layers)
+    throw_error("budget profile is for a ", p.model.layers, "-layer model; ", actual.path, " has ", actual.layers,
+                " layers");
+  if (p.model == actual || force) return;
+  throw_error("budget profile was made for another model (config ", p.model.config_hash, ", weights ",
+              p.model.weights_hash, "; ", actual.path, " has config ", actual.config_hash, ", weights ",
+              actual.weights_hash, "); set force_profile: true to apply it anyway");
+}
+
+}  // namespace litestage
