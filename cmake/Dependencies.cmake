@@ -8,6 +8,8 @@ find_package(Boost 1.70 REQUIRED COMPONENTS program_options)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(Threads REQUIRED)
+# ICU gives the tokenizer NFC normalisation (Qwen2's tokenizer.json normalizer).
+find_package(ICU REQUIRED COMPONENTS uc)
 
 # Debian's yaml-cpp 0.7 exports the plain target name; newer releases add a namespace.
 if(TARGET yaml-cpp::yaml-cpp)
@@ -16,5 +18,6 @@ else()
   set(LITESTAGE_YAML_TARGET yaml-cpp)
 endif()
 
-# sentencepiece_trainer lives in a separate library that pkg-config does not list.
+# sentencepiece_trainer lives in a separate library that pkg-config does not list. Both are
+# linked only into the litestage_spm shim (litestage/CMakeLists.txt explains why).
 find_library(SENTENCEPIECE_TRAIN_LIB NAMES sentencepiece_train REQUIRED)

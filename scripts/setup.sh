@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config git
   libtorch-dev libopenblas0-pthread
   libsentencepiece-dev sentencepiece
-  libboost-program-options-dev libyaml-cpp-dev catch2 nlohmann-json3-dev libpcre2-dev
+  libboost-program-options-dev libyaml-cpp-dev catch2 nlohmann-json3-dev libpcre2-dev libicu-dev
   gnuplot-nox
 )
 

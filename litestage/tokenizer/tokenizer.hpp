@@ -61,7 +61,10 @@ class StreamDecoder {
  private:
   const Tokenizer* tokenizer_;
   std::vector<int32_t> ids_;
-  size_t emitted_ = 0;  // bytes of decode(ids_) already returned
+  // Only ids_[start_..] are re-decoded on each push: start_ moves to the newest id whenever
+  // the text so far is complete and that id alone decodes to the tail of it (see tokenizer.cpp).
+  size_t start_ = 0;
+  size_t emitted_ = 0;  // bytes of decode(ids_[start_..]) already returned
 };
 
 enum class TokenizerKind { Auto, SentencePiece, Bpe };
@@ -70,6 +73,9 @@ TokenizerKind parse_tokenizer_kind(std::string_view name);  // "auto" | "sentenc
 // Loads from a directory: tokenizer.json -> byte-level BPE, else vocab.json + merges.txt -> BPE,
 // else tokenizer.model -> SentencePiece (Auto), or the kind asked for. tokenizer_config.json
 // and the checkpoint's config.json, when present, supply added tokens and bos/eos conventions.
+// A tokenizer.json that is not a byte-level BPE (TinyLlama's SentencePiece conversion, a
+// WordPiece or Unigram model) defers to tokenizer.model when the directory has one; otherwise
+// the error names the model type. Errors name the files looked for. See docs/tokenizers.md.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& dir,
                                           TokenizerKind kind = TokenizerKind::Auto);
 

@@ -1,0 +1,696 @@
+#include "litestage/tokenizer/bpe.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include "litestage/tokenizer/json_file.hpp"
+#include "litestage/tokenizer/normalizer.hpp"
+#include "litestage/tokenizer/regex.hpp"
+#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/strings.hpp"
+
+namespace litestage {
+
+// ---------------------------------------------------------------------------------------------
+// GPT-2 byte alphabet
+
+namespace byte_level {
+
+namespace {
+
+struct Tables {
+  char32_t to_code_point[256];
+  int16_t to_byte[512];  // every code point of the alphabet is below 512
+  std::string spelled[256];
+  Tables() {
+    std::fill(std::begin(to_byte), std::end(to_byte), int16_t{-1});
+    // Printable Latin-1 bytes stand for themselves; the others (controls, space, DEL, NBSP,
+    // soft hyphen) are moved, in byte order, to 256 + n.
+    int shifted = 0;
+    for (int b = 0; b < 256; ++b) {
+      bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
+      char32_t cp = printable ? static_cast<char32_t>(b) : static_cast<char32_t>(256 + shifted++);
+      to_code_point[b] = cp;
+      to_byte[cp] = static_cast<int16_t>(b);
+      utf8::append(spelled[b], cp);
+    }
+  }
+};
+
+const Tables& tables() {
+  static const Tables t;
+  return t;
+}
+
+}  // namespace
+
+char32_t byte_to_code_point(uint8_t b) { return tables().to_code_point[b]; }
+
+std::optional<uint8_t> code_point_to_byte(char32_t cp) {
+  if (cp >= 512 || tables().to_byte[cp] < 0) return std::nullopt;
+  return static_cast<uint8_t>(tables().to_byte[cp]);
+}
+
+std::string encode(std::string_view bytes) {
+  const auto& t = tables();
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char b : bytes) out += t.spelled[b];
+  return out;
+}
+
+std::optional<std::string> decode(std::string_view spelled) {
+  std::string out;
+  out.reserve(spelled.size());
+  size_t i = 0;
+  while (i < spelled.size()) {
+    if (!utf8::sequence_length(spelled, i)) return std::nullopt;
+    auto b = code_point_to_byte(utf8::next(spelled, i));
+    if (!b) return std::nullopt;
+    out += static_cast<char>(*b);
+  }
+  return out;
+}
+
+}  // namespace byte_level
+
+// ---------------------------------------------------------------------------------------------
+// BpeTokenizer
+
+namespace {
+
+constexpr size_t kMaxCachedPieceBytes = 256;
+constexpr size_t kMaxCacheEntries = 1 << 18;
+
+uint64_t pair_key(int32_t left, int32_t right) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+}
+
+std::string hex_byte(unsigned char b) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "0x%02X", static_cast<unsigned>(b));
+  return buf;
+}
+
+}  // namespace
+
+BpeTokenizer::BpeTokenizer(BpeSpec spec) : source_(std::move(spec.source)) {
+  int32_t max_id = -1;
+  for (const auto& [spelling, id] : spec.vocab) {
+    if (id < 0) throw_error(source_, ": vocabulary entry \"", spelling, "\" has negative id ", id);
+    max_id = std::max(max_id, id);
+  }
+  for (const auto& t : spec.added_tokens) {
+    if (t.id < 0) throw_error(source_, ": added token \"", t.content, "\" has negative id ", t.id);
+    if (t.content.empty()) throw_error(source_, ": added token ", t.id, " has empty content");
+    utf8::validate(t.content, source_ + ": added token " + std::to_string(t.id));
+    max_id = std::max(max_id, t.id);
+  }
+  vocab_size_ = max_id + 1;
+
+  spelled_.resize(static_cast<size_t>(vocab_size_));
+  bytes_.resize(static_cast<size_t>(vocab_size_));
+  index_.reserve(spec.vocab.size());
+  for (auto& [spelling, id] : spec.vocab) {
+    if (!spelled_[id].empty()) {
+      throw_error(source_, ": id ", id, " is given to both \"", spelled_[id], "\" and \"", spelling, "\"");
+    }
+    if (spelling.empty()) throw_error(source_, ": vocabulary entry with id ", id, " is empty");
+    auto raw = byte_level::decode(spelling);
+    // A spelling outside the byte alphabet decodes to its own UTF-8, as Hugging Face's
+    // ByteLevel decoder does.
+    bytes_[id] = raw ? std::move(*raw) : spelling;
+    index_.emplace(spelling, id);
+    spelled_[id] = std::move(spelling);
+  }
+  for (int b = 0; b < 256; ++b) {
+    auto it = index_.find(byte_level::encode(std::string(1, static_cast<char>(b))));
+    byte_id_[b] = it == index_.end() ? -1 : it->second;
+  }
+
+  merges_.reserve(spec.merges.size());
+  for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
+    const auto& [left, right] = spec.merges[rank];
+    auto l = index_.find(left), r = index_.find(right), m = index_.find(left + right);
+    auto where = [&] { return detail::concat(source_, ": merge ", rank, " \"", left, " ", right, "\": "); };
+    if (l == index_.end()) throw_error(where(), "\"", left, "\" is not in the vocabulary");
+    if (r == index_.end()) throw_error(where(), "\"", right, "\" is not in the vocabulary");
+    if (m == index_.end()) throw_error(where(), "the merged token \"", left + right, "\" is not in the vocabulary");
+    // A repeated pair keeps its first (lowest) rank.
+    merges_.emplace(pair_key(l->second, r->second), Merge{static_cast<int32_t>(rank), m->second});
+  }
+
+  ignore_merges_ = spec.ignore_merges;
+  if (ignore_merges_) {
+    raw_index_.reserve(spec.vocab.size());
+    for (int32_t id = 0; id < vocab_size_; ++id) {
+      if (!spelled_[id].empty()) raw_index_.emplace(bytes_[id], id);
+    }
+  }
+  nfc_ = spec.nfc;
+  for (const auto& step : spec.steps) {
+    Step s;
+    if (!step.prefix_space) s.regex = std::make_unique<Regex>(step.pattern);
+    steps_.push_back(std::move(s));
+  }
+
+  for (const auto& t : spec.added_tokens) {
+    added_by_id_[t.id] = t;
+    added_by_content_[t.content] = t.id;
+  }
+  std::vector<AddedToken> unique;
+  for (const auto& [id, t] : added_by_id_) unique.push_back(t);
+  std::sort(unique.begin(), unique.end(), [](const AddedToken& a, const AddedToken& b) { return a.id < b.id; });
+  matcher_ = AddedTokenMatcher(std::move(unique));
+}
+
+BpeTokenizer::~BpeTokenizer() = default;
+
+void BpeTokenizer::set_special_ids(std::optional<int32_t> bos, std::vector<int32_t> eos, std::optional<int32_t> pad) {
+  if (bos) check_id(*bos);
+  for (int32_t id : eos) check_id(id);
+  if (pad) check_id(*pad);
+  bos_ = bos;
+  eos_ = std::move(eos);
+  pad_ = pad;
+}
+
+const AddedToken* BpeTokenizer::added_token(int32_t id) const {
+  auto it = added_by_id_.find(id);
+  return it == added_by_id_.end() ? nullptr : &it->second;
+}
+
+void BpeTokenizer::check_id(int32_t id) const {
+  if (id < 0 || id >= vocab_size_ || (spelled_[id].empty() && !added_token(id))) {
+    throw_error("token id ", id, " is not in the vocabulary of ", source_, " (", vocab_size_, " ids)");
+  }
+}
+
+template <typename OnPiece>
+void BpeTokenizer::apply_steps(std::string_view piece, size_t step, OnPiece& on_piece) const {
+  if (piece.empty()) return;
+  if (step == steps_.size()) {
+    on_piece(piece);
+    return;
+  }
+  const Step& s = steps_[step];
+  if (!s.regex) {
+    if (piece.front() == ' ') {
+      apply_steps(piece, step + 1, on_piece);
+    } else {
+      std::string spaced;
+      spaced.reserve(piece.size() + 1);
+      spaced += ' ';
+      spaced += piece;
+      apply_steps(spaced, step + 1, on_piece);
+    }
+    return;
+  }
+  s.regex->split_isolated(piece, [&](std::string_view sub) { apply_steps(sub, step + 1, on_piece); });
+}
+
+template <typename OnPiece>
+void BpeTokenizer::for_each_piece(std::string_view segment, OnPiece&& on_piece) const {
+  if (nfc_ && nfc_may_change(segment)) {
+    std::string normalized = nfc_normalize(segment);
+    apply_steps(normalized, 0, on_piece);
+  } else {
+    apply_steps(segment, 0, on_piece);
+  }
+}
+
+std::vector<int32_t> BpeTokenizer::merge_piece(std::string_view piece) const {
+  // Symbols form a linked list (prev/next by position, id -1 once merged away); candidate pairs
+  // sit in a min-heap ordered by (rank, position) and are checked against the current ids when
+  // popped, so each merge costs O(log n) instead of a rescan of the word.
+  const int n = static_cast<int>(piece.size());
+  std::vector<int32_t> id(n), prev(n), next(n);
+  for (int i = 0; i < n; ++i) {
+    const auto b = static_cast<unsigned char>(piece[i]);
+    id[i] = byte_id_[b];
+    if (id[i] < 0) throw_error(source_, ": byte ", hex_byte(b), " has no token in the vocabulary");
+    prev[i] = i - 1;
+    next[i] = i + 1 < n ? i + 1 : -1;
+  }
+  struct Candidate {
+    int32_t rank, pos, left, right, merged;
+  };
+  auto later = [](const Candidate& a, const Candidate& b) { return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos; };
+  std::vector<Candidate> heap;
+  heap.reserve(static_cast<size_t>(n));
+  auto consider = [&](int32_t p, bool keep_heap) {
+    const int32_t q = next[p];
+    if (q < 0) return;
+    auto it = merges_.find(pair_key(id[p], id[q]));
+    if (it == merges_.end()) return;
+    heap.push_back({it->second.rank, p, id[p], id[q], it->second.merged});
+    if (keep_heap) std::push_heap(heap.begin(), heap.end(), later);
+  };
+  for (int i = 0; i + 1 < n; ++i) consider(i, false);
+  std::make_heap(heap.begin(), heap.end(), later);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const Candidate c = heap.back();
+    heap.pop_back();
+    const int32_t p = c.pos, q = next[p];
+    // Stale when either side was merged since the push (ids only ever grow into longer tokens,
+    // so a changed symbol never shows its old id again).
+    if (id[p] != c.left || q < 0 || id[q] != c.right) continue;
+    id[p] = c.merged;
+    id[q] = -1;
+    next[p] = next[q];
+    if (next[q] >= 0) prev[next[q]] = p;
+    if (prev[p] >= 0) consider(prev[p], true);
+    consider(p, true);
+  }
+  std::vector<int32_t> out;
+  for (int32_t p = 0; p >= 0; p = next[p]) out.push_back(id[p]);
+  return out;
+}
+
+void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
+  if (piece.size() == 1) {
+    const auto b = static_cast<unsigned char>(piece[0]);
+    if (byte_id_[b] < 0) throw_error(source_, ": byte ", hex_byte(b), " has no token in the vocabulary");
+    out.push_back(byte_id_[b]);
+    return;
+  }
+  if (ignore_merges_) {
+    auto it = raw_index_.find(std::string(piece));
+    if (it != raw_index_.end()) {
+      out.push_back(it->second);
+      return;
+    }
+  }
+  const bool cacheable = piece.size() <= kMaxCachedPieceBytes;
+  std::string key;
+  if (cacheable) {
+    key.assign(piece);
+    std::shared_lock<std::shared_mutex> lock(cache_mutex_);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  std::vector<int32_t> merged = merge_piece(piece);
+  out.insert(out.end(), merged.begin(), merged.end());
+  if (cacheable) {
+    std::unique_lock<std::shared_mutex> lock(cache_mutex_);
+    if (cache_.size() < kMaxCacheEntries) cache_.emplace(std::move(key), std::move(merged));
+  }
+}
+
+std::vector<int32_t> BpeTokenizer::encode(std::string_view text, const EncodeOptions& options) const {
+  utf8::validate(text, "encode");
+  std::vector<int32_t> ids;
+  ids.reserve(text.size() / 3 + 4);
+  if (options.add_bos && bos_) ids.push_back(*bos_);
+  auto encode_text = [&](std::string_view segment) {
+    for_each_piece(segment, [&](std::string_view piece) { encode_piece(piece, ids); });
+  };
+  if (options.parse_special && !matcher_.empty()) {
+    matcher_.split(text, encode_text, [&](const AddedToken& t) { ids.push_back(t.id); });
+  } else {
+    encode_text(text);
+  }
+  if (options.add_eos && !eos_.empty()) ids.push_back(eos_.front());
+  return ids;
+}
+
+std::vector<std::string> BpeTokenizer::pre_tokenize(std::string_view text, bool parse_special) const {
+  utf8::validate(text, "pre_tokenize");
+  std::vector<std::string> pieces;
+  auto on_text = [&](std::string_view segment) {
+    for_each_piece(segment, [&](std::string_view piece) { pieces.emplace_back(piece); });
+  };
+  if (parse_special && !matcher_.empty()) {
+    matcher_.split(text, on_text, [&](const AddedToken& t) { pieces.push_back(t.content); });
+  } else {
+    on_text(text);
+  }
+  return pieces;
+}
+
+std::string BpeTokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
+  std::string bytes;
+  for (int32_t id : ids) {
+    check_id(id);
+    if (const AddedToken* t = added_token(id)) {
+      if (t->special && skip_special) continue;
+      bytes += t->content;
+    } else {
+      bytes += bytes_[id];
+    }
+  }
+  return utf8::repair(bytes);
+}
+
+std::string BpeTokenizer::token_bytes(int32_t id) const {
+  check_id(id);
+  if (const AddedToken* t = added_token(id)) return t->content;
+  return bytes_[id];
+}
+
+std::string BpeTokenizer::piece(int32_t id) const {
+  check_id(id);
+  if (const AddedToken* t = added_token(id)) return t->content;
+  return spelled_[id];
+}
+
+std::optional<int32_t> BpeTokenizer::token_id(std::string_view piece) const {
+  std::string key(piece);
+  if (auto it = added_by_content_.find(key); it != added_by_content_.end()) return it->second;
+  if (auto it = index_.find(key); it != index_.end()) return it->second;
+  return std::nullopt;
+}
+
+bool BpeTokenizer::is_special(int32_t id) const {
+  const AddedToken* t = added_token(id);
+  return t && t->special;
+}
+
+bool BpeTokenizer::regex_jit() const {
+  for (const auto& s : steps_) {
+    if (s.regex && !s.regex->jit()) return false;
+  }
+  return true;
+}
+
+size_t BpeTokenizer::cache_size() const {
+  std::shared_lock<std::shared_mutex> lock(cache_mutex_);
+  return cache_.size();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading tokenizer.json / vocab.json + merges.txt
+
+namespace {
+
+using nlohmann::json;
+
+std::string type_of(const json& node) {
+  if (!node.is_object()) return "";
+  auto it = node.find("type");
+  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+// True when node, or a member of its Sequence, has the given type.
+bool has_component(const json& node, const std::string& type) {
+  if (!node.is_object()) return false;
+  if (type_of(node) == type) return true;
+  for (const char* list : {"pretokenizers", "decoders", "normalizers", "processors"}) {
+    auto it = node.find(list);
+    if (it != node.end() && it->is_array()) {
+      for (const auto& child : *it) {
+        if (has_component(child, type)) return true;
+      }
+    }
+  }
+  return false;
+}
+
+// Escapes a literal for PCRE2 (Split with a "String" pattern).
+std::string regex_escape(std::string_view literal) {
+  std::string out;
+  for (char c : literal) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x80 && !std::isalnum(u)) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void read_normalizer(const json& node, const std::string& where, BpeSpec& spec) {
+  if (node.is_null()) return;
+  const std::string type = type_of(node);
+  if (type == "NFC") {
+    spec.nfc = true;
+  } else if (type == "Sequence") {
+    auto it = node.find("normalizers");
+    if (it == node.end() || !it->is_array()) throw_error(where, ": normalizer Sequence without a \"normalizers\" list");
+    for (const auto& child : *it) read_normalizer(child, where, spec);
+  } else {
+    throw_error(where, ": normalizer type \"", type, "\" is not supported (supported: NFC, Sequence, null)");
+  }
+}
+
+void read_pre_tokenizer(const json& node, const std::string& where, BpeSpec& spec, bool& byte_level_seen) {
+  if (node.is_null()) return;
+  const std::string type = type_of(node);
+  const std::string at = where + ": pre_tokenizer " + (type.empty() ? "(no type)" : type);
+  if (type == "Sequence") {
+    auto it = node.find("pretokenizers");
+    if (it == node.end() || !it->is_array()) throw_error(at, " without a \"pretokenizers\" list");
+    for (const auto& child : *it) read_pre_tokenizer(child, where, spec, byte_level_seen);
+    return;
+  }
+  if (byte_level_seen) throw_error(at, " after ByteLevel is not supported (ByteLevel must come last)");
+  if (type == "Split") {
+    auto pattern = node.find("pattern");
+    if (pattern == node.end() || !pattern->is_object()) throw_error(at, ": missing \"pattern\"");
+    std::string regex;
+    if (auto r = json_file::get_string(*pattern, "Regex", at)) {
+      regex = *r;
+    } else if (auto s = json_file::get_string(*pattern, "String", at)) {
+      regex = regex_escape(*s);
+    } else {
+      throw_error(at, ": \"pattern\" needs \"Regex\" or \"String\"");
+    }
+    const auto behavior = json_file::get_string(node, "behavior", at).value_or("Isolated");
+    if (behavior != "Isolated") throw_error(at, ": behavior \"", behavior, "\" is not supported (supported: Isolated)");
+    if (json_file::get_bool(node, "invert", at).value_or(false)) throw_error(at, ": invert: true is not supported");
+    spec.steps.push_back({regex, false});
+  } else if (type == "ByteLevel") {
+    // Defaults as in Hugging Face tokenizers.
+    if (json_file::get_bool(node, "add_prefix_space", at).value_or(true)) spec.steps.push_back({"", true});
+    if (json_file::get_bool(node, "use_regex", at).value_or(true)) spec.steps.push_back({kGpt2Pattern, false});
+    byte_level_seen = true;
+  } else if (type == "Digits") {
+    bool individual = json_file::get_bool(node, "individual_digits", at).value_or(false);
+    spec.steps.push_back({individual ? R"(\p{N})" : R"(\p{N}+)", false});
+  } else {
+    throw_error(at, " is not supported (supported: Split, ByteLevel, Digits, Sequence)");
+  }
+}
+
+// The first special token of a TemplateProcessing post-processor's "single" template.
+std::optional<std::string> template_bos(const json& node) {
+  if (!node.is_object()) return std::nullopt;
+  if (type_of(node) == "Sequence") {
+    auto it = node.find("processors");
+    if (it == node.end() || !it->is_array()) return std::nullopt;
+    for (const auto& child : *it) {
+      if (auto bos = template_bos(child)) return bos;
+    }
+    return std::nullopt;
+  }
+  if (type_of(node) != "TemplateProcessing") return std::nullopt;
+  auto single = node.find("single");
+  if (single == node.end() || !single->is_array() || single->empty()) return std::nullopt;
+  const json& first = (*single)[0];
+  auto special = first.find("SpecialToken");
+  if (special == first.end() || !special->is_object()) return std::nullopt;
+  auto id = special->find("id");
+  if (id == special->end() || !id->is_string()) return std::nullopt;
+  return id->get<std::string>();
+}
+
+void read_vocab_object(const json& vocab, const std::string& where, BpeSpec& spec) {
+  if (!vocab.is_object()) throw_error(where, ": the vocabulary must be an object of token -> id, got ", json_file::type_name(vocab));
+  spec.vocab.reserve(vocab.size());
+  for (const auto& [token, id] : vocab.items()) {
+    if (!id.is_number_integer()) throw_error(where, ": vocabulary entry \"", token, "\" must map to an integer id");
+    spec.vocab.emplace_back(token, id.get<int32_t>());
+  }
+}
+
+std::pair<std::string, std::string> split_merge(std::string_view line, const std::string& where) {
+  size_t space = line.find(' ');
+  if (space == std::string_view::npos || space == 0 || space + 1 >= line.size() ||
+      line.find(' ', space + 1) != std::string_view::npos) {
+    throw_error(where, ": expected two tokens separated by one space, got \"", line, "\"");
+  }
+  return {std::string(line.substr(0, space)), std::string(line.substr(space + 1))};
+}
+
+}  // namespace
+
+BpeSpec read_tokenizer_json(const std::filesystem::path& file) {
+  const std::string where = file.string();
+  json j = json_file::read(file);
+  if (!j.is_object()) throw_error(where, ": expected a JSON object at top level");
+  auto model_it = j.find("model");
+  if (model_it == j.end() || !model_it->is_object()) throw_error(where, ": missing the \"model\" object");
+  const json& model = *model_it;
+  std::string type = json_file::get_string(model, "type", where + ": model").value_or("");
+  if (type.empty() && model.contains("merges")) type = "BPE";  // files written before "type" existed
+  if (type != "BPE") {
+    throw UnsupportedTokenizerError(detail::concat(
+        where, ": model.type \"", type,
+        "\" is not supported (LiteStage reads byte-level BPE tokenizer.json files; SentencePiece models load from "
+        "tokenizer.model)"));
+  }
+  const json null_json;
+  auto member = [&](const char* key) -> const json& {
+    auto it = j.find(key);
+    return it == j.end() ? null_json : *it;
+  };
+  if (!has_component(member("pre_tokenizer"), "ByteLevel") && !has_component(member("decoder"), "ByteLevel")) {
+    throw UnsupportedTokenizerError(detail::concat(
+        where, ": a BPE model without a ByteLevel pre-tokenizer or decoder (a SentencePiece-style conversion using "
+               "byte_fallback/Metaspace) is not supported; load the directory's tokenizer.model instead"));
+  }
+  for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
+    if (auto v = json_file::get_string(model, key, where + ": model"); v && !v->empty()) {
+      throw_error(where, ": model.", key, " \"", *v, "\" is not supported");
+    }
+  }
+
+  BpeSpec spec;
+  spec.source = where;
+  auto vocab = model.find("vocab");
+  if (vocab == model.end()) throw_error(where, ": model has no \"vocab\"");
+  read_vocab_object(*vocab, where + ": model.vocab", spec);
+
+  auto merges = model.find("merges");
+  if (merges == model.end() || !merges->is_array()) throw_error(where, ": model.merges must be a list");
+  spec.merges.reserve(merges->size());
+  for (size_t i = 0; i < merges->size(); ++i) {
+    const json& m = (*merges)[i];
+    const std::string at = where + ": model.merges[" + std::to_string(i) + "]";
+    if (m.is_string()) {
+      spec.merges.push_back(split_merge(m.get<std::string>(), at));
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      spec.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+    } else {
+      throw_error(at, ": expected \"a b\" or [\"a\", \"b\"]");
+    }
+  }
+  spec.ignore_merges = json_file::get_bool(model, "ignore_merges", where + ": model").value_or(false);
+
+  read_normalizer(member("normalizer"), where, spec);
+  bool byte_level_seen = false;
+  read_pre_tokenizer(member("pre_tokenizer"), where, spec, byte_level_seen);
+
+  const json& added = member("added_tokens");
+  if (!added.is_null()) {
+    if (!added.is_array()) throw_error(where, ": \"added_tokens\" must be a list");
+    for (size_t i = 0; i < added.size(); ++i) {
+      const std::string at = where + ": added_tokens[" + std::to_string(i) + "]";
+      const json& a = added[i];
+      if (!a.is_object()) throw_error(at, ": expected an object");
+      AddedToken t;
+      auto id = json_file::get_int(a, "id", at);
+      auto content = json_file::get_string(a, "content", at);
+      if (!id || !content) throw_error(at, ": needs \"id\" and \"content\"");
+      t.id = static_cast<int32_t>(*id);
+      t.content = *content;
+      t.special = json_file::get_bool(a, "special", at).value_or(false);
+      t.lstrip = json_file::get_bool(a, "lstrip", at).value_or(false);
+      t.rstrip = json_file::get_bool(a, "rstrip", at).value_or(false);
+      spec.added_tokens.push_back(std::move(t));
+    }
+  }
+  spec.template_bos = template_bos(member("post_processor"));
+  return spec;
+}
+
+BpeSpec read_vocab_merges(const std::filesystem::path& vocab_json, const std::filesystem::path& merges_txt,
+                          const HfConventions& conventions) {
+  BpeSpec spec;
+  spec.source = vocab_json.string() + " + " + merges_txt.filename().string();
+  read_vocab_object(json_file::read(vocab_json), vocab_json.string(), spec);
+
+  const std::string text = read_file(merges_txt.string());
+  size_t line_no = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty() || (line_no == 1 && starts_with(line, "#version"))) continue;
+    spec.merges.push_back(split_merge(line, merges_txt.string() + " line " + std::to_string(line_no)));
+  }
+
+  spec.added_tokens = conventions.added_tokens;
+  const std::string cls = conventions.tokenizer_class.value_or("");
+  if (starts_with(cls, "Qwen2Tokenizer")) {
+    // Qwen2's slow tokenizer: NFC, then its own split regex (same as its tokenizer.json).
+    spec.nfc = true;
+    spec.steps.push_back({kQwen2Pattern, false});
+  } else {
+    spec.steps.push_back({kGpt2Pattern, false});
+  }
+  return spec;
+}
+
+std::unique_ptr<BpeTokenizer> load_bpe_tokenizer(const std::filesystem::path& dir) {
+  const auto json_path = dir / "tokenizer.json";
+  const auto vocab_path = dir / "vocab.json", merges_path = dir / "merges.txt";
+  HfConventions conv = read_hf_conventions(dir);
+  BpeSpec spec;
+  if (std::filesystem::exists(json_path)) {
+    spec = read_tokenizer_json(json_path);
+  } else if (std::filesystem::exists(vocab_path) && std::filesystem::exists(merges_path)) {
+    spec = read_vocab_merges(vocab_path, merges_path, conv);
+  } else {
+    throw_error("no byte-level BPE tokenizer in ", dir.string(),
+                ": looked for tokenizer.json, or vocab.json + merges.txt",
+                std::filesystem::exists(vocab_path) ? " (vocab.json is there, merges.txt is missing)"
+                : std::filesystem::exists(merges_path) ? " (merges.txt is there, vocab.json is missing)"
+                                                       : "");
+  }
+  // tokenizer_config.json may list added tokens that tokenizer.json lacks.
+  for (const auto& t : conv.added_tokens) {
+    bool known = std::any_of(spec.added_tokens.begin(), spec.added_tokens.end(),
+                             [&](const AddedToken& a) { return a.id == t.id; });
+    if (!known) spec.added_tokens.push_back(t);
+  }
+  const auto template_bos_token = spec.template_bos;
+  auto tok = std::make_unique<BpeTokenizer>(std::move(spec));
+
+  const std::string config = (dir / "tokenizer_config.json").string();
+  auto id_of = [&](const std::string& name, const char* key) {
+    auto id = tok->token_id(name);
+    if (!id) throw_error(config, ": ", key, " \"", name, "\" is not in the vocabulary");
+    return *id;
+  };
+  std::optional<int32_t> bos;
+  if (conv.add_bos_token) {
+    if (*conv.add_bos_token) {
+      if (conv.bos_token) {
+        bos = id_of(*conv.bos_token, "bos_token");
+      } else if (conv.bos_token_id) {
+        bos = conv.bos_token_id;
+      } else {
+        throw_error(config, ": add_bos_token is true but no bos_token is named");
+      }
+    }
+  } else if (template_bos_token) {
+    bos = tok->token_id(*template_bos_token);
+    if (!bos) throw_error(json_path.string(), ": post_processor names \"", *template_bos_token, "\", which is not a token");
+  }
+  std::vector<int32_t> eos;
+  auto add_eos = [&](int32_t id) {
+    if (std::find(eos.begin(), eos.end(), id) == eos.end()) eos.push_back(id);
+  };
+  if (conv.eos_token) add_eos(id_of(*conv.eos_token, "eos_token"));
+  for (int32_t id : conv.eos_token_ids) add_eos(id);
+  for (const char* name : {"<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>"}) {
+    if (auto id = tok->token_id(name)) add_eos(*id);
+  }
+  std::optional<int32_t> pad;
+  if (conv.pad_token) {
+    pad = id_of(*conv.pad_token, "pad_token");
+  } else {
+    pad = conv.pad_token_id;
+  }
+  tok->set_special_ids(bos, std::move(eos), pad);
+  return tok;
+}
+
+}  // namespace litestage

@@ -1,0 +1,101 @@
+#include "litestage/tokenizer/tokenizer.hpp"
+
+#include "litestage/tokenizer/bpe.hpp"
+#include "litestage/tokenizer/sentencepiece.hpp"
+#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/error.hpp"
+#include "litestage/util/strings.hpp"
+
+namespace litestage {
+
+namespace {
+
+// End of the text that later ids cannot change: before an incomplete UTF-8 tail and before a
+// trailing run of U+FFFD (which may be bytes still waiting for the rest of their code point).
+size_t settled_length(const std::string& text) {
+  size_t end = utf8::complete_prefix_length(text);
+  while (end >= utf8::kReplacement.size() &&
+         std::string_view(text).substr(end - utf8::kReplacement.size(), utf8::kReplacement.size()) ==
+             utf8::kReplacement) {
+    end -= utf8::kReplacement.size();
+  }
+  return end;
+}
+
+}  // namespace
+
+// The decode window ids_[start_..] always starts with an id whose text is already emitted, so
+// window-relative offsets carry the tokenizer's context rules: SentencePiece strips the space of
+// the first piece only, so once the window opens with non-empty text, later pieces decode as in
+// the full sequence; byte-level BPE is plain byte concatenation. Re-anchoring requires that the
+// whole text so far is settled and that the newest id alone decodes to exactly the tail of it,
+// which keeps the window to one or two ids except inside an unfinished multi-byte character.
+std::string StreamDecoder::push(int32_t id) {
+  ids_.push_back(id);
+  const std::vector<int32_t> window(ids_.begin() + static_cast<std::ptrdiff_t>(start_), ids_.end());
+  const std::string text = tokenizer_->decode(window);
+  const size_t settled = settled_length(text);
+  std::string out;
+  if (settled > emitted_) {
+    out = text.substr(emitted_, settled - emitted_);
+    emitted_ = settled;
+  }
+  if (settled == text.size() && !text.empty() && window.size() > 1) {
+    const std::string last = tokenizer_->decode({id});
+    if (!last.empty() && ends_with(text, last)) {
+      start_ = ids_.size() - 1;
+      emitted_ = last.size();
+    }
+  }
+  return out;
+}
+
+std::string StreamDecoder::flush() {
+  const std::vector<int32_t> window(ids_.begin() + static_cast<std::ptrdiff_t>(start_), ids_.end());
+  const std::string text = tokenizer_->decode(window);
+  std::string out = text.size() > emitted_ ? text.substr(emitted_) : std::string();
+  emitted_ = text.size();
+  return out;
+}
+
+TokenizerKind parse_tokenizer_kind(std::string_view name) {
+  if (name == "auto") return TokenizerKind::Auto;
+  if (name == "sentencepiece") return TokenizerKind::SentencePiece;
+  if (name == "bpe") return TokenizerKind::Bpe;
+  throw_error("unknown tokenizer kind \"", name, "\" (expected auto, sentencepiece or bpe)");
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& dir, TokenizerKind kind) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(dir)) throw_error("tokenizer directory ", dir.string(), " does not exist");
+  if (!fs::is_directory(dir)) throw_error("tokenizer path ", dir.string(), " is not a directory");
+  switch (kind) {
+    case TokenizerKind::SentencePiece:
+      return load_sentencepiece_tokenizer(dir);
+    case TokenizerKind::Bpe:
+      return load_bpe_tokenizer(dir);
+    case TokenizerKind::Auto:
+      break;
+  }
+  const bool has_json = fs::exists(dir / "tokenizer.json");
+  const bool has_vocab = fs::exists(dir / "vocab.json"), has_merges = fs::exists(dir / "merges.txt");
+  const bool has_model = fs::exists(dir / "tokenizer.model");
+  if (has_json) {
+    try {
+      return load_bpe_tokenizer(dir);
+    } catch (const UnsupportedTokenizerError&) {
+      // A SentencePiece conversion (Llama-2/TinyLlama ship both files) or a model type we do not
+      // read: the .model file is the authoritative source when present.
+      if (has_model) return load_sentencepiece_tokenizer(dir);
+      throw;
+    }
+  }
+  if (has_vocab && has_merges) return load_bpe_tokenizer(dir);
+  if (has_model) return load_sentencepiece_tokenizer(dir);
+  throw_error("no tokenizer in ", dir.string(), ": looked for tokenizer.json, vocab.json + merges.txt, tokenizer.model",
+              has_vocab ? " (vocab.json is there but merges.txt is missing)"
+              : has_merges ? " (merges.txt is there but vocab.json is missing)"
+                           : "");
+}
+
+}  // namespace litestage
