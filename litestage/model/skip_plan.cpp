@@ -1,6 +1,7 @@
 #include "litestage/model/skip_plan.hpp"
 
 #include <cctype>
+#include <ostream>
 
 #include "litestage/model/config.hpp"
 #include "litestage/util/error.hpp"
@@ -151,6 +152,9 @@ double SkipPlan::removed_weight_fraction(const ModelConfig& c) const {
   for (const auto& s : skipped()) removed += sublayer_parameters(c, s.kind);
   return removed / total;
 }
+
+std::ostream& operator<<(std::ostream& out, const SubLayer& s) { return out << to_string(s); }
+std::ostream& operator<<(std::ostream& out, const SkipPlan& plan) { return out << plan.to_string(); }
 
 bool SkipPlan::operator==(const SkipPlan& o) const {
   // Plans are equal when they skip the same sub-layers, whatever their declared depth.

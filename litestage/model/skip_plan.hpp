@@ -7,6 +7,7 @@
 // whole block 5 (attention and FFN). "" or "none" skips nothing.
 
 #include <cstdint>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,9 @@ class SkipPlan {
  private:
   std::vector<bool> attn_, ffn_;
 };
+
+std::ostream& operator<<(std::ostream& out, const SubLayer& s);
+std::ostream& operator<<(std::ostream& out, const SkipPlan& plan);
 
 // Weight elements of one sub-layer of the model (projections and its norm).
 int64_t sublayer_parameters(const ModelConfig& config, SubLayerKind kind);

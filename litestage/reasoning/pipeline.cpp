@@ -1,5 +1,7 @@
 #include "litestage/reasoning/pipeline.hpp"
 
+#include <fstream>
+
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -177,8 +179,40 @@ std::string summary_markdown(const Summary& s, const std::string& title) {
   return out + buf;
 }
 
-MultiStagePipeline::MultiStagePipeline(Generator& generator, PipelineConfig config)
-    : generator_(generator), config_(std::move(config)) {
+StageCache::StageCache(const std::string& path) : path_(path) {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      auto j = nlohmann::json::parse(line);
+      entries_[j.at("key").get<std::string>()] = j.at("trace").get<StageTrace>();
+    } catch (const std::exception&) {
+      if (in.peek() == EOF) break;  // the entry an interrupted run was writing
+      throw_error(path, ": unreadable stage-cache entry");
+    }
+  }
+}
+
+const StageTrace* StageCache::find(const std::string& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    ++misses_;
+    return nullptr;
+  }
+  ++hits_;
+  return &it->second;
+}
+
+void StageCache::insert(const std::string& key, const StageTrace& trace) {
+  entries_[key] = trace;
+  if (path_.empty()) return;
+  std::ofstream out(path_, std::ios::app);
+  out << nlohmann::json{{"key", key}, {"trace", trace}}.dump() << "\n";
+}
+
+MultiStagePipeline::MultiStagePipeline(Generator& generator, PipelineConfig config, StageCache* cache)
+    : generator_(generator), config_(std::move(config)), cache_(cache) {
   if (config_.format == PromptFormat::Chat && config_.chat_template == ChatTemplateKind::None)
     throw_error("prompt format 'chat' needs a chat template (none was given or detected)");
 }
@@ -215,12 +249,40 @@ GenerationConfig MultiStagePipeline::generation_config(StageKind kind) const {
   return g;
 }
 
+std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& prompt) const {
+  const auto& st = config_.stage(kind);
+  const auto& ee = st.early_exit;
+  const auto& sm = config_.sampling;
+  nlohmann::json k = {prompt,
+                      st.skip.to_string(),
+                      st.max_new_tokens,
+                      ee.enabled ? nlohmann::json{ee.window, ee.threshold, confidence_metric_name(ee.metric)}
+                                 : nlohmann::json(nullptr),
+                      {sm.temperature, sm.top_k, sm.top_p, sm.seed},
+                      config_.stop_strings,
+                      add_bos()};
+  return k.dump();
+}
+
 StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const std::string& stage_prompt) {
+  std::string input = model_input(kind, stage_prompt);
+  if (config_.on_stage_start) config_.on_stage_start(kind);
+  std::string key;
+  // Observed runs must really run (the observer wants the forward), so they bypass the cache.
+  if (cache_ && !config_.observer) {
+    key = cache_key(kind, input);
+    if (const auto* hit = cache_->find(key)) {
+      StageTrace t = *hit;
+      t.option = option;
+      return t;
+    }
+  }
   StageTrace t;
   t.stage = kind;
   t.option = option;
-  t.prompt = model_input(kind, stage_prompt);
+  t.prompt = std::move(input);
   auto cfg = generation_config(kind);
+  cfg.observer = config_.observer;
   auto r = generator_.generate(t.prompt, cfg);
   t.output = r.text;
   t.prompt_tokens = r.prompt_tokens;
@@ -229,6 +291,7 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   t.decode_seconds = r.decode_seconds;
   t.exit_reason = exit_reason_name(r.exit_reason);
   t.skip = cfg.skip.to_string();
+  if (!key.empty()) cache_->insert(key, t);
   return t;
 }
 
@@ -277,7 +340,7 @@ ExampleTrace MultiStagePipeline::run(const Example& example) {
   if (uses_analyze(mode)) {
     std::vector<std::string> prompts;
     for (size_t i = 0; i < example.choices.size(); ++i) prompts.push_back(analyze_prompt(example, mode, recall, i));
-    if (config_.batch_analyze && prompts.size() > 1) {
+    if (config_.batch_analyze && prompts.size() > 1 && !config_.observer) {
       for (auto& t : generate_analyze_batch(prompts)) trace.stages.push_back(std::move(t));
     } else {
       for (size_t i = 0; i < prompts.size(); ++i)

@@ -3,7 +3,9 @@
 // option, Summarize — each over its own prompt with its own skip plan, early exit and token
 // budget, exactly as DESIGN.md. The search and every evaluation drive this one pipeline.
 
+#include <functional>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -41,6 +43,11 @@ struct PipelineConfig {
   SamplingConfig sampling;                                   // greedy by default, as the paper
   std::vector<std::string> stop_strings;
   bool batch_analyze = false;  // all options of one question in one batched generate call
+
+  // Importance estimation hooks: called when a stage's generate call starts, and during its
+  // prefill forward (the observer). Not part of the configuration proper.
+  std::function<void(StageKind)> on_stage_start;
+  const SubLayerObserver* observer = nullptr;
 
   const StageSettings& stage(StageKind kind) const;
   StageSettings& stage(StageKind kind);
@@ -102,9 +109,31 @@ void to_json(nlohmann::json& j, const Summary& s);
 // One Markdown table: accuracy and per-stage latency/tokens/share.
 std::string summary_markdown(const Summary& s, const std::string& title);
 
+// Memo of stage generations. With deterministic decoding a stage's output and token count are a
+// function of (prompt, skip plan, early exit, budget, sampling), so a search that changes one
+// stage's plan re-runs only that stage; the first measured latency is reused for the others.
+// Optionally journaled to a JSONL file, which makes an interrupted search resumable.
+class StageCache {
+ public:
+  StageCache() = default;
+  // Loads `path` if it exists (a torn last line is ignored), then appends new entries to it.
+  explicit StageCache(const std::string& path);
+  const StageTrace* find(const std::string& key) const;
+  void insert(const std::string& key, const StageTrace& trace);
+  size_t size() const { return entries_.size(); }
+  size_t hits() const { return hits_; }
+  size_t misses() const { return misses_; }
+
+ private:
+  std::unordered_map<std::string, StageTrace> entries_;
+  std::string path_;
+  mutable size_t hits_ = 0;
+  mutable size_t misses_ = 0;
+};
+
 class MultiStagePipeline {
  public:
-  MultiStagePipeline(Generator& generator, PipelineConfig config);
+  MultiStagePipeline(Generator& generator, PipelineConfig config, StageCache* cache = nullptr);
   ExampleTrace run(const Example& example);
   const PipelineConfig& config() const { return config_; }
   PipelineConfig& config() { return config_; }
@@ -119,8 +148,11 @@ class MultiStagePipeline {
   GenerationConfig generation_config(StageKind kind) const;
   bool add_bos() const;
 
+  std::string cache_key(StageKind kind, const std::string& prompt) const;
+
   Generator& generator_;
   PipelineConfig config_;
+  StageCache* cache_;
 };
 
 }  // namespace litestage

@@ -1,0 +1,121 @@
+#pragma once
+// Stage-wise budget search (LiteStage step 2) and the searches of the baselines that have a knob.
+// target = full accuracy - epsilon points. Stages are visited slowest first (full-model stage
+// latency); for the current stage k = 0..K (step), skipping the k most redundant sub-layers in that
+// stage only (visited stages keep their chosen k, the rest skip nothing); the lowest-latency k
+// that meets the target is kept. Latency is not monotone in k, so the whole sweep is evaluated and
+// kept. Every evaluated point goes to a journal first, so an interrupted search resumes and reaches
+// the same result, and no configuration is evaluated twice.
+
+#include <array>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "litestage/data/stage_records.hpp"
+#include "litestage/model/skip_plan.hpp"
+#include "litestage/reasoning/pipeline.hpp"
+
+namespace litestage {
+
+inline constexpr std::array<StageKind, 3> kStages = {StageKind::Recall, StageKind::Analyze, StageKind::Summarize};
+inline size_t stage_index(StageKind k) { return static_cast<size_t>(k); }
+
+using StagePlans = std::array<SkipPlan, 3>;  // indexed by stage_index
+
+struct EvalPoint {
+  double accuracy = 0;                   // fraction
+  double latency = 0;                    // mean seconds per question
+  std::array<double, 3> stage_latency{};  // mean seconds per question, per stage
+  double tokens = 0;                     // mean generated tokens per question
+  int examples = 0;
+};
+void to_json(nlohmann::json& j, const EvalPoint& p);
+void from_json(const nlohmann::json& j, EvalPoint& p);
+
+// Measures one configuration (a plan per stage) on the search split.
+class PlanEvaluator {
+ public:
+  virtual ~PlanEvaluator() = default;
+  virtual EvalPoint evaluate(const StagePlans& plans) = 0;
+};
+
+// JSONL journal of evaluated configurations, consulted before the evaluator is called.
+class SearchJournal {
+ public:
+  SearchJournal() = default;
+  explicit SearchJournal(std::string path);  // loads existing entries (a torn last line is ignored)
+  EvalPoint evaluate(PlanEvaluator& evaluator, const StagePlans& plans);
+  size_t evaluations() const { return evaluations_; }  // evaluator calls made through this journal
+  size_t size() const { return points_.size(); }
+
+ private:
+  static std::string key(const StagePlans& plans);
+  std::string path_;
+  std::map<std::string, EvalPoint> points_;
+  size_t evaluations_ = 0;
+};
+
+struct SearchSettings {
+  double epsilon = 2.0;   // accuracy points
+  int max_k = 0;          // K
+  int step = 1;
+};
+
+struct SweepRow {
+  std::string stage;      // "recall", "analyze", "summarize", or "all" (uniform-style sweeps)
+  int k = 0;
+  EvalPoint point;
+  bool meets_target = false;
+  bool chosen = false;
+};
+
+struct SearchResult {
+  std::string method;
+  EvalPoint full;
+  double target = 0;              // accuracy fraction
+  std::vector<StageKind> order;   // visiting order (LiteStage)
+  std::array<int, 3> k{};         // chosen k per stage
+  StagePlans plans;
+  EvalPoint final;
+  std::vector<SweepRow> sweep;
+};
+void to_json(nlohmann::json& j, const SearchResult& r);
+
+// Builds the plans for a given k per stage from a ranking (each stage skips a prefix).
+using PlanBuilder = std::function<SkipPlan(StageKind stage, int k)>;
+
+SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator, const PlanBuilder& build,
+                               int num_layers, const SearchSettings& settings);
+
+// One knob shared by every stage (uniform, AdaSkip-style, ShortGPT): sweep k = 0..max_k with the
+// same plan in all stages and keep the lowest-latency point meeting the target.
+SearchResult shared_knob_search(const std::string& method, SearchJournal& journal, PlanEvaluator& evaluator,
+                                const std::function<SkipPlan(int k)>& build, int num_layers,
+                                const SearchSettings& settings);
+
+// Picks, among rows meeting the target, the lowest latency (ties: smaller k). nullopt if none.
+std::optional<size_t> choose_row(const std::vector<SweepRow>& rows);
+
+// Evaluates plans with the multi-stage pipeline over a fixed example list, sharing a StageCache so
+// that only stages whose plan changed are generated again.
+class PipelineEvaluator : public PlanEvaluator {
+ public:
+  PipelineEvaluator(Generator& generator, PipelineConfig base, std::vector<Example> examples, StageCache* cache,
+                    std::string label = "search");
+  EvalPoint evaluate(const StagePlans& plans) override;
+  static EvalPoint point_from(const Summary& summary);
+
+ private:
+  Generator& generator_;
+  PipelineConfig base_;
+  std::vector<Example> examples_;
+  StageCache* cache_;
+  std::string label_;
+};
+
+}  // namespace litestage

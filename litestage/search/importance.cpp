@@ -1,0 +1,215 @@
+#include "litestage/search/importance.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include <torch/types.h>
+
+#include "litestage/util/error.hpp"
+#include "litestage/util/progress.hpp"
+
+namespace litestage {
+
+TokenPooling parse_token_pooling(const std::string& name) {
+  if (name == "mean") return TokenPooling::Mean;
+  if (name == "last") return TokenPooling::Last;
+  throw_error("unknown token pooling '", name, "' (expected mean or last)");
+}
+
+StageAccumulation parse_stage_accumulation(const std::string& name) {
+  if (name == "sum") return StageAccumulation::Sum;
+  if (name == "mean") return StageAccumulation::Mean;
+  throw_error("unknown stage accumulation '", name, "' (expected sum or mean)");
+}
+
+namespace {
+
+// Per-token cosine similarity (batch*seq) of two (batch, seq, hidden) tensors, in float32.
+at::Tensor token_cos(const at::Tensor& a, const at::Tensor& b) {
+  auto x = a.to(torch::kFloat).flatten(0, 1), y = b.to(torch::kFloat).flatten(0, 1);
+  auto dot = (x * y).sum(-1);
+  auto norm = x.norm(2, -1) * y.norm(2, -1);
+  return dot / norm.clamp_min(1e-12);
+}
+
+std::vector<SubLayer> rank(const std::vector<double>& attn, const std::vector<double>& ffn) {
+  std::vector<std::pair<double, SubLayer>> items;
+  for (size_t l = 0; l < attn.size(); ++l) {
+    items.push_back({attn[l], {static_cast<int>(l), SubLayerKind::Attention}});
+    items.push_back({ffn[l], {static_cast<int>(l), SubLayerKind::FFN}});
+  }
+  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<SubLayer> out;
+  for (const auto& [score, s] : items) out.push_back(s);
+  return out;
+}
+
+}  // namespace
+
+std::vector<SubLayer> ImportanceResult::ranking() const { return rank(attn, ffn); }
+
+std::vector<SubLayer> ImportanceResult::stage_ranking(StageKind kind) const {
+  auto it = stages.find(kind);
+  if (it == stages.end()) throw_error("importance has no measurements for stage ", to_string(kind));
+  return rank(it->second.attn, it->second.ffn);
+}
+
+std::vector<int> ImportanceResult::block_ranking() const {
+  std::vector<int> order(block.size());
+  std::iota(order.begin(), order.end(), 0);
+  // Least influence first = highest block cos first.
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return block[a] > block[b]; });
+  return order;
+}
+
+double ImportanceResult::score(const SubLayer& s) const {
+  return s.kind == SubLayerKind::Attention ? attn.at(s.layer) : ffn.at(s.layer);
+}
+
+void to_json(nlohmann::json& j, const ImportanceResult& r) {
+  auto stages = nlohmann::json::object();
+  for (const auto& [kind, st] : r.stages)
+    stages[std::string(to_string(kind))] = {{"attn", st.attn}, {"ffn", st.ffn}, {"block", st.block}, {"calls", st.calls}};
+  std::vector<std::string> ranking;
+  for (const auto& s : r.ranking()) ranking.push_back(to_string(s));
+  j = {{"layers", r.layers},
+       {"examples", r.examples},
+       {"pooling", r.settings.pooling == TokenPooling::Mean ? "mean" : "last"},
+       {"accumulate", r.settings.accumulate == StageAccumulation::Sum ? "sum" : "mean"},
+       {"stages", stages},
+       {"attn", r.attn},
+       {"ffn", r.ffn},
+       {"block", r.block},
+       {"pooled_attn", r.pooled_attn},
+       {"pooled_ffn", r.pooled_ffn},
+       {"ranking", ranking},
+       {"block_ranking", r.block_ranking()}};
+}
+
+void from_json(const nlohmann::json& j, ImportanceResult& r) {
+  r.layers = j.at("layers").get<int>();
+  r.examples = j.at("examples").get<int>();
+  r.settings.pooling = parse_token_pooling(j.at("pooling").get<std::string>());
+  r.settings.accumulate = parse_stage_accumulation(j.at("accumulate").get<std::string>());
+  r.stages.clear();
+  for (const auto& [name, st] : j.at("stages").items()) {
+    StageImportance s;
+    s.attn = st.at("attn").get<std::vector<double>>();
+    s.ffn = st.at("ffn").get<std::vector<double>>();
+    s.block = st.at("block").get<std::vector<double>>();
+    s.calls = st.at("calls").get<int>();
+    r.stages[parse_stage_kind(name)] = s;
+  }
+  r.attn = j.at("attn").get<std::vector<double>>();
+  r.ffn = j.at("ffn").get<std::vector<double>>();
+  r.block = j.at("block").get<std::vector<double>>();
+  r.pooled_attn = j.at("pooled_attn").get<std::vector<double>>();
+  r.pooled_ffn = j.at("pooled_ffn").get<std::vector<double>>();
+}
+
+ImportanceAccumulator::ImportanceAccumulator(int layers, ImportanceSettings settings)
+    : layers_(layers), settings_(settings), tok_attn_(layers, 0.0), tok_ffn_(layers, 0.0), block_input_(layers) {}
+
+void ImportanceAccumulator::set_stage(StageKind stage) {
+  stage_ = stage;
+  calls_[stage] += 1;
+}
+
+void ImportanceAccumulator::observe(const SubLayerEvent& e) {
+  if (!e.prefill) return;
+  auto& s = sums_[stage_];
+  if (s.attn.empty()) {
+    s.attn.assign(layers_, 0.0);
+    s.ffn.assign(layers_, 0.0);
+    s.block.assign(layers_, 0.0);
+    s.attn_n.assign(layers_, 0);
+    s.ffn_n.assign(layers_, 0);
+    s.block_n.assign(layers_, 0);
+  }
+  auto cos = token_cos(e.input, e.output);  // (tokens)
+  double pooled = settings_.pooling == TokenPooling::Mean ? cos.mean().item<double>() : cos[-1].item<double>();
+  double tok_sum = cos.sum().item<double>();
+  const int l = e.layer;
+  if (e.kind == SubLayerKind::Attention) {
+    s.attn[l] += pooled;
+    s.attn_n[l] += 1;
+    tok_attn_[l] += tok_sum;
+    block_input_[l] = e.input;
+  } else {
+    s.ffn[l] += pooled;
+    s.ffn_n[l] += 1;
+    tok_ffn_[l] += tok_sum;
+    if (block_input_[l].defined()) {
+      auto bc = token_cos(block_input_[l], e.output);
+      s.block[l] += settings_.pooling == TokenPooling::Mean ? bc.mean().item<double>() : bc[-1].item<double>();
+      s.block_n[l] += 1;
+      block_input_[l] = at::Tensor();
+    }
+  }
+  if (l == 0 && e.kind == SubLayerKind::Attention) tok_attn_n_ += static_cast<double>(cos.numel());
+  if (l == 0 && e.kind == SubLayerKind::FFN) tok_ffn_n_ += static_cast<double>(cos.numel());
+}
+
+SubLayerObserver ImportanceAccumulator::observer() {
+  return [this](const SubLayerEvent& e) { observe(e); };
+}
+
+ImportanceResult ImportanceAccumulator::finish(int examples) const {
+  ImportanceResult r;
+  r.layers = layers_;
+  r.examples = examples;
+  r.settings = settings_;
+  r.attn.assign(layers_, 0.0);
+  r.ffn.assign(layers_, 0.0);
+  r.block.assign(layers_, 0.0);
+  auto mean = [](double sum, int n) { return n > 0 ? sum / n : 0.0; };
+  for (const auto& [kind, s] : sums_) {
+    StageImportance st;
+    st.calls = calls_.count(kind) ? calls_.at(kind) : 0;
+    for (int l = 0; l < layers_; ++l) {
+      st.attn.push_back(mean(s.attn[l], s.attn_n[l]));
+      st.ffn.push_back(mean(s.ffn[l], s.ffn_n[l]));
+      st.block.push_back(mean(s.block[l], s.block_n[l]));
+      r.attn[l] += st.attn[l];
+      r.ffn[l] += st.ffn[l];
+      r.block[l] += st.block[l];
+    }
+    r.stages[kind] = st;
+  }
+  if (settings_.accumulate == StageAccumulation::Mean && !sums_.empty()) {
+    for (int l = 0; l < layers_; ++l) {
+      r.attn[l] /= static_cast<double>(sums_.size());
+      r.ffn[l] /= static_cast<double>(sums_.size());
+      r.block[l] /= static_cast<double>(sums_.size());
+    }
+  }
+  for (int l = 0; l < layers_; ++l) {
+    r.pooled_attn.push_back(tok_attn_n_ > 0 ? tok_attn_[l] / tok_attn_n_ : 0.0);
+    r.pooled_ffn.push_back(tok_ffn_n_ > 0 ? tok_ffn_[l] / tok_ffn_n_ : 0.0);
+  }
+  return r;
+}
+
+ImportanceResult estimate_importance(Generator& generator, PipelineConfig pipeline, const std::vector<Example>& examples,
+                                     const ImportanceSettings& settings, bool progress) {
+  if (examples.empty()) throw_error("importance estimation needs at least one example");
+  ImportanceAccumulator acc(generator.model()->num_layers(), settings);
+  auto observer = acc.observer();
+  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
+    pipeline.stage(kind).skip = SkipPlan(generator.model()->num_layers());
+    pipeline.stage(kind).early_exit.enabled = false;
+  }
+  pipeline.batch_analyze = false;
+  pipeline.observer = &observer;
+  pipeline.on_stage_start = [&](StageKind k) { acc.set_stage(k); };
+  MultiStagePipeline runner(generator, pipeline);
+  Progress bar("importance", examples.size(), progress ? stderr : nullptr);
+  for (size_t i = 0; i < examples.size(); ++i) {
+    runner.run(examples[i]);
+    bar.update(i + 1);
+  }
+  bar.finish();
+  return acc.finish(static_cast<int>(examples.size()));
+}
+
+}  // namespace litestage

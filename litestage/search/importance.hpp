@@ -1,0 +1,92 @@
+#pragma once
+// Sub-layer importance (LiteStage step 1). During the prefill of every stage the observer measures,
+// per decoder layer, cos(x, x + Attn(norm(x))) for the attention sub-layer and cos(h, h +
+// FFN(norm(h))) for the FFN, pooled over tokens (mean, or the last token), averaged over the
+// stage's calls and the calibration examples, then accumulated across stages (sum or mean). High
+// similarity = the sub-layer barely changes the residual stream = skipped first.
+//
+// The same pass records ShortGPT's Block Influence, 1 - cos(block input, block output), and the
+// token-weighted pooled similarity the AdaSkip-style baseline ranks by.
+
+#include <array>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "litestage/data/example.hpp"
+#include "litestage/data/stage_records.hpp"
+#include "litestage/model/observer.hpp"
+#include "litestage/reasoning/pipeline.hpp"
+
+namespace litestage {
+
+enum class TokenPooling { Mean, Last };
+TokenPooling parse_token_pooling(const std::string& name);  // "mean" | "last"
+enum class StageAccumulation { Sum, Mean };
+StageAccumulation parse_stage_accumulation(const std::string& name);  // "sum" | "mean"
+
+struct ImportanceSettings {
+  TokenPooling pooling = TokenPooling::Mean;
+  StageAccumulation accumulate = StageAccumulation::Sum;
+};
+
+struct StageImportance {
+  std::vector<double> attn, ffn;   // (layers) mean cos(in, out) over the stage's calls
+  std::vector<double> block;       // (layers) mean cos(block in, block out)
+  int calls = 0;
+};
+
+struct ImportanceResult {
+  int layers = 0;
+  int examples = 0;
+  ImportanceSettings settings;
+  std::map<StageKind, StageImportance> stages;
+  std::vector<double> attn, ffn;   // accumulated across stages (the ranking key)
+  std::vector<double> block;       // accumulated block cos
+  // Token-weighted cos over every prefill token of every stage (AdaSkip-style, stage-agnostic).
+  std::vector<double> pooled_attn, pooled_ffn;
+
+  // All 2L sub-layers, most redundant (highest accumulated cos) first; ties by layer, attn first.
+  std::vector<SubLayer> ranking() const;
+  std::vector<SubLayer> stage_ranking(StageKind kind) const;
+  // Blocks by Block Influence (1 - accumulated block cos), least influential first.
+  std::vector<int> block_ranking() const;
+  double score(const SubLayer& s) const;
+};
+
+void to_json(nlohmann::json& j, const ImportanceResult& r);
+void from_json(const nlohmann::json& j, ImportanceResult& r);
+
+// Observer state: feed it events while `stage` is the current stage; finish() averages.
+class ImportanceAccumulator {
+ public:
+  ImportanceAccumulator(int layers, ImportanceSettings settings);
+  void set_stage(StageKind stage);
+  void observe(const SubLayerEvent& event);
+  // Marks the end of one generate call's prefill (counts calls per stage).
+  ImportanceResult finish(int examples) const;
+  SubLayerObserver observer();
+
+ private:
+  struct Sums {
+    std::vector<double> attn, ffn, block;
+    std::vector<int> attn_n, ffn_n, block_n;
+  };
+  int layers_;
+  ImportanceSettings settings_;
+  StageKind stage_ = StageKind::Recall;
+  std::map<StageKind, Sums> sums_;
+  std::map<StageKind, int> calls_;
+  std::vector<double> tok_attn_, tok_ffn_;  // sums of per-token cos
+  double tok_attn_n_ = 0, tok_ffn_n_ = 0;
+  std::vector<at::Tensor> block_input_;     // attention input per layer, for Block Influence
+};
+
+// Runs the full model (the pipeline's stages, no skipping) over the examples with the observer on.
+ImportanceResult estimate_importance(Generator& generator, PipelineConfig full_pipeline,
+                                     const std::vector<Example>& examples, const ImportanceSettings& settings,
+                                     bool progress = true);
+
+}  // namespace litestage

@@ -1,0 +1,90 @@
+#include "litestage/search/policies.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "litestage/data/shuffle.hpp"
+#include "litestage/util/error.hpp"
+
+namespace litestage {
+
+const std::vector<std::string>& method_names() {
+  static const std::vector<std::string> names = {"full",     "litestage", "litestage_no_ee", "uniform",
+                                                 "adaskip",  "shortgpt",  "random",          "early_exit_only"};
+  return names;
+}
+
+bool is_method(const std::string& name) {
+  const auto& n = method_names();
+  return std::find(n.begin(), n.end(), name) != n.end();
+}
+
+std::string method_description(const std::string& name) {
+  if (name == "full") return "full model, no skipping";
+  if (name == "litestage") return "stage-wise sub-layer budgets + generation early exit";
+  if (name == "litestage_no_ee") return "stage-wise sub-layer budgets, no early exit";
+  if (name == "uniform") return "same k in every stage (stage-agnostic ablation)";
+  if (name == "adaskip") return "AdaSkip-style global sub-layer skipping by similarity at an acceleration ratio";
+  if (name == "shortgpt") return "ShortGPT block removal by Block Influence";
+  if (name == "random") return "random sub-layers, LiteStage's per-stage counts";
+  if (name == "early_exit_only") return "full model + generation early exit";
+  throw_error("unknown method '", name, "'");
+}
+
+SkipPlan prefix_plan(const std::vector<SubLayer>& ranking, int k, int num_layers) {
+  return SkipPlan::from_ranking(ranking, static_cast<size_t>(std::min<int>(k, static_cast<int>(ranking.size()))),
+                                num_layers);
+}
+
+std::vector<SubLayer> adaskip_ranking(const ImportanceResult& imp) {
+  std::vector<std::pair<double, SubLayer>> items;
+  for (int l = 0; l < imp.layers; ++l) {
+    items.push_back({imp.pooled_attn.at(l), {l, SubLayerKind::Attention}});
+    items.push_back({imp.pooled_ffn.at(l), {l, SubLayerKind::FFN}});
+  }
+  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<SubLayer> out;
+  for (const auto& it : items) out.push_back(it.second);
+  return out;
+}
+
+SkipPlan adaskip_plan(const std::vector<SubLayer>& ranking, double ratio, const ModelConfig& config) {
+  SkipPlan plan(static_cast<int>(config.num_hidden_layers));
+  for (const auto& s : ranking) {
+    if (plan.removed_weight_fraction(config) >= ratio - 1e-12) break;
+    plan.set(s);
+  }
+  return plan;
+}
+
+std::vector<double> adaskip_ratios(int steps, double max_ratio) {
+  if (steps < 1) throw_error("adaskip needs at least one ratio step");
+  std::vector<double> out;
+  for (int i = 0; i <= steps; ++i) out.push_back(max_ratio * i / steps);
+  return out;
+}
+
+SkipPlan shortgpt_plan(const std::vector<int>& block_ranking, int n, int num_layers) {
+  SkipPlan plan(num_layers);
+  for (int i = 0; i < n && i < static_cast<int>(block_ranking.size()); ++i) {
+    plan.set({block_ranking[i], SubLayerKind::Attention});
+    plan.set({block_ranking[i], SubLayerKind::FFN});
+  }
+  return plan;
+}
+
+StagePlans random_plans(const std::array<int, 3>& counts, int num_layers, uint64_t seed) {
+  StagePlans plans = {SkipPlan(num_layers), SkipPlan(num_layers), SkipPlan(num_layers)};
+  std::vector<SubLayer> all;
+  for (int l = 0; l < num_layers; ++l) {
+    all.push_back({l, SubLayerKind::Attention});
+    all.push_back({l, SubLayerKind::FFN});
+  }
+  for (size_t s = 0; s < 3; ++s) {
+    auto perm = seeded_permutation(all.size(), seed + s);
+    for (int i = 0; i < counts[s] && i < static_cast<int>(perm.size()); ++i) plans[s].set(all[perm[i]]);
+  }
+  return plans;
+}
+
+}  // namespace litestage

@@ -1,0 +1,127 @@
+#include <catch2/catch.hpp>
+
+#include <functional>
+
+#include "litestage/search/budget_search.hpp"
+#include "litestage/util/error.hpp"
+#include "support.hpp"
+
+using namespace litestage;
+
+namespace {
+
+// Accuracy and latency tables fed in: the configuration is read back from the plans' sizes.
+struct TableEvaluator : PlanEvaluator {
+  std::function<EvalPoint(std::array<int, 3>)> table;
+  int calls = 0;
+  int fail_after = -1;
+  EvalPoint evaluate(const StagePlans& plans) override {
+    if (fail_after >= 0 && calls >= fail_after) throw Error("simulated crash");
+    ++calls;
+    return table({static_cast<int>(plans[0].num_skipped()), static_cast<int>(plans[1].num_skipped()),
+                  static_cast<int>(plans[2].num_skipped())});
+  }
+};
+
+std::vector<SubLayer> ranking(int layers) {
+  std::vector<SubLayer> r;
+  for (int l = 0; l < layers; ++l) {
+    r.push_back({l, SubLayerKind::FFN});
+    r.push_back({l, SubLayerKind::Attention});
+  }
+  return r;
+}
+
+// Stage latencies 1 (recall), 3 (analyze), 2 (summarize) s at k = 0; each skipped sub-layer in a
+// stage saves 10% of its latency, but analyze rambles when k >= 3 (latency jumps: not monotone);
+// accuracy 0.9 minus 1 point per skipped recall sub-layer, 0.5 per analyze, 2 per summarize.
+EvalPoint table(std::array<int, 3> k) {
+  EvalPoint p;
+  p.stage_latency = {1.0 * (1 - 0.1 * k[0]), 3.0 * (1 - 0.1 * k[1]) + (k[1] >= 3 ? 2.0 : 0.0), 2.0 * (1 - 0.1 * k[2])};
+  p.latency = p.stage_latency[0] + p.stage_latency[1] + p.stage_latency[2];
+  p.accuracy = 0.9 - 0.01 * k[0] - 0.005 * k[1] - 0.02 * k[2];
+  p.examples = 100;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("stage-wise search: order by latency, lowest latency within target, non-monotone latency",
+          "[search][budget]") {
+  TableEvaluator ev;
+  ev.table = table;
+  SearchJournal journal;
+  auto rank = ranking(4);
+  SearchSettings s;
+  s.epsilon = 2.0;  // target 0.88
+  s.max_k = 4;
+  auto build = [&](StageKind, int k) { return SkipPlan::from_ranking(rank, k, 4); };
+  auto r = stage_wise_search(journal, ev, build, 4, s);
+  CHECK(r.target == Approx(0.88));
+  REQUIRE(r.order.size() == 3);
+  CHECK(r.order[0] == StageKind::Analyze);    // 3 s
+  CHECK(r.order[1] == StageKind::Summarize);  // 2 s
+  CHECK(r.order[2] == StageKind::Recall);     // 1 s
+  // Analyze first: k = 4 keeps accuracy 0.88 but k >= 3 rambles; k = 2 is fastest.
+  CHECK(r.k[stage_index(StageKind::Analyze)] == 2);
+  // Then summarize with analyze at 2 (acc 0.89): one sub-layer costs 2 points -> 0.87 < 0.88: k = 0.
+  CHECK(r.k[stage_index(StageKind::Summarize)] == 0);
+  // Recall: 0.89 - 0.01 k >= 0.88 -> k = 1.
+  CHECK(r.k[stage_index(StageKind::Recall)] == 1);
+  CHECK(r.final.accuracy == Approx(0.88));
+  CHECK(r.sweep.size() == 15);
+  int chosen = 0;
+  for (const auto& row : r.sweep) chosen += row.chosen;
+  CHECK(chosen == 3);
+  // Identical configurations are evaluated once: 1 full + 3 sweeps of 5 minus the k = 0 repeats.
+  CHECK(ev.calls == static_cast<int>(journal.size()));
+  CHECK(ev.calls == 1 + 4 + 4 + 4);
+}
+
+TEST_CASE("shared-knob search picks the fastest k that meets the target", "[search][budget]") {
+  TableEvaluator ev;
+  ev.table = table;
+  SearchJournal journal;
+  auto rank = ranking(4);
+  SearchSettings s;
+  s.epsilon = 5.0;  // target 0.85: with k in all stages acc = 0.9 - 0.035 k -> k <= 1
+  s.max_k = 4;
+  auto r = shared_knob_search("uniform", journal, ev, [&](int k) { return SkipPlan::from_ranking(rank, k, 4); }, 4, s);
+  CHECK(r.k == std::array<int, 3>{1, 1, 1});
+  CHECK(choose_row(r.sweep) == 1u);
+  // Nothing meets an impossible target: fall back to k = 0.
+  std::vector<SweepRow> rows(2);
+  CHECK_FALSE(choose_row(rows).has_value());
+}
+
+TEST_CASE("an interrupted search resumes from its journal and reaches the same result", "[search][budget]") {
+  auto dir = test::temp_dir("search-resume");
+  auto path = (dir / "journal.jsonl").string();
+  auto rank = ranking(4);
+  SearchSettings s;
+  s.epsilon = 2.0;
+  s.max_k = 4;
+  auto build = [&](StageKind, int k) { return SkipPlan::from_ranking(rank, k, 4); };
+
+  TableEvaluator reference_ev;
+  reference_ev.table = table;
+  SearchJournal memory;
+  auto reference = stage_wise_search(memory, reference_ev, build, 4, s);
+
+  TableEvaluator crashing;
+  crashing.table = table;
+  crashing.fail_after = 6;
+  {
+    SearchJournal journal(path);
+    CHECK_THROWS_WITH(stage_wise_search(journal, crashing, build, 4, s), "simulated crash");
+  }
+  TableEvaluator second;
+  second.table = table;
+  SearchJournal journal(path);
+  CHECK(journal.size() == 6);
+  auto resumed = stage_wise_search(journal, second, build, 4, s);
+  CHECK(second.calls == reference_ev.calls - 6);  // nothing evaluated twice
+  CHECK(resumed.k == reference.k);
+  CHECK(resumed.plans[0] == reference.plans[0]);
+  CHECK(resumed.final.latency == Approx(reference.final.latency));
+}
