@@ -1,4 +1,5 @@
 #include "litestage/data/dataset.hpp"
+#include "litestage/data/synthetic.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -154,7 +155,10 @@ SplitSource strategyqa_provider(const std::string& root, Split split, const Load
 struct Registry {
   std::mutex mutex;
   std::map<std::string, DatasetProvider> providers{
-      {"obqa", obqa_provider}, {"csqa", csqa_provider}, {"strategyqa", strategyqa_provider}};
+      {"obqa", obqa_provider},
+      {"csqa", csqa_provider},
+      {"strategyqa", strategyqa_provider},
+      {"synthetic", synthetic_provider}};  // the project's own task (synthetic.hpp)
 };
 
 Registry& registry() {

@@ -76,8 +76,8 @@ struct SplitSource {
 };
 using DatasetProvider = std::function<SplitSource(const std::string& root, Split split, const LoadOptions& options)>;
 
-// Adds (or replaces) a named dataset. The built-ins ("obqa", "csqa", "strategyqa") are always
-// present; others, such as the synthetic task, register themselves through this call, explicitly
+// Adds (or replaces) a named dataset. The built-ins ("obqa", "csqa", "strategyqa" and the
+// project's "synthetic" task) are always present; others register themselves through this call, explicitly
 // (a static-initialiser registration in a static library would be dropped by the linker).
 void register_dataset(const std::string& name, DatasetProvider provider);
 bool has_dataset(const std::string& name);

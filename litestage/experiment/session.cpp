@@ -1,20 +1,9 @@
 #include "litestage/experiment/session.hpp"
 
-#include <mutex>
-
 #include "litestage/data/exemplars.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
-
-void register_builtin_datasets() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-#ifdef LITESTAGE_HAVE_SYNTHETIC
-    register_synthetic_dataset();
-#endif
-  });
-}
 
 namespace {
 
@@ -26,7 +15,6 @@ ChatTemplateKind resolve_chat_template(const ExperimentSpec& s, const std::strin
 }  // namespace
 
 Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
-  register_builtin_datasets();
   set_threads(spec_.threads);
   runtime_ = make_runtime(spec_.device, spec_.dtype);
   model_ = load_causal_lm(spec_.model, runtime_);

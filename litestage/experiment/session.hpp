@@ -14,9 +14,6 @@
 
 namespace litestage {
 
-// Registers the datasets that are not built in (the synthetic task); idempotent.
-void register_builtin_datasets();
-
 class Session {
  public:
   explicit Session(ExperimentSpec spec);

@@ -14,7 +14,18 @@
 #include <string>
 #include <vector>
 
+// Exported by libsentencepiece but not declared in its public headers.
+namespace sentencepiece::logging {
+void SetMinLogLevel(int level);
+}
+
 namespace {
+
+// Deep binding makes libsentencepiece bind std::cerr to libstdc++'s own object, which is never
+// constructed when the executable holds a copy-relocated std::cerr: any SentencePiece log line
+// would crash. Failures still come back as a Status, so its logging is switched off (level 3 =
+// fatal only) before any other call.
+__attribute__((constructor)) void silence_sentencepiece_logging() { sentencepiece::logging::SetMinLogLevel(3); }
 
 char* copy_string(const std::string& s) {
   char* out = static_cast<char*>(std::malloc(s.size() + 1));

@@ -1,0 +1,108 @@
+// LiteStage's offline configuration and comparison commands: importance, search, run, reproduce,
+// profile.
+
+#include <iostream>
+
+#include "command.hpp"
+#include "litestage/experiment/workflow.hpp"
+#include "litestage/util/strings.hpp"
+#include "options.hpp"
+
+namespace litestage::cli {
+namespace {
+
+struct ExperimentArgs {
+  std::string file;
+  std::vector<std::string> sets;
+};
+
+std::optional<int> parse_experiment_args(const std::string& command, const std::vector<std::string>& args,
+                                         ExperimentArgs& out) {
+  po::options_description desc(command + " options");
+  desc.add_options()
+      ("experiment", po::value<std::string>()->required(), "experiment YAML file")
+      ("set", po::value<std::vector<std::string>>()->composing(), "override a key: --set search.epsilon=1 (repeatable)");
+  po::positional_options_description pos;
+  pos.add("experiment", 1);
+  po::variables_map vm;
+  if (auto rc = parse_options(command, "EXPERIMENT.yaml [--set key=value ...]", desc, args, vm, &pos)) return rc;
+  out.file = vm["experiment"].as<std::string>();
+  if (vm.count("set")) out.sets = vm["set"].as<std::vector<std::string>>();
+  return std::nullopt;
+}
+
+int run_importance_command(const std::vector<std::string>& args) {
+  ExperimentArgs a;
+  if (auto rc = parse_experiment_args("importance", args, a)) return *rc;
+  Session session(load_experiment(a.file, a.sets));
+  auto r = run_importance(session);
+  std::cout << "sub-layers ranked by accumulated cos(in, out) over " << r.examples
+            << " examples (most redundant first):\n";
+  int i = 0;
+  for (const auto& s : r.ranking()) {
+    std::printf("%3d  %-5s %.5f  (recall %.4f, analyze %.4f, summarize %.4f)\n", ++i, to_string(s).c_str(), r.score(s),
+                s.kind == SubLayerKind::Attention ? r.stages[StageKind::Recall].attn[s.layer] : r.stages[StageKind::Recall].ffn[s.layer],
+                s.kind == SubLayerKind::Attention ? r.stages[StageKind::Analyze].attn[s.layer] : r.stages[StageKind::Analyze].ffn[s.layer],
+                s.kind == SubLayerKind::Attention ? r.stages[StageKind::Summarize].attn[s.layer] : r.stages[StageKind::Summarize].ffn[s.layer]);
+  }
+  std::cout << "written: " << session.spec().output_dir << "/importance.json, ranking.txt\n";
+  return 0;
+}
+
+int run_search_command(const std::vector<std::string>& args) {
+  ExperimentArgs a;
+  if (auto rc = parse_experiment_args("search", args, a)) return *rc;
+  auto spec = load_experiment(a.file, a.sets);
+  spec.methods = {"full", "litestage"};
+  Session session(spec);
+  WorkflowOptions opt;
+  opt.evaluate_test = false;
+  auto report = run_workflow(session, opt);
+  std::cout << profile_text(report.profile) << "\nsweep tables: " << spec.output_dir << "/sweeps/\nbudget profile: "
+            << spec.output_dir << "/budget_profile.yaml\n";
+  return 0;
+}
+
+int run_reproduce_command(const std::string& name, const std::vector<std::string>& args) {
+  ExperimentArgs a;
+  if (auto rc = parse_experiment_args(name, args, a)) return *rc;
+  Session session(load_experiment(a.file, a.sets));
+  auto report = run_workflow(session, WorkflowOptions{});
+  std::cout << "\n" << profile_text(report.profile) << "\nwritten:\n";
+  for (const auto& f : report.files) std::cout << "  " << f << "\n";
+  return 0;
+}
+
+int run_profile_command(const std::vector<std::string>& args) {
+  po::options_description desc("profile options");
+  desc.add_options()
+      ("action", po::value<std::string>()->required(), "show")
+      ("file", po::value<std::string>()->required(), "budget profile (YAML)")
+      ("model", po::value<std::string>()->default_value(""), "also check that the profile fits this checkpoint");
+  po::positional_options_description pos;
+  pos.add("action", 1).add("file", 1);
+  po::variables_map vm;
+  if (auto rc = parse_options("profile", "show FILE [--model DIR]", desc, args, vm, &pos)) return *rc;
+  if (vm["action"].as<std::string>() != "show") {
+    std::cerr << "litestage profile: unknown action '" << vm["action"].as<std::string>() << "' (expected show)\n";
+    return 2;
+  }
+  auto p = load_profile(vm["file"].as<std::string>());
+  std::cout << profile_text(p);
+  if (!vm["model"].as<std::string>().empty()) {
+    check_profile_model(p, identify_model(vm["model"].as<std::string>()), false);
+    std::cout << "model check: the profile matches " << vm["model"].as<std::string>() << "\n";
+  }
+  return 0;
+}
+
+LITESTAGE_COMMAND("importance", "rank sub-layers by cos(in, out) over calibration examples", run_importance_command);
+LITESTAGE_COMMAND("search", "stage-wise budget search + early-exit threshold -> budget profile", run_search_command);
+LITESTAGE_COMMAND("reproduce", "search and evaluate a set of methods, write the comparison table",
+                  [](const std::vector<std::string>& a) { return run_reproduce_command("reproduce", a); });
+LITESTAGE_COMMAND("run", "the whole LiteStage workflow: search, baselines, test table, plots, profile",
+                  [](const std::vector<std::string>& a) { return run_reproduce_command("run", a); });
+LITESTAGE_COMMAND("profile", "show a budget profile (and check it against a model)", run_profile_command);
+
+}  // namespace
+}  // namespace litestage::cli

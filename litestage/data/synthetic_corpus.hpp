@@ -1,0 +1,63 @@
+#pragma once
+// Files for training the demo model on the synthetic task (docs/synthetic-task.md):
+//
+//   <dir>/settings.json               the generator settings (load_dataset("synthetic", "<dir>/settings.json"))
+//   <dir>/world.json                  the world, for humans
+//   <dir>/{train,valid,test}.jsonl    Examples (Example's JSON) plus "synthetic": {type, combo, rationale}
+//   <dir>/{train,valid}_stage_records.jsonl
+//                                     TinyThinker stage records (build_stage_records: the inference prompts)
+//   <dir>/corpus.txt                  tokenizer training text: every training record's input, a space, its
+//                                     target; records separated by a blank line
+//   <dir>/tokenizer.model, tokenizer.vocab, tokenizer_config.json, special_tokens_map.json
+//                                     from train_synthetic_tokenizer: a Hugging Face SentencePiece tokenizer
+//                                     directory that load_tokenizer(<dir>) reads
+//
+// The stage records are built by litestage/reasoning/prompts.cpp (build_stage_records), so callers
+// must link the prompt builders (see the note in synthetic_corpus.cpp).
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "litestage/data/stage_records.hpp"
+#include "litestage/data/synthetic.hpp"
+
+namespace litestage {
+
+struct SyntheticCorpusSummary {
+  std::string dir;
+  size_t train = 0, valid = 0, test = 0;                             // questions
+  size_t train_records = 0, valid_records = 0;                       // stage records
+  double chance_train = 0.0, chance_valid = 0.0, chance_test = 0.0;  // chance_accuracy per split
+  std::vector<std::string> files;                                    // written, in order
+};
+
+// The TinyThinker stage records (recall, analyze per option, summarize) of a split's questions.
+std::vector<StageRecord> synthetic_stage_records(const std::vector<SyntheticQuestion>& questions);
+
+// Generates the task from `settings` and writes the files above (not the tokenizer). Creates dir.
+SyntheticCorpusSummary write_synthetic_corpus(const std::string& dir, const SyntheticSettings& settings);
+
+// The tokenizer corpus text of a set of stage records (input + " " + target, blank line between records).
+std::string synthetic_tokenizer_text(const std::vector<StageRecord>& records);
+
+struct SyntheticTokenizerReport {
+  std::string model_file;  // <dir>/tokenizer.model
+  int vocab_size = 0;      // pieces in the trained model
+  size_t checked = 0;      // texts whose round trip was verified
+  size_t max_tokens = 0;   // longest verified text (input + " " + target), in tokens, without BOS
+  double mean_tokens = 0.0;
+  size_t split_mismatches = 0;  // texts where encode(input + " " + target) != encode(input) ++ encode(target)
+};
+
+// Trains a SentencePiece BPE model on <dir>/corpus.txt through spm_train (the shim; Llama's
+// conventions: unk=0 bos=1 eos=2, no pad, byte_fallback, identity normalisation, whitespace kept as
+// written, split digits), writes tokenizer_config.json (add_bos_token, <s>, </s>) and
+// special_tokens_map.json, then verifies with the project's SentencePiece tokenizer that
+// decode(encode(text)) == text and that no <unk> appears, for every record of
+// <dir>/train_stage_records.jsonl and <dir>/valid_stage_records.jsonl (at most max_checked records
+// each, evenly spread; 0 = all). Throws litestage::Error on a failed round trip.
+SyntheticTokenizerReport train_synthetic_tokenizer(const std::string& dir, int vocab_size = 768,
+                                                   size_t max_checked = 0);
+
+}  // namespace litestage

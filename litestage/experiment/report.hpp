@@ -1,0 +1,42 @@
+#pragma once
+// Result tables (Markdown, CSV, LaTeX) and plots (gnuplot PNG + SVG, with their data files beside
+// them so users can re-plot).
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "litestage/search/budget_search.hpp"
+#include "litestage/search/importance.hpp"
+
+namespace litestage {
+
+struct MethodRow {
+  std::string method;
+  std::string label;             // method and its setting, e.g. "litestage (eps=2)"
+  double epsilon = -1;           // accuracy budget the method was searched under (-1: none)
+  std::string skip;              // per-stage plans, text
+  std::string early_exit;        // "off" or "threshold 0.45 (probability, n=4)"
+  Summary summary;               // on the evaluation split
+  double full_accuracy = 0;      // the full model's, same split
+  double full_latency = 0;
+  double delta_points() const { return 100.0 * (summary.accuracy - full_accuracy); }
+  double speedup() const { return summary.mean_seconds > 0 ? full_latency / summary.mean_seconds : 0; }
+};
+
+std::string table_markdown(const std::vector<MethodRow>& rows, const std::string& caption);
+std::string table_csv(const std::vector<MethodRow>& rows);
+std::string table_latex(const std::vector<MethodRow>& rows, const std::string& caption);
+// Writes <dir>/<stem>.md, .csv, .tex.
+void write_tables(const std::vector<MethodRow>& rows, const std::string& dir, const std::string& stem,
+                  const std::string& caption);
+
+// True when gnuplot is on PATH.
+bool gnuplot_available();
+
+// Each writes <dir>/<stem>.dat and .gp, and (with gnuplot) .png and .svg. Returns the files made.
+std::vector<std::string> plot_tradeoff(const std::vector<MethodRow>& rows, const std::string& dir);
+std::vector<std::string> plot_sweep(const SearchResult& search, const std::string& dir, const std::string& stem);
+std::vector<std::string> plot_importance(const ImportanceResult& importance, const std::string& dir);
+
+}  // namespace litestage
