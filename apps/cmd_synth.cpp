@@ -69,9 +69,7 @@ int run_synth(const std::vector<std::string>& args) {
   const auto test = generate_synthetic_split(world, s, Split::Test);
   if (!test.empty())
     std::printf("\nfirst test question, stage 1 prompt:\n%s\n", recall_prompt(test.front().example).c_str());
-  std::printf("\nload it with load_dataset(\"synthetic\", \"%s/settings.json\", split) after "
-              "register_synthetic_dataset()\n",
-              out.c_str());
+  std::printf("\nuse it in an experiment with data: {dataset: synthetic, root: %s/settings.json}\n", out.c_str());
   return 0;
 }
 
