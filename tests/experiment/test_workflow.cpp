@@ -1,0 +1,88 @@
+#include <catch2/catch.hpp>
+
+#include "litestage/experiment/evaluate.hpp"
+#include "litestage/experiment/workflow.hpp"
+#include "litestage/util/strings.hpp"
+#include "support.hpp"
+
+using namespace litestage;
+namespace fs = std::filesystem;
+
+TEST_CASE("batched Analyze gives the same outputs as sequential Analyze", "[experiment][batch][shared]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  auto dir = test::temp_dir("exp-batch");
+  write_file_atomic((dir / "e.yaml").string(),
+                    "model: " + model.string() + "\nruntime: {threads: 1}\ndata: {dataset: obqa, root: " +
+                        data.parent_path().string() + ", limit: 2}\ngeneration: {max_new_tokens: 10}\n");
+  Session session(load_experiment((dir / "e.yaml").string()));
+  auto examples = session.dataset("test").examples;
+  auto cfg = session.pipeline_config();
+  MultiStagePipeline sequential(session.generator(), cfg);
+  cfg.batch_analyze = true;
+  MultiStagePipeline batched(session.generator(), cfg);
+  for (const auto& ex : examples) {
+    auto a = sequential.run(ex), b = batched.run(ex);
+    REQUIRE(a.stages.size() == b.stages.size());
+    for (size_t i = 0; i < a.stages.size(); ++i) {
+      CHECK(a.stages[i].output == b.stages[i].output);
+      CHECK(a.stages[i].tokens == b.stages[i].tokens);
+    }
+  }
+}
+
+TEST_CASE("chat prompt format renders few-shot stage turns with the template", "[experiment][chat][shared]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  auto dir = test::temp_dir("exp-chat");
+  write_file_atomic((dir / "e.yaml").string(),
+                    "model: " + model.string() + "\nruntime: {threads: 1}\ndata: {dataset: obqa, root: " +
+                        data.parent_path().string() + ", limit: 1}\nprompt: {format: chat, chat_template: zephyr}\n"
+                        "generation: {max_new_tokens: 4}\n");
+  Session session(load_experiment((dir / "e.yaml").string()));
+  auto cfg = session.pipeline_config();
+  REQUIRE(cfg.few_shot.recall.size() == 7);  // OBQA's exemplars
+  MultiStagePipeline pipeline(session.generator(), cfg);
+  auto rendered = pipeline.model_input(StageKind::Recall, "Q?\n(A) x (B) y\nRecall:");
+  CHECK(starts_with(rendered, "<|user|>\n" + cfg.few_shot.recall[0].user + "</s>\n<|assistant|>\n" +
+                                  cfg.few_shot.recall[0].assistant + "</s>\n"));
+  CHECK(ends_with(rendered, "<|user|>\nQ?\n(A) x (B) y\nRecall:</s>\n<|assistant|>\n"));
+}
+
+TEST_CASE("run workflow on stories260K writes importance, sweeps, profile, table and plots",
+          "[experiment][workflow][shared]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  auto dir = test::temp_dir("exp-workflow");
+  auto out = dir / "out";
+  write_file_atomic((dir / "e.yaml").string(),
+                    "model: " + model.string() + "\nruntime: {threads: 1}\ndata: {dataset: obqa, root: " +
+                        data.parent_path().string() + ", limit: 2, calibration_size: 3}\n"
+                        "generation: {max_new_tokens: 6}\nimportance: {examples: 2}\nsearch: {max_k: 2}\n"
+                        "early_exit_sweep: {thresholds: [0.5]}\noutput_dir: " + out.string() + "\n");
+  auto spec = load_experiment((dir / "e.yaml").string());
+  Session session(spec);
+  WorkflowOptions opt;
+  opt.print_table = false;
+  auto report = run_workflow(session, opt);
+  CHECK(report.importance.examples == 2);
+  CHECK(report.importance.ranking().size() == 10);
+  // One row per method (one epsilon).
+  CHECK(report.rows.size() == spec.methods.size());
+  CHECK(report.rows.front().method == "full");
+  CHECK(report.rows.front().speedup() == Approx(1.0));
+  for (auto f : {"importance.json", "ranking.txt", "search_journal.jsonl", "budget_profile.yaml", "table.md",
+                 "table.csv", "table.tex", "results.json", "plots/tradeoff.dat", "plots/importance.dat",
+                 "sweeps/litestage_eps2.json"})
+    CHECK(fs::exists(out / f));
+  auto profile = load_profile(out / "budget_profile.yaml");
+  CHECK(profile.model.layers == 5);
+  CHECK(profile.ranking == report.importance.ranking());
+  // The search cache was used: a second run evaluates nothing new and reports the same table.
+  Session again(spec);
+  auto second = run_workflow(again, opt);
+  REQUIRE(second.rows.size() == report.rows.size());
+  for (size_t i = 0; i < second.rows.size(); ++i)
+    CHECK(second.rows[i].summary.accuracy == report.rows[i].summary.accuracy);
+  CHECK(read_file((out / "table.csv").string()).find("litestage") != std::string::npos);
+}
