@@ -38,7 +38,7 @@ SkipPlan plan_for_fraction(double fraction, int layers) {
 
 // Streaming read bandwidth: sum a buffer as large as the weights (median of 3 passes).
 double read_bandwidth(int64_t bytes, const Runtime& rt) {
-  auto n = std::max<int64_t>(bytes / 4, 1 << 20);
+  auto n = std::max<int64_t>(bytes / 4, 1024);
   auto buf = torch::ones({n}, torch::TensorOptions().dtype(torch::kFloat).device(rt.device));
   std::vector<double> times;
   for (int i = 0; i < 4; ++i) {

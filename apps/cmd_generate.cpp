@@ -5,6 +5,7 @@
 
 #include "command.hpp"
 #include "litestage/generate/generator.hpp"
+#include "litestage/util/error.hpp"
 #include "model_setup.hpp"
 
 namespace litestage::cli {
@@ -42,15 +43,43 @@ int run_generate(const std::vector<std::string>& args) {
   cfg.add_bos = !vm["no-bos"].as<bool>();
 
   const std::string prompt = vm["prompt"].as<std::string>();
+  if (cfg.max_new_tokens < 0) throw_error("--max-new-tokens must be >= 0");
+  auto prompt_ids = gen.encode_prompt(prompt, cfg.add_bos);
+  // The continuation is printed as a continuation of the prompt (SentencePiece keeps the space
+  // between them), and the last bytes that could still turn into a stop string are held back.
+  StreamDecoder shown_decoder(*loaded.tokenizer);
+  shown_decoder.seed(prompt_ids);
+  size_t holdback = 0;
+  for (const auto& s : cfg.stop_strings) holdback = std::max(holdback, s.empty() ? 0 : s.size() - 1);
+  std::string shown;
+  size_t printed = 0;
   std::cout << prompt << std::flush;
-  auto r = gen.generate(prompt, cfg, [](int32_t, const std::string& text) {
-    std::cout << text << std::flush;
+  auto r = gen.generate_ids(prompt_ids, cfg, [&](int32_t id, const std::string&) {
+    shown += shown_decoder.push(id);
+    if (shown.size() > printed + holdback) {
+      std::cout << shown.substr(printed, shown.size() - holdback - printed) << std::flush;
+      printed = shown.size() - holdback;
+    }
     return true;
   });
-  // Text held back for an incomplete character, or cut at a stop string, is settled now.
+  // The token that completed a stop string (or ended generation) never reached the callback:
+  // settle the shown text from every generated token.
+  StreamDecoder final_decoder(*loaded.tokenizer);
+  final_decoder.seed(prompt_ids);
+  shown.clear();
+  for (int32_t id : r.tokens) shown += final_decoder.push(id);
+  shown += final_decoder.flush();
+  for (const auto& s : cfg.stop_strings)
+    if (!s.empty() && shown.find(s) != std::string::npos) shown.resize(shown.find(s));
+  if (shown.size() > printed) std::cout << shown.substr(printed);
   std::cout << "\n\n";
   int n = static_cast<int>(r.tokens.size());
   double decode_steps = n > 1 ? n - 1 : 1;
+  if (n == 0) {
+    std::printf("prompt: %d tokens, prefill %.2f ms; nothing generated (exit: %s)\n", r.prompt_tokens,
+                r.prefill_seconds * 1e3, exit_reason_name(r.exit_reason).c_str());
+    return 0;
+  }
   std::printf("prompt: %d tokens, prefill %.2f ms (%.1f tokens/s)\n", r.prompt_tokens, r.prefill_seconds * 1e3,
               r.prompt_tokens / std::max(r.prefill_seconds, 1e-9));
   std::printf("decode: %d tokens, %.2f ms/token (%.1f tokens/s), exit: %s\n", n,

@@ -3,6 +3,8 @@
 #include <exception>
 #include <iostream>
 
+#include <c10/util/Exception.h>
+
 #include "command.hpp"
 #include "litestage/util/error.hpp"
 
@@ -53,6 +55,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
     return it->second.run(args);
+  } catch (const c10::Error& e) {
+    // LibTorch's own checks (shapes, kernels): the message without its C++ backtrace.
+    std::cerr << "litestage " << name << ": error: " << e.what_without_backtrace() << "\n";
+    return 1;
   } catch (const litestage::Error& e) {
     std::cerr << "litestage " << name << ": error: " << e.what() << "\n";
     return 1;

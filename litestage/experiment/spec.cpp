@@ -2,7 +2,9 @@
 
 #include <filesystem>
 
+#include "litestage/search/policies.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/strings.hpp"
 #include "litestage/util/yaml.hpp"
 
 namespace litestage {
@@ -29,7 +31,7 @@ EarlyExitConfig parse_early_exit(const YamlNode& n, EarlyExitConfig base) {
   return base;
 }
 
-StageSpec parse_stage(const YamlNode& n) {
+StageSpec parse_stage(const YamlNode& n, const EarlyExitConfig& inherited) {
   StageSpec s;
   if (!n.defined()) return s;
   n.expect_keys({"skip", "max_new_tokens", "early_exit"});
@@ -38,7 +40,7 @@ StageSpec parse_stage(const YamlNode& n) {
     s.max_new_tokens = static_cast<int>(n["max_new_tokens"].as_int());
     if (*s.max_new_tokens < 1) n["max_new_tokens"].fail("must be >= 1");
   }
-  if (n.has("early_exit")) s.early_exit = parse_early_exit(n["early_exit"], EarlyExitConfig{});
+  if (n.has("early_exit")) s.early_exit = parse_early_exit(n["early_exit"], inherited);
   return s;
 }
 
@@ -102,7 +104,7 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
     if (s.sampling.temperature < 0) g["temperature"].fail("must be >= 0");
     s.sampling.top_k = static_cast<int>(g.get_int("top_k", 0));
     s.sampling.top_p = g.get_double("top_p", 1.0);
-    if (s.sampling.top_p <= 0 || s.sampling.top_p > 1) g["top_p"].fail("must be in (0, 1]");
+    if (s.sampling.top_p < 0 || s.sampling.top_p > 1) g["top_p"].fail("must be in [0, 1]");
     s.sampling.seed = static_cast<uint64_t>(g.get_int("seed", 0));
     if (g.has("stop")) s.stop = g["stop"].as_string_list();
     s.batch_analyze = g.get_bool("batch_analyze", false);
@@ -111,9 +113,9 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
   s.early_exit = parse_early_exit(root["early_exit"], EarlyExitConfig{});
   if (auto st = root["stages"]; st.defined()) {
     st.expect_keys({"recall", "analyze", "summarize"});
-    s.recall = parse_stage(st["recall"]);
-    s.analyze = parse_stage(st["analyze"]);
-    s.summarize = parse_stage(st["summarize"]);
+    s.recall = parse_stage(st["recall"], s.early_exit);
+    s.analyze = parse_stage(st["analyze"], s.early_exit);
+    s.summarize = parse_stage(st["summarize"], s.early_exit);
   }
   s.budget_profile = root.get_string("budget_profile", "");
   s.force_profile = root.get_bool("force_profile", false);
@@ -143,14 +145,20 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
     if (s.search.limit < 0) se["limit"].fail("must be >= 0");
   }
   if (auto sw = root["early_exit_sweep"]; sw.defined()) {
-    sw.expect_keys({"thresholds", "window", "metric", "epsilon"});
+    sw.expect_keys({"thresholds", "window", "metric"});
     if (sw.has("thresholds")) s.early_exit_sweep.thresholds = sw["thresholds"].as_double_list();
     s.early_exit_sweep.window = static_cast<int>(sw.get_int("window", s.early_exit_sweep.window));
     if (s.early_exit_sweep.window < 1) sw["window"].fail("must be >= 1");
     s.early_exit_sweep.metric = sw.get_choice("metric", s.early_exit_sweep.metric, {"probability", "logit"});
-    s.early_exit_sweep.epsilon = sw.get_double("epsilon", s.early_exit_sweep.epsilon);
+    if (s.early_exit_sweep.thresholds.empty()) sw["thresholds"].fail("needs at least one threshold");
   }
-  if (root.has("methods")) s.methods = root["methods"].as_string_list();
+  if (root.has("methods")) {
+    s.methods = root["methods"].as_string_list();
+    for (const auto& m : s.methods)
+      if (!is_method(m)) root["methods"].fail("unknown method '" + m + "' (known: " + join(method_names(), ", ") + ")");
+  }
+  if (s.prompt_format == "chat" && s.chat_template == "none")
+    root["prompt"]["chat_template"].fail("'none' cannot render a chat prompt; use auto, chatml, zephyr or llama3");
   if (root.has("epsilons")) s.epsilons = root["epsilons"].as_double_list();
   return s;
 }
@@ -228,7 +236,6 @@ std::string experiment_yaml(const ExperimentSpec& s) {
   n["early_exit_sweep"]["thresholds"] = s.early_exit_sweep.thresholds;
   n["early_exit_sweep"]["window"] = s.early_exit_sweep.window;
   n["early_exit_sweep"]["metric"] = s.early_exit_sweep.metric;
-  n["early_exit_sweep"]["epsilon"] = s.early_exit_sweep.epsilon;
   n["methods"] = s.methods;
   n["epsilons"] = s.epsilons;
   return yaml_dump(n);

@@ -18,7 +18,7 @@ namespace litestage {
 struct StageSpec {
   std::string skip = "none";                     // skip spec (model/skip_plan.hpp)
   std::optional<int> max_new_tokens;             // default: generation.max_new_tokens
-  std::optional<EarlyExitConfig> early_exit;     // default: the top-level early_exit
+  std::optional<EarlyExitConfig> early_exit;     // keys not given inherit the top-level early_exit
 };
 
 struct ImportanceSpec {
@@ -37,10 +37,10 @@ struct SearchSpec {
 };
 
 struct ThresholdSweepSpec {
-  std::vector<double> thresholds = {0.3, 0.4, 0.5, 0.6, 0.7, 0.8};
+  std::vector<double> thresholds = {0.4, 0.5, 0.6, 0.7, 0.8};
   int window = 4;
   std::string metric = "probability";
-  double epsilon = 1.0;          // accuracy points the threshold may cost on top of skipping
+  // A threshold is accepted when the search's accuracy target (full - search.epsilon) still holds.
 };
 
 struct ExperimentSpec {

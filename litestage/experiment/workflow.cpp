@@ -92,6 +92,39 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   for (const auto& m : spec.methods)
     if (!is_method(m)) throw_error(spec.source, ": methods: unknown method '", m, "' (known: ", join(method_names(), ", "), ")");
 
+  // Journals and stage caches under output_dir are only valid for the configuration that made
+  // them: refuse to mix measurements of another model, runtime, data or prompt setting.
+  nlohmann::json fingerprint = {
+      {"model", {{"config_hash", session.identity().config_hash}, {"weights_hash", session.identity().weights_hash}}},
+      {"tokenizer", spec.tokenizer.empty() ? spec.model : spec.tokenizer},
+      {"runtime", {{"device", session.runtime().device.str()}, {"dtype", dtype_name(session.runtime().dtype)},
+                   {"threads", at::get_num_threads()}}},
+      {"data", {{"dataset", spec.dataset}, {"root", spec.data_root_or_default()}, {"split", spec.split},
+                {"seed", spec.load.seed}, {"calibration_size", spec.load.calibration_size},
+                {"offset", spec.load.offset}, {"limit", spec.load.limit ? nlohmann::json(*spec.load.limit) : nlohmann::json(nullptr)}}},
+      {"prompt", {{"format", spec.prompt_format}, {"mode", spec.mode}, {"chat_template", spec.chat_template},
+                  {"exemplars", spec.exemplars}, {"system_prompt", spec.system_prompt}}},
+      {"generation", {{"max_new_tokens", {spec.stage(StageKind::Recall).max_new_tokens.value_or(spec.max_new_tokens),
+                                          spec.stage(StageKind::Analyze).max_new_tokens.value_or(spec.max_new_tokens),
+                                          spec.stage(StageKind::Summarize).max_new_tokens.value_or(spec.max_new_tokens)}},
+                      {"sampling", {spec.sampling.temperature, spec.sampling.top_k, spec.sampling.top_p, spec.sampling.seed}},
+                      {"stop", spec.stop}, {"batch_analyze", spec.batch_analyze}}},
+      {"importance", {{"split", spec.importance.split}, {"examples", spec.importance.examples},
+                      {"pooling", spec.importance.pooling}, {"accumulate", spec.importance.accumulate}}},
+      {"search", {{"split", spec.search.split}, {"limit", spec.search.limit}}}};
+  auto fp_path = out / "fingerprint.json";
+  if (fs::exists(fp_path)) {
+    auto previous = nlohmann::json::parse(read_file(fp_path.string()));
+    if (previous != fingerprint) {
+      std::vector<std::string> differ;
+      for (const auto& [k, v] : fingerprint.items())
+        if (!previous.contains(k) || previous[k] != v) differ.push_back(k);
+      throw_error("output directory '", out.string(), "' holds measurements of a different configuration (",
+                  join(differ, ", "), " differ); choose another output_dir or delete it");
+    }
+  }
+  write_file_atomic(fp_path.string(), fingerprint.dump(2) + "\n");
+
   banner("importance on " + spec.dataset + "/" + spec.importance.split + " (" +
          std::to_string(spec.importance.examples) + " examples)");
   report.importance = run_importance(session);
@@ -102,6 +135,12 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
                                                              : std::nullopt);
   StageCache search_cache((out / "cache" / "search_stages.jsonl").string());
   auto base = session.full_pipeline_config();
+  {
+    // Untimed warm-up (allocator, thread pool, caches): the first measured latencies are kept for
+    // good by the stage caches, so they must not be cold ones.
+    MultiStagePipeline warm(session.generator(), base);
+    for (size_t i = 0; i < std::min<size_t>(2, search_data.examples.size()); ++i) warm.run(search_data.examples[i]);
+  }
   PipelineEvaluator evaluator(session.generator(), base, search_data.examples, &search_cache, "search");
   SearchJournal journal((out / "search_journal.jsonl").string());
 
@@ -134,8 +173,8 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   }
   const auto& main_search = litestage_by_eps.at(spec.search.epsilon);
 
-  // Early-exit threshold: lowest latency that still meets the main target, on the same data.
-  auto sweep_threshold = [&](const StagePlans& plans, const std::string& what) {
+  // Early-exit threshold: the lowest latency that still meets the search's target, on the same data.
+  auto sweep_threshold = [&](const StagePlans& plans, double target, const std::string& what) {
     EarlyExitConfig best;  // disabled unless a threshold meets the target
     double best_latency = journal.evaluate(evaluator, plans).latency;
     nlohmann::json rows = nlohmann::json::array();
@@ -148,9 +187,9 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
       ee.metric = parse_confidence_metric(spec.early_exit_sweep.metric);
       for (auto k : kStages) cfg.stage(k).early_exit = ee;
       PipelineEvaluator ee_eval(session.generator(), cfg, search_data.examples, &search_cache, "early-exit " + eps_label(t));
-      SearchJournal ee_journal((out / ("ee_journal_" + what + "_" + eps_label(t) + ".jsonl")).string());
+      SearchJournal ee_journal((out / "cache" / ("ee_" + what + "_t" + eps_label(t) + ".jsonl")).string());
       auto p = ee_journal.evaluate(ee_eval, plans);
-      bool ok = p.accuracy >= main_search.target - 1e-9;
+      bool ok = p.accuracy >= target - 1e-9;
       rows.push_back({{"threshold", t}, {"point", p}, {"meets_target", ok}});
       if (ok && p.latency < best_latency) {
         best = ee;
@@ -158,26 +197,25 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
       }
     }
     write_file_atomic((out / "sweeps" / ("early_exit_" + what + ".json")).string(),
-                      nlohmann::json{{"target_accuracy", main_search.target}, {"rows", rows},
-                                     {"chosen", ee_text(best)}}.dump(2) + "\n");
+                      nlohmann::json{{"target_accuracy", target}, {"rows", rows}, {"chosen", ee_text(best)}}.dump(2) + "\n");
+    std::fprintf(stderr, "early exit for %s: %s\n", what.c_str(), ee_text(best).c_str());
     return best;
   };
   EarlyExitConfig litestage_ee;
-  if (wants("litestage")) {
-    banner("early-exit threshold sweep on LiteStage's plans");
-    litestage_ee = sweep_threshold(main_search.plans, "litestage");
-    std::fprintf(stderr, "early exit for LiteStage: %s\n", ee_text(litestage_ee).c_str());
-  }
   for (double eps : epsilons) {
     const auto& r = litestage_by_eps.at(eps);
-    if (wants("litestage")) candidates.push_back({"litestage", eps, r.plans, eps == spec.search.epsilon ? litestage_ee : EarlyExitConfig{}});
-    if (wants("litestage_no_ee")) candidates.push_back({"litestage_no_ee", eps, r.plans, {}});
+    if (wants("litestage")) {
+      banner("early-exit threshold sweep on LiteStage's plans, epsilon " + eps_label(eps));
+      auto ee = sweep_threshold(r.plans, r.target, "litestage_eps" + eps_label(eps));
+      if (eps == spec.search.epsilon) litestage_ee = ee;
+      candidates.push_back({"litestage", eps, r.plans, ee});
+    }
+    if (wants("litestage_no_ee") && (eps == spec.search.epsilon || !wants("litestage")))
+      candidates.push_back({"litestage_no_ee", eps, r.plans, {}});
   }
-  // With early exit the other epsilons reuse the main threshold only if it was chosen for them;
-  // keep it simple and honest: early exit is applied at the main epsilon only.
   if (wants("early_exit_only")) {
     banner("early-exit threshold sweep on the full model");
-    auto ee = sweep_threshold({SkipPlan(L), SkipPlan(L), SkipPlan(L)}, "full");
+    auto ee = sweep_threshold({SkipPlan(L), SkipPlan(L), SkipPlan(L)}, main_search.target, "full");
     candidates.push_back({"early_exit_only", spec.search.epsilon, {SkipPlan(L), SkipPlan(L), SkipPlan(L)}, ee});
   }
 
@@ -215,6 +253,7 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   // The budget profile: LiteStage at the main epsilon, with its early exit.
   auto& p = report.profile;
   p.method = "litestage";
+  p.created = utc_timestamp();
   p.model = session.identity();
   p.tokenizer = spec.tokenizer.empty() ? spec.model : spec.tokenizer;
   p.search_split = search_data.info;

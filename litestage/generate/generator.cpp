@@ -70,6 +70,7 @@ std::vector<Generator::Picked> Generator::pick(const torch::Tensor& logits, cons
       auto cum = sorted.softmax(-1).cumsum(-1);
       // Drop a token when the mass before it already reaches top_p (the first always stays).
       auto drop_sorted = (cum - sorted.softmax(-1)) >= s.top_p;
+      drop_sorted.narrow(-1, 0, 1).fill_(false);  // even at top_p <= 0, as transformers keeps one
       auto drop = torch::zeros_like(drop_sorted).scatter(-1, idx, drop_sorted);
       scaled = scaled.masked_fill(drop, -std::numeric_limits<float>::infinity());
     }
@@ -85,6 +86,15 @@ std::vector<Generator::Picked> Generator::pick(const torch::Tensor& logits, cons
   return out;
 }
 
+namespace {
+void check_sampling(const SamplingConfig& s) {
+  if (!(s.temperature >= 0)) throw_error("temperature must be >= 0 (0 = greedy), got ", s.temperature);
+  if (s.top_k < 0) throw_error("top_k must be >= 0 (0 = off), got ", s.top_k);
+  // top_p = 0 keeps only the most likely token, as transformers does.
+  if (!(s.top_p >= 0 && s.top_p <= 1)) throw_error("top_p must be in [0, 1] (1 = off), got ", s.top_p);
+}
+}  // namespace
+
 GenerationResult Generator::generate(const std::string& prompt, const GenerationConfig& config,
                                      const StreamCallback& on_token) {
   return generate_ids(encode_prompt(prompt, config.add_bos), config, on_token);
@@ -94,6 +104,7 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
                                          const StreamCallback& on_token) {
   LITESTAGE_CHECK(!prompt_ids.empty(), "cannot generate from an empty prompt");
   LITESTAGE_CHECK(config.max_new_tokens >= 0, "max_new_tokens must be >= 0");
+  check_sampling(config.sampling);
   c10::InferenceMode inference;
   const auto device = model_->runtime().device;
   const int64_t P = static_cast<int64_t>(prompt_ids.size());
@@ -180,6 +191,8 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   LITESTAGE_CHECK(!prompts.empty(), "generate_batch needs at least one prompt");
   if (prompts.size() == 1) return {generate_ids(prompts[0], config)};
   LITESTAGE_CHECK(config.observer == nullptr, "observers are supported for single-prompt generation only");
+  LITESTAGE_CHECK(config.max_new_tokens >= 0, "max_new_tokens must be >= 0");
+  check_sampling(config.sampling);
   c10::InferenceMode inference;
   const auto device = model_->runtime().device;
   const int64_t B = static_cast<int64_t>(prompts.size());

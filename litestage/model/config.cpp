@@ -242,7 +242,7 @@ json ModelConfig::to_json() const {
     j["eos_token_id"] = eos_token_ids;
   }
   if (pad_token_id) j["pad_token_id"] = *pad_token_id;
-  j["torch_dtype"] = torch_dtype.empty() ? "float32" : torch_dtype;
+  if (!torch_dtype.empty()) j["torch_dtype"] = torch_dtype;
   return j;
 }
 

@@ -57,13 +57,6 @@ SkipPlan adaskip_plan(const std::vector<SubLayer>& ranking, double ratio, const 
   return plan;
 }
 
-std::vector<double> adaskip_ratios(int steps, double max_ratio) {
-  if (steps < 1) throw_error("adaskip needs at least one ratio step");
-  std::vector<double> out;
-  for (int i = 0; i <= steps; ++i) out.push_back(max_ratio * i / steps);
-  return out;
-}
-
 SkipPlan shortgpt_plan(const std::vector<int>& block_ranking, int n, int num_layers) {
   SkipPlan plan(num_layers);
   for (int i = 0; i < n && i < static_cast<int>(block_ranking.size()); ++i) {

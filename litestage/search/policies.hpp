@@ -33,8 +33,6 @@ SkipPlan prefix_plan(const std::vector<SubLayer>& ranking, int k, int num_layers
 std::vector<SubLayer> adaskip_ranking(const ImportanceResult& importance);
 // Skips sub-layers of the ranking in order until removed_weight_fraction >= ratio.
 SkipPlan adaskip_plan(const std::vector<SubLayer>& ranking, double ratio, const ModelConfig& config);
-// The ratio grid the AdaSkip-style search sweeps: 0, 1/steps, ..., max_ratio.
-std::vector<double> adaskip_ratios(int steps, double max_ratio);
 
 // ShortGPT: the n least influential blocks (attention and FFN).
 SkipPlan shortgpt_plan(const std::vector<int>& block_ranking, int n, int num_layers);

@@ -153,7 +153,12 @@ BudgetProfile load_profile(const std::filesystem::path& file) {
       } catch (const Error& e) {
         s["skip"].fail(e.what());
       }
-      if (text != b.skip) s["skip"].fail("disagrees with skip_attention/skip_ffn");
+      // The layer lists are authoritative when present; a hand-written profile may give `skip` alone.
+      if (!s.has("skip_attention") && !s.has("skip_ffn")) {
+        b.skip = text;
+      } else if (text != b.skip) {
+        s["skip"].fail("disagrees with skip_attention/skip_ffn");
+      }
     }
     if (auto ee = s["early_exit"]; ee.defined()) {
       ee.expect_keys({"enabled", "window", "threshold", "metric"});

@@ -50,6 +50,13 @@ std::string StreamDecoder::push(int32_t id) {
   return out;
 }
 
+void StreamDecoder::seed(const std::vector<int32_t>& context) {
+  for (int32_t id : context) push(id);
+  // Whatever the context left unsettled counts as shown: only new ids produce output.
+  const std::vector<int32_t> window(ids_.begin() + static_cast<std::ptrdiff_t>(start_), ids_.end());
+  emitted_ = tokenizer_->decode(window).size();
+}
+
 std::string StreamDecoder::flush() {
   const std::vector<int32_t> window(ids_.begin() + static_cast<std::ptrdiff_t>(start_), ids_.end());
   const std::string text = tokenizer_->decode(window);

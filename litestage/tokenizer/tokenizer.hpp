@@ -54,6 +54,9 @@ class StreamDecoder {
   explicit StreamDecoder(const Tokenizer& tokenizer) : tokenizer_(&tokenizer) {}
   // Returns the newly completed text (possibly empty).
   std::string push(int32_t id);
+  // Feeds context (e.g. the prompt) without returning its text, so the first generated piece is
+  // decoded as a continuation (SentencePiece keeps its leading space).
+  void seed(const std::vector<int32_t>& context);
   // Returns whatever is left (incomplete bytes are decoded with replacement as decode() would).
   std::string flush();
   const std::vector<int32_t>& ids() const { return ids_; }

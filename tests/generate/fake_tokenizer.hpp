@@ -17,16 +17,16 @@ class CharTokenizer : public Tokenizer {
     for (char c : text) ids.push_back(static_cast<int32_t>((static_cast<unsigned char>(c) % (vocab_ - 3)) + 3));
     return ids;
   }
-  std::string decode(const std::vector<int32_t>& ids, bool skip_special = true) const override {
+  // Every id is printable (none is special), so any generated sequence has visible text.
+  std::string decode(const std::vector<int32_t>& ids, bool = true) const override {
     std::string s;
-    for (auto id : ids)
-      if (!(skip_special && id < 3)) s += static_cast<char>('!' + id % 90);
+    for (auto id : ids) s += static_cast<char>('!' + id % 90);
     return s;
   }
   int32_t vocab_size() const override { return vocab_; }
   std::string piece(int32_t id) const override { return decode({id}); }
   std::optional<int32_t> token_id(std::string_view) const override { return std::nullopt; }
-  bool is_special(int32_t id) const override { return id < 3; }
+  bool is_special(int32_t) const override { return false; }
   std::optional<int32_t> bos_id() const override { return 1; }
   std::vector<int32_t> eos_ids() const override { return {eos_}; }
   std::optional<int32_t> pad_id() const override { return 0; }

@@ -1,0 +1,675 @@
+#include "litestage/train/trainer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <limits>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/torch.h>
+
+#include "litestage/data/shuffle.hpp"
+#include "litestage/io/checkpoint.hpp"
+#include "litestage/model/runtime.hpp"
+#include "litestage/tokenizer/tokenizer.hpp"
+#include "litestage/train/autocast.hpp"
+#include "litestage/util/error.hpp"
+#include "litestage/util/strings.hpp"
+#include "litestage/util/timer.hpp"
+
+namespace litestage {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int64_t kStateFormat = 1;
+
+// Files of a tokenizer directory that Hugging Face's AutoTokenizer reads (whichever exist).
+const char* const kTokenizerFiles[] = {"tokenizer.model",    "tokenizer.json",       "tokenizer_config.json",
+                                       "special_tokens_map.json", "added_tokens.json", "vocab.json",
+                                       "merges.txt",         "chat_template.jinja"};
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+std::string sci(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3e", v);
+  return buf;
+}
+
+std::string model_config_key(ModelConfig c) {
+  c.torch_dtype.clear();  // a bf16 checkpoint fine-tuned in f32 is saved as float32
+  return c.to_json().dump();
+}
+
+std::string stage_name(StageKind k) { return std::string(to_string(k)); }
+
+int64_t read_int(torch::serialize::InputArchive& in, const std::string& key) {
+  c10::IValue v;
+  in.read(key, v);
+  return v.toInt();
+}
+
+}  // namespace
+
+uint64_t epoch_seed(uint64_t seed, int64_t epoch) {
+  return splitmix64(seed ^ splitmix64(static_cast<uint64_t>(epoch) + 1));
+}
+
+std::vector<size_t> epoch_order(size_t n, uint64_t seed, int64_t epoch) {
+  return seeded_permutation(n, epoch_seed(seed, epoch));
+}
+
+std::vector<size_t> group_by_length(const std::vector<size_t>& order, const std::vector<int64_t>& lengths,
+                                    size_t batch_size, size_t chunk, uint64_t seed) {
+  LITESTAGE_CHECK(batch_size > 0 && chunk > 0 && chunk % batch_size == 0,
+                  "group_by_length: chunk must be a positive multiple of batch_size");
+  std::vector<size_t> out;
+  out.reserve(order.size());
+  for (size_t start = 0, c = 0; start < order.size(); start += chunk, ++c) {
+    std::vector<size_t> part(order.begin() + static_cast<std::ptrdiff_t>(start),
+                             order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + chunk)));
+    std::stable_sort(part.begin(), part.end(), [&](size_t a, size_t b) { return lengths[a] > lengths[b]; });
+    const size_t batches = (part.size() + batch_size - 1) / batch_size;
+    for (size_t b : seeded_permutation(batches, splitmix64(seed ^ splitmix64(c + 1))))
+      for (size_t i = b * batch_size; i < std::min(part.size(), (b + 1) * batch_size); ++i) out.push_back(part[i]);
+  }
+  return out;
+}
+
+std::string format_log_line(const TrainLogRecord& r) {
+  std::ostringstream out;
+  out << "step " << r.step << "/" << r.total_steps << " | epoch " << fixed(r.epoch, 2) << " | loss "
+      << fixed(r.loss, 4) << " | lr " << sci(r.lr) << " | grad_norm " << fixed(r.grad_norm, 3) << " | "
+      << fixed(r.tokens_per_second, 0) << " tok/s | " << format_duration(r.elapsed_seconds);
+  return out.str();
+}
+
+std::string format_eval_line(const EvalRecord& r) {
+  std::ostringstream out;
+  out << "eval @ step " << r.step << ":";
+  if (r.val_loss) {
+    out << " val_loss " << fixed(*r.val_loss, 4);
+    if (!r.val_loss_by_stage.empty()) {
+      out << " (";
+      bool first = true;
+      for (const auto& [stage, loss] : r.val_loss_by_stage) {
+        out << (first ? "" : ", ") << stage << " " << fixed(loss, 4);
+        first = false;
+      }
+      out << ")";
+    }
+  }
+  if (r.metric) out << " " << r.metric_name << " " << fixed(*r.metric, 4);
+  if (!r.val_loss && !r.metric) out << " (no validation data, no metric)";
+  if (r.is_best) out << " | new best, saved";
+  out << " | " << format_duration(r.seconds);
+  return out.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Construction
+
+namespace {
+// Checked before anything is loaded: a mistake here should not cost a model load.
+void check_output_dir(const TrainConfig& c) {
+  const fs::path state = fs::path(c.output_dir) / "last" / "trainer_state.pt";
+  if (c.resume)
+    LITESTAGE_CHECK(fs::exists(state), "resume: ", state.string(), " not found (nothing to resume; run without resume to start)");
+  else
+    LITESTAGE_CHECK(c.overwrite || !fs::exists(state), c.output_dir,
+                    " already holds a run (last/trainer_state.pt): set resume: true to continue it, overwrite: "
+                    "true to start over, or choose another output_dir");
+}
+}  // namespace
+
+Trainer::Trainer(const TrainConfig& config) : config_(config) {
+  check_output_dir(config_);
+  set_threads(config_.runtime.threads);
+  const Runtime runtime{parse_device(config_.runtime.device), c10::kFloat};
+  out_ = config_.output_dir;
+  const fs::path last = out_ / "last";
+
+  if (config_.resume) {
+    // Weights come from last/ (resume_from_last fills them); only the shape is needed now.
+    model_ = CausalLM(ModelConfig::from_dir(last), runtime);
+  } else if (!config_.model.path.empty()) {
+    model_ = load_causal_lm(config_.model.path, runtime);
+  } else {
+    const ModelConfig mc = config_.model.config_json.empty()
+                               ? ModelConfig::from_dir(config_.model.config)
+                               : ModelConfig::from_json(nlohmann::json::parse(config_.model.config_json), "model.config");
+    model_ = CausalLM(mc, runtime);
+    model_->init_weights(config_.init_seed());
+  }
+  if (!config_.model.path.empty()) model_dir_ = config_.model.path;
+  tokenizer_dir_ = config_.tokenizer;
+  tokenizer_ = std::shared_ptr<Tokenizer>(load_tokenizer(tokenizer_dir_));
+
+  const ModelConfig& mc = model_->config();
+  int64_t eos = config_.data.eos_id;
+  if (eos < 0 && !mc.eos_token_ids.empty()) eos = mc.eos_token_ids.front();
+  if (eos < 0 && !tokenizer_->eos_ids().empty()) eos = tokenizer_->eos_ids().front();
+  LITESTAGE_CHECK(eos >= 0, "data.eos_id: the model config and the tokenizer name no EOS token; set data.eos_id");
+  LITESTAGE_CHECK(eos < mc.vocab_size, "data.eos_id: ", eos, " is outside the model's vocabulary of ", mc.vocab_size);
+
+  int64_t max_len = config_.data.max_seq_len > 0 ? config_.data.max_seq_len : mc.max_position_embeddings;
+  LITESTAGE_CHECK(max_len <= mc.max_position_embeddings, "data.max_seq_len: ", max_len,
+                  " exceeds the model's max_position_embeddings (", mc.max_position_embeddings, ")");
+  SftTokenizeOptions opt;
+  opt.add_bos = config_.data.add_bos;
+  opt.eos_id = static_cast<int32_t>(eos);
+  opt.max_seq_len = max_len;
+  opt.truncation = config_.data.truncation;
+  const bool leading = tokenizer_adds_leading_space(*tokenizer_);
+
+  auto load = [&](const char* key, const std::vector<std::string>& files, int64_t limit, SftDataset& out) {
+    ReadOptions ro;
+    ro.skip_malformed = config_.data.skip_malformed;
+    for (const auto& file : files) {
+      StageRecordSet set;
+      try {
+        set = read_stage_records(file, ro);
+      } catch (const Error& e) {
+        throw_error(key, ": ", e.what());
+      }
+      if (set.report.skipped > 0)
+        std::cerr << "warning: " << file << ": skipped " << set.report.skipped << " malformed records"
+                  << (set.report.problems.empty() ? "" : " (first: " + set.report.problems.front() + ")") << "\n";
+      for (size_t i = 0; i < set.records.size(); ++i) {
+        if (limit > 0 && static_cast<int64_t>(out.examples.size()) >= limit) return;
+        const auto& r = set.records[i];
+        const auto& stages = config_.data.stages;
+        if (std::find(stages.begin(), stages.end(), r.kind) == stages.end()) continue;
+        append_record(out, *tokenizer_, r, opt, leading, file + " record " + std::to_string(i + 1));
+      }
+    }
+  };
+  load("data.train", config_.data.train, config_.data.max_train_records, train_stats_);
+  load("data.validation", config_.data.validation, config_.data.max_validation_records, validation_stats_);
+  train_ = std::move(train_stats_.examples);
+  validation_ = std::move(validation_stats_.examples);
+  train_stats_.examples.clear();
+  validation_stats_.examples.clear();
+  LITESTAGE_CHECK(!train_.empty(), "data.train: no records of the selected stages in ", join(config_.data.train, ", "));
+  setup();
+}
+
+Trainer::Trainer(const TrainConfig& config, CausalLM model, std::vector<SftExample> train,
+                 std::vector<SftExample> validation, std::shared_ptr<Tokenizer> tokenizer)
+    : config_((check_output_dir(config), config)),
+      out_(config.output_dir),
+      model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)),
+      train_(std::move(train)),
+      validation_(std::move(validation)) {
+  LITESTAGE_CHECK(!train_.empty(), "Trainer: no training examples");
+  setup();
+}
+
+void Trainer::setup() {
+  LITESTAGE_CHECK(model_->runtime().dtype == c10::kFloat, "training keeps float32 master weights; the model is ",
+                  dtype_name(model_->runtime().dtype), " (load it with dtype f32)");
+  device_ = model_->runtime().device;
+  switch (config_.runtime.precision) {
+    case Precision::F32: autocast_ = false; break;
+    case Precision::Bf16:
+      LITESTAGE_CHECK(device_.is_cuda(), "runtime.precision: bf16 autocast needs a CUDA device; use f32 on ",
+                      device_.str());
+      autocast_ = true;
+      break;
+    case Precision::Auto: autocast_ = device_.is_cuda() && dtype_supported(c10::kBFloat16, device_); break;
+  }
+
+  const ModelConfig& mc = model_->config();
+  auto check = [&](const std::vector<SftExample>& set, const char* what) {
+    for (size_t i = 0; i < set.size(); ++i) {
+      const SftExample& ex = set[i];
+      LITESTAGE_CHECK(!ex.prompt.empty() && !ex.target.empty(), what, " example ", i + 1, ": empty prompt or target");
+      LITESTAGE_CHECK(ex.length() - 1 <= mc.max_position_embeddings, what, " example ", i + 1, ": ", ex.length(),
+                      " tokens exceed the model's max_position_embeddings (", mc.max_position_embeddings, ")");
+      for (const auto* ids : {&ex.prompt, &ex.target})
+        for (int32_t id : *ids)
+          LITESTAGE_CHECK(id >= 0 && id < mc.vocab_size, what, " example ", i + 1, ": token id ", id,
+                          " outside the model's vocabulary of ", mc.vocab_size);
+    }
+  };
+  check(train_, "training");
+  check(validation_, "validation");
+
+  params_ = model_->parameters();
+  optimizer_ = make_adamw(*model_, config_.optimizer);
+  const int64_t per_step = config_.training.batch_size * config_.training.grad_accum;
+  steps_per_epoch_ = (static_cast<int64_t>(train_.size()) + per_step - 1) / per_step;
+  total_steps_ = config_.training.max_steps > 0 ? config_.training.max_steps : config_.training.epochs * steps_per_epoch_;
+  train_digest_ = examples_digest(train_);
+
+  fs::create_directories(out_);
+  if (config_.resume) resume_from_last();
+  log_.open(out_ / "train_log.jsonl", resumed_ ? std::ios::app : std::ios::trunc);
+  LITESTAGE_CHECK(log_.good(), "cannot write ", (out_ / "train_log.jsonl").string());
+  if (!config_.effective_yaml.empty())
+    write_file_atomic((out_ / "train_config.yaml").string(), config_.effective_yaml);
+}
+
+void Trainer::set_accuracy_metric(AccuracyFn fn, std::string name) {
+  metric_ = std::move(fn);
+  metric_name_ = std::move(name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+const std::vector<size_t>& Trainer::order() {
+  if (order_epoch_ != epoch_) {
+    order_ = epoch_order(train_.size(), config_.seed, epoch_);
+    if (config_.data.group_by_length) {
+      std::vector<int64_t> lengths;
+      lengths.reserve(train_.size());
+      for (const auto& ex : train_) lengths.push_back(ex.length());
+      const auto bs = static_cast<size_t>(config_.training.batch_size);
+      // Chunks of 64 batches: long enough to find similar lengths, short enough to stay random.
+      order_ = group_by_length(order_, lengths, bs, bs * 64, epoch_seed(config_.seed, epoch_) ^ 0x5DEECE66DULL);
+    }
+    order_epoch_ = epoch_;
+  }
+  return order_;
+}
+
+StepStats Trainer::step() {
+  Timer timer;
+  const size_t n = train_.size();
+  if (position_ >= n) {
+    ++epoch_;
+    position_ = 0;
+  }
+  const auto& ord = order();
+  StepStats s;
+  s.epoch = epoch_;
+  // A step never crosses an epoch boundary: the last step of an epoch may be smaller.
+  std::vector<std::vector<const SftExample*>> micro;
+  int64_t targets = 0;
+  for (int64_t a = 0; a < config_.training.grad_accum && position_ < n; ++a) {
+    std::vector<const SftExample*> batch;
+    for (int64_t b = 0; b < config_.training.batch_size && position_ < n; ++b) {
+      const SftExample* ex = &train_[ord[position_++]];
+      targets += static_cast<int64_t>(ex->target.size());
+      batch.push_back(ex);
+    }
+    micro.push_back(std::move(batch));
+  }
+
+  s.lr = learning_rate(config_.optimizer, global_step_, total_steps_);
+  set_learning_rate(*optimizer_, s.lr);
+  optimizer_->zero_grad();
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  for (const auto& examples : micro) {
+    SftBatch batch = collate(examples, pad_id_, device_);
+    torch::Tensor scaled;
+    {
+      AutocastScope autocast(autocast_, device_);
+      SftLoss loss = sft_loss(*model_, batch);
+      // Dividing by the step's target tokens (not the micro-batch's) makes the accumulated
+      // gradient that of one batch of all the step's examples.
+      scaled = loss.sum / static_cast<double>(targets);
+      loss_sum += loss.sum.detach();
+    }
+    scaled.backward();
+    s.examples += batch.rows;
+    s.tokens += batch.tokens;
+    s.padded_tokens += batch.padded_tokens;
+  }
+  s.target_tokens = targets;
+  s.loss = loss_sum.item<double>() / static_cast<double>(targets);
+  const double clip = config_.optimizer.grad_clip > 0 ? config_.optimizer.grad_clip : std::numeric_limits<double>::infinity();
+  s.grad_norm = torch::nn::utils::clip_grad_norm_(params_, clip);
+  if (!std::isfinite(s.loss) || !std::isfinite(s.grad_norm))
+    throw_error("step ", global_step_ + 1, ": non-finite loss (", s.loss, ") or gradient norm (", s.grad_norm,
+                "); lower optimizer.lr or check the data");
+  optimizer_->step();
+  ++global_step_;
+  s.step = global_step_;
+  synchronize(device_);
+  s.seconds = timer.seconds();
+  return s;
+}
+
+double Trainer::mean_loss(const std::vector<SftExample>& examples, std::map<std::string, double>* by_stage) {
+  if (examples.empty()) return std::numeric_limits<double>::quiet_NaN();
+  torch::NoGradGuard no_grad;
+  // Similar lengths together: less padding; the sum does not depend on the order.
+  std::vector<size_t> idx(examples.size());
+  std::iota(idx.begin(), idx.end(), size_t{0});
+  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return examples[a].length() < examples[b].length(); });
+  std::map<StageKind, std::pair<double, int64_t>> per_kind;
+  double total = 0;
+  int64_t count = 0;
+  const size_t bs = static_cast<size_t>(config_.eval_batch_size());
+  for (size_t start = 0; start < idx.size(); start += bs) {
+    std::vector<const SftExample*> batch_examples;
+    for (size_t i = start; i < std::min(idx.size(), start + bs); ++i) batch_examples.push_back(&examples[idx[i]]);
+    SftBatch batch = collate(batch_examples, pad_id_, device_);
+    torch::Tensor rows;
+    {
+      AutocastScope autocast(autocast_, device_);
+      rows = sft_loss(*model_, batch).row_sums.to(torch::kCPU, torch::kDouble);
+    }
+    auto acc = rows.accessor<double, 1>();
+    for (size_t r = 0; r < batch_examples.size(); ++r) {
+      const auto n = static_cast<int64_t>(batch_examples[r]->target.size());
+      auto& slot = per_kind[batch_examples[r]->kind];
+      slot.first += acc[static_cast<int64_t>(r)];
+      slot.second += n;
+      total += acc[static_cast<int64_t>(r)];
+      count += n;
+    }
+  }
+  if (by_stage) {
+    by_stage->clear();
+    for (const auto& [kind, sc] : per_kind) (*by_stage)[stage_name(kind)] = sc.first / static_cast<double>(sc.second);
+  }
+  return total / static_cast<double>(count);
+}
+
+EvalRecord Trainer::evaluate() {
+  Timer timer;
+  EvalRecord r;
+  r.step = global_step_;
+  if (!validation_.empty()) r.val_loss = mean_loss(validation_, &r.val_loss_by_stage);
+  if (metric_) {
+    r.metric = metric_(model_, tokenizer_);
+    r.metric_name = metric_name_;
+  }
+  std::optional<double> value;
+  std::string criterion;
+  bool higher_is_better = false;
+  if (metric_) {
+    value = r.metric;
+    criterion = metric_name_;
+    higher_is_better = true;
+  } else if (r.val_loss) {
+    value = r.val_loss;
+    criterion = "val_loss";
+  }
+  if (value) {
+    if (best_criterion_ != criterion) {  // e.g. a metric added on resume: earlier bests are not comparable
+      best_value_.reset();
+      best_step_ = -1;
+      best_criterion_ = criterion;
+    }
+    const bool better = !best_value_ || (higher_is_better ? *value > *best_value_ : *value < *best_value_);
+    if (better) {
+      best_value_ = value;
+      best_step_ = global_step_;
+      r.is_best = true;
+    }
+  }
+  if (r.is_best) write_checkpoint(out_ / "best", /*with_state=*/false);
+  r.seconds = timer.seconds();
+
+  nlohmann::json j{{"event", "eval"}, {"step", r.step}, {"best", r.is_best}, {"seconds", r.seconds}};
+  if (r.val_loss) j["val_loss"] = *r.val_loss;
+  for (const auto& [stage, loss] : r.val_loss_by_stage) j["val_loss_" + stage] = loss;
+  if (r.metric) j[r.metric_name] = *r.metric;
+  log_json(j.dump());
+  if (hooks_.on_eval)
+    hooks_.on_eval(r);
+  else
+    std::cout << format_eval_line(r) << std::endl;
+  return r;
+}
+
+TrainSummary Trainer::train() {
+  TrainSummary sum;
+  sum.start_step = global_step_;
+  sum.total_steps = total_steps_;
+  sum.output_dir = out_;
+  {
+    std::ostringstream m;
+    m << (resumed_ ? "resuming at step " + std::to_string(global_step_) + " of " : "training for ") << total_steps_
+      << " steps (" << steps_per_epoch_ << " per epoch) on " << train_.size() << " examples";
+    if (!train_stats_.per_stage.empty()) {
+      m << " (";
+      bool first = true;
+      for (const auto& [k, n] : train_stats_.per_stage) {
+        m << (first ? "" : ", ") << to_string(k) << " " << n;
+        first = false;
+      }
+      m << "; " << train_stats_.prompt_tokens << " prompt + " << train_stats_.target_tokens << " target tokens";
+      if (train_stats_.truncated) m << "; " << train_stats_.truncated << " prompts cut from the left";
+      if (train_stats_.boundary_mismatches)
+        m << "; " << train_stats_.boundary_mismatches << " records tokenise differently when prompt and target are joined";
+      m << ")";
+    }
+    m << ", " << validation_.size() << " validation examples; batch " << config_.training.batch_size << " x "
+      << config_.training.grad_accum << " accumulation on " << device_.str() << (autocast_ ? " (bf16 autocast)" : " (f32)");
+    message(m.str());
+    nlohmann::json j{{"event", resumed_ ? "resume" : "start"}, {"step", global_step_}, {"total_steps", total_steps_},
+                     {"examples", train_.size()}, {"validation_examples", validation_.size()},
+                     {"prompt_tokens", train_stats_.prompt_tokens}, {"target_tokens", train_stats_.target_tokens},
+                     {"truncated", train_stats_.truncated}, {"boundary_mismatches", train_stats_.boundary_mismatches},
+                     {"data_digest", train_digest_}};
+    log_json(j.dump());
+  }
+  if (global_step_ >= total_steps_) {
+    message("nothing to do: step " + std::to_string(global_step_) + " of " + std::to_string(total_steps_));
+    sum.end_step = global_step_;
+    sum.best_value = best_value_;
+    sum.best_criterion = best_criterion_;
+    sum.best_step = best_step_;
+    return sum;
+  }
+
+  Timer wall;
+  double train_seconds = 0;
+  double win_seconds = 0, win_loss = 0, win_grad = 0;
+  int64_t win_targets = 0, win_tokens = 0, win_padded = 0, win_steps = 0;
+  int64_t last_eval_step = -1;
+  const auto& t = config_.training;
+  while (global_step_ < total_steps_) {
+    StepStats s = step();
+    train_seconds += s.seconds;
+    sum.tokens += s.tokens;
+    win_seconds += s.seconds;
+    win_loss += s.loss * static_cast<double>(s.target_tokens);
+    win_targets += s.target_tokens;
+    win_tokens += s.tokens;
+    win_padded += s.padded_tokens;
+    win_grad += s.grad_norm;
+    ++win_steps;
+    if (hooks_.on_step) hooks_.on_step(s);
+
+    const bool at_end = global_step_ == total_steps_;
+    if (global_step_ % t.log_every == 0 || at_end) {
+      TrainLogRecord r;
+      r.step = global_step_;
+      r.total_steps = total_steps_;
+      r.epoch = static_cast<double>(epoch_) + static_cast<double>(position_) / static_cast<double>(train_.size());
+      r.loss = win_loss / static_cast<double>(win_targets);
+      r.lr = s.lr;
+      r.grad_norm = win_grad / static_cast<double>(win_steps);
+      r.tokens_per_second = static_cast<double>(win_tokens) / std::max(win_seconds, 1e-9);
+      r.target_tokens_per_second = static_cast<double>(win_targets) / std::max(win_seconds, 1e-9);
+      r.padding = 1.0 - static_cast<double>(win_tokens) / static_cast<double>(std::max<int64_t>(win_padded, 1));
+      r.tokens = sum.tokens;
+      r.elapsed_seconds = wall.seconds();
+      sum.last_loss = r.loss;
+      log_json(nlohmann::json{{"event", "train"},
+                              {"step", r.step},
+                              {"epoch", r.epoch},
+                              {"loss", r.loss},
+                              {"lr", r.lr},
+                              {"grad_norm", r.grad_norm},
+                              {"tokens_per_s", r.tokens_per_second},
+                              {"target_tokens_per_s", r.target_tokens_per_second},
+                              {"padding", r.padding},
+                              {"tokens", r.tokens},
+                              {"elapsed_s", r.elapsed_seconds}}
+                   .dump());
+      if (hooks_.on_log)
+        hooks_.on_log(r);
+      else
+        std::cout << format_log_line(r) << std::endl;
+      win_seconds = win_loss = win_grad = 0;
+      win_targets = win_tokens = win_padded = win_steps = 0;
+    }
+    if (at_end) break;
+    const bool do_eval = t.eval_every > 0 && global_step_ % t.eval_every == 0;
+    const bool do_save = t.save_every > 0 ? global_step_ % t.save_every == 0 : do_eval;
+    if (do_eval) {
+      sum.last_eval = evaluate();
+      last_eval_step = global_step_;
+    }
+    if (do_save) save_last();
+  }
+  if (last_eval_step != global_step_) sum.last_eval = evaluate();
+  save_last();
+
+  sum.end_step = global_step_;
+  sum.seconds = wall.seconds();
+  sum.tokens_per_second = static_cast<double>(sum.tokens) / std::max(train_seconds, 1e-9);
+  sum.best_value = best_value_;
+  sum.best_criterion = best_criterion_;
+  sum.best_step = best_step_;
+  log_json(nlohmann::json{{"event", "end"}, {"step", global_step_}, {"seconds", sum.seconds},
+                          {"tokens_per_s", sum.tokens_per_second}}
+               .dump());
+  return sum;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints
+
+void Trainer::save_last() { write_checkpoint(out_ / "last", /*with_state=*/true); }
+
+void Trainer::save_model(const fs::path& dir) { write_checkpoint(dir, /*with_state=*/false); }
+
+void Trainer::write_checkpoint(const fs::path& dir, bool with_state) {
+  // Written beside the target and swapped in, so an interrupted save leaves the previous one whole.
+  fs::path tmp = dir;
+  tmp += ".partial";
+  fs::path old = dir;
+  old += ".old";
+  fs::remove_all(tmp);
+  save_causal_lm(model_, tmp);
+  if (!tokenizer_dir_.empty())
+    for (const char* name : kTokenizerFiles)
+      if (fs::exists(tokenizer_dir_ / name)) fs::copy_file(tokenizer_dir_ / name, tmp / name, fs::copy_options::overwrite_existing);
+  if (!model_dir_.empty() && fs::exists(model_dir_ / "generation_config.json"))
+    fs::copy_file(model_dir_ / "generation_config.json", tmp / "generation_config.json",
+                  fs::copy_options::overwrite_existing);
+  if (with_state) write_state(tmp);
+  nlohmann::json info{{"step", global_step_},
+                      {"epoch", epoch_},
+                      {"position", position_},
+                      {"total_steps", total_steps_},
+                      {"seed", config_.seed},
+                      {"examples", train_.size()},
+                      {"data_digest", train_digest_},
+                      {"best_criterion", best_criterion_},
+                      {"best_step", best_step_}};
+  if (best_value_) info["best_value"] = *best_value_;
+  write_file_atomic((tmp / "trainer_state.json").string(), info.dump(2) + "\n");
+  fs::remove_all(old);
+  if (fs::exists(dir)) fs::rename(dir, old);
+  fs::rename(tmp, dir);
+  fs::remove_all(old);
+}
+
+void Trainer::write_state(const fs::path& dir) const {
+  torch::serialize::OutputArchive out;
+  out.write("format", c10::IValue(kStateFormat));
+  out.write("global_step", c10::IValue(global_step_));
+  out.write("epoch", c10::IValue(epoch_));
+  out.write("position", c10::IValue(static_cast<int64_t>(position_)));
+  out.write("seed", c10::IValue(static_cast<int64_t>(config_.seed)));
+  out.write("examples", c10::IValue(static_cast<int64_t>(train_.size())));
+  out.write("batch_size", c10::IValue(config_.training.batch_size));
+  out.write("grad_accum", c10::IValue(config_.training.grad_accum));
+  out.write("data_digest", c10::IValue(train_digest_));
+  out.write("best_criterion", c10::IValue(best_criterion_));
+  out.write("best_step", c10::IValue(best_step_));
+  out.write("has_best", c10::IValue(best_value_.has_value()));
+  out.write("best_value", c10::IValue(best_value_.value_or(0.0)));
+  torch::serialize::OutputArchive opt(out.compilation_unit());
+  optimizer_->save(opt);
+  out.write("optimizer", opt);
+  out.save_to((dir / "trainer_state.pt").string());
+}
+
+void Trainer::resume_from_last() {
+  const fs::path last = out_ / "last";
+  const fs::path state = last / "trainer_state.pt";
+  LITESTAGE_CHECK(fs::exists(state), "resume: ", state.string(), " not found (nothing to resume; run without resume to start)");
+  const ModelConfig saved = ModelConfig::from_dir(last);
+  LITESTAGE_CHECK(model_config_key(saved) == model_config_key(model_->config()), "resume: ",
+                  (last / "config.json").string(), " describes a different model than this run's");
+  const io::Checkpoint ckpt = io::Checkpoint::open(last);
+  std::set<std::string> ignore;
+  if (saved.tie_word_embeddings) ignore.insert("lm_head.weight");
+  io::load_into(*model_, ckpt, c10::kFloat, device_, {}, ignore);
+
+  torch::serialize::InputArchive in;
+  in.load_from(state.string(), device_);
+  LITESTAGE_CHECK(read_int(in, "format") == kStateFormat, "resume: ", state.string(), ": unknown state format");
+  auto same = [&](const char* field, int64_t saved_value, int64_t now) {
+    LITESTAGE_CHECK(saved_value == now, "resume: ", field, " was ", saved_value, " when ", state.string(),
+                    " was saved, now ", now, " (a resumed run must repeat the interrupted one)");
+  };
+  same("seed", read_int(in, "seed"), static_cast<int64_t>(config_.seed));
+  same("the number of training examples", read_int(in, "examples"), static_cast<int64_t>(train_.size()));
+  same("training.batch_size", read_int(in, "batch_size"), config_.training.batch_size);
+  same("training.grad_accum", read_int(in, "grad_accum"), config_.training.grad_accum);
+  c10::IValue v;
+  in.read("data_digest", v);
+  LITESTAGE_CHECK(v.toStringRef() == train_digest_, "resume: the training data differs from the run saved in ",
+                  state.string(), " (digest ", v.toStringRef(), ", now ", train_digest_, ")");
+  global_step_ = read_int(in, "global_step");
+  epoch_ = read_int(in, "epoch");
+  position_ = static_cast<size_t>(read_int(in, "position"));
+  LITESTAGE_CHECK(position_ <= train_.size(), "resume: ", state.string(), ": position beyond the data");
+  in.read("best_criterion", v);
+  best_criterion_ = v.toStringRef();
+  best_step_ = read_int(in, "best_step");
+  in.read("has_best", v);
+  const bool has_best = v.toBool();
+  in.read("best_value", v);
+  if (has_best) best_value_ = v.toDouble();
+  torch::serialize::InputArchive opt;
+  in.read("optimizer", opt);
+  optimizer_->load(opt);
+  resumed_ = true;
+}
+
+void Trainer::log_json(const std::string& line) {
+  log_ << line << '\n';
+  log_.flush();
+}
+
+void Trainer::message(const std::string& text) const {
+  if (hooks_.on_message)
+    hooks_.on_message(text);
+  else
+    std::cout << text << std::endl;
+}
+
+}  // namespace litestage
