@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "command.hpp"
+#include "litestage/experiment/evaluate.hpp"
 #include "litestage/train/trainer.hpp"
 #include "litestage/util/progress.hpp"
 #include "litestage/util/strings.hpp"
@@ -54,6 +55,26 @@ int run_train(const std::vector<std::string>& args) {
   hooks.on_log = [](const TrainLogRecord& r) { std::cout << format_log_line(r) << std::endl; };
   hooks.on_eval = [](const EvalRecord& r) { std::cout << format_eval_line(r) << std::endl; };
   trainer.set_hooks(hooks);
+  if (config.pipeline_eval.enabled) {
+    // Accuracy of the full three-stage pipeline (greedy, TinyThinker prompts) on a fixed split.
+    const auto& pe = config.pipeline_eval;
+    auto data = load_dataset(pe.dataset, pe.root.empty() ? default_data_root() : pe.root, pe.split,
+                             LoadOptions{kDefaultSplitSeed, 0, static_cast<size_t>(pe.limit)});
+    std::cout << "pipeline accuracy on " << pe.dataset << "/" << data.info.split << " (" << data.examples.size()
+              << " questions) at every evaluation" << std::endl;
+    trainer.set_accuracy_metric(
+        [examples = data.examples, pe](CausalLM& model, std::shared_ptr<Tokenizer> tokenizer) {
+          Generator generator(model, tokenizer);
+          PipelineConfig pc;
+          for (auto k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize})
+            pc.stage(k).max_new_tokens = pe.max_new_tokens;
+          MultiStagePipeline pipeline(generator, pc);
+          EvalOptions eo;
+          eo.label = "pipeline eval";
+          return evaluate(pipeline, examples, eo).summary.accuracy;
+        },
+        "pipeline_accuracy");
+  }
 
   TrainSummary s = trainer.train();
   if (progress) progress->finish("loss " + fmt("%.4f", last_loss));

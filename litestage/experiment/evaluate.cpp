@@ -6,6 +6,7 @@
 #include <map>
 
 #include "litestage/util/error.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/progress.hpp"
 #include "litestage/util/strings.hpp"
 
@@ -13,20 +14,7 @@ namespace litestage {
 
 std::vector<ExampleTrace> read_traces(const std::string& path) {
   std::vector<ExampleTrace> out;
-  std::ifstream in(path);
-  if (!in) return out;
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (trim(line).empty()) continue;
-    try {
-      out.push_back(nlohmann::json::parse(line).get<ExampleTrace>());
-    } catch (const std::exception& e) {
-      if (in.peek() == EOF) break;  // the line an interrupted run was writing
-      throw_error(path, ":", n, ": unreadable trace: ", e.what());
-    }
-  }
+  read_jsonl(path, [&](const nlohmann::json& j) { out.push_back(j.get<ExampleTrace>()); }, "trace");
   return out;
 }
 

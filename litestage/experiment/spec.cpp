@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "litestage/search/policies.hpp"
+#include "litestage/search/profile.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/yaml.hpp"
@@ -19,18 +20,6 @@ std::string ExperimentSpec::data_root_or_default() const {
 
 namespace {
 
-EarlyExitConfig parse_early_exit(const YamlNode& n, EarlyExitConfig base) {
-  if (!n.defined()) return base;
-  n.expect_keys({"enabled", "window", "threshold", "metric"});
-  base.enabled = n.get_bool("enabled", base.enabled);
-  base.window = static_cast<int>(n.get_int("window", base.window));
-  base.threshold = n.get_double("threshold", base.threshold);
-  base.metric = parse_confidence_metric(
-      n.get_choice("metric", confidence_metric_name(base.metric), {"probability", "logit"}));
-  if (base.window < 1) n["window"].fail("must be >= 1");
-  return base;
-}
-
 StageSpec parse_stage(const YamlNode& n, const EarlyExitConfig& inherited) {
   StageSpec s;
   if (!n.defined()) return s;
@@ -40,7 +29,7 @@ StageSpec parse_stage(const YamlNode& n, const EarlyExitConfig& inherited) {
     s.max_new_tokens = static_cast<int>(n["max_new_tokens"].as_int());
     if (*s.max_new_tokens < 1) n["max_new_tokens"].fail("must be >= 1");
   }
-  if (n.has("early_exit")) s.early_exit = parse_early_exit(n["early_exit"], inherited);
+  if (n.has("early_exit")) s.early_exit = parse_early_exit_yaml(n["early_exit"], inherited);
   return s;
 }
 
@@ -110,7 +99,7 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
     s.batch_analyze = g.get_bool("batch_analyze", false);
   }
 
-  s.early_exit = parse_early_exit(root["early_exit"], EarlyExitConfig{});
+  s.early_exit = parse_early_exit_yaml(root["early_exit"], EarlyExitConfig{});
   if (auto st = root["stages"]; st.defined()) {
     st.expect_keys({"recall", "analyze", "summarize"});
     s.recall = parse_stage(st["recall"], s.early_exit);

@@ -219,10 +219,13 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
     candidates.push_back({"early_exit_only", spec.search.epsilon, {SkipPlan(L), SkipPlan(L), SkipPlan(L)}, ee});
   }
 
-  auto shared = [&](const std::string& method, const std::function<SkipPlan(int)>& make, int max_k) {
+  // uniform and adaskip are compared at every epsilon; shortgpt and random at the main one.
+  const std::vector<double> main_only = {spec.search.epsilon};
+  auto shared = [&](const std::string& method, const std::function<SkipPlan(int)>& make, int max_k,
+                    const std::vector<double>& eps_list) {
     auto s = settings;
     s.max_k = max_k;
-    for (double eps : epsilons) {
+    for (double eps : eps_list) {
       s.epsilon = eps;
       banner(method + " search, epsilon " + eps_label(eps) + " points");
       auto r = shared_knob_search(method, journal, evaluator, make, L, s);
@@ -232,23 +235,20 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
       candidates.push_back({method, eps, r.plans, {}});
     }
   };
-  if (wants("uniform")) shared("uniform", [&](int k) { return prefix_plan(ranking, k, L); }, settings.max_k);
+  if (wants("uniform")) shared("uniform", [&](int k) { return prefix_plan(ranking, k, L); }, settings.max_k, epsilons);
   if (wants("adaskip")) {
     auto ada = adaskip_ranking(report.importance);
     // Ratios in steps of one sub-layer's average share, up to the share of K sub-layers.
     double per = SkipPlan::parse("b0-" + std::to_string(L - 1), L).removed_weight_fraction(config) / (2.0 * L);
-    shared("adaskip", [&, ada, per](int k) { return adaskip_plan(ada, per * k, config); }, settings.max_k);
+    shared("adaskip", [&, ada, per](int k) { return adaskip_plan(ada, per * k, config); }, settings.max_k, epsilons);
   }
   if (wants("shortgpt")) {
     auto blocks = report.importance.block_ranking();
-    shared("shortgpt", [&, blocks](int n) { return shortgpt_plan(blocks, n, L); }, std::max(1, settings.max_k / 2));
+    shared("shortgpt", [&, blocks](int n) { return shortgpt_plan(blocks, n, L); }, std::max(1, settings.max_k / 2),
+           main_only);
   }
-  if (wants("random")) {
-    for (double eps : epsilons) {
-      const auto& r = litestage_by_eps.at(eps);
-      candidates.push_back({"random", eps, random_plans(r.k, L, spec.seed + 17), {}});
-    }
-  }
+  if (wants("random"))
+    candidates.push_back({"random", spec.search.epsilon, random_plans(main_search.k, L, spec.seed + 17), {}});
 
   // The budget profile: LiteStage at the main epsilon, with its early exit.
   auto& p = report.profile;

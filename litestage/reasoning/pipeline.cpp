@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "litestage/util/error.hpp"
+#include "litestage/util/jsonl.hpp"
 
 namespace litestage {
 
@@ -180,18 +181,9 @@ std::string summary_markdown(const Summary& s, const std::string& title) {
 }
 
 StageCache::StageCache(const std::string& path) : path_(path) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    try {
-      auto j = nlohmann::json::parse(line);
-      entries_[j.at("key").get<std::string>()] = j.at("trace").get<StageTrace>();
-    } catch (const std::exception&) {
-      if (in.peek() == EOF) break;  // the entry an interrupted run was writing
-      throw_error(path, ": unreadable stage-cache entry");
-    }
-  }
+  read_jsonl(
+      path, [&](const nlohmann::json& j) { entries_[j.at("key").get<std::string>()] = j.at("trace").get<StageTrace>(); },
+      "stage-cache entry");
 }
 
 const StageTrace* StageCache::find(const std::string& key) const {
@@ -206,9 +198,7 @@ const StageTrace* StageCache::find(const std::string& key) const {
 
 void StageCache::insert(const std::string& key, const StageTrace& trace) {
   entries_[key] = trace;
-  if (path_.empty()) return;
-  std::ofstream out(path_, std::ios::app);
-  out << nlohmann::json{{"key", key}, {"trace", trace}}.dump() << "\n";
+  if (!path_.empty()) append_jsonl(path_, {{"key", key}, {"trace", trace}});
 }
 
 MultiStagePipeline::MultiStagePipeline(Generator& generator, PipelineConfig config, StageCache* cache)
@@ -283,7 +273,17 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   t.prompt = std::move(input);
   auto cfg = generation_config(kind);
   cfg.observer = config_.observer;
-  auto r = generator_.generate(t.prompt, cfg);
+  auto ids = generator_.encode_prompt(t.prompt, cfg.add_bos);
+  t.prompt_tokens = static_cast<int>(ids.size());
+  if (static_cast<int64_t>(ids.size()) >= generator_.model()->config().max_position_embeddings) {
+    // Earlier stages rambled past the context: this stage cannot run, and the question counts as
+    // unanswered rather than aborting the evaluation.
+    t.exit_reason = "prompt_too_long";
+    t.skip = cfg.skip.to_string();
+    if (!key.empty()) cache_->insert(key, t);
+    return t;
+  }
+  auto r = generator_.generate_ids(ids, cfg);
   t.output = r.text;
   t.prompt_tokens = r.prompt_tokens;
   t.tokens = static_cast<int>(r.tokens.size());

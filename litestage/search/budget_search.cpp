@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "litestage/util/error.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/progress.hpp"
 #include "litestage/util/strings.hpp"
 
@@ -29,20 +30,9 @@ void from_json(const nlohmann::json& j, EvalPoint& p) {
 }
 
 SearchJournal::SearchJournal(std::string path) : path_(std::move(path)) {
-  std::ifstream in(path_);
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (trim(line).empty()) continue;
-    try {
-      auto j = nlohmann::json::parse(line);
-      points_[j.at("plans").get<std::string>()] = j.at("point").get<EvalPoint>();
-    } catch (const std::exception&) {
-      if (in.peek() == EOF) break;  // torn by an interruption
-      throw_error(path_, ":", n, ": unreadable journal entry");
-    }
-  }
+  read_jsonl(
+      path_, [&](const nlohmann::json& j) { points_[j.at("plans").get<std::string>()] = j.at("point").get<EvalPoint>(); },
+      "journal entry");
 }
 
 std::string SearchJournal::key(const StagePlans& plans) {
@@ -56,10 +46,7 @@ EvalPoint SearchJournal::evaluate(PlanEvaluator& evaluator, const StagePlans& pl
   auto p = evaluator.evaluate(plans);
   ++evaluations_;
   points_[k] = p;
-  if (!path_.empty()) {
-    std::ofstream out(path_, std::ios::app);
-    out << nlohmann::json{{"plans", k}, {"point", p}}.dump() << "\n";
-  }
+  if (!path_.empty()) append_jsonl(path_, {{"plans", k}, {"point", p}});
   return p;
 }
 

@@ -160,13 +160,7 @@ BudgetProfile load_profile(const std::filesystem::path& file) {
         s["skip"].fail("disagrees with skip_attention/skip_ffn");
       }
     }
-    if (auto ee = s["early_exit"]; ee.defined()) {
-      ee.expect_keys({"enabled", "window", "threshold", "metric"});
-      b.early_exit.enabled = ee.get_bool("enabled", false);
-      b.early_exit.window = static_cast<int>(ee.get_int("window", 4));
-      b.early_exit.threshold = ee.get_double("threshold", 0.5);
-      b.early_exit.metric = parse_confidence_metric(ee.get_choice("metric", "probability", {"probability", "logit"}));
-    }
+    b.early_exit = parse_early_exit_yaml(s["early_exit"], EarlyExitConfig{});
     if (s.has("max_new_tokens")) b.max_new_tokens = static_cast<int>(s["max_new_tokens"].as_int());
     p.stages[name] = b;
   }
@@ -218,6 +212,17 @@ std::string profile_text(const BudgetProfile& p) {
   for (const auto& s : p.ranking) ranking.push_back(to_string(s));
   o << "ranking:   " << join(ranking, " ") << "\n";
   return o.str();
+}
+
+EarlyExitConfig parse_early_exit_yaml(const YamlNode& n, EarlyExitConfig base) {
+  if (!n.defined()) return base;
+  n.expect_keys({"enabled", "window", "threshold", "metric"});
+  base.enabled = n.get_bool("enabled", base.enabled);
+  base.window = static_cast<int>(n.get_int("window", base.window));
+  base.threshold = n.get_double("threshold", base.threshold);
+  base.metric = parse_confidence_metric(n.get_choice("metric", confidence_metric_name(base.metric), {"probability", "logit"}));
+  if (base.window < 1) n["window"].fail("must be >= 1");
+  return base;
 }
 
 void check_profile_model(const BudgetProfile& p, const ModelIdentity& actual, bool force) {

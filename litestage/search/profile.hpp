@@ -72,4 +72,9 @@ void check_profile_model(const BudgetProfile& profile, const ModelIdentity& actu
 
 std::string utc_timestamp();
 
+class YamlNode;
+// An early_exit mapping {enabled, window, threshold, metric}; keys not given keep `base`'s values.
+// Shared by experiment files and profiles.
+EarlyExitConfig parse_early_exit_yaml(const YamlNode& node, EarlyExitConfig base);
+
 }  // namespace litestage

@@ -190,7 +190,7 @@ TrainLoopConfig parse_loop(const YamlNode& n) {
 
 TrainConfig parse_train_config(const YamlNode& root) {
   root.expect_keys({"output_dir", "seed", "resume", "overwrite", "tokenizer", "model", "runtime", "data", "optimizer",
-                    "training"});
+                    "training", "pipeline_eval"});
   TrainConfig c;
   c.output_dir = root.require_string("output_dir");
   if (trim(c.output_dir).empty()) root["output_dir"].fail("must not be empty");
@@ -205,6 +205,15 @@ TrainConfig parse_train_config(const YamlNode& root) {
   c.data = parse_data(root["data"]);
   c.optimizer = parse_optimizer(root["optimizer"]);
   c.training = parse_loop(root["training"]);
+  if (auto pe = root["pipeline_eval"]; pe.defined()) {
+    pe.expect_keys({"dataset", "root", "split", "limit", "max_new_tokens"});
+    c.pipeline_eval.enabled = true;
+    c.pipeline_eval.dataset = pe.require_string("dataset");
+    c.pipeline_eval.root = pe.get_string("root", "");
+    c.pipeline_eval.split = pe.get_choice("split", "valid", {"train", "valid", "validation", "calibration", "test"});
+    c.pipeline_eval.limit = static_cast<int>(int_at_least(pe, "limit", 100, 1));
+    c.pipeline_eval.max_new_tokens = static_cast<int>(int_at_least(pe, "max_new_tokens", 64, 1));
+  }
   c.effective_yaml = yaml_dump(root.raw());
   return c;
 }

@@ -87,6 +87,16 @@ struct TrainConfig {
   TrainDataConfig data;
   TrainOptimizerConfig optimizer;
   TrainLoopConfig training;
+  // Optional: accuracy of the full three-stage pipeline on a dataset split at every evaluation;
+  // when set, the best checkpoint is kept by it (docs/training.md).
+  struct PipelineEval {
+    bool enabled = false;
+    std::string dataset;
+    std::string root;           // data root (or the synthetic settings file)
+    std::string split = "valid";
+    int limit = 100;
+    int max_new_tokens = 64;
+  } pipeline_eval;
   // The effective YAML (after --set overrides), written to output_dir/train_config.yaml.
   std::string effective_yaml;
 

@@ -1,0 +1,44 @@
+// litestage convert: rewrite a checkpoint in another dtype (e.g. a bf16 copy for distribution),
+// keeping config.json and copying the tokenizer files beside it.
+
+#include <filesystem>
+#include <iostream>
+
+#include "command.hpp"
+#include "litestage/util/error.hpp"
+#include "model_setup.hpp"
+#include "options.hpp"
+
+namespace litestage::cli {
+namespace {
+
+int run_convert(const std::vector<std::string>& args) {
+  po::options_description desc("convert options");
+  desc.add_options()
+      ("model", po::value<std::string>()->required(), "Hugging Face checkpoint directory")
+      ("out", po::value<std::string>()->required(), "output directory")
+      ("dtype", po::value<std::string>()->default_value("bf16"), "f32, bf16 or f16 for the saved weights");
+  po::variables_map vm;
+  if (auto rc = parse_options("convert", "--model DIR --out DIR [--dtype bf16]", desc, args, vm)) return *rc;
+  namespace fs = std::filesystem;
+  fs::path in = vm["model"].as<std::string>(), out = vm["out"].as<std::string>();
+  if (fs::weakly_canonical(in) == fs::weakly_canonical(out)) throw_error("--out must differ from --model");
+  // Kernels are not needed to convert, so f16 is fine even where CPU matmuls lack it.
+  std::string name = vm["dtype"].as<std::string>();
+  c10::ScalarType dtype = name == "f32" ? c10::kFloat : name == "bf16" ? c10::kBFloat16 : name == "f16" ? c10::kHalf
+                                                                                                       : c10::kByte;
+  if (dtype == c10::kByte) throw_error("--dtype must be f32, bf16 or f16, got '", name, "'");
+  auto model = load_causal_lm(in, Runtime{c10::Device(c10::kCPU), dtype});
+  save_causal_lm(model, out);
+  for (const auto& f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                        "vocab.json", "merges.txt", "generation_config.json"})
+    if (fs::exists(in / f)) fs::copy_file(in / f, out / f, fs::copy_options::overwrite_existing);
+  std::cout << "wrote " << out.string() << " (" << name << ", " << fs::file_size(out / "model.safetensors")
+            << " bytes of weights)\n";
+  return 0;
+}
+
+LITESTAGE_COMMAND("convert", "rewrite a checkpoint in another dtype (tokenizer files copied)", run_convert);
+
+}  // namespace
+}  // namespace litestage::cli

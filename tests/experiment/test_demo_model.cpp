@@ -1,0 +1,36 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "litestage/experiment/evaluate.hpp"
+#include "litestage/util/strings.hpp"
+#include "support.hpp"
+
+using namespace litestage;
+namespace fs = std::filesystem;
+
+// The embedded demo model is committed with the project (data/demo-model/), so this test needs
+// nothing from ../shared: the synthetic questions are regenerated from data/synthetic/settings.json.
+TEST_CASE("the demo model answers >= 90% of 50 held-out synthetic test questions", "[experiment][demo]") {
+  fs::path root = LITESTAGE_SOURCE_DIR;
+  auto model = root / "data" / "demo-model";
+  REQUIRE(fs::exists(model / "model.safetensors"));
+  CHECK(fs::file_size(model / "model.safetensors") <= 8u * 1024 * 1024);
+  auto dir = test::temp_dir("demo-model");
+  write_file_atomic((dir / "demo.yaml").string(),
+                    "model: " + model.string() + "\nruntime: {threads: 1}\n"
+                    "data: {dataset: synthetic, root: " + (root / "data" / "synthetic" / "settings.json").string() +
+                    ", split: test, limit: 50}\ngeneration: {max_new_tokens: 48}\noutput_dir: " +
+                    (dir / "out").string() + "\n");
+  Session session(load_experiment((dir / "demo.yaml").string()));
+  CHECK(session.num_layers() >= 8);
+  auto result = run_eval(session, false);
+  REQUIRE(result.traces.size() == 50);
+  INFO("accuracy " << result.summary.accuracy << ", unparsed " << result.summary.unparsed);
+  CHECK(result.summary.accuracy >= 0.90);
+  // Every question went through all three stages.
+  for (const auto& t : result.traces) {
+    CHECK(t.stages.front().stage == StageKind::Recall);
+    CHECK(t.stages.back().stage == StageKind::Summarize);
+  }
+}
