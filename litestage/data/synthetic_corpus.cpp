@@ -109,12 +109,15 @@ SyntheticTokenizerReport train_synthetic_tokenizer(const std::string& dir, int v
   // Llama's conventions. The prompts contain "\n", which the trainer never sees (it reads lines):
   // byte_fallback encodes it as <0x0A>. identity normalisation and remove_extra_whitespaces=false
   // keep every prompt byte-exact; hard_vocab_limit=false lets the small corpus end below vocab_size.
+  // The option letters are user-defined symbols: without them "(B)" holds the piece "B" while
+  // "For option B," holds "▁B", two unrelated ids, and a small model trained from scratch never
+  // learns to find option B's text from the letter (it answers every Analyze prompt alike).
   const std::string flags = "--input=" + corpus + " --model_prefix=" + prefix +
                             " --model_type=bpe --vocab_size=" + std::to_string(vocab_size) +
                             " --character_coverage=1.0 --byte_fallback=true --normalization_rule_name=identity"
                             " --remove_extra_whitespaces=false --add_dummy_prefix=true --split_digits=true"
                             " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1 --hard_vocab_limit=false"
-                            " --num_threads=2";
+                            " --user_defined_symbols=A,B,C,D,E --num_threads=2";
   spm_train(flags);
 
   const nlohmann::json config = {{"add_bos_token", true},
