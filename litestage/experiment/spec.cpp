@@ -167,14 +167,6 @@ ExperimentSpec load_experiment(const std::string& path, const std::vector<std::s
 
 std::string experiment_yaml(const ExperimentSpec& s) {
   YAML::Node n;
-  auto ee = [](const EarlyExitConfig& e) {
-    YAML::Node y;
-    y["enabled"] = e.enabled;
-    y["window"] = e.window;
-    y["threshold"] = e.threshold;
-    y["metric"] = confidence_metric_name(e.metric);
-    return y;
-  };
   n["name"] = s.name;
   n["model"] = s.model;
   if (!s.tokenizer.empty()) n["tokenizer"] = s.tokenizer;
@@ -201,13 +193,13 @@ std::string experiment_yaml(const ExperimentSpec& s) {
   n["generation"]["seed"] = s.sampling.seed;
   n["generation"]["stop"] = s.stop;
   n["generation"]["batch_analyze"] = s.batch_analyze;
-  n["early_exit"] = ee(s.early_exit);
+  n["early_exit"] = early_exit_yaml(s.early_exit);
   for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
     const auto& st = s.stage(kind);
     std::string k(to_string(kind));
     n["stages"][k]["skip"] = st.skip;
     n["stages"][k]["max_new_tokens"] = st.max_new_tokens.value_or(s.max_new_tokens);
-    n["stages"][k]["early_exit"] = ee(st.early_exit.value_or(s.early_exit));
+    n["stages"][k]["early_exit"] = early_exit_yaml(st.early_exit.value_or(s.early_exit));
   }
   if (!s.budget_profile.empty()) n["budget_profile"] = s.budget_profile;
   n["force_profile"] = s.force_profile;

@@ -64,10 +64,7 @@ void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
     s["skip"] = st.skip.to_string();
     s["skip_attention"] = st.skip.skipped_attention();
     s["skip_ffn"] = st.skip.skipped_ffn();
-    s["early_exit"]["enabled"] = st.early_exit.enabled;
-    s["early_exit"]["window"] = st.early_exit.window;
-    s["early_exit"]["threshold"] = st.early_exit.threshold;
-    s["early_exit"]["metric"] = confidence_metric_name(st.early_exit.metric);
+    s["early_exit"] = early_exit_yaml(st.early_exit);
     if (st.max_new_tokens) s["max_new_tokens"] = *st.max_new_tokens;
     n["stages"][name] = s;
   }
@@ -212,6 +209,15 @@ std::string profile_text(const BudgetProfile& p) {
   for (const auto& s : p.ranking) ranking.push_back(to_string(s));
   o << "ranking:   " << join(ranking, " ") << "\n";
   return o.str();
+}
+
+YAML::Node early_exit_yaml(const EarlyExitConfig& e) {
+  YAML::Node y;
+  y["enabled"] = e.enabled;
+  y["window"] = e.window;
+  y["threshold"] = e.threshold;
+  y["metric"] = confidence_metric_name(e.metric);
+  return y;
 }
 
 EarlyExitConfig parse_early_exit_yaml(const YamlNode& n, EarlyExitConfig base) {

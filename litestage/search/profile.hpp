@@ -73,8 +73,14 @@ void check_profile_model(const BudgetProfile& profile, const ModelIdentity& actu
 std::string utc_timestamp();
 
 class YamlNode;
+}  // namespace litestage
+namespace YAML {
+class Node;
+}
+namespace litestage {
 // An early_exit mapping {enabled, window, threshold, metric}; keys not given keep `base`'s values.
 // Shared by experiment files and profiles.
 EarlyExitConfig parse_early_exit_yaml(const YamlNode& node, EarlyExitConfig base);
+YAML::Node early_exit_yaml(const EarlyExitConfig& config);
 
 }  // namespace litestage
