@@ -13,6 +13,15 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::Ten
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
+  // One token (batch-1 decode): a matrix-vector product streams the weights once, where the GEMM
+  // path of torch::linear with a single row does not reach memory bandwidth on CPU.
+  if (x.numel() == x.size(-1) && x.device().is_cpu()) {
+    auto sizes = x.sizes().vec();
+    sizes.back() = weight.size(0);
+    auto y = torch::mv(weight, x.reshape({-1}));
+    if (bias.defined()) y = y + bias;
+    return y.view(sizes);
+  }
   return bias.defined() ? torch::linear(x, weight, bias) : torch::linear(x, weight);
 }
 
