@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include <ATen/Parallel.h>
+
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/util/error.hpp"
 
@@ -18,7 +20,15 @@ torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
   if (x.numel() == x.size(-1) && x.device().is_cpu()) {
     auto sizes = x.sizes().vec();
     sizes.back() = weight.size(0);
-    auto y = torch::mv(weight, x.reshape({-1}));
+    // Rows are split over LibTorch's intra-op threads (BLAS itself runs single-threaded, see
+    // set_threads), each thread streaming its own slice of the weight matrix.
+    auto xv = x.reshape({-1});
+    const int64_t rows = weight.size(0);
+    auto y = torch::empty({rows}, x.options());
+    at::parallel_for(0, rows, 256, [&](int64_t begin, int64_t end) {
+      auto out = y.narrow(0, begin, end - begin);
+      at::mv_out(out, weight.narrow(0, begin, end - begin), xv);
+    });
     if (bias.defined()) y = y + bias;
     return y.view(sizes);
   }
