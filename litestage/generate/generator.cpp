@@ -1,6 +1,8 @@
 #include "litestage/generate/generator.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/types.h>
@@ -93,6 +95,59 @@ void check_sampling(const SamplingConfig& s) {
   // top_p = 0 keeps only the most likely token, as transformers does.
   if (!(s.top_p >= 0 && s.top_p <= 1)) throw_error("top_p must be in [0, 1] (1 = off), got ", s.top_p);
 }
+
+// One sequence's decoding: the per-token stop rules, the same for single and batched generation.
+// Order: EOS (not recorded), then the token is recorded, then stop strings, the callback, early
+// exit, max_new_tokens, and a full cache.
+class RowDecoder {
+ public:
+  RowDecoder(const Tokenizer& tokenizer, const GenerationConfig& config, const std::vector<int32_t>& stops,
+             GenerationResult& result)
+      : config_(config), stops_(stops), result_(result), stream_(tokenizer), early_(config.early_exit) {}
+
+  // Takes the picked token; returns why the row stops, if it does (also stored in the result).
+  std::optional<ExitReason> push(int64_t id, float confidence, float max_logit, int64_t cache_length, int64_t capacity,
+                                 const StreamCallback& on_token = nullptr) {
+    const auto token = static_cast<int32_t>(id);
+    if (std::find(stops_.begin(), stops_.end(), token) != stops_.end()) return stop(ExitReason::Eos);
+    result_.tokens.push_back(token);
+    result_.confidences.push_back(confidence);
+    result_.max_logits.push_back(max_logit);
+    const std::string piece = stream_.push(token);
+    text_ += piece;
+    size_t cut = std::string::npos;
+    for (const auto& s : config_.stop_strings) cut = std::min(cut, s.empty() ? cut : text_.find(s));
+    if (cut != std::string::npos) {
+      text_.resize(cut);
+      return stop(ExitReason::StopString);
+    }
+    if (on_token && !on_token(token, piece)) return stop(ExitReason::Callback);
+    if (early_.push(config_.early_exit.metric == ConfidenceMetric::Logit ? max_logit : confidence))
+      return stop(ExitReason::EarlyExit);
+    if (static_cast<int>(result_.tokens.size()) >= config_.max_new_tokens) return stop(ExitReason::MaxTokens);
+    if (cache_length >= capacity) return stop(ExitReason::ContextFull);
+    return std::nullopt;
+  }
+
+  // Moves the text into the result (with the decoder's held-back bytes unless a stop string cut it).
+  void finish() {
+    if (result_.exit_reason != ExitReason::StopString) text_ += stream_.flush();
+    result_.text = std::move(text_);
+  }
+
+ private:
+  ExitReason stop(ExitReason why) {
+    result_.exit_reason = why;
+    return why;
+  }
+
+  const GenerationConfig& config_;
+  const std::vector<int32_t>& stops_;
+  GenerationResult& result_;
+  StreamDecoder stream_;
+  EarlyExit early_;
+  std::string text_;
+};
 }  // namespace
 
 GenerationResult Generator::generate(const std::string& prompt, const GenerationConfig& config,
@@ -115,9 +170,8 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   GenerationResult r;
   r.prompt_tokens = static_cast<int>(P);
   if (config.max_new_tokens == 0) return r;
-  auto stops = stop_ids(config);
-  EarlyExit early(config.early_exit);
-  StreamDecoder stream(*tokenizer_);
+  const auto stops = stop_ids(config);
+  RowDecoder row(*tokenizer_, config, stops, r);
   auto gen = at::detail::createCPUGenerator(config.sampling.seed);
   KVCache& cache = cache_for(1, capacity);
 
@@ -138,51 +192,15 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
 
   timer.reset();
   auto next = torch::empty({1, 1}, torch::TensorOptions().dtype(torch::kLong).device(device));
-  std::string text;
   while (true) {
-    auto p = pick(logits, config.sampling, gen)[0];
-    double confidence = config.early_exit.metric == ConfidenceMetric::Logit ? p.max_logit : p.confidence;
-    if (std::find(stops.begin(), stops.end(), static_cast<int32_t>(p.id)) != stops.end()) {
-      r.exit_reason = ExitReason::Eos;
-      break;
-    }
-    r.tokens.push_back(static_cast<int32_t>(p.id));
-    r.confidences.push_back(p.confidence);
-    r.max_logits.push_back(p.max_logit);
-    std::string piece = stream.push(static_cast<int32_t>(p.id));
-    text += piece;
-    if (!config.stop_strings.empty()) {
-      size_t cut = std::string::npos;
-      for (const auto& s : config.stop_strings) cut = std::min(cut, s.empty() ? cut : text.find(s));
-      if (cut != std::string::npos) {
-        text.resize(cut);
-        r.exit_reason = ExitReason::StopString;
-        break;
-      }
-    }
-    if (on_token && !on_token(static_cast<int32_t>(p.id), piece)) {
-      r.exit_reason = ExitReason::Callback;
-      break;
-    }
-    if (early.push(confidence)) {
-      r.exit_reason = ExitReason::EarlyExit;
-      break;
-    }
-    if (static_cast<int>(r.tokens.size()) >= config.max_new_tokens) {
-      r.exit_reason = ExitReason::MaxTokens;
-      break;
-    }
-    if (cache.length() >= capacity) {
-      r.exit_reason = ExitReason::ContextFull;
-      break;
-    }
+    const auto p = pick(logits, config.sampling, gen)[0];
+    if (row.push(p.id, p.confidence, p.max_logit, cache.length(), capacity, on_token)) break;
     next.fill_(p.id);
     logits = model_->forward(next, fwd).view({1, -1});
   }
   synchronize(device);
   r.decode_seconds = timer.seconds();
-  if (r.exit_reason != ExitReason::StopString) text += stream.flush();
-  r.text = std::move(text);
+  row.finish();
   return r;
 }
 
@@ -219,10 +237,10 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   for (int64_t b = 0; b < B; ++b) results[b].prompt_tokens = static_cast<int>(prompts[b].size());
   if (config.max_new_tokens == 0) return results;
 
-  auto stops = stop_ids(config);
-  std::vector<EarlyExit> early(B, EarlyExit(config.early_exit));
-  std::vector<StreamDecoder> streams(B, StreamDecoder(*tokenizer_));
-  std::vector<std::string> texts(B);
+  const auto stops = stop_ids(config);
+  std::vector<RowDecoder> rows;
+  rows.reserve(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) rows.emplace_back(*tokenizer_, config, stops, results[b]);
   std::vector<bool> done(B, false);
   auto gen = at::detail::createCPUGenerator(config.sampling.seed);
   KVCache& cache = cache_for(B, capacity);
@@ -246,34 +264,11 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
     auto picks = pick(logits, config.sampling, gen);
     for (int64_t b = 0; b < B; ++b) {
       if (done[b]) continue;
-      auto& r = results[b];
       const auto& p = picks[b];
       next_ids[b] = p.id;
-      auto finish = [&](ExitReason why) {
-        r.exit_reason = why;
+      if (rows[b].push(p.id, p.confidence, p.max_logit, cache.length(), capacity)) {
         done[b] = true;
         --remaining;
-      };
-      if (std::find(stops.begin(), stops.end(), static_cast<int32_t>(p.id)) != stops.end()) {
-        finish(ExitReason::Eos);
-        continue;
-      }
-      r.tokens.push_back(static_cast<int32_t>(p.id));
-      r.confidences.push_back(p.confidence);
-      r.max_logits.push_back(p.max_logit);
-      texts[b] += streams[b].push(static_cast<int32_t>(p.id));
-      size_t cut = std::string::npos;
-      for (const auto& s : config.stop_strings) cut = std::min(cut, s.empty() ? cut : texts[b].find(s));
-      double confidence = config.early_exit.metric == ConfidenceMetric::Logit ? p.max_logit : p.confidence;
-      if (cut != std::string::npos) {
-        texts[b].resize(cut);
-        finish(ExitReason::StopString);
-      } else if (early[b].push(confidence)) {
-        finish(ExitReason::EarlyExit);
-      } else if (static_cast<int>(r.tokens.size()) >= config.max_new_tokens) {
-        finish(ExitReason::MaxTokens);
-      } else if (cache.length() >= capacity) {
-        finish(ExitReason::ContextFull);
       }
     }
     if (remaining == 0) break;
@@ -286,8 +281,7 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   synchronize(device);
   double decode = timer.seconds();
   for (int64_t b = 0; b < B; ++b) {
-    if (results[b].exit_reason != ExitReason::StopString) texts[b] += streams[b].flush();
-    results[b].text = std::move(texts[b]);
+    rows[b].finish();
     results[b].prefill_seconds = prefill;
     results[b].decode_seconds = decode;
   }
