@@ -11,26 +11,6 @@
 namespace litestage::cli {
 namespace {
 
-struct ExperimentArgs {
-  std::string file;
-  std::vector<std::string> sets;
-};
-
-std::optional<int> parse_experiment_args(const std::string& command, const std::vector<std::string>& args,
-                                         ExperimentArgs& out) {
-  po::options_description desc(command + " options");
-  desc.add_options()
-      ("experiment", po::value<std::string>()->required(), "experiment YAML file")
-      ("set", po::value<std::vector<std::string>>()->composing(), "override a key: --set search.epsilon=1 (repeatable)");
-  po::positional_options_description pos;
-  pos.add("experiment", 1);
-  po::variables_map vm;
-  if (auto rc = parse_options(command, "EXPERIMENT.yaml [--set key=value ...]", desc, args, vm, &pos)) return rc;
-  out.file = vm["experiment"].as<std::string>();
-  if (vm.count("set")) out.sets = vm["set"].as<std::vector<std::string>>();
-  return std::nullopt;
-}
-
 int run_importance_command(const std::vector<std::string>& args) {
   ExperimentArgs a;
   if (auto rc = parse_experiment_args("importance", args, a)) return *rc;

@@ -43,4 +43,22 @@ RuntimeOptions runtime_options(const po::variables_map& vm) {
   return r;
 }
 
+std::optional<int> parse_experiment_args(const std::string& command, const std::vector<std::string>& args,
+                                         ExperimentArgs& out, const po::options_description* extra,
+                                         const std::string& extra_usage) {
+  po::options_description desc(command + " options");
+  desc.add_options()
+      ("experiment", po::value<std::string>()->required(), "experiment YAML file")
+      ("set", po::value<std::vector<std::string>>()->composing(), "override a key: --set data.limit=20 (repeatable)");
+  if (extra) desc.add(*extra);
+  po::positional_options_description pos;
+  pos.add("experiment", 1);
+  std::string usage = "EXPERIMENT.yaml [--set key=value ...]";
+  if (!extra_usage.empty()) usage += " " + extra_usage;
+  if (auto rc = parse_options(command, usage, desc, args, out.vm, &pos)) return rc;
+  out.file = out.vm["experiment"].as<std::string>();
+  if (out.vm.count("set")) out.sets = out.vm["set"].as<std::vector<std::string>>();
+  return std::nullopt;
+}
+
 }  // namespace litestage::cli

@@ -28,4 +28,15 @@ struct RuntimeOptions {
 };
 RuntimeOptions runtime_options(const po::variables_map& vm);
 
+// The commands that take an experiment: `EXPERIMENT.yaml [--set key=value ...]` plus, optionally,
+// the command's own options (`extra`, read back from `vm`).
+struct ExperimentArgs {
+  std::string file;
+  std::vector<std::string> sets;
+  po::variables_map vm;
+};
+std::optional<int> parse_experiment_args(const std::string& command, const std::vector<std::string>& args,
+                                         ExperimentArgs& out, const po::options_description* extra = nullptr,
+                                         const std::string& extra_usage = "");
+
 }  // namespace litestage::cli
