@@ -1,5 +1,5 @@
 // litestage convert: rewrite a checkpoint in another dtype (e.g. a bf16 copy for distribution),
-// keeping config.json and copying the tokenizer files beside it.
+// or grown to more layers (--layers), keeping config.json and copying the tokenizer files beside it.
 
 #include <filesystem>
 #include <iostream>
@@ -17,9 +17,12 @@ int run_convert(const std::vector<std::string>& args) {
   desc.add_options()
       ("model", po::value<std::string>()->required(), "Hugging Face checkpoint directory")
       ("out", po::value<std::string>()->required(), "output directory")
-      ("dtype", po::value<std::string>()->default_value("bf16"), "f32, bf16 or f16 for the saved weights");
+      ("dtype", po::value<std::string>()->default_value("bf16"), "f32, bf16 or f16 for the saved weights")
+      ("layers", po::value<int64_t>(), "grow to this many decoder layers: the added layers start as the identity "
+                                        "(zero output projections), the rest is copied")
+      ("seed", po::value<uint64_t>()->default_value(0), "--layers: init seed of the added layers");
   po::variables_map vm;
-  if (auto rc = parse_options("convert", "--model DIR --out DIR [--dtype bf16]", desc, args, vm)) return *rc;
+  if (auto rc = parse_options("convert", "--model DIR --out DIR [--dtype bf16] [--layers N]", desc, args, vm)) return *rc;
   namespace fs = std::filesystem;
   fs::path in = vm["model"].as<std::string>(), out = vm["out"].as<std::string>();
   if (fs::weakly_canonical(in) == fs::weakly_canonical(out)) throw_error("--out must differ from --model");
@@ -29,6 +32,7 @@ int run_convert(const std::vector<std::string>& args) {
                                                                                                        : c10::kByte;
   if (dtype == c10::kByte) throw_error("--dtype must be f32, bf16 or f16, got '", name, "'");
   auto model = load_causal_lm(in, Runtime{c10::Device(c10::kCPU), dtype});
+  if (vm.count("layers")) model = grow_layers(model, vm["layers"].as<int64_t>(), vm["seed"].as<uint64_t>());
   save_causal_lm(model, out);
   for (const auto& f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                         "vocab.json", "merges.txt", "generation_config.json"})
@@ -38,7 +42,8 @@ int run_convert(const std::vector<std::string>& args) {
   return 0;
 }
 
-LITESTAGE_COMMAND("convert", "rewrite a checkpoint in another dtype (tokenizer files copied)", run_convert);
+LITESTAGE_COMMAND("convert", "rewrite a checkpoint in another dtype or grown deeper (tokenizer files copied)",
+                  run_convert);
 
 }  // namespace
 }  // namespace litestage::cli

@@ -116,4 +116,25 @@ void CausalLMImpl::init_weights(uint64_t seed) {
   }
 }
 
+CausalLM grow_layers(CausalLM& source, int64_t layers, uint64_t seed) {
+  const ModelConfig& from = source->config();
+  LITESTAGE_CHECK(layers >= from.num_hidden_layers, "grow_layers: cannot shrink a ", from.num_hidden_layers,
+                  "-layer model to ", layers, " layers");
+  ModelConfig config = from;
+  config.num_hidden_layers = layers;
+  CausalLM grown(config, source->runtime());
+  grown->init_weights(seed);
+  torch::NoGradGuard no_grad;
+  auto src = source->named_parameters();
+  for (auto& item : grown->named_parameters()) {
+    const std::string& name = item.key();
+    if (const torch::Tensor* from_param = src.find(name)) {
+      item.value().copy_(*from_param);
+    } else if (name.find(".o_proj.") != std::string::npos || name.find(".down_proj.") != std::string::npos) {
+      item.value().zero_();
+    }
+  }
+  return grown;
+}
+
 }  // namespace litestage

@@ -84,6 +84,13 @@ TORCH_MODULE(CausalLM);
 // Loads config.json and the safetensors weights of a Hugging Face checkpoint directory.
 CausalLM load_causal_lm(const std::filesystem::path& dir, const Runtime& runtime = {});
 
+// Depth growth: a model with `layers` decoder layers (>= the source's) whose first layers,
+// embeddings, final norm and lm_head are copies of `source`'s, and whose added layers are
+// randomly initialised (seed) with o_proj and down_proj (and o_proj's bias) zero, so each added
+// layer starts as the identity and the grown model computes exactly what `source` computes.
+// Training then starts from circuits the small model already has.
+CausalLM grow_layers(CausalLM& source, int64_t layers, uint64_t seed);
+
 // Writes a Hugging Face checkpoint directory: config.json + model.safetensors (tied lm_head
 // omitted, as save_pretrained does).
 void save_causal_lm(CausalLM& model, const std::filesystem::path& dir);

@@ -154,3 +154,22 @@ TEST_CASE("load_causal_lm names what is wrong with a directory", "[model][roundt
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("grow_layers adds identity layers: the grown model computes what the small one did", "[model]") {
+  for (const ModelConfig& config : {tiny_llama_config(), tiny_qwen2_config()}) {
+    INFO(config.model_type);
+    CausalLM small(config);
+    small->init_weights(7);
+    CausalLM grown = grow_layers(small, config.num_hidden_layers + 3, 11);
+    REQUIRE(grown->num_layers() == small->num_layers() + 3);
+    CHECK(torch::allclose(logits_of(grown), logits_of(small), 1e-5, 1e-5));
+    // Copied where the names match; the added layers are trainable, with zero output projections.
+    auto params = grown->named_parameters();
+    for (const auto& item : small->named_parameters()) CHECK(torch::equal(*params.find(item.key()), item.value()));
+    const std::string added = "model.layers." + std::to_string(config.num_hidden_layers) + ".";
+    CHECK(params.find(added + "self_attn.o_proj.weight")->abs().max().item<float>() == 0.0f);
+    CHECK(params.find(added + "mlp.down_proj.weight")->abs().max().item<float>() == 0.0f);
+    CHECK(params.find(added + "self_attn.q_proj.weight")->abs().max().item<float>() > 0.0f);
+    CHECK_THROWS_WITH(grow_layers(small, config.num_hidden_layers - 1, 0), Catch::Contains("cannot shrink"));
+  }
+}
