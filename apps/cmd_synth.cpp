@@ -51,8 +51,8 @@ int run_synth(const std::vector<std::string>& args) {
   const std::string out = vm["out"].as<std::string>();
   const SyntheticCorpusSummary sum = write_synthetic_corpus(out, s);
   std::printf("synthetic task, settings %s\n", nlohmann::json(s).dump().c_str());
-  std::printf("questions: train %zu, valid %zu, test %zu; stage records: train %zu, valid %zu\n", sum.train, sum.valid,
-              sum.test, sum.train_records, sum.valid_records);
+  std::printf("questions: train %zu, valid %zu, test %zu; stage records: train %zu, valid %zu; option-reading records: %zu\n",
+              sum.train, sum.valid, sum.test, sum.train_records, sum.valid_records, sum.reading_records);
   std::printf("chance accuracy (mean 1/#options): train %.4f, valid %.4f, test %.4f\n", sum.chance_train,
               sum.chance_valid, sum.chance_test);
   for (const std::string& f : sum.files) std::printf("  wrote %s\n", f.c_str());

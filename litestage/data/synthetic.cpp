@@ -75,9 +75,11 @@ constexpr KindSpec kKindPool[] = {
 };
 constexpr size_t kKindPoolSize = sizeof(kKindPool) / sizeof(kKindPool[0]);
 
-const std::vector<std::string> kHabitats = {"marsh",     "desert", "forest", "river",
-                                            "mountains", "jungle", "tundra", "caves"};
+// Singular habitats and a per-diet verb form keep the option-first analyses grammatical:
+// "the lake is where the zib lives", "fruit is what the zib eats", "seeds are what the zib eats".
+const std::vector<std::string> kHabitats = {"marsh", "desert", "forest", "river", "lake", "jungle", "tundra", "meadow"};
 const std::vector<std::string> kDiets = {"seeds", "insects", "leaves", "fruit", "worms", "grass", "berries", "moss"};
+const std::vector<bool> kDietPlural = {true, true, true, false, true, false, true, false};
 const std::vector<std::string> kColours = {"red", "blue", "green", "yellow", "orange", "purple", "grey", "white"};
 const std::vector<std::string> kSizes = {"tiny", "small", "medium-sized", "large", "huge"};
 
@@ -98,7 +100,7 @@ const std::set<std::string>& reserved_words() {
   static const std::set<std::string> words = [] {
     std::set<std::string> w = {
         "a", "and", "animal", "answer", "big", "can", "cannot", "colour", "correct", "do", "does", "eat", "eats", "for",
-        "how", "in", "is", "kind", "live", "lives", "not", "of", "option", "recall", "analyze", "summarize", "so",
+        "how", "in", "is", "kind", "size", "live", "lives", "not", "of", "option", "recall", "analyze", "summarize", "so",
         "the", "these", "this", "what", "where", "which", "fly", "breathe", "underwater", "spin", "webs", "dig",
         "tunnels", "echolocate", "jump", "far", "climb", "walls", "glow",
         // short English words the syllables can spell
@@ -307,7 +309,7 @@ std::vector<std::string> SyntheticWorld::values(SynAttribute a) const {
 }
 
 std::string SyntheticWorld::fact_clause(size_t e, SynAttribute a) const {
-  const std::string subject = "A " + entities.at(e).name;
+  const std::string subject = "The " + entities.at(e).name;
   const size_t v = value(e, a);
   switch (a) {
     case SynAttribute::Kind:
@@ -324,27 +326,35 @@ std::string SyntheticWorld::fact_clause(size_t e, SynAttribute a) const {
   return subject;
 }
 
-std::string SyntheticWorld::negated_clause(size_t e, SynAttribute a, size_t v) const {
-  LITESTAGE_CHECK(v != value(e, a), "synthetic: negated_clause of the entity's own value");
-  const std::string subject = "A " + entities.at(e).name;
+std::string SyntheticWorld::option_clause(size_t e, SynAttribute a, size_t v) const {
+  const std::string subject = "the " + entities.at(e).name;
+  const std::string is = v == value(e, a) ? " is " : " is not ";
   switch (a) {
     case SynAttribute::Kind:
-      return subject + " is not a " + kinds.at(v).name;
+      return kinds.at(v).name + is + "the kind of animal " + subject + " is";
     case SynAttribute::Habitat:
-      return subject + " does not live in the " + kHabitats.at(v);
-    case SynAttribute::Diet:
-      return subject + " does not eat " + kDiets.at(v);
+      return "the " + kHabitats.at(v) + is + "where " + subject + " lives";
+    case SynAttribute::Diet: {
+      const std::string verb = kDietPlural.at(v) ? (v == value(e, a) ? " are " : " are not ") : is;
+      return kDiets.at(v) + verb + "what " + subject + " eats";
+    }
     case SynAttribute::Colour:
-      return subject + " is not " + kColours.at(v);
+      return kColours.at(v) + is + "the colour of " + subject;
     case SynAttribute::Size:
-      return subject + " is not " + kSizes.at(v);
+      return kSizes.at(v) + is + "the size of " + subject;
   }
   return subject;
 }
 
+std::string SyntheticWorld::ability_option_clause(size_t e, size_t k) const {
+  const SynKind& own = kind_of(e);
+  return kinds.at(k).ability + " is for " + kinds.at(k).plural + ", and the " + entities.at(e).name + " is a " +
+         own.name;
+}
+
 std::string SyntheticWorld::ability_clause(size_t e, std::optional<size_t> other_kind) const {
   const SynKind& k = kind_of(e);
-  std::string s = "A " + entities.at(e).name + " is a " + k.name + ", and " + k.plural;
+  std::string s = "The " + entities.at(e).name + " is a " + k.name + ", and " + k.plural;
   if (!other_kind) return s + " can " + k.ability;
   LITESTAGE_CHECK(*other_kind != value(e, SynAttribute::Kind),
                   "synthetic: ability_clause against the entity's own kind");
@@ -482,19 +492,19 @@ const std::string kNotCorrect = ", so this is not correct.";
 std::string question_stem(const SyntheticWorld& w, const SynCombo& c) {
   const std::string name = w.entities.at(c.entity).name;
   if (c.type == SynQuestionType::AbilityWhich) return "Which of these can " + w.kind_of(c.entity).ability + "?";
-  if (c.type == SynQuestionType::AbilityLookup) return "What can a " + name + " do?";
+  if (c.type == SynQuestionType::AbilityLookup) return "What can the " + name + " do?";
   if (c.type == SynQuestionType::Lookup) {
     switch (c.attribute) {
       case SynAttribute::Kind:
-        return "What kind of animal is a " + name + "?";
+        return "What kind of animal is the " + name + "?";
       case SynAttribute::Habitat:
-        return "Where does a " + name + " live?";
+        return "Where does the " + name + " live?";
       case SynAttribute::Diet:
-        return "What does a " + name + " eat?";
+        return "What does the " + name + " eat?";
       case SynAttribute::Colour:
-        return "What colour is a " + name + "?";
+        return "What colour is the " + name + "?";
       case SynAttribute::Size:
-        return "How big is a " + name + "?";
+        return "How big is the " + name + "?";
     }
   }
   const size_t v = w.value(c.entity, c.attribute);
@@ -614,7 +624,7 @@ SyntheticQuestion make_question(const SyntheticWorld& w, const SyntheticSettings
     switch (c.type) {
       case SynQuestionType::Lookup:
         ex.choices.push_back(values.at(item));
-        clause = correct ? w.fact_clause(e, a) : w.negated_clause(e, a, item);
+        clause = w.option_clause(e, a, item);
         break;
       case SynQuestionType::Reverse:
         ex.choices.push_back(w.entities.at(item).name);
@@ -628,7 +638,8 @@ SyntheticQuestion make_question(const SyntheticWorld& w, const SyntheticSettings
         break;
       case SynQuestionType::AbilityLookup:
         ex.choices.push_back(w.kinds.at(item).ability);
-        clause = correct ? w.ability_clause(e) : w.ability_clause(e, item);
+        clause = w.ability_option_clause(e, item);
+        needed.insert({SynFact::Type::KindAbility, item, SynAttribute::Kind});
         break;
     }
     q.rationale.analyses.push_back(clause + (correct ? kCorrect : kNotCorrect));
@@ -664,17 +675,19 @@ class SplitBuilder {
 
   // Deals questions to the question type that has the fewest so far (so the types stay balanced
   // even after the coverage pass) and, within a type, round-robin over its combinations
-  // (reshuffled every pass), until the split has `target` questions.
+  // (reshuffled every pass), until the split has `target` questions. A type that finds nothing new
+  // in two whole passes over its combinations is exhausted and leaves the rotation.
   void fill(const std::vector<SynCombo>& combos, size_t target, Split split) {
     struct Queue {
       SynQuestionType type;
       std::vector<SynCombo> combos;
       size_t next = 0;
       size_t count = 0;
+      size_t failures = 0;  // since the last question this type added
     };
     std::vector<Queue> queues;
     for (SynQuestionType t : kSynQuestionTypes) {
-      Queue q{t, {}, 0, 0};
+      Queue q{t, {}, 0, 0, 0};
       for (const SynCombo& c : combos)
         if (c.type == t) q.combos.push_back(c);
       for (const SyntheticQuestion& done : questions_)
@@ -684,20 +697,22 @@ class SplitBuilder {
     }
     LITESTAGE_CHECK(!queues.empty() || questions_.size() >= target, "synthetic: no combinations for the ",
                     to_string(split), " split");
-    size_t failures = 0;
     while (questions_.size() < target) {
-      Queue& q = *std::min_element(queues.begin(), queues.end(),
-                                   [](const Queue& a, const Queue& b) { return a.count < b.count; });
+      if (queues.empty())
+        throw_error("synthetic: the ", to_string(split), " split ran out of distinct questions after ",
+                    questions_.size(), " of ", target, " (too few entities or options for its combinations)");
+      auto qi = std::min_element(queues.begin(), queues.end(),
+                                 [](const Queue& a, const Queue& b) { return a.count < b.count; });
+      Queue& q = *qi;
       if (q.next == q.combos.size()) {
         shuffle_in_place(q.combos, rng_);
         q.next = 0;
       }
       if (add(q.combos[q.next++])) {
         ++q.count;
-        failures = 0;
-      } else if (++failures > 64 + 4 * combos.size()) {
-        throw_error("synthetic: the ", to_string(split), " split ran out of distinct questions after ",
-                    questions_.size(), " of ", target, " (too few entities or options for its combinations)");
+        q.failures = 0;
+      } else if (++q.failures > 2 * q.combos.size()) {
+        queues.erase(qi);
       }
     }
   }

@@ -7,10 +7,10 @@
 //
 //   world     kinds (bird, fish, spider, ...) each with one ability ("Birds can fly."); entities
 //             ("zib") each with a kind and four attributes (habitat, diet, colour, size)
-//   questions lookup          "Where does a zib live?"          options: attribute values
+//   questions lookup          "Where does the zib live?"        options: attribute values
 //             reverse         "Which of these lives in the marsh?" options: entities
 //             ability-which   "Which of these can fly?"          options: entities (entity -> kind -> ability)
-//             ability-lookup  "What can a zib do?"               options: abilities (entity -> kind -> ability)
+//             ability-lookup  "What can the zib do?"             options: abilities (entity -> kind -> ability)
 //   splits    whole (type, target entity, attribute) combinations are held out for valid and for test;
 //             every world fact is stated by some training rationale (the coverage pass), so a model
 //             can memorise everything a held-out question needs.
@@ -60,7 +60,7 @@ void from_json(const nlohmann::json& j, SyntheticSettings& s);
 SyntheticSettings read_synthetic_settings(const std::string& path);
 
 // The attributes every entity has. Kind is an attribute like the others for lookup/reverse
-// questions ("What kind of animal is a zib?"); the ability questions go through it.
+// questions ("What kind of animal is the zib?"); the ability questions go through it.
 enum class SynAttribute { Kind, Habitat, Diet, Colour, Size };
 inline constexpr size_t kSynAttributeCount = 5;
 inline constexpr std::array<SynAttribute, kSynAttributeCount> kSynAttributes = {
@@ -79,7 +79,7 @@ struct SynKind {
 };
 
 struct SynEntity {
-  std::string name;                               // invented, lower case, starts with a consonant: "a zib"
+  std::string name;                               // invented, lower case, starts with a consonant: "the zib"
   std::array<size_t, kSynAttributeCount> values;  // per SynAttribute: index into SyntheticWorld::values(attribute)
 };
 
@@ -97,13 +97,17 @@ struct SyntheticWorld {
   const SynKind& kind_of(size_t entity) const { return kinds.at(value(entity, SynAttribute::Kind)); }
 
   // The canonical clauses every rationale is built from (no final period):
-  //   fact_clause(zib, Habitat)           "A zib lives in the marsh"
-  //   negated_clause(zib, Habitat, v)     "A zib does not live in the desert"   (v != zib's value)
-  //   ability_clause(zib)                 "A zib is a bird, and birds can fly"
-  //   ability_clause(zib, spider's kind)  "A zib is a bird, and birds cannot spin webs"
+  //   fact_clause(zib, Habitat)           "The zib lives in the marsh"
+  //   ability_clause(zib)                 "The zib is a bird, and birds can fly"
+  //   ability_clause(zib, spider's kind)  "The zib is a bird, and birds cannot spin webs"
+  // and the option-first clauses of the analyses whose options are values, not entities (the
+  // option's text comes first, so the judgement is made after the option has been read out):
+  //   option_clause(zib, Habitat, v)      "the desert is not where the zib lives" / "the marsh is where the zib lives"
+  //   ability_option_clause(zib, k)       "spin webs is for spiders, and the zib is a bird"
   std::string fact_clause(size_t entity, SynAttribute attribute) const;
-  std::string negated_clause(size_t entity, SynAttribute attribute, size_t value) const;
   std::string ability_clause(size_t entity, std::optional<size_t> other_kind = std::nullopt) const;
+  std::string option_clause(size_t entity, SynAttribute attribute, size_t value) const;
+  std::string ability_option_clause(size_t entity, size_t kind) const;
   // "Birds can fly."
   std::string kind_fact(size_t kind) const;
 };
@@ -114,7 +118,7 @@ void to_json(nlohmann::json& j, const SyntheticWorld& world);
 // Deterministic in settings.seed, settings.entities and settings.kinds only.
 SyntheticWorld make_synthetic_world(const SyntheticSettings& settings);
 
-// One atomic world fact: an entity's attribute ("A zib lives in the marsh.") or a kind's ability
+// One atomic world fact: an entity's attribute ("The zib lives in the marsh.") or a kind's ability
 // ("Birds can fly.").
 struct SynFact {
   enum class Type { EntityAttribute, KindAbility } type = Type::EntityAttribute;
@@ -123,7 +127,7 @@ struct SynFact {
   bool operator<(const SynFact& o) const;
   bool operator==(const SynFact& o) const;
 };
-// "A zib lives in the marsh." / "Birds can fly."
+// "The zib lives in the marsh." / "Birds can fly."
 std::string fact_sentence(const SyntheticWorld& world, const SynFact& fact);
 
 // A held-out unit: a question type with its target (the entity the question is about, or the

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "litestage/data/shuffle.hpp"
 #include "litestage/reasoning/prompts.hpp"
 #include "litestage/tokenizer/sentencepiece.hpp"
 #include "litestage/tokenizer/spm_library.hpp"
@@ -49,6 +50,29 @@ std::vector<StageRecord> synthetic_stage_records(const std::vector<SyntheticQues
   return out;
 }
 
+std::vector<StageRecord> synthetic_option_reading_records(const std::vector<SyntheticQuestion>& questions,
+                                                          uint64_t seed, size_t per_question) {
+  std::vector<StageRecord> out;
+  uint64_t n = 0;
+  for (const SyntheticQuestion& q : questions) {
+    const Example& e = q.example;
+    const std::string prompt = render_options(e) + "\nAnalyze:";
+    const std::string gold = e.labels.at(static_cast<size_t>(e.answer));
+    for (size_t k = 0; k < per_question; ++k) {
+      StageRecord r;
+      r.kind = StageKind::Analyze;
+      r.input = prompt;
+      r.gt = gold;
+      for (size_t i : seeded_permutation(e.choices.size(), seed * 1000003u + n++)) {
+        if (!r.target.empty()) r.target += ' ';
+        r.target += "For option " + e.labels[i] + ", " + e.choices[i] + ".";
+      }
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
 std::string synthetic_tokenizer_text(const std::vector<StageRecord>& records) {
   std::string out;
   for (const StageRecord& r : records) out += r.input + " " + r.target + "\n\n";
@@ -80,6 +104,9 @@ SyntheticCorpusSummary write_synthetic_corpus(const std::string& dir, const Synt
   s.files.push_back(path_in(dir, "train_stage_records.jsonl"));
   write_stage_records(path_in(dir, "valid_stage_records.jsonl"), valid_records);
   s.files.push_back(path_in(dir, "valid_stage_records.jsonl"));
+  const std::vector<StageRecord> reading_records = synthetic_option_reading_records(task.train, task.settings.seed, 2);
+  write_stage_records(path_in(dir, "train_option_reading.jsonl"), reading_records);
+  s.files.push_back(path_in(dir, "train_option_reading.jsonl"));
   write(path_in(dir, "corpus.txt"), synthetic_tokenizer_text(train_records));
 
   s.train = task.train.size();
@@ -87,6 +114,7 @@ SyntheticCorpusSummary write_synthetic_corpus(const std::string& dir, const Synt
   s.test = task.test.size();
   s.train_records = train_records.size();
   s.valid_records = valid_records.size();
+  s.reading_records = reading_records.size();
   s.chance_train = chance_accuracy(synthetic_examples(task.train));
   s.chance_valid = chance_accuracy(synthetic_examples(task.valid));
   s.chance_test = chance_accuracy(synthetic_examples(task.test));
@@ -109,9 +137,12 @@ SyntheticTokenizerReport train_synthetic_tokenizer(const std::string& dir, int v
   // Llama's conventions. The prompts contain "\n", which the trainer never sees (it reads lines):
   // byte_fallback encodes it as <0x0A>. identity normalisation and remove_extra_whitespaces=false
   // keep every prompt byte-exact; hard_vocab_limit=false lets the small corpus end below vocab_size.
-  // The option letters are user-defined symbols: without them "(B)" holds the piece "B" while
-  // "For option B," holds "▁B", two unrelated ids, and a small model trained from scratch never
-  // learns to find option B's text from the letter (it answers every Analyze prompt alike).
+  // The option letters A..E are user-defined symbols, so a letter is the same piece in the options
+  // line ("(" "B" ")") and in "For option B," ("▁" "B" ","): reading option B's text from the
+  // prompt's letter is then the same-token match a model already uses to copy names. With plain
+  // BPE they are unrelated pieces ("B" vs "▁B") and a small model trained from scratch gives every
+  // option the same analysis. The task's texts keep capitals A..E for the letters ("The zun", not
+  // "A zun"); only "Analyze" also holds the piece "A".
   const std::string flags = "--input=" + corpus + " --model_prefix=" + prefix +
                             " --model_type=bpe --vocab_size=" + std::to_string(vocab_size) +
                             " --character_coverage=1.0 --byte_fallback=true --normalization_rule_name=identity"

@@ -6,6 +6,9 @@
 //   <dir>/{train,valid,test}.jsonl    Examples (Example's JSON) plus "synthetic": {type, combo, rationale}
 //   <dir>/{train,valid}_stage_records.jsonl
 //                                     TinyThinker stage records (build_stage_records: the inference prompts)
+//   <dir>/train_option_reading.jsonl
+//                                     auxiliary training records: the options line -> "For option C,
+//                                     <text>. For option A, <text>. ..." (synthetic_option_reading_records)
 //   <dir>/corpus.txt                  tokenizer training text: every training record's input, a space, its
 //                                     target; records separated by a blank line
 //   <dir>/tokenizer.model, tokenizer.vocab, tokenizer_config.json, special_tokens_map.json
@@ -28,12 +31,21 @@ struct SyntheticCorpusSummary {
   std::string dir;
   size_t train = 0, valid = 0, test = 0;                             // questions
   size_t train_records = 0, valid_records = 0;                       // stage records
+  size_t reading_records = 0;                                        // option-reading records (train)
   double chance_train = 0.0, chance_valid = 0.0, chance_test = 0.0;  // chance_accuracy per split
   std::vector<std::string> files;                                    // written, in order
 };
 
 // The TinyThinker stage records (recall, analyze per option, summarize) of a split's questions.
 std::vector<StageRecord> synthetic_stage_records(const std::vector<SyntheticQuestion>& questions);
+
+// Auxiliary training records that practise the one skill every Analyze step starts with: reading
+// option X's text from the options line by its letter. Per question, `per_question` records:
+// input = the options line + "\nAnalyze:"; target = "For option C, <text of C>. For option A, ..."
+// over every option in a seeded random order (so only the letter says which text comes next).
+// No inference stage builds such a prompt (it has no question and no Recall).
+std::vector<StageRecord> synthetic_option_reading_records(const std::vector<SyntheticQuestion>& questions,
+                                                          uint64_t seed, size_t per_question);
 
 // Generates the task from `settings` and writes the files above (not the tokenizer). Creates dir.
 SyntheticCorpusSummary write_synthetic_corpus(const std::string& dir, const SyntheticSettings& settings);

@@ -115,7 +115,7 @@ TEST_CASE("synthetic world: invented names, balanced attributes, distinct kind a
     names.insert(e.name);
     CHECK(e.name.size() >= 3);
     CHECK(e.name.size() <= 6);
-    CHECK(std::string("aeiou").find(e.name[0]) == std::string::npos);  // always "A zib", never "An ..."
+    CHECK(std::string("aeiou").find(e.name[0]) == std::string::npos);  // names start with a consonant
     CHECK(std::all_of(e.name.begin(), e.name.end(), [](char c) { return c >= 'a' && c <= 'z'; }));
   }
   CHECK(names.size() == w.entities.size());
@@ -136,7 +136,7 @@ TEST_CASE("synthetic world: invented names, balanced attributes, distinct kind a
     }
   }
   CHECK(w.fact_clause(0, SynAttribute::Habitat) ==
-        "A " + w.entities[0].name + " lives in " + w.values(SynAttribute::Habitat)[w.value(0, SynAttribute::Habitat)]);
+        "The " + w.entities[0].name + " lives in " + w.values(SynAttribute::Habitat)[w.value(0, SynAttribute::Habitat)]);
   CHECK(w.kind_fact(0) == "Birds can fly.");  // the pool keeps its order; bird is drawn for seed 42
   const nlohmann::json j = w;
   CHECK(j.at("entities").size() == 40);
@@ -222,6 +222,12 @@ TEST_CASE("synthetic questions: 2-5 options, exactly one correct, rationale agre
       for (const std::string& c : e.choices) CHECK((!c.empty() && trim(c) == c));
       CHECK(world_answer(t.world, q) == e.answer);  // the world, not the generator, says which is right
 
+      // Capitals A..E are the option letters' own tokenizer pieces: no question text holds one.
+      std::vector<std::string> texts = {e.stem, q.rationale.recall};
+      texts.insert(texts.end(), e.choices.begin(), e.choices.end());
+      texts.insert(texts.end(), q.rationale.analyses.begin(), q.rationale.analyses.end());
+      for (const std::string& text : texts) CHECK(text.find_first_of("ABCDE") == std::string::npos);
+
       // Recall: one short sentence.
       const std::string& recall = q.rationale.recall;
       CHECK(ends_with(recall, "."));
@@ -235,16 +241,21 @@ TEST_CASE("synthetic questions: 2-5 options, exactly one correct, rationale agre
         const std::string& a = q.rationale.analyses[i];
         const bool gold = static_cast<int>(i) == e.answer;
         INFO(a);
-        CHECK(words(a) <= 15);
+        CHECK(words(a) <= 16);
         CHECK(std::count(a.begin(), a.end(), '.') == 1);
         CHECK(a.find(e.choices[i]) != std::string::npos);
         CHECK(ends_with(a, gold ? ", so this is correct." : ", so this is not correct."));
         n_correct += ends_with(a, ", so this is correct.") ? 1 : 0;
       }
       CHECK(n_correct == 1);
-      // The gold analysis restates the recalled fact.
+      // The gold analysis restates the recalled fact (options that are entities), or reads out the
+      // option first and then judges it (options that are values).
       const std::string& gold_analysis = q.rationale.analyses[static_cast<size_t>(e.answer)];
-      CHECK(starts_with(gold_analysis, recall.substr(0, recall.size() - 1) + ", so"));
+      if (q.combo.type == SynQuestionType::Reverse || q.combo.type == SynQuestionType::AbilityWhich) {
+        CHECK(starts_with(gold_analysis, recall.substr(0, recall.size() - 1) + ", so"));
+      } else {
+        for (size_t i = 0; i < e.choices.size(); ++i) CHECK(starts_with(q.rationale.analyses[i], e.choices[i] + " "));
+      }
       CHECK_FALSE(q.rationale.answer.has_value());
 
       // Facts: one sentence per needed fact.
