@@ -28,9 +28,10 @@ TEST_CASE("the embedded demo model loads and answers held-out synthetic question
   auto result = run_eval(session, false);
   REQUIRE(result.traces.size() == 50);
   // Its accuracy is reported, not asserted: the committed checkpoint is below the 90% the demo
-  // model is meant to reach (README, "The embedded demo model").
+  // model is meant to reach (README, "The embedded demo model"). It has learned the format: every
+  // Summarize output names an option.
   WARN("demo model accuracy on 50 test questions: " << result.summary.accuracy);
-  CHECK(result.summary.unparsed < 50);
+  CHECK(result.summary.unparsed == 0);
   // Every question went through all three stages.
   for (const auto& t : result.traces) {
     CHECK(t.stages.front().stage == StageKind::Recall);
