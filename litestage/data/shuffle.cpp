@@ -8,6 +8,13 @@
 
 namespace litestage {
 
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
 uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
   LITESTAGE_CHECK(n > 0, "uniform_below: empty range");
   constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();

@@ -12,6 +12,10 @@
 
 namespace litestage {
 
+// SplitMix64's finaliser: a well-mixed 64-bit value from any input, for deriving independent seeds
+// (e.g. splitmix64(seed ^ splitmix64(stream))).
+uint64_t splitmix64(uint64_t x);
+
 // Uniform integer in [0, n) (n > 0) from raw mt19937_64 output: rejects the top
 // (2^64 mod n) values so every residue is equally likely, then takes r % n.
 uint64_t uniform_below(std::mt19937_64& rng, uint64_t n);

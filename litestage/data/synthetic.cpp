@@ -22,13 +22,6 @@ namespace {
 // Portable randomness: mt19937_64 streams derived from (seed, tag), bounded draws by rejection
 // (uniform_below), our own Fisher–Yates.
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
 // Independent stream per purpose, so e.g. the test questions do not change when train grows.
 std::mt19937_64 stream(uint64_t seed, std::string_view tag) {
   uint64_t h = 1469598103934665603ULL;
@@ -328,16 +321,15 @@ std::string SyntheticWorld::fact_clause(size_t e, SynAttribute a) const {
 
 std::string SyntheticWorld::option_clause(size_t e, SynAttribute a, size_t v) const {
   const std::string subject = "the " + entities.at(e).name;
-  const std::string is = v == value(e, a) ? " is " : " is not ";
+  const std::string negation = v == value(e, a) ? "" : "not ";
+  const std::string is = " is " + negation;
   switch (a) {
     case SynAttribute::Kind:
       return kinds.at(v).name + is + "the kind of animal " + subject + " is";
     case SynAttribute::Habitat:
       return "the " + kHabitats.at(v) + is + "where " + subject + " lives";
-    case SynAttribute::Diet: {
-      const std::string verb = kDietPlural.at(v) ? (v == value(e, a) ? " are " : " are not ") : is;
-      return kDiets.at(v) + verb + "what " + subject + " eats";
-    }
+    case SynAttribute::Diet:
+      return kDiets.at(v) + (kDietPlural.at(v) ? " are " + negation : is) + "what " + subject + " eats";
     case SynAttribute::Colour:
       return kColours.at(v) + is + "the colour of " + subject;
     case SynAttribute::Size:

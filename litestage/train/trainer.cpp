@@ -37,13 +37,6 @@ const char* const kTokenizerFiles[] = {"tokenizer.model",    "tokenizer.json",  
                                        "special_tokens_map.json", "added_tokens.json", "vocab.json",
                                        "merges.txt",         "chat_template.jinja"};
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
