@@ -20,7 +20,9 @@ int run_convert(const std::vector<std::string>& args) {
       ("dtype", po::value<std::string>()->default_value("bf16"), "f32, bf16 or f16 for the saved weights")
       ("layers", po::value<int64_t>(), "grow to this many decoder layers: the added layers start as the identity "
                                         "(zero output projections), the rest is copied")
-      ("seed", po::value<uint64_t>()->default_value(0), "--layers: init seed of the added layers");
+      ("seed", po::value<uint64_t>()->default_value(0), "--layers: init seed of the added layers")
+      ("grow-output-scale", po::value<double>()->default_value(0.0),
+       "--layers: keep the added layers' random o_proj/down_proj scaled by this (0: exact identity start)");
   po::variables_map vm;
   if (auto rc = parse_options("convert", "--model DIR --out DIR [--dtype bf16] [--layers N]", desc, args, vm)) return *rc;
   namespace fs = std::filesystem;
@@ -32,7 +34,9 @@ int run_convert(const std::vector<std::string>& args) {
                                                                                                        : c10::kByte;
   if (dtype == c10::kByte) throw_error("--dtype must be f32, bf16 or f16, got '", name, "'");
   auto model = load_causal_lm(in, Runtime{c10::Device(c10::kCPU), dtype});
-  if (vm.count("layers")) model = grow_layers(model, vm["layers"].as<int64_t>(), vm["seed"].as<uint64_t>());
+  if (vm.count("layers"))
+    model = grow_layers(model, vm["layers"].as<int64_t>(), vm["seed"].as<uint64_t>(),
+                        vm["grow-output-scale"].as<double>());
   save_causal_lm(model, out);
   for (const auto& f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                         "vocab.json", "merges.txt", "generation_config.json"})

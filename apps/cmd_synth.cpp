@@ -31,8 +31,10 @@ int run_synth(const std::vector<std::string>& args) {
       ("kinds", po::value<size_t>(), ("kinds, 2..8 (default " + std::to_string(defaults.kinds) + ")").c_str())
       ("holdout-fraction", po::value<double>(),
        "share of each question type's combinations held out for valid, and again for test (default 0.1)")
-      ("vocab-size", po::value<int>()->default_value(768),
-       "SentencePiece BPE vocabulary (at most; 256 are byte pieces)")
+      ("biographies", po::value<size_t>(),
+       ("biography records per entity (default " + std::to_string(defaults.biographies) + ")").c_str())
+      ("vocab-size", po::value<int>()->default_value(kSyntheticVocabSize),
+       "SentencePiece BPE vocabulary (at most; 256 are byte pieces; the corpus supports one piece per word)")
       ("no-tokenizer", po::bool_switch(), "write the corpus only");
   po::variables_map vm;
   const std::string usage = "--out DIR [--seed S --train N --valid N --test N --vocab-size V]";
@@ -46,13 +48,15 @@ int run_synth(const std::vector<std::string>& args) {
   if (vm.count("entities")) s.entities = vm["entities"].as<size_t>();
   if (vm.count("kinds")) s.kinds = vm["kinds"].as<size_t>();
   if (vm.count("holdout-fraction")) s.holdout_fraction = vm["holdout-fraction"].as<double>();
+  if (vm.count("biographies")) s.biographies = vm["biographies"].as<size_t>();
   s.validate();
 
   const std::string out = vm["out"].as<std::string>();
   const SyntheticCorpusSummary sum = write_synthetic_corpus(out, s);
   std::printf("synthetic task, settings %s\n", nlohmann::json(s).dump().c_str());
-  std::printf("questions: train %zu, valid %zu, test %zu; stage records: train %zu, valid %zu; option-reading records: %zu\n",
-              sum.train, sum.valid, sum.test, sum.train_records, sum.valid_records, sum.reading_records);
+  std::printf("questions: train %zu, valid %zu, test %zu; stage records: train %zu, valid %zu; option-reading records: %zu; biography records: %zu\n",
+              sum.train, sum.valid, sum.test, sum.train_records, sum.valid_records, sum.reading_records,
+              sum.biography_records);
   std::printf("chance accuracy (mean 1/#options): train %.4f, valid %.4f, test %.4f\n", sum.chance_train,
               sum.chance_valid, sum.chance_test);
   for (const std::string& f : sum.files) std::printf("  wrote %s\n", f.c_str());

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "litestage/experiment/tradeoff.hpp"
 #include "litestage/experiment/workflow.hpp"
 #include "litestage/util/strings.hpp"
 #include "options.hpp"
@@ -26,6 +27,19 @@ int run_importance_command(const std::vector<std::string>& args) {
                 s.kind == SubLayerKind::Attention ? r.stages[StageKind::Summarize].attn[s.layer] : r.stages[StageKind::Summarize].ffn[s.layer]);
   }
   std::cout << "written: " << session.spec().output_dir << "/importance.json, ranking.txt\n";
+  return 0;
+}
+
+int run_tradeoff_command(const std::vector<std::string>& args) {
+  po::options_description extra("tradeoff options");
+  extra.add_options()
+      ("step", po::value<int>()->default_value(1), "k goes 0, step, 2 step, ...")
+      ("max-k", po::value<int>()->default_value(-1), "largest k (default: all 2L sub-layers)");
+  ExperimentArgs a;
+  if (auto rc = parse_experiment_args("tradeoff", args, a, &extra, "[--step S] [--max-k K]")) return *rc;
+  Session session(load_experiment(a.file, a.sets));
+  const TradeoffResult r = run_tradeoff(session, a.vm["step"].as<int>(), a.vm["max-k"].as<int>());
+  std::cout << "\n" << r.markdown() << "\nwritten: " << session.spec().output_dir << "/tradeoff.json, tradeoff.md\n";
   return 0;
 }
 
@@ -78,6 +92,7 @@ int run_profile_command(const std::vector<std::string>& args) {
 
 LITESTAGE_COMMAND("importance", "rank sub-layers by cos(in, out) over calibration examples", run_importance_command);
 LITESTAGE_COMMAND("search", "stage-wise budget search + early-exit threshold -> budget profile", run_search_command);
+LITESTAGE_COMMAND("tradeoff", "accuracy when every stage skips the k most redundant sub-layers, k = 0..2L", run_tradeoff_command);
 LITESTAGE_COMMAND("reproduce", "search and evaluate a set of methods, write the comparison table",
                   [](const std::vector<std::string>& a) { return run_reproduce_command("reproduce", a); });
 LITESTAGE_COMMAND("run", "the whole LiteStage workflow: search, baselines, test table, plots, profile",

@@ -1,22 +1,51 @@
 #!/usr/bin/env bash
 # Rebuilds the embedded demo model (data/demo-model/) from scratch: generates the synthetic task
-# (seed 42, data/synthetic/settings.json), trains the Llama in two phases on 2 CPU cores
-# (experiments/train-demo-reading.yaml: 2 layers, option reading, from scratch; then grown to 8
-# layers and trained on the full stage records, experiments/train-demo.yaml), and stores the best
-# checkpoint in bf16 with its training logs.
-# About 40 minutes on a quiet 2-core machine: keep other CPU work off it while it runs.
+# and its word-level tokenizer (seed 42, data/synthetic/settings.json), then trains in two phases
+# (docs/training.md, "The embedded demo model"):
+#   1. a 2-layer Llama on the option-reading records (experiments/train-demo-reading.yaml);
+#   2. grown to 8 layers (added layers near the identity, not at it), every layer trained on the
+#      stage records, option-reading records and biographies (experiments/train-demo.yaml).
+# bf16 autocast on CPU with f32 master weights. The best phase-2 checkpoint (pipeline accuracy on
+# 100 validation questions) is stored in bf16 with its logs, configs and generator settings.
+#
+#   bash scripts/make-demo-model.sh            # resumes an interrupted run (each phase from its last/)
+#   bash scripts/make-demo-model.sh --fresh    # starts over
+#
+# Takes about 50 minutes on a quiet 2-core machine; run it in the background (nohup ... &) and keep
+# other CPU work off the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=./build/bin/litestage
 [[ -x $bin ]] || bash scripts/build.sh
+
+# Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to generic kernels;
+# name the AVX-512 ones unless the user chose.
+if [[ -z ${OPENBLAS_CORETYPE:-} ]] && grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; fi
+
+if [[ ${1:-} == --fresh ]]; then rm -rf runs/train-demo-reading runs/train-demo-grown runs/train-demo runs/train-demo*.log; fi
+# A phase resumes from its last/ when an earlier invocation left one (a finished phase has nothing to do).
+train_phase() {
+  local config=$1 dir=$2 log=$3 mode=(--set overwrite=true)
+  [[ -d $dir/last ]] && mode=(--resume)
+  local start=$SECONDS
+  $bin train "$config" "${mode[@]}" 2>&1 | tee -a "$log"
+  echo "make-demo-model: $config took $((SECONDS - start)) s in this invocation" | tee -a "$log"
+}
+
 $bin synth --out runs/synthetic --settings data/synthetic/settings.json
-$bin train experiments/train-demo-reading.yaml --set overwrite=true | tee runs/train-demo-reading.log
-$bin convert --model runs/train-demo-reading/last --out runs/train-demo-grown --dtype f32 --layers 8
-$bin train experiments/train-demo.yaml --set overwrite=true | tee runs/train-demo.log
+train_phase experiments/train-demo-reading.yaml runs/train-demo-reading runs/train-demo-reading.log
+[[ -d runs/train-demo-grown ]] ||
+  $bin convert --model runs/train-demo-reading/last --out runs/train-demo-grown --dtype f32 --layers 8 \
+    --grow-output-scale 0.1
+train_phase experiments/train-demo.yaml runs/train-demo runs/train-demo.log
+
+rm -rf data/demo-model
 $bin convert --model runs/train-demo/best --out data/demo-model --dtype bf16
 cp runs/train-demo-reading/train_log.jsonl data/demo-model/train_log_reading.jsonl
-cp runs/train-demo-reading.log data/demo-model/train_reading.log
-cp runs/train-demo.log data/demo-model/train.log
 cp runs/train-demo/train_log.jsonl data/demo-model/train_log.jsonl
+for phase in reading ""; do
+  log=runs/train-demo${phase:+-$phase}.log
+  tr '\r' '\n' < "$log" | grep -v '^train: ' > "data/demo-model/train${phase:+_$phase}.log" || true
+done
 cp experiments/train-demo-reading.yaml experiments/train-demo.yaml data/demo-model/
 cp runs/synthetic/settings.json data/demo-model/synthetic-settings.json

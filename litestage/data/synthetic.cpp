@@ -95,7 +95,8 @@ const std::set<std::string>& reserved_words() {
         "a", "and", "animal", "answer", "big", "can", "cannot", "colour", "correct", "do", "does", "eat", "eats", "for",
         "how", "in", "is", "kind", "size", "live", "lives", "not", "of", "option", "recall", "analyze", "summarize", "so",
         "the", "these", "this", "what", "where", "which", "fly", "breathe", "underwater", "spin", "webs", "dig",
-        "tunnels", "echolocate", "jump", "far", "climb", "walls", "glow",
+        "tunnels", "echolocate", "jump", "far", "climb", "walls", "glow", "about", "body", "feeds", "food", "has",
+        "home", "its", "looks", "makes", "on", "only",
         // short English words the syllables can spell
         "bad", "bag", "bar", "bed", "beg", "bib", "bid", "bin", "bob", "bog", "bud", "bug", "bun", "bum", "bur", "dab",
         "dad", "dam", "den", "dim", "din", "dip", "dog", "dot", "dub", "dud", "dug", "dun", "fab", "fad", "fan", "fat",
@@ -199,6 +200,7 @@ void SyntheticSettings::validate() const {
   LITESTAGE_CHECK(holdout_fraction > 0.0 && holdout_fraction <= 0.4,
                   "synthetic settings: holdout_fraction must be in (0, 0.4], got ", holdout_fraction);
   LITESTAGE_CHECK(train > 0, "synthetic settings: train must be positive");
+  LITESTAGE_CHECK(biographies <= 1000, "synthetic settings: biographies must be in 0..1000, got ", biographies);
 }
 
 void to_json(nlohmann::json& j, const SyntheticSettings& s) {
@@ -210,16 +212,19 @@ void to_json(nlohmann::json& j, const SyntheticSettings& s) {
                      {"test", s.test},
                      {"min_options", s.min_options},
                      {"max_options", s.max_options},
-                     {"holdout_fraction", s.holdout_fraction}};
+                     {"holdout_fraction", s.holdout_fraction},
+                     {"biographies", s.biographies}};
 }
 
 void from_json(const nlohmann::json& j, SyntheticSettings& s) {
   LITESTAGE_CHECK(j.is_object(), "synthetic settings: expected a JSON object, got ", j.type_name());
   static const std::set<std::string> known = {"seed", "entities",    "kinds",       "train",           "valid",
-                                              "test", "min_options", "max_options", "holdout_fraction"};
+                                              "test", "min_options", "max_options", "holdout_fraction",
+                                              "biographies"};
   for (const auto& [key, value] : j.items())
     LITESTAGE_CHECK(known.count(key), "synthetic settings: unknown key '", key,
-                    "' (known: seed, entities, kinds, train, valid, test, min_options, max_options, holdout_fraction)");
+                    "' (known: seed, entities, kinds, train, valid, test, min_options, max_options, holdout_fraction, "
+                    "biographies)");
   SyntheticSettings out;
   if (j.contains("seed")) out.seed = json_unsigned(j, "seed");
   auto size_key = [&j](const char* key, size_t& field) {
@@ -232,6 +237,7 @@ void from_json(const nlohmann::json& j, SyntheticSettings& s) {
   size_key("test", out.test);
   size_key("min_options", out.min_options);
   size_key("max_options", out.max_options);
+  size_key("biographies", out.biographies);
   if (j.contains("holdout_fraction")) {
     LITESTAGE_CHECK(j.at("holdout_fraction").is_number(), "synthetic settings: 'holdout_fraction' must be a number");
     out.holdout_fraction = j.at("holdout_fraction").get<double>();
@@ -351,6 +357,35 @@ std::string SyntheticWorld::ability_clause(size_t e, std::optional<size_t> other
   LITESTAGE_CHECK(*other_kind != value(e, SynAttribute::Kind),
                   "synthetic: ability_clause against the entity's own kind");
   return s + " cannot " + kinds.at(*other_kind).ability;
+}
+
+std::vector<std::string> SyntheticWorld::fact_paraphrases(size_t e, SynAttribute a) const {
+  const std::string name = entities.at(e).name;
+  const std::string v = values(a).at(value(e, a));
+  std::vector<std::string> out = {fact_clause(e, a) + "."};
+  switch (a) {
+    case SynAttribute::Kind:
+      out.push_back("The " + name + " is a kind of " + v + ".");
+      out.push_back(ability_clause(e) + ".");
+      break;
+    case SynAttribute::Habitat:
+      out.push_back("The " + name + " makes its home in " + v + ".");
+      out.push_back("The home of the " + name + " is " + v + ".");
+      break;
+    case SynAttribute::Diet:
+      out.push_back("The " + name + " feeds on " + v + ".");
+      out.push_back("The food of the " + name + " is " + v + ".");
+      break;
+    case SynAttribute::Colour:
+      out.push_back("The colour of the " + name + " is " + v + ".");
+      out.push_back("The " + name + " looks " + v + ".");
+      break;
+    case SynAttribute::Size:
+      out.push_back("The size of the " + name + " is " + v + ".");
+      out.push_back("The " + name + " has a " + v + " body.");
+      break;
+  }
+  return out;
 }
 
 std::string SyntheticWorld::kind_fact(size_t k) const {
@@ -588,14 +623,23 @@ SyntheticQuestion make_question(const SyntheticWorld& w, const SyntheticSettings
     return SynFact{SynFact::Type::EntityAttribute, entity, attribute};
   };
 
+  // Recall states, from memory, the facts the analyses compare against: the target's fact (lookup,
+  // ability-lookup), or every option's fact (reverse, ability-which). A question about options
+  // that are entities thus recalls each option's fact forwards, from its name; nothing needs the
+  // reverse lookup value -> entity, which a model that stored "The zun lives in the river" cannot
+  // do (docs/synthetic-task.md, "Why the recall lists the options").
   switch (c.type) {
     case SynQuestionType::Lookup:
       q.rationale.recall = w.fact_clause(e, a) + ".";
       break;
     case SynQuestionType::Reverse:
-      q.rationale.recall = w.fact_clause(e, a) + ".";
+      for (size_t item : items) q.rationale.recall += (q.rationale.recall.empty() ? "" : " ") + w.fact_clause(item, a) + ".";
       break;
     case SynQuestionType::AbilityWhich:
+      // "Only bats can echolocate.": the kind fact without a capital, which could be an option letter.
+      for (size_t item : items) q.rationale.recall += w.fact_clause(item, SynAttribute::Kind) + ". ";
+      q.rationale.recall += "Only " + w.kind_of(e).plural + " can " + w.kind_of(e).ability + ".";
+      break;
     case SynQuestionType::AbilityLookup:
       q.rationale.recall = w.ability_clause(e) + ".";
       break;

@@ -48,6 +48,7 @@ struct SyntheticSettings {
   size_t min_options = 2;         // options per question, drawn uniformly in [min, max] and
   size_t max_options = 5;         // capped by what the question can offer (2 <= min <= max <= 5)
   double holdout_fraction = 0.1;  // of each question type's combinations, for valid and again for test
+  size_t biographies = 50;        // biography records per entity in the training corpus (0..1000)
 
   // Throws litestage::Error naming the setting when a value is out of range.
   void validate() const;
@@ -110,6 +111,10 @@ struct SyntheticWorld {
   std::string ability_option_clause(size_t entity, size_t kind) const;
   // "Birds can fly."
   std::string kind_fact(size_t kind) const;
+  // Sentences stating one entity fact, the canonical one first ("The zib lives in the marsh.",
+  // "The zib makes its home in the marsh.", "The home of the zib is the marsh."): the biography
+  // corpus states each fact in several forms so that it is stored, not just memorised as one string.
+  std::vector<std::string> fact_paraphrases(size_t entity, SynAttribute attribute) const;
 };
 
 // Human-readable description: kinds with their facts, entities with every attribute and fact.

@@ -73,6 +73,30 @@ std::vector<StageRecord> synthetic_option_reading_records(const std::vector<Synt
   return out;
 }
 
+std::vector<StageRecord> synthetic_biography_records(const SyntheticWorld& world, uint64_t seed,
+                                                     size_t per_entity) {
+  std::vector<StageRecord> out;
+  uint64_t n = 0;
+  for (size_t k = 0; k < per_entity; ++k) {
+    for (size_t e = 0; e < world.entities.size(); ++e) {
+      const uint64_t draw = splitmix64(seed ^ splitmix64(0xb10ULL + n++));
+      StageRecord r;
+      r.kind = StageKind::Recall;
+      r.input = "Facts about the " + world.entities[e].name + ":";
+      r.gt = "A";  // no question, no gold: the record format needs a letter
+      // The canonical sentence half of the time, each paraphrase a quarter; facts in a random order.
+      for (size_t i : seeded_permutation(kSynAttributeCount, draw)) {
+        const std::vector<std::string> forms = world.fact_paraphrases(e, kSynAttributes[i]);
+        const uint64_t pick = (draw >> (8 * i)) & 3;
+        if (!r.target.empty()) r.target += ' ';
+        r.target += forms.at(pick < 2 ? 0 : pick - 1);
+      }
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
 std::string synthetic_tokenizer_text(const std::vector<StageRecord>& records) {
   std::string out;
   for (const StageRecord& r : records) out += r.input + " " + r.target + "\n\n";
@@ -107,7 +131,12 @@ SyntheticCorpusSummary write_synthetic_corpus(const std::string& dir, const Synt
   const std::vector<StageRecord> reading_records = synthetic_option_reading_records(task.train, task.settings.seed, 2);
   write_stage_records(path_in(dir, "train_option_reading.jsonl"), reading_records);
   s.files.push_back(path_in(dir, "train_option_reading.jsonl"));
-  write(path_in(dir, "corpus.txt"), synthetic_tokenizer_text(train_records));
+  const std::vector<StageRecord> biography_records =
+      synthetic_biography_records(task.world, task.settings.seed, task.settings.biographies);
+  write_stage_records(path_in(dir, "train_biographies.jsonl"), biography_records);
+  s.files.push_back(path_in(dir, "train_biographies.jsonl"));
+  write(path_in(dir, "corpus.txt"),
+        synthetic_tokenizer_text(train_records) + synthetic_tokenizer_text(biography_records));
 
   s.train = task.train.size();
   s.valid = task.valid.size();
@@ -115,6 +144,7 @@ SyntheticCorpusSummary write_synthetic_corpus(const std::string& dir, const Synt
   s.train_records = train_records.size();
   s.valid_records = valid_records.size();
   s.reading_records = reading_records.size();
+  s.biography_records = biography_records.size();
   s.chance_train = chance_accuracy(synthetic_examples(task.train));
   s.chance_valid = chance_accuracy(synthetic_examples(task.valid));
   s.chance_test = chance_accuracy(synthetic_examples(task.test));

@@ -9,6 +9,8 @@
 //   <dir>/train_option_reading.jsonl
 //                                     auxiliary training records: the options line -> "For option C,
 //                                     <text>. For option A, <text>. ..." (synthetic_option_reading_records)
+//   <dir>/train_biographies.jsonl   the knowledge corpus: every fact of every entity, several forms and
+//                                     orders (synthetic_biography_records)
 //   <dir>/corpus.txt                  tokenizer training text: every training record's input, a space, its
 //                                     target; records separated by a blank line
 //   <dir>/tokenizer.model, tokenizer.vocab, tokenizer_config.json, special_tokens_map.json
@@ -32,6 +34,7 @@ struct SyntheticCorpusSummary {
   size_t train = 0, valid = 0, test = 0;                             // questions
   size_t train_records = 0, valid_records = 0;                       // stage records
   size_t reading_records = 0;                                        // option-reading records (train)
+  size_t biography_records = 0;                                      // biography records (train)
   double chance_train = 0.0, chance_valid = 0.0, chance_test = 0.0;  // chance_accuracy per split
   std::vector<std::string> files;                                    // written, in order
 };
@@ -46,6 +49,14 @@ std::vector<StageRecord> synthetic_stage_records(const std::vector<SyntheticQues
 // No inference stage builds such a prompt (it has no question and no Recall).
 std::vector<StageRecord> synthetic_option_reading_records(const std::vector<SyntheticQuestion>& questions,
                                                           uint64_t seed, size_t per_question);
+
+// The knowledge corpus: per entity, `per_entity` records "Facts about the zib:" -> every fact of the
+// entity, each in its canonical sentence (half of the time) or one of two paraphrases
+// (SyntheticWorld::fact_paraphrases), in a seeded random order. A fact seen only in one sentence,
+// or only where the question itself spells it, is not retrievable from the entity's name later;
+// stated in several forms and orders, it is (docs/synthetic-task.md, "The biography corpus").
+std::vector<StageRecord> synthetic_biography_records(const SyntheticWorld& world, uint64_t seed,
+                                                     size_t per_entity);
 
 // Generates the task from `settings` and writes the files above (not the tokenizer). Creates dir.
 SyntheticCorpusSummary write_synthetic_corpus(const std::string& dir, const SyntheticSettings& settings);
@@ -69,7 +80,10 @@ struct SyntheticTokenizerReport {
 // decode(encode(text)) == text and that no <unk> appears, for every record of
 // <dir>/train_stage_records.jsonl and <dir>/valid_stage_records.jsonl (at most max_checked records
 // each, evenly spread; 0 = all). Throws litestage::Error on a failed round trip.
-SyntheticTokenizerReport train_synthetic_tokenizer(const std::string& dir, int vocab_size = 768,
+// The default vocabulary: more than the corpus supports, so BPE merges every word of the closed
+// vocabulary into one piece (hard_vocab_limit=false stops it where the corpus runs out of pairs).
+inline constexpr int kSyntheticVocabSize = 2048;
+SyntheticTokenizerReport train_synthetic_tokenizer(const std::string& dir, int vocab_size = kSyntheticVocabSize,
                                                    size_t max_checked = 0);
 
 }  // namespace litestage

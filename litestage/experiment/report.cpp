@@ -1,5 +1,6 @@
 #include "litestage/experiment/report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -36,18 +37,48 @@ std::string csv_quote(const std::string& s) {
 
 }  // namespace
 
+Interval MethodRow::accuracy_ci() const {
+  return wilson_interval(static_cast<size_t>(summary.correct), static_cast<size_t>(summary.examples));
+}
+
+namespace {
+
+std::string pct_ci(const MethodRow& r) {
+  const Interval ci = r.accuracy_ci();
+  return fmt("%.1f", 100 * r.summary.accuracy) + " [" + fmt("%.1f", 100 * ci.low) + ", " + fmt("%.1f", 100 * ci.high) +
+         "]";
+}
+
+std::string latency_spread(const MethodRow& r) {
+  if (!r.timing.measured()) return fmt("%.4f", r.summary.mean_seconds);
+  return fmt("%.4f", r.timing.median()) + " (" + fmt("%.4f", r.timing.low()) + "–" + fmt("%.4f", r.timing.high()) + ")";
+}
+
+std::string speedup_ci(const MethodRow& r) {
+  if (r.speedup_ci.high <= 0) return fmt("%.2fx", r.speedup());
+  return fmt("%.2fx", r.speedup()) + " [" + fmt("%.2f", r.speedup_ci.low) + ", " + fmt("%.2f", r.speedup_ci.high) + "]";
+}
+
+std::string label_of(const MethodRow& r) { return r.label + (r.unconstrained ? " †" : ""); }
+
+}  // namespace
+
 std::string table_markdown(const std::vector<MethodRow>& rows, const std::string& caption) {
   std::ostringstream o;
   if (!caption.empty()) o << "**" << caption << "**\n\n";
-  o << "| method | acc (%) | Δ acc | recall (s) | analyze (s) | summarize (s) | total (s) | tokens | speedup |\n";
-  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  o << "| method | acc % [95% CI] | Δ acc | recall (s) | analyze (s) | summarize (s) | total s (min–max) | tokens "
+       "| speedup [95% CI] | cost speedup | too long |\n";
+  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  bool dagger = false;
   for (const auto& r : rows) {
     const auto& s = r.summary;
-    o << "| " << r.label << " | " << fmt("%.2f", 100 * s.accuracy) << " | " << fmt("%+.2f", r.delta_points()) << " | "
+    dagger = dagger || r.unconstrained;
+    o << "| " << label_of(r) << " | " << pct_ci(r) << " | " << fmt("%+.2f", r.delta_points()) << " | "
       << fmt("%.4f", s.recall.mean_seconds) << " | " << fmt("%.4f", s.analyze.mean_seconds) << " | "
-      << fmt("%.4f", s.summarize.mean_seconds) << " | " << fmt("%.4f", s.mean_seconds) << " | "
-      << fmt("%.1f", s.mean_tokens) << " | " << fmt("%.2fx", r.speedup()) << " |\n";
+      << fmt("%.4f", s.summarize.mean_seconds) << " | " << latency_spread(r) << " | " << fmt("%.1f", s.mean_tokens)
+      << " | " << speedup_ci(r) << " | " << fmt("%.2fx", r.cost_speedup()) << " | " << s.prompt_too_long << " |\n";
   }
+  if (dagger) o << "\n† not held to the accuracy target.\n";
   o << "\nSettings per method:\n\n";
   for (const auto& r : rows) o << "- " << r.label << ": skip " << r.skip << "; early exit " << r.early_exit << "\n";
   return o.str();
@@ -55,30 +86,40 @@ std::string table_markdown(const std::vector<MethodRow>& rows, const std::string
 
 std::string table_csv(const std::vector<MethodRow>& rows) {
   std::ostringstream o;
-  o << "method,label,epsilon,accuracy,delta_points,recall_s,analyze_s,summarize_s,total_s,tokens,speedup,"
-       "recall_share,analyze_share,summarize_share,unparsed,examples,skip,early_exit\n";
+  o << "method,label,epsilon,accuracy,accuracy_low,accuracy_high,delta_points,recall_s,analyze_s,summarize_s,total_s,"
+       "total_s_min,total_s_max,tokens,speedup,speedup_low,speedup_high,cost_speedup,flops,prompt_too_long,"
+       "recall_share,analyze_share,summarize_share,unparsed,examples,held_to_target,skip,early_exit\n";
   for (const auto& r : rows) {
     const auto& s = r.summary;
+    const Interval a = r.accuracy_ci();
     o << r.method << "," << csv_quote(r.label) << "," << (r.epsilon >= 0 ? fmt("%g", r.epsilon) : "") << ","
-      << fmt("%.6f", s.accuracy) << "," << fmt("%.4f", r.delta_points()) << "," << fmt("%.6f", s.recall.mean_seconds)
-      << "," << fmt("%.6f", s.analyze.mean_seconds) << "," << fmt("%.6f", s.summarize.mean_seconds) << ","
-      << fmt("%.6f", s.mean_seconds) << "," << fmt("%.3f", s.mean_tokens) << "," << fmt("%.4f", r.speedup()) << ","
-      << fmt("%.4f", s.recall.share) << "," << fmt("%.4f", s.analyze.share) << "," << fmt("%.4f", s.summarize.share)
-      << "," << s.unparsed << "," << s.examples << "," << csv_quote(r.skip) << "," << csv_quote(r.early_exit) << "\n";
+      << fmt("%.6f", s.accuracy) << "," << fmt("%.6f", a.low) << "," << fmt("%.6f", a.high) << ","
+      << fmt("%.4f", r.delta_points()) << "," << fmt("%.6f", s.recall.mean_seconds) << ","
+      << fmt("%.6f", s.analyze.mean_seconds) << "," << fmt("%.6f", s.summarize.mean_seconds) << ","
+      << fmt("%.6f", s.mean_seconds) << "," << fmt("%.6f", r.timing.low()) << "," << fmt("%.6f", r.timing.high())
+      << "," << fmt("%.3f", s.mean_tokens) << "," << fmt("%.4f", r.speedup()) << "," << fmt("%.4f", r.speedup_ci.low)
+      << "," << fmt("%.4f", r.speedup_ci.high) << "," << fmt("%.4f", r.cost_speedup()) << ","
+      << fmt("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << "," << fmt("%.4f", s.recall.share) << ","
+      << fmt("%.4f", s.analyze.share) << "," << fmt("%.4f", s.summarize.share) << "," << s.unparsed << ","
+      << s.examples << "," << (r.unconstrained ? "no" : "yes") << "," << csv_quote(r.skip) << ","
+      << csv_quote(r.early_exit) << "\n";
   }
   return o.str();
 }
 
 std::string table_latex(const std::vector<MethodRow>& rows, const std::string& caption) {
   std::ostringstream o;
-  o << "\\begin{table}[t]\n\\centering\n\\begin{tabular}{lrrrrrrr}\n\\toprule\n"
-    << "Method & Acc. (\\%) & $\\Delta$ & Recall (s) & Analyze (s) & Summarize (s) & Total (s) & Speedup \\\\\n\\midrule\n";
+  o << "\\begin{table}[t]\n\\centering\n\\begin{tabular}{lrrrrrrrr}\n\\toprule\n"
+    << "Method & Acc. (\\%) & $\\Delta$ & Recall (s) & Analyze (s) & Summarize (s) & Total (s) & Speedup & Cost speedup "
+       "\\\\\n\\midrule\n";
   for (const auto& r : rows) {
     const auto& s = r.summary;
-    o << latex_escape(r.label) << " & " << fmt("%.2f", 100 * s.accuracy) << " & " << fmt("%+.2f", r.delta_points())
-      << " & " << fmt("%.4f", s.recall.mean_seconds) << " & " << fmt("%.4f", s.analyze.mean_seconds) << " & "
+    const Interval a = r.accuracy_ci();
+    o << latex_escape(r.label) << (r.unconstrained ? "$^\\dagger$" : "") << " & " << fmt("%.1f", 100 * s.accuracy) << " {\\scriptsize[" << fmt("%.1f", 100 * a.low)
+      << ", " << fmt("%.1f", 100 * a.high) << "]} & " << fmt("%+.2f", r.delta_points()) << " & "
+      << fmt("%.4f", s.recall.mean_seconds) << " & " << fmt("%.4f", s.analyze.mean_seconds) << " & "
       << fmt("%.4f", s.summarize.mean_seconds) << " & " << fmt("%.4f", s.mean_seconds) << " & "
-      << fmt("%.2f", r.speedup()) << "$\\times$ \\\\\n";
+      << fmt("%.2f", r.speedup()) << "$\\times$ & " << fmt("%.2f", r.cost_speedup()) << "$\\times$ \\\\\n";
   }
   o << "\\bottomrule\n\\end{tabular}\n\\caption{" << latex_escape(caption) << "}\n\\end{table}\n";
   return o.str();
@@ -105,9 +146,9 @@ std::vector<std::string> render(const std::string& dir, const std::string& stem,
   files.push_back(dir + "/" + stem + ".dat");
   std::string script = "# Re-plot with: gnuplot " + stem + ".gp (run inside this folder)\n"
                        "datafile = '" + stem + ".dat'\n"
-                       "set terminal pngcairo size 900,600 enhanced font 'sans,11'\n"
+                       "set terminal pngcairo size 1000,620 noenhanced font 'sans,11'\n"
                        "set output '" + stem + ".png'\n" + body +
-                       "set terminal svg size 900,600 enhanced font 'sans,11'\n"
+                       "set terminal svg size 1000,620 noenhanced font 'sans,11'\n"
                        "set output '" + stem + ".svg'\nreplot\n";
   write_file_atomic(dir + "/" + stem + ".gp", script);
   files.push_back(dir + "/" + stem + ".gp");
@@ -124,7 +165,9 @@ std::vector<std::string> render(const std::string& dir, const std::string& stem,
 }  // namespace
 
 std::vector<std::string> plot_tradeoff(const std::vector<MethodRow>& rows, const std::string& dir) {
-  // One data block per method (blank-line separated, gnuplot "index"), points sorted by speedup.
+  // One data block per method (blank-line separated, gnuplot "index"), points sorted by speedup,
+  // with the speedup's bootstrap interval and the accuracy's Wilson interval as error bars. Each
+  // method has its own point shape and size, so methods at the same point stay visible.
   std::map<std::string, std::vector<const MethodRow*>> by_method;
   std::vector<std::string> order;
   for (const auto& r : rows) {
@@ -134,17 +177,28 @@ std::vector<std::string> plot_tradeoff(const std::vector<MethodRow>& rows, const
   std::ostringstream data;
   std::string plots;
   for (size_t i = 0; i < order.size(); ++i) {
-    data << "# " << order[i] << "\n# speedup accuracy(%) label\n";
+    data << "# " << order[i] << "\n# speedup accuracy(%) speedup_low speedup_high acc_low(%) acc_high(%) label\n";
     auto pts = by_method[order[i]];
     std::sort(pts.begin(), pts.end(), [](auto* a, auto* b) { return a->speedup() < b->speedup(); });
-    for (const auto* r : pts)
-      data << fmt("%.4f", r->speedup()) << " " << fmt("%.3f", 100 * r->summary.accuracy) << " \"" << r->label << "\"\n";
+    for (const auto* r : pts) {
+      const Interval a = r->accuracy_ci();
+      const bool ci = r->speedup_ci.high > 0;
+      data << fmt("%.4f", r->speedup()) << " " << fmt("%.3f", 100 * r->summary.accuracy) << " "
+           << fmt("%.4f", ci ? r->speedup_ci.low : r->speedup()) << " " << fmt("%.4f", ci ? r->speedup_ci.high : r->speedup())
+           << " " << fmt("%.3f", 100 * a.low) << " " << fmt("%.3f", 100 * a.high) << " \"" << r->label << "\"\n";
+    }
     data << "\n\n";
-    plots += std::string(i ? ", \\\n     " : "plot ") + "datafile index " + std::to_string(i) +
-             " using 1:2 with linespoints pt 7 ps 1.3 title '" + order[i] + "'";
+    const std::string index = "datafile index " + std::to_string(i);
+    const std::string style = "lc " + std::to_string(i + 1) + " pt " + std::to_string(4 + 2 * (i % 6)) + " ps " +
+                              fmt("%.2f", 2.2 - 0.2 * static_cast<double>(i % 6));
+    plots += std::string(i ? ", \\\n     " : "plot ") + index + " using 1:2:3:4:5:6 with xyerrorbars " + style +
+             " title '" + order[i] + "', \\\n     " + index + " using 1:2 with lines lc " + std::to_string(i + 1) +
+             " notitle";
   }
-  std::string body = "set title 'Accuracy vs. speedup'\nset xlabel 'speedup over the full model (x)'\n"
-                     "set ylabel 'accuracy (%)'\nset grid\nset key bottom left\n" + plots + "\n";
+  std::string body = "set title 'Accuracy vs. speedup (bars: 95% intervals)'\n"
+                     "set xlabel 'speedup over the full model (x)'\nset ylabel 'accuracy (%)'\nset grid\n"
+                     "set key outside right top\nset offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05\n" +
+                     plots + "\n";
   return render(dir, "tradeoff", data.str(), body);
 }
 
@@ -177,24 +231,26 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
 }
 
 std::vector<std::string> plot_importance(const ImportanceResult& imp, const std::string& dir) {
-  // Matrix: rows = (stage, kind) pairs, columns = layers.
+  // Matrix: rows = (stage, kind) pairs, columns = layers; the value is 1 - cos(in, out) on a log
+  // colour scale: what the ranking orders by, and a linear cos scale would paint every
+  // near-identity sub-layer the same colour although they differ by orders of magnitude.
   std::ostringstream data;
   std::vector<std::string> rows;
   for (const auto& [kind, st] : imp.stages) {
     for (int k = 0; k < 2; ++k) {
       rows.push_back(std::string(to_string(kind)) + (k == 0 ? " attn" : " ffn"));
       const auto& v = k == 0 ? st.attn : st.ffn;
-      for (size_t l = 0; l < v.size(); ++l) data << (l ? " " : "") << fmt("%.5f", v[l]);
+      for (size_t l = 0; l < v.size(); ++l) data << (l ? " " : "") << fmt("%.3e", std::max(1e-6, 1.0 - v[l]));
       data << "\n";
     }
   }
   std::string ytics;
   for (size_t i = 0; i < rows.size(); ++i) ytics += (i ? ", " : "") + std::string("'") + rows[i] + "' " + std::to_string(i);
-  std::string body = "set title 'Sub-layer similarity cos(in, out) per stage (high = redundant)'\n"
-                     "set xlabel 'layer'\nset ytics (" + ytics + ")\nset cblabel 'cos'\n"
-                     "set palette rgb 33,13,10\nset xrange [-0.5:" + std::to_string(imp.layers - 0.5) +
-                     "]\nset yrange [-0.5:" + std::to_string(rows.size() - 0.5) + "]\n"
-                     "plot datafile matrix with image notitle\n";
+  std::string body = "set title 'Sub-layer change 1 - cos(in, out) per stage (low = redundant, skipped first)'\n"
+                     "set xlabel 'layer'\nset ytics (" + ytics + ")\nset cblabel '1 - cos (log scale)'\n"
+                     "set logscale cb\nset format cb '%.0e'\nset palette rgb 33,13,10\nset xrange [-0.5:" +
+                     std::to_string(imp.layers - 0.5) + "]\nset yrange [-0.5:" + std::to_string(rows.size() - 0.5) +
+                     "]\nset xtics 1\nplot datafile matrix with image notitle\n";
   return render(dir, "importance", data.str(), body);
 }
 

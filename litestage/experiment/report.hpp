@@ -8,6 +8,7 @@
 
 #include "litestage/search/budget_search.hpp"
 #include "litestage/search/importance.hpp"
+#include "litestage/util/stats.hpp"
 
 namespace litestage {
 
@@ -17,11 +18,18 @@ struct MethodRow {
   double epsilon = -1;           // accuracy budget the method was searched under (-1: none)
   std::string skip;              // per-stage plans, text
   std::string early_exit;        // "off" or "threshold 0.45 (probability, n=4)"
-  Summary summary;               // on the evaluation split
+  Summary summary;               // on the evaluation split (latencies: the timed passes' medians)
   double full_accuracy = 0;      // the full model's, same split
   double full_latency = 0;
+  double full_flops = 0;
+  LatencySamples timing;         // this method's timed passes (interleaved with every other method's)
+  Interval speedup_ci{0, 0};     // 95 % bootstrap over questions
+  bool unconstrained = false;    // not held to the accuracy target (random)
   double delta_points() const { return 100.0 * (summary.accuracy - full_accuracy); }
   double speedup() const { return summary.mean_seconds > 0 ? full_latency / summary.mean_seconds : 0; }
+  // The deterministic cost ratio: the full model's FLOPs per question over this method's.
+  double cost_speedup() const { return summary.mean_cost.flops > 0 ? full_flops / summary.mean_cost.flops : 0; }
+  Interval accuracy_ci() const;  // 95 % Wilson
 };
 
 std::string table_markdown(const std::vector<MethodRow>& rows, const std::string& caption);

@@ -39,7 +39,7 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
   YamlNode root(tree, "", source);
   if (!root.defined()) root.fail("the experiment file is empty");
   root.expect_keys({"name", "model", "tokenizer", "runtime", "data", "prompt", "generation", "early_exit", "stages",
-                    "budget_profile", "force_profile", "output_dir", "seed", "importance", "search",
+                    "budget_profile", "force_profile", "output_dir", "seed", "importance", "search", "timing",
                     "early_exit_sweep", "methods", "epsilons"});
   ExperimentSpec s;
   s.source = source;
@@ -119,8 +119,16 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
     s.importance.pooling = im.get_choice("pooling", s.importance.pooling, {"mean", "last"});
     s.importance.accumulate = im.get_choice("accumulate", s.importance.accumulate, {"sum", "mean"});
   }
+  if (auto ti = root["timing"]; ti.defined()) {
+    ti.expect_keys({"repeats", "warmup"});
+    s.timing.repeats = static_cast<int>(ti.get_int("repeats", s.timing.repeats));
+    if (s.timing.repeats < 1) ti["repeats"].fail("must be >= 1");
+    s.timing.warmup = static_cast<int>(ti.get_int("warmup", s.timing.warmup));
+    if (s.timing.warmup < 0) ti["warmup"].fail("must be >= 0");
+  }
   if (auto se = root["search"]; se.defined()) {
-    se.expect_keys({"split", "epsilon", "max_k", "step", "limit"});
+    se.expect_keys({"split", "epsilon", "max_k", "step", "limit", "latency"});
+    s.search.latency = se.get_choice("latency", s.search.latency, {"measured", "cost"});
     s.search.split = se.get_choice("split", s.search.split, {"train", "valid", "validation", "calibration"});
     s.search.epsilon = se.get_double("epsilon", s.search.epsilon);
     if (s.search.epsilon < 0) se["epsilon"].fail("must be >= 0");
@@ -214,6 +222,9 @@ std::string experiment_yaml(const ExperimentSpec& s) {
   if (s.search.max_k) n["search"]["max_k"] = *s.search.max_k;
   n["search"]["step"] = s.search.step;
   n["search"]["limit"] = s.search.limit;
+  n["search"]["latency"] = s.search.latency;
+  n["timing"]["repeats"] = s.timing.repeats;
+  n["timing"]["warmup"] = s.timing.warmup;
   n["early_exit_sweep"]["thresholds"] = s.early_exit_sweep.thresholds;
   n["early_exit_sweep"]["window"] = s.early_exit_sweep.window;
   n["early_exit_sweep"]["metric"] = s.early_exit_sweep.metric;

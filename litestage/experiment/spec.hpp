@@ -34,6 +34,15 @@ struct SearchSpec {
   std::optional<int> max_k;      // K; default: number of layers (L)
   int step = 1;
   int limit = 0;                 // examples of the search split used (0: all)
+  // How configurations are compared: "measured" (median of timing.repeats interleaved passes,
+  // differences inside the noise band are ties won by lower cost) or "cost" (the deterministic
+  // cost alone: reproducible bit for bit).
+  std::string latency = "measured";
+};
+
+struct TimingSpec {
+  int repeats = 3;  // timed passes per configuration, interleaved round-robin; the median is reported
+  int warmup = 1;   // untimed questions first
 };
 
 struct ThresholdSweepSpec {
@@ -78,6 +87,7 @@ struct ExperimentSpec {
 
   ImportanceSpec importance;
   SearchSpec search;
+  TimingSpec timing;
   ThresholdSweepSpec early_exit_sweep;
   std::vector<std::string> methods = {"full", "litestage", "litestage_no_ee", "uniform", "adaskip",
                                       "shortgpt", "random", "early_exit_only"};

@@ -9,7 +9,9 @@
 
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/search/policies.hpp"
+#include "litestage/reasoning/timing.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/timer.hpp"
 
@@ -44,7 +46,119 @@ struct Candidate {
   double epsilon = -1;
   StagePlans plans;
   EarlyExitConfig early_exit;  // all stages
+  bool unconstrained = false;  // not held to the accuracy target
 };
+
+// Bumped when what an output directory holds changes shape (traces with costs, timed latencies):
+// an older directory is refused rather than mixed.
+constexpr int kOutputFormat = 2;
+
+int settings_max_k(const ExperimentSpec& spec, int layers) { return spec.search.max_k.value_or(layers); }
+
+TimingSettings timing_settings(const ExperimentSpec& spec) { return {spec.timing.repeats, spec.timing.warmup}; }
+
+// The search split, kept apart from the importance examples when both come from the same split:
+// the search must not select on the data that made the ranking.
+Dataset search_split(Session& session) {
+  const auto& spec = session.spec();
+  auto data = session.dataset(spec.search.split, spec.search.limit > 0 ? std::optional<size_t>(spec.search.limit)
+                                                                       : std::nullopt);
+  if (spec.search.split != spec.importance.split) return data;
+  const auto taken = static_cast<size_t>(spec.importance.examples);
+  if (data.examples.size() <= taken) {
+    std::fprintf(stderr, "warning: the search split has %zu examples and importance uses the first %zu of the same "
+                 "split: the search reuses the importance examples (raise data.calibration_size)\n",
+                 data.examples.size(), taken);
+    return data;
+  }
+  data.examples.erase(data.examples.begin(), data.examples.begin() + static_cast<std::ptrdiff_t>(taken));
+  data.info.split += " (after the " + std::to_string(taken) + " importance examples)";
+  return data;
+}
+
+void warn_resolution(const std::vector<double>& epsilons, size_t examples) {
+  const double one = 100.0 / static_cast<double>(examples);
+  for (double eps : epsilons)
+    if (eps < one)
+      std::fprintf(stderr, "warning: epsilon %g points is below one question of the %zu-question search split "
+                   "(%.2f points): it acts like epsilon 0\n", eps, examples, one);
+}
+
+// Times every method together on the evaluation split and puts the timed medians into the rows
+// (stage latencies, total, shares), with the full model's as the reference and a bootstrap interval
+// over questions on each speedup. The first row is the full model.
+void time_rows(Generator& generator, const std::vector<PipelineConfig>& configs, const std::vector<Example>& examples,
+               const TimingSettings& timing, std::vector<MethodRow>& rows) {
+  const auto samples = time_interleaved(generator, configs, examples, timing);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Summary& s = rows[i].summary;
+    rows[i].timing = samples[i];
+    s.mean_seconds = samples[i].median();
+    for (auto kind : kStages) {
+      auto& agg = const_cast<StageAggregate&>(s.stage(kind));
+      agg.mean_seconds = samples[i].stage_median(kind);
+      agg.share = s.mean_seconds > 0 ? agg.mean_seconds / s.mean_seconds : 0;
+    }
+  }
+  for (auto& r : rows) {
+    r.full_accuracy = rows.front().summary.accuracy;
+    r.full_latency = rows.front().summary.mean_seconds;
+    r.full_flops = rows.front().summary.mean_cost.flops;
+    r.speedup_ci = bootstrap_ratio_interval(rows.front().timing.per_question, r.timing.per_question);
+  }
+}
+
+PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const EarlyExitConfig& early_exit) {
+  for (auto kind : kStages) {
+    base.stage(kind).skip = plans[stage_index(kind)];
+    base.stage(kind).early_exit = early_exit;
+  }
+  return base;
+}
+
+// The early-exit threshold sweep on fixed plans: accuracy (and cost) of each threshold from the
+// stage cache, then, with measured latency, every threshold and the plans without early exit timed
+// together; the fastest setting meeting the target wins (noise-aware, ties by cost). Writes `file`.
+EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, const StagePlans& plans, double target,
+                                 const std::vector<Example>& examples, StageCache& cache, LatencyMode mode,
+                                 const fs::path& file) {
+  const auto& spec = session.spec();
+  std::vector<EarlyExitConfig> settings = {EarlyExitConfig{}};  // [0]: early exit off
+  for (double t : spec.early_exit_sweep.thresholds) {
+    EarlyExitConfig ee;
+    ee.enabled = true;
+    ee.window = spec.early_exit_sweep.window;
+    ee.threshold = t;
+    ee.metric = parse_confidence_metric(spec.early_exit_sweep.metric);
+    settings.push_back(ee);
+  }
+  std::vector<EvalPoint> points;
+  std::vector<PipelineConfig> configs;
+  for (const auto& ee : settings) {
+    configs.push_back(final_config(base, plans, ee));
+    PipelineEvaluator eval(session.generator(), configs.back(), examples, &cache, "early-exit " + ee_text(ee));
+    SearchJournal none;
+    points.push_back(none.evaluate(eval, plans));
+  }
+  if (mode == LatencyMode::Measured) {
+    const auto timed = time_interleaved(session.generator(), configs, examples, timing_settings(spec));
+    for (size_t i = 0; i < points.size(); ++i) {
+      points[i].timing = timed[i];
+      points[i].latency = timed[i].median();
+    }
+  }
+  size_t best = 0;
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < points.size(); ++i) {
+    const bool ok = points[i].accuracy >= target - 1e-9;
+    rows.push_back({{"early_exit", ee_text(settings[i])}, {"point", points[i]}, {"meets_target", ok}});
+    if (i > 0 && ok && faster(points[i], points[best], mode)) best = i;
+  }
+  write_file_atomic(file.string(), nlohmann::json{{"target_accuracy", target}, {"latency", to_string(mode)},
+                                                  {"rows", rows}, {"chosen", ee_text(settings[best])}}.dump(2) + "\n");
+  std::fprintf(stderr, "early exit: %s\n", ee_text(settings[best]).c_str());
+  return settings[best];
+}
 
 }  // namespace
 
@@ -79,6 +193,61 @@ ImportanceResult run_importance(Session& session, bool write) {
   return r;
 }
 
+nlohmann::json run_fingerprint(Session& session) {
+  const auto& spec = session.spec();
+  return {
+      {"model", {{"config_hash", session.identity().config_hash}, {"weights_hash", session.identity().weights_hash}}},
+      {"tokenizer", spec.tokenizer.empty() ? spec.model : spec.tokenizer},
+      {"runtime", {{"device", session.runtime().device.str()}, {"dtype", dtype_name(session.runtime().dtype)},
+                   {"threads", at::get_num_threads()}}},
+      {"data", {{"dataset", spec.dataset}, {"ids", session.dataset(spec.split).info.ids_fingerprint},
+                {"search_ids", search_split(session).info.ids_fingerprint}, {"root", spec.data_root_or_default()}, {"split", spec.split},
+                {"seed", spec.load.seed}, {"calibration_size", spec.load.calibration_size},
+                {"offset", spec.load.offset}, {"limit", spec.load.limit ? nlohmann::json(*spec.load.limit) : nlohmann::json(nullptr)}}},
+      {"prompt", {{"format", spec.prompt_format}, {"mode", spec.mode}, {"chat_template", spec.chat_template},
+                  {"exemplars", spec.exemplars}, {"system_prompt", spec.system_prompt}}},
+      {"generation", {{"max_new_tokens", {spec.stage(StageKind::Recall).max_new_tokens.value_or(spec.max_new_tokens),
+                                          spec.stage(StageKind::Analyze).max_new_tokens.value_or(spec.max_new_tokens),
+                                          spec.stage(StageKind::Summarize).max_new_tokens.value_or(spec.max_new_tokens)}},
+                      {"sampling", {spec.sampling.temperature, spec.sampling.top_k, spec.sampling.top_p, spec.sampling.seed}},
+                      {"stop", spec.stop}, {"batch_analyze", spec.batch_analyze}}},
+      {"importance", {{"split", spec.importance.split}, {"examples", spec.importance.examples},
+                      {"pooling", spec.importance.pooling}, {"accumulate", spec.importance.accumulate}}},
+      {"search", {{"split", spec.search.split}, {"limit", spec.search.limit}, {"epsilon", spec.search.epsilon},
+                  {"epsilons", spec.epsilons}, {"max_k", settings_max_k(spec, session.num_layers())}, {"step", spec.search.step},
+                  {"latency", spec.search.latency}}},
+      {"timing", {{"repeats", spec.timing.repeats}, {"warmup", spec.timing.warmup}}},
+      {"early_exit_sweep", {{"thresholds", spec.early_exit_sweep.thresholds}, {"window", spec.early_exit_sweep.window},
+                            {"metric", spec.early_exit_sweep.metric}}},
+      {"seed", spec.seed},
+      {"methods", spec.methods},
+      {"format", kOutputFormat}};
+}
+
+void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint) {
+  // Journals, caches and traces under output_dir are only valid for the configuration that made
+  // them: refuse to mix results of another model, runtime, data, prompt or search setting.
+  const fs::path fp_path = fs::path(out) / "fingerprint.json";
+  if (fs::exists(fp_path)) {
+    const auto previous = nlohmann::json::parse(read_file(fp_path.string()));
+    if (previous != fingerprint) {
+      const auto diff = nlohmann::json::diff(previous, fingerprint);
+      std::set<std::string> keys;
+      for (const auto& op : diff) {
+        std::string path = op.at("path").get<std::string>().substr(1);
+        for (auto& c : path) c = c == '/' ? '.' : c;
+        const size_t cut = path.find('.', path.find('.') + 1);  // two levels: "search.max_k"
+        keys.insert(path.substr(0, cut));
+      }
+      throw_error("output directory '", out, "' holds results of a different configuration (",
+                  join(std::vector<std::string>(keys.begin(), keys.end()), ", "),
+                  " differ); choose another output_dir or delete it");
+    }
+  }
+  fs::create_directories(out);
+  write_file_atomic(fp_path.string(), fingerprint.dump(2) + "\n");
+}
+
 WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   const auto& spec = session.spec();
   Timer total;
@@ -92,47 +261,14 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   for (const auto& m : spec.methods)
     if (!is_method(m)) throw_error(spec.source, ": methods: unknown method '", m, "' (known: ", join(method_names(), ", "), ")");
 
-  // Journals and stage caches under output_dir are only valid for the configuration that made
-  // them: refuse to mix measurements of another model, runtime, data or prompt setting.
-  nlohmann::json fingerprint = {
-      {"model", {{"config_hash", session.identity().config_hash}, {"weights_hash", session.identity().weights_hash}}},
-      {"tokenizer", spec.tokenizer.empty() ? spec.model : spec.tokenizer},
-      {"runtime", {{"device", session.runtime().device.str()}, {"dtype", dtype_name(session.runtime().dtype)},
-                   {"threads", at::get_num_threads()}}},
-      {"data", {{"dataset", spec.dataset}, {"root", spec.data_root_or_default()}, {"split", spec.split},
-                {"seed", spec.load.seed}, {"calibration_size", spec.load.calibration_size},
-                {"offset", spec.load.offset}, {"limit", spec.load.limit ? nlohmann::json(*spec.load.limit) : nlohmann::json(nullptr)}}},
-      {"prompt", {{"format", spec.prompt_format}, {"mode", spec.mode}, {"chat_template", spec.chat_template},
-                  {"exemplars", spec.exemplars}, {"system_prompt", spec.system_prompt}}},
-      {"generation", {{"max_new_tokens", {spec.stage(StageKind::Recall).max_new_tokens.value_or(spec.max_new_tokens),
-                                          spec.stage(StageKind::Analyze).max_new_tokens.value_or(spec.max_new_tokens),
-                                          spec.stage(StageKind::Summarize).max_new_tokens.value_or(spec.max_new_tokens)}},
-                      {"sampling", {spec.sampling.temperature, spec.sampling.top_k, spec.sampling.top_p, spec.sampling.seed}},
-                      {"stop", spec.stop}, {"batch_analyze", spec.batch_analyze}}},
-      {"importance", {{"split", spec.importance.split}, {"examples", spec.importance.examples},
-                      {"pooling", spec.importance.pooling}, {"accumulate", spec.importance.accumulate}}},
-      {"search", {{"split", spec.search.split}, {"limit", spec.search.limit}}}};
-  auto fp_path = out / "fingerprint.json";
-  if (fs::exists(fp_path)) {
-    auto previous = nlohmann::json::parse(read_file(fp_path.string()));
-    if (previous != fingerprint) {
-      std::vector<std::string> differ;
-      for (const auto& [k, v] : fingerprint.items())
-        if (!previous.contains(k) || previous[k] != v) differ.push_back(k);
-      throw_error("output directory '", out.string(), "' holds measurements of a different configuration (",
-                  join(differ, ", "), " differ); choose another output_dir or delete it");
-    }
-  }
-  write_file_atomic(fp_path.string(), fingerprint.dump(2) + "\n");
+  claim_output_dir(out.string(), run_fingerprint(session));
 
   banner("importance on " + spec.dataset + "/" + spec.importance.split + " (" +
          std::to_string(spec.importance.examples) + " examples)");
   report.importance = run_importance(session);
   const auto ranking = report.importance.ranking();
 
-  auto search_data = session.dataset(spec.search.split, spec.search.limit > 0
-                                                             ? std::optional<size_t>(spec.search.limit)
-                                                             : std::nullopt);
+  auto search_data = search_split(session);
   StageCache search_cache((out / "cache" / "search_stages.jsonl").string());
   auto base = session.full_pipeline_config();
   {
@@ -141,15 +277,18 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
     MultiStagePipeline warm(session.generator(), base);
     for (size_t i = 0; i < std::min<size_t>(2, search_data.examples.size()); ++i) warm.run(search_data.examples[i]);
   }
-  PipelineEvaluator evaluator(session.generator(), base, search_data.examples, &search_cache, "search");
+  PipelineEvaluator evaluator(session.generator(), base, search_data.examples, &search_cache, "search",
+                              timing_settings(spec));
   SearchJournal journal((out / "search_journal.jsonl").string());
 
   SearchSettings settings;
-  settings.max_k = spec.search.max_k.value_or(L);
+  settings.max_k = settings_max_k(spec, L);
   settings.step = spec.search.step;
+  settings.latency = parse_latency_mode(spec.search.latency);
   std::vector<double> epsilons = {spec.search.epsilon};
   for (double e : spec.epsilons)
     if (std::find(epsilons.begin(), epsilons.end(), e) == epsilons.end()) epsilons.push_back(e);
+  warn_resolution(epsilons, search_data.examples.size());
   auto wants = [&](const std::string& m) { return std::find(spec.methods.begin(), spec.methods.end(), m) != spec.methods.end(); };
 
   std::vector<Candidate> candidates;
@@ -173,33 +312,10 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   }
   const auto& main_search = litestage_by_eps.at(spec.search.epsilon);
 
-  // Early-exit threshold: the lowest latency that still meets the search's target, on the same data.
+  // Early-exit threshold: the fastest setting that still meets the search's target, on the same data.
   auto sweep_threshold = [&](const StagePlans& plans, double target, const std::string& what) {
-    EarlyExitConfig best;  // disabled unless a threshold meets the target
-    double best_latency = journal.evaluate(evaluator, plans).latency;
-    nlohmann::json rows = nlohmann::json::array();
-    for (double t : spec.early_exit_sweep.thresholds) {
-      auto cfg = base;
-      EarlyExitConfig ee;
-      ee.enabled = true;
-      ee.window = spec.early_exit_sweep.window;
-      ee.threshold = t;
-      ee.metric = parse_confidence_metric(spec.early_exit_sweep.metric);
-      for (auto k : kStages) cfg.stage(k).early_exit = ee;
-      PipelineEvaluator ee_eval(session.generator(), cfg, search_data.examples, &search_cache, "early-exit " + eps_label(t));
-      SearchJournal ee_journal((out / "cache" / ("ee_" + what + "_t" + eps_label(t) + ".jsonl")).string());
-      auto p = ee_journal.evaluate(ee_eval, plans);
-      bool ok = p.accuracy >= target - 1e-9;
-      rows.push_back({{"threshold", t}, {"point", p}, {"meets_target", ok}});
-      if (ok && p.latency < best_latency) {
-        best = ee;
-        best_latency = p.latency;
-      }
-    }
-    write_file_atomic((out / "sweeps" / ("early_exit_" + what + ".json")).string(),
-                      nlohmann::json{{"target_accuracy", target}, {"rows", rows}, {"chosen", ee_text(best)}}.dump(2) + "\n");
-    std::fprintf(stderr, "early exit for %s: %s\n", what.c_str(), ee_text(best).c_str());
-    return best;
+    return sweep_early_exit(session, base, plans, target, search_data.examples, search_cache, settings.latency,
+                            out / "sweeps" / ("early_exit_" + what + ".json"));
   };
   EarlyExitConfig litestage_ee;
   for (double eps : epsilons) {
@@ -247,8 +363,10 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
     shared("shortgpt", [&, blocks](int n) { return shortgpt_plan(blocks, n, L); }, std::max(1, settings.max_k / 2),
            main_only);
   }
+  // random skips as many sub-layers per stage as LiteStage chose, drawn at random: a control, not
+  // held to the accuracy target (labelled so in the table).
   if (wants("random"))
-    candidates.push_back({"random", spec.search.epsilon, random_plans(main_search.k, L, spec.seed + 17), {}});
+    candidates.push_back({"random", spec.search.epsilon, random_plans(main_search.k, L, spec.seed + 17), {}, true});
 
   // The budget profile: LiteStage at the main epsilon, with its early exit.
   auto& p = report.profile;
@@ -271,15 +389,19 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   p.full_accuracy = main_search.full.accuracy;
   p.target_accuracy = main_search.target;
   {
+    // The profile's latencies: the full model and the chosen configuration timed together.
     auto cfg = base;
     for (auto kind : kStages) cfg.stage(kind).early_exit = litestage_ee;
-    PipelineEvaluator final_eval(session.generator(), cfg, search_data.examples, &search_cache, "profile");
+    PipelineEvaluator final_eval(session.generator(), cfg, search_data.examples, &search_cache, "profile",
+                                 timing_settings(spec));
     SearchJournal none;
     auto measured = none.evaluate(final_eval, main_search.plans);
+    const auto timed = time_interleaved(session.generator(), {base, final_config(base, main_search.plans, litestage_ee)},
+                                        search_data.examples, timing_settings(spec));
     p.accuracy = measured.accuracy;
-    p.latency = measured.latency;
+    p.latency = timed[1].median();
+    p.full_latency = timed[0].median();
   }
-  p.full_latency = main_search.full.latency;
   p.settings = {{"max_k", std::to_string(settings.max_k)},
                 {"step", std::to_string(settings.step)},
                 {"search_order", [&] {
@@ -307,17 +429,13 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   write_file_atomic((out / "split.json").string(), nlohmann::json(test.info).dump(2) + "\n");
   StageCache test_cache((out / "cache" / (std::string(to_string(parse_split(spec.split))) + "_stages.jsonl")).string());
   fs::create_directories(out / "methods");
-  Summary full_summary;
+  std::vector<PipelineConfig> configs;
   for (const auto& c : candidates) {
     std::string label = c.method + (c.epsilon >= 0 && c.method != "full" ? " (eps=" + eps_label(c.epsilon) + ")" : "");
     banner("evaluating " + label + " on " + spec.dataset + "/" + test.info.split + " (" +
            std::to_string(test.examples.size()) + " examples)");
-    auto cfg = base;
-    for (auto kind : kStages) {
-      cfg.stage(kind).skip = c.plans[stage_index(kind)];
-      cfg.stage(kind).early_exit = c.early_exit;
-    }
-    MultiStagePipeline pipeline(session.generator(), cfg, &test_cache);
+    configs.push_back(final_config(base, c.plans, c.early_exit));
+    MultiStagePipeline pipeline(session.generator(), configs.back(), &test_cache);
     EvalOptions eo;
     eo.label = label;
     std::string file = c.method + (c.epsilon >= 0 ? "_eps" + eps_label(c.epsilon) : "");
@@ -331,18 +449,22 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
     row.skip = plans_text(c.plans);
     row.early_exit = ee_text(c.early_exit);
     row.summary = result.summary;
-    if (c.method == "full") full_summary = result.summary;
+    row.unconstrained = c.unconstrained;
     report.rows.push_back(row);
   }
-  for (auto& r : report.rows) {
-    r.full_accuracy = full_summary.accuracy;
-    r.full_latency = full_summary.mean_seconds;
-  }
+  banner("timing every method on " + test.info.split + ": " + std::to_string(spec.timing.repeats) +
+         " interleaved passes");
+  time_rows(session.generator(), configs, test.examples, timing_settings(spec), report.rows);
   std::string caption = spec.name + ": " + spec.dataset + "/" + test.info.split + ", " +
                         std::to_string(test.examples.size()) + " questions, " + dtype_name(session.runtime().dtype) +
                         " on " + session.runtime().device.str() + ", " + std::to_string(at::get_num_threads()) +
                         " threads; search on " + search_data.info.split + " (" +
-                        std::to_string(search_data.examples.size()) + "), epsilon in accuracy points";
+                        std::to_string(search_data.examples.size()) + ", choices by " + spec.search.latency +
+                        "), epsilon in accuracy points; latency: median (min–max) of " +
+                        std::to_string(spec.timing.repeats) + " passes interleaved over the methods after a warm-up, "
+                        "speedup with a 95% bootstrap interval over questions; cost speedup: the full model's FLOPs "
+                        "per question over the method's (deterministic); too long: questions with a stage past the "
+                        "context (answered wrong)";
   write_tables(report.rows, out.string(), "table", caption);
   for (auto ext : {".md", ".csv", ".tex"}) report.files.push_back((out / ("table" + std::string(ext))).string());
   if (options.plots) {
@@ -352,8 +474,11 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   nlohmann::json summary = nlohmann::json::array();
   for (const auto& r : report.rows)
     summary.push_back({{"method", r.method}, {"label", r.label}, {"epsilon", r.epsilon}, {"summary", r.summary},
-                       {"speedup", r.speedup()}, {"delta_points", r.delta_points()}, {"skip", r.skip},
-                       {"early_exit", r.early_exit}});
+                       {"accuracy_wilson95", {r.accuracy_ci().low, r.accuracy_ci().high}},
+                       {"timing", r.timing}, {"speedup", r.speedup()},
+                       {"speedup_bootstrap95", {r.speedup_ci.low, r.speedup_ci.high}},
+                       {"cost_speedup", r.cost_speedup()}, {"delta_points", r.delta_points()},
+                       {"held_to_target", !r.unconstrained}, {"skip", r.skip}, {"early_exit", r.early_exit}});
   write_file_atomic((out / "results.json").string(),
                     nlohmann::json{{"experiment", spec.name}, {"split", test.info}, {"rows", summary},
                                    {"search_stage_cache", {{"entries", search_cache.size()}}},

@@ -36,6 +36,12 @@ struct WorkflowReport {
 // previous run with the same settings left it).
 ImportanceResult run_importance(Session& session, bool write = true);
 
+// Every setting that changes a result of `litestage run`, with the model's and the data's hashes.
+nlohmann::json run_fingerprint(Session& session);
+// Records the fingerprint in <out>/fingerprint.json, or throws naming the keys (two levels deep,
+// e.g. "search.max_k") that differ from the one already there: results are never mixed.
+void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint);
+
 WorkflowReport run_workflow(Session& session, const WorkflowOptions& options);
 
 }  // namespace litestage

@@ -116,7 +116,8 @@ void CausalLMImpl::init_weights(uint64_t seed) {
   }
 }
 
-CausalLM grow_layers(CausalLM& source, int64_t layers, uint64_t seed) {
+CausalLM grow_layers(CausalLM& source, int64_t layers, uint64_t seed, double output_scale) {
+  LITESTAGE_CHECK(output_scale >= 0.0, "grow_layers: output_scale must be >= 0, got ", output_scale);
   const ModelConfig& from = source->config();
   LITESTAGE_CHECK(layers >= from.num_hidden_layers, "grow_layers: cannot shrink a ", from.num_hidden_layers,
                   "-layer model to ", layers, " layers");
@@ -131,7 +132,7 @@ CausalLM grow_layers(CausalLM& source, int64_t layers, uint64_t seed) {
     if (const torch::Tensor* from_param = src.find(name)) {
       item.value().copy_(*from_param);
     } else if (name.find(".o_proj.") != std::string::npos || name.find(".down_proj.") != std::string::npos) {
-      item.value().zero_();
+      item.value().mul_(output_scale);
     }
   }
   return grown;

@@ -89,7 +89,10 @@ CausalLM load_causal_lm(const std::filesystem::path& dir, const Runtime& runtime
 // randomly initialised (seed) with o_proj and down_proj (and o_proj's bias) zero, so each added
 // layer starts as the identity and the grown model computes exactly what `source` computes.
 // Training then starts from circuits the small model already has.
-CausalLM grow_layers(CausalLM& source, int64_t layers, uint64_t seed);
+// With output_scale > 0 the added layers' o_proj and down_proj keep their random init multiplied
+// by output_scale instead: every added layer then starts near, not at, the identity and trains
+// from the first step (an identity start can stay near the identity for a whole training run).
+CausalLM grow_layers(CausalLM& source, int64_t layers, uint64_t seed, double output_scale = 0.0);
 
 // Writes a Hugging Face checkpoint directory: config.json + model.safetensors (tied lm_head
 // omitted, as save_pretrained does).

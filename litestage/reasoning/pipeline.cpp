@@ -1,9 +1,11 @@
 #include "litestage/reasoning/pipeline.hpp"
 
+#include <cmath>
 #include <fstream>
 
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
+#include "litestage/util/timer.hpp"
 
 namespace litestage {
 
@@ -57,7 +59,9 @@ void to_json(nlohmann::json& j, const StageTrace& t) {
                      {"prefill_seconds", t.prefill_seconds},
                      {"decode_seconds", t.decode_seconds},
                      {"exit_reason", t.exit_reason},
-                     {"skip", t.skip}};
+                     {"skip", t.skip},
+                     {"cost", t.cost},
+                     {"cached", t.cached}};
 }
 
 void from_json(const nlohmann::json& j, StageTrace& t) {
@@ -71,6 +75,8 @@ void from_json(const nlohmann::json& j, StageTrace& t) {
   t.decode_seconds = j.at("decode_seconds").get<double>();
   t.exit_reason = j.at("exit_reason").get<std::string>();
   t.skip = j.at("skip").get<std::string>();
+  t.cost = j.at("cost").get<ForwardCost>();
+  t.cached = j.value("cached", false);
 }
 
 void to_json(nlohmann::json& j, const ExampleTrace& t) {
@@ -96,6 +102,21 @@ void from_json(const nlohmann::json& j, ExampleTrace& t) {
   t.stages = j.at("stages").get<std::vector<StageTrace>>();
 }
 
+void to_json(nlohmann::json& j, const ForwardCost& c) {
+  j = {{"prefill_tokens", c.prefill_tokens},       {"decode_tokens", c.decode_tokens},
+       {"attn_token_layers", c.attn_token_layers}, {"ffn_token_layers", c.ffn_token_layers},
+       {"flops", c.flops},                         {"weight_bytes", c.weight_bytes}};
+}
+
+void from_json(const nlohmann::json& j, ForwardCost& c) {
+  c.prefill_tokens = j.at("prefill_tokens").get<int64_t>();
+  c.decode_tokens = j.at("decode_tokens").get<int64_t>();
+  c.attn_token_layers = j.at("attn_token_layers").get<int64_t>();
+  c.ffn_token_layers = j.at("ffn_token_layers").get<int64_t>();
+  c.flops = j.at("flops").get<double>();
+  c.weight_bytes = j.at("weight_bytes").get<double>();
+}
+
 nlohmann::json prediction_json(const ExampleTrace& t) {
   auto stages = nlohmann::json::array();
   for (const auto& s : t.stages)
@@ -103,7 +124,8 @@ nlohmann::json prediction_json(const ExampleTrace& t) {
                       {"option", s.option},
                       {"output", s.output},
                       {"tokens", s.tokens},
-                      {"exit_reason", s.exit_reason}});
+                      {"exit_reason", s.exit_reason},
+                      {"cost", s.cost}});
   return {{"id", t.id},
           {"gold", t.gold},
           {"predicted", t.predicted ? nlohmann::json(*t.predicted) : nlohmann::json(nullptr)},
@@ -131,11 +153,17 @@ Summary summarize(const std::vector<ExampleTrace>& traces) {
       agg.mean_tokens += t.stage_tokens(kind);
       tokens += t.stage_tokens(kind);
     }
+    bool too_long = false;
     for (const auto& st : t.stages) {
       auto& agg = const_cast<StageAggregate&>(s.stage(st.stage));
       agg.calls += 1;
       agg.early_exits += st.exit_reason == "early_exit";
+      agg.mean_flops += st.cost.flops;
+      s.mean_cost += st.cost;
+      s.cached_stages += st.cached ? 1 : 0;
+      too_long = too_long || st.exit_reason == "prompt_too_long";
     }
+    s.prompt_too_long += too_long ? 1 : 0;
   }
   double n = static_cast<double>(traces.size());
   s.accuracy = s.correct / n;
@@ -145,13 +173,19 @@ Summary summarize(const std::vector<ExampleTrace>& traces) {
     agg->share = total > 0 ? agg->mean_seconds / total : 0;
     agg->mean_seconds /= n;
     agg->mean_tokens /= n;
+    agg->mean_flops /= n;
   }
+  auto mean = [&](int64_t v) { return static_cast<int64_t>(std::llround(static_cast<double>(v) / n)); };
+  s.mean_cost = {mean(s.mean_cost.prefill_tokens), mean(s.mean_cost.decode_tokens),
+                 mean(s.mean_cost.attn_token_layers), mean(s.mean_cost.ffn_token_layers),
+                 s.mean_cost.flops / n, s.mean_cost.weight_bytes / n};
   return s;
 }
 
 void to_json(nlohmann::json& j, const Summary& s) {
   auto stage = [](const StageAggregate& a) {
-    return nlohmann::json{{"mean_seconds", a.mean_seconds}, {"mean_tokens", a.mean_tokens}, {"share", a.share},
+    return nlohmann::json{{"mean_seconds", a.mean_seconds}, {"mean_tokens", a.mean_tokens},
+                          {"mean_flops", a.mean_flops},     {"share", a.share},
                           {"calls", a.calls},               {"early_exits", a.early_exits}};
   };
   j = nlohmann::json{{"examples", s.examples},
@@ -160,6 +194,9 @@ void to_json(nlohmann::json& j, const Summary& s) {
                      {"accuracy", s.accuracy},
                      {"mean_seconds", s.mean_seconds},
                      {"mean_tokens", s.mean_tokens},
+                     {"mean_cost", s.mean_cost},
+                     {"prompt_too_long", s.prompt_too_long},
+                     {"cached_stages", s.cached_stages},
                      {"stages", {{"recall", stage(s.recall)}, {"analyze", stage(s.analyze)}, {"summarize", stage(s.summarize)}}}};
 }
 
@@ -264,9 +301,12 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
     if (const auto* hit = cache_->find(key)) {
       StageTrace t = *hit;
       t.option = option;
+      t.prefill_seconds = t.decode_seconds = 0;  // outputs are reused, timings never
+      t.cached = true;
       return t;
     }
   }
+  Timer timer;
   StageTrace t;
   t.stage = kind;
   t.option = option;
@@ -280,6 +320,7 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
     // unanswered rather than aborting the evaluation.
     t.exit_reason = "prompt_too_long";
     t.skip = cfg.skip.to_string();
+    t.prefill_seconds = timer.seconds();  // what it really cost: rendering and encoding the prompt
     if (!key.empty()) cache_->insert(key, t);
     return t;
   }
@@ -291,8 +332,15 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   t.decode_seconds = r.decode_seconds;
   t.exit_reason = exit_reason_name(r.exit_reason);
   t.skip = cfg.skip.to_string();
+  t.cost = stage_cost(cfg.skip, r);
   if (!key.empty()) cache_->insert(key, t);
   return t;
+}
+
+ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const GenerationResult& r) const {
+  const auto forwards = decode_forwards(static_cast<int64_t>(r.tokens.size()), r.exit_reason == ExitReason::Eos);
+  return forward_cost(generator_.model()->config(), plan, r.prompt_tokens, forwards,
+                      static_cast<int64_t>(c10::elementSize(generator_.model()->runtime().dtype)));
 }
 
 std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(const std::vector<std::string>& prompts) {
@@ -319,6 +367,7 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(const std::ve
     t.decode_seconds = i == 0 ? results[i].decode_seconds : 0;
     t.exit_reason = exit_reason_name(results[i].exit_reason);
     t.skip = cfg.skip.to_string();
+    t.cost = stage_cost(cfg.skip, results[i]);  // each row as if alone: padding rows are not counted
     out.push_back(std::move(t));
   }
   return out;

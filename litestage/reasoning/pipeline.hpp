@@ -14,6 +14,7 @@
 #include "litestage/data/example.hpp"
 #include "litestage/data/stage_records.hpp"
 #include "litestage/generate/generator.hpp"
+#include "litestage/model/cost.hpp"
 #include "litestage/reasoning/answer.hpp"
 #include "litestage/reasoning/prompts.hpp"
 #include "litestage/tokenizer/chat_template.hpp"
@@ -64,6 +65,10 @@ struct StageTrace {
   double decode_seconds = 0;
   std::string exit_reason;
   std::string skip;           // skip plan used, text form
+  ForwardCost cost;           // what the model executed (model/cost.hpp): deterministic
+  // The output came from a StageCache: it is exact, but its timings are not a measurement of this
+  // run, so they are zero here and a latency must come from a timed pass (experiment/timing.hpp).
+  bool cached = false;
   double seconds() const { return prefill_seconds + decode_seconds; }
 };
 
@@ -79,6 +84,8 @@ struct ExampleTrace {
   int stage_tokens(StageKind kind) const;
 };
 
+void to_json(nlohmann::json& j, const ForwardCost& c);
+void from_json(const nlohmann::json& j, ForwardCost& c);
 void to_json(nlohmann::json& j, const StageTrace& t);
 void from_json(const nlohmann::json& j, StageTrace& t);
 void to_json(nlohmann::json& j, const ExampleTrace& t);
@@ -89,6 +96,7 @@ nlohmann::json prediction_json(const ExampleTrace& t);
 struct StageAggregate {
   double mean_seconds = 0;   // per question (Analyze: all options together)
   double mean_tokens = 0;    // per question
+  double mean_flops = 0;     // per question (ForwardCost::flops)
   double share = 0;          // of total latency
   int calls = 0;             // generate calls in all
   int early_exits = 0;
@@ -101,6 +109,9 @@ struct Summary {
   double accuracy = 0;          // correct / examples
   double mean_seconds = 0;      // per question, all stages
   double mean_tokens = 0;
+  ForwardCost mean_cost;        // per question, all stages (its counts are rounded means)
+  int prompt_too_long = 0;      // questions with a stage whose prompt did not fit the context
+  int cached_stages = 0;        // stage outputs taken from a cache: the latencies are not all measured
   StageAggregate recall, analyze, summarize;
   const StageAggregate& stage(StageKind kind) const;
 };
@@ -138,6 +149,10 @@ class MultiStagePipeline {
   const PipelineConfig& config() const { return config_; }
   PipelineConfig& config() { return config_; }
 
+  // One stage's generate call on a given stage prompt (teacher forcing: the prompt holds the gold
+  // earlier stages), with this pipeline's settings for that stage.
+  StageTrace run_stage(StageKind kind, const std::string& stage_prompt) { return generate_stage(kind, -1, stage_prompt); }
+
   // The text handed to the model for one stage prompt (the prompt itself, or the chat rendering
   // with few-shot turns), and whether BOS is prepended when encoding it.
   std::string model_input(StageKind kind, const std::string& stage_prompt) const;
@@ -146,6 +161,7 @@ class MultiStagePipeline {
   StageTrace generate_stage(StageKind kind, int option, const std::string& stage_prompt);
   std::vector<StageTrace> generate_analyze_batch(const std::vector<std::string>& prompts);
   GenerationConfig generation_config(StageKind kind) const;
+  ForwardCost stage_cost(const SkipPlan& plan, const GenerationResult& result) const;
   bool add_bos() const;
 
   std::string cache_key(StageKind kind, const std::string& prompt) const;

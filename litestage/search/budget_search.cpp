@@ -14,19 +14,56 @@ namespace litestage {
 
 void to_json(nlohmann::json& j, const EvalPoint& p) {
   j = {{"accuracy", p.accuracy},
+       {"correct", p.correct},
        {"latency", p.latency},
        {"stage_latency", {{"recall", p.stage_latency[0]}, {"analyze", p.stage_latency[1]}, {"summarize", p.stage_latency[2]}}},
        {"tokens", p.tokens},
+       {"flops", p.flops},
+       {"stage_flops", {{"recall", p.stage_flops[0]}, {"analyze", p.stage_flops[1]}, {"summarize", p.stage_flops[2]}}},
+       {"prompt_too_long", p.prompt_too_long},
        {"examples", p.examples}};
+  if (p.timing.measured()) j["timing"] = p.timing;
 }
 
 void from_json(const nlohmann::json& j, EvalPoint& p) {
   p.accuracy = j.at("accuracy").get<double>();
+  p.correct = j.value("correct", 0);
   p.latency = j.at("latency").get<double>();
   const auto& s = j.at("stage_latency");
   p.stage_latency = {s.at("recall").get<double>(), s.at("analyze").get<double>(), s.at("summarize").get<double>()};
   p.tokens = j.at("tokens").get<double>();
+  p.flops = j.value("flops", 0.0);
+  if (j.contains("stage_flops")) {
+    const auto& f = j.at("stage_flops");
+    p.stage_flops = {f.at("recall").get<double>(), f.at("analyze").get<double>(), f.at("summarize").get<double>()};
+  }
+  p.prompt_too_long = j.value("prompt_too_long", 0);
   p.examples = j.at("examples").get<int>();
+  if (j.contains("timing")) p.timing = j.at("timing").get<LatencySamples>();
+}
+
+LatencyMode parse_latency_mode(const std::string& name) {
+  if (name == "measured") return LatencyMode::Measured;
+  if (name == "cost") return LatencyMode::Cost;
+  throw_error("unknown latency mode '", name, "' (expected measured or cost)");
+}
+
+std::string to_string(LatencyMode mode) { return mode == LatencyMode::Cost ? "cost" : "measured"; }
+
+void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans, const std::vector<EvalPoint*>& points) {
+  const std::vector<LatencySamples> samples = evaluator.time(plans);
+  if (samples.empty()) return;  // the evaluator's own latencies stand
+  for (size_t i = 0; i < points.size(); ++i) {
+    EvalPoint& p = *points[i];
+    p.timing = samples.at(i);
+    p.latency = p.timing.median();
+    for (StageKind k : kStages) p.stage_latency[stage_index(k)] = p.timing.stage_median(k);
+  }
+}
+
+bool faster(const EvalPoint& a, const EvalPoint& b, LatencyMode mode) {
+  if (mode == LatencyMode::Cost || within_noise(a.timing, b.timing)) return a.flops < b.flops;
+  return a.latency < b.latency;
 }
 
 SearchJournal::SearchJournal(std::string path) : path_(std::move(path)) {
@@ -67,13 +104,20 @@ void to_json(nlohmann::json& j, const SearchResult& r) {
        {"sweep", sweep}};
 }
 
-std::optional<size_t> choose_row(const std::vector<SweepRow>& rows) {
+std::optional<size_t> choose_row(const std::vector<SweepRow>& rows, LatencyMode mode) {
+  // The fastest row meeting the target by value (latency or cost), then, for measured latency,
+  // the cheapest of the rows inside its noise band.
   std::optional<size_t> best;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (!rows[i].meets_target) continue;
-    if (!best || rows[i].point.latency < rows[*best].point.latency ||
-        (rows[i].point.latency == rows[*best].point.latency && rows[i].k < rows[*best].k))
+  auto key = [&](size_t i) { return mode == LatencyMode::Cost ? rows[i].point.flops : rows[i].point.latency; };
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].meets_target && (!best || key(i) < key(*best) || (key(i) == key(*best) && rows[i].k < rows[*best].k)))
       best = i;
+  if (!best || mode == LatencyMode::Cost) return best;
+  const size_t fastest = *best;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!rows[i].meets_target || !within_noise(rows[i].point.timing, rows[fastest].point.timing)) continue;
+    const double fi = rows[i].point.flops, fb = rows[*best].point.flops;
+    if (fi < fb || (fi == fb && rows[i].k < rows[*best].k)) best = i;
   }
   return best;
 }
@@ -83,6 +127,32 @@ namespace {
 // Accuracy is a fraction; the target is compared with a tolerance that absorbs float rounding
 // (e.g. 0.9 - 0.02 computed vs 0.88 measured).
 bool meets(double accuracy, double target) { return accuracy >= target - 1e-9; }
+
+// Slowest stage first (measured: median stage latency, noise-free ties by stage cost; cost: stage
+// cost); remaining ties keep pipeline order.
+std::vector<StageKind> stage_order(const EvalPoint& full, LatencyMode mode) {
+  std::vector<StageKind> order = {kStages.begin(), kStages.end()};
+  std::stable_sort(order.begin(), order.end(), [&](StageKind a, StageKind b) {
+    const size_t ia = stage_index(a), ib = stage_index(b);
+    if (mode == LatencyMode::Cost) return full.stage_flops[ia] > full.stage_flops[ib];
+    return full.stage_latency[ia] > full.stage_latency[ib];
+  });
+  return order;
+}
+
+// Times a sweep's rows together, so load drift hits them alike.
+void time_rows(PlanEvaluator& evaluator, const std::vector<StagePlans>& trials, std::vector<SweepRow>& rows) {
+  std::vector<EvalPoint*> points;
+  for (auto& row : rows) points.push_back(&row.point);
+  time_points(evaluator, trials, points);
+}
+
+// The point of the configuration the search ended on: the last stage's chosen row.
+EvalPoint chosen_point(const std::vector<SweepRow>& sweep) {
+  for (auto it = sweep.rbegin(); it != sweep.rend(); ++it)
+    if (it->chosen) return it->point;
+  return {};
+}
 
 void check_settings(const SearchSettings& s) {
   if (s.max_k < 0) throw_error("search max_k must be >= 0");
@@ -99,14 +169,12 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
   r.method = "litestage";
   StagePlans plans = {SkipPlan(num_layers), SkipPlan(num_layers), SkipPlan(num_layers)};
   r.full = journal.evaluate(evaluator, plans);
+  if (settings.latency == LatencyMode::Measured) time_points(evaluator, {plans}, {&r.full});
   r.target = r.full.accuracy - settings.epsilon / 100.0;
-  // Slowest stage first; ties keep pipeline order.
-  r.order = {kStages.begin(), kStages.end()};
-  std::stable_sort(r.order.begin(), r.order.end(), [&](StageKind a, StageKind b) {
-    return r.full.stage_latency[stage_index(a)] > r.full.stage_latency[stage_index(b)];
-  });
+  r.order = stage_order(r.full, settings.latency);
   for (auto stage : r.order) {
     std::vector<SweepRow> rows;
+    std::vector<StagePlans> trials;
     for (int k = 0; k <= settings.max_k; k += settings.step) {
       auto trial = plans;
       trial[stage_index(stage)] = build(stage, k);
@@ -116,8 +184,10 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
       row.point = journal.evaluate(evaluator, trial);
       row.meets_target = meets(row.point.accuracy, r.target);
       rows.push_back(row);
+      trials.push_back(trial);
     }
-    auto best = choose_row(rows);
+    if (settings.latency == LatencyMode::Measured) time_rows(evaluator, trials, rows);
+    auto best = choose_row(rows, settings.latency);
     int k = 0;  // k = 0 is the previous configuration, which met the target (or is the full model)
     if (best) {
       rows[*best].chosen = true;
@@ -130,7 +200,8 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
     r.sweep.insert(r.sweep.end(), rows.begin(), rows.end());
   }
   r.plans = plans;
-  r.final = journal.evaluate(evaluator, plans);
+  r.final = chosen_point(r.sweep);
+  if (r.sweep.empty()) r.final = r.full;
   return r;
 }
 
@@ -144,6 +215,7 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
   r.full = journal.evaluate(evaluator, none);
   r.target = r.full.accuracy - settings.epsilon / 100.0;
   std::vector<SweepRow> rows;
+  std::vector<StagePlans> trials;
   for (int k = 0; k <= settings.max_k; k += settings.step) {
     auto plan = build(k);
     SweepRow row;
@@ -152,38 +224,65 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
     row.point = journal.evaluate(evaluator, {plan, plan, plan});
     row.meets_target = meets(row.point.accuracy, r.target);
     rows.push_back(row);
+    trials.push_back({plan, plan, plan});
   }
-  auto best = choose_row(rows);
+  if (settings.latency == LatencyMode::Measured) time_rows(evaluator, trials, rows);
+  auto best = choose_row(rows, settings.latency);
   int k = best ? rows[*best].k : 0;
   if (best) rows[*best].chosen = true;
   auto plan = build(k);
   r.k = {k, k, k};
   r.plans = {plan, plan, plan};
-  r.final = journal.evaluate(evaluator, r.plans);
   r.sweep = rows;
+  r.final = best ? rows[*best].point : journal.evaluate(evaluator, r.plans);
   return r;
 }
 
 PipelineEvaluator::PipelineEvaluator(Generator& generator, PipelineConfig base, std::vector<Example> examples,
-                                     StageCache* cache, std::string label)
-    : generator_(generator), base_(std::move(base)), examples_(std::move(examples)), cache_(cache), label_(std::move(label)) {
+                                     StageCache* cache, std::string label, TimingSettings timing)
+    : generator_(generator),
+      timing_(timing),
+      base_(std::move(base)),
+      examples_(std::move(examples)),
+      cache_(cache),
+      label_(std::move(label)) {
   if (examples_.empty()) throw_error("the search split has no examples");
 }
 
 EvalPoint PipelineEvaluator::point_from(const Summary& s) {
   EvalPoint p;
   p.accuracy = s.accuracy;
+  p.correct = s.correct;
   p.latency = s.mean_seconds;
   p.stage_latency = {s.recall.mean_seconds, s.analyze.mean_seconds, s.summarize.mean_seconds};
   p.tokens = s.mean_tokens;
+  p.flops = s.mean_cost.flops;
+  p.stage_flops = {s.recall.mean_flops, s.analyze.mean_flops, s.summarize.mean_flops};
+  p.prompt_too_long = s.prompt_too_long;
   p.examples = s.examples;
   return p;
 }
 
-EvalPoint PipelineEvaluator::evaluate(const StagePlans& plans) {
+PipelineConfig PipelineEvaluator::config_for(const StagePlans& plans) const {
   auto cfg = base_;
   for (auto kind : kStages) cfg.stage(kind).skip = plans[stage_index(kind)];
-  MultiStagePipeline pipeline(generator_, cfg, cache_);
+  return cfg;
+}
+
+std::vector<LatencySamples> PipelineEvaluator::time(const std::vector<StagePlans>& plans) {
+  std::vector<PipelineConfig> configs;
+  for (const auto& p : plans) configs.push_back(config_for(p));
+  Progress bar(label_ + " timing (" + std::to_string(plans.size()) + " configurations x " +
+                   std::to_string(timing_.repeats) + " interleaved passes)",
+               static_cast<size_t>(timing_.repeats) * plans.size(), stderr);
+  size_t done = 0;
+  auto samples = time_interleaved(generator_, configs, examples_, timing_, [&](int, size_t) { bar.update(done++); });
+  bar.finish();
+  return samples;
+}
+
+EvalPoint PipelineEvaluator::evaluate(const StagePlans& plans) {
+  MultiStagePipeline pipeline(generator_, config_for(plans), cache_);
   std::vector<ExampleTrace> traces;
   std::string what = label_ + " [" + plans[0].to_string() + " | " + plans[1].to_string() + " | " + plans[2].to_string() + "]";
   Progress bar(what, examples_.size(), stderr);

@@ -19,6 +19,7 @@
 #include "litestage/data/stage_records.hpp"
 #include "litestage/model/skip_plan.hpp"
 #include "litestage/reasoning/pipeline.hpp"
+#include "litestage/reasoning/timing.hpp"
 
 namespace litestage {
 
@@ -29,10 +30,15 @@ using StagePlans = std::array<SkipPlan, 3>;  // indexed by stage_index
 
 struct EvalPoint {
   double accuracy = 0;                   // fraction
-  double latency = 0;                    // mean seconds per question
+  int correct = 0;
+  double latency = 0;                    // mean seconds per question (median of the timed passes)
   std::array<double, 3> stage_latency{};  // mean seconds per question, per stage
   double tokens = 0;                     // mean generated tokens per question
+  double flops = 0;                      // mean per question: the deterministic cost (model/cost.hpp)
+  std::array<double, 3> stage_flops{};   // per stage
+  int prompt_too_long = 0;               // questions with a stage that did not fit the context
   int examples = 0;
+  LatencySamples timing;                 // the timed passes behind `latency` (empty: not timed)
 };
 void to_json(nlohmann::json& j, const EvalPoint& p);
 void from_json(const nlohmann::json& j, EvalPoint& p);
@@ -41,8 +47,22 @@ void from_json(const nlohmann::json& j, EvalPoint& p);
 class PlanEvaluator {
  public:
   virtual ~PlanEvaluator() = default;
+  // Accuracy and cost (latency too where the evaluator has no separate timing).
   virtual EvalPoint evaluate(const StagePlans& plans) = 0;
+  // Times the configurations together (timing.hpp: interleaved, repeated). Empty: the evaluator
+  // does not time separately and evaluate()'s latency stands.
+  virtual std::vector<LatencySamples> time(const std::vector<StagePlans>& /*plans*/) { return {}; }
 };
+
+// How the searches compare configurations: by measured latency (noise-aware: differences within
+// the timed passes' spread are ties, broken by lower cost) or by the deterministic cost alone,
+// which makes every choice reproducible bit for bit.
+enum class LatencyMode { Measured, Cost };
+LatencyMode parse_latency_mode(const std::string& name);  // "measured" | "cost"
+std::string to_string(LatencyMode mode);
+
+// Times `points` (their plans in `plans`) together through the evaluator and stores the medians.
+void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans, const std::vector<EvalPoint*>& points);
 
 // JSONL journal of evaluated configurations, consulted before the evaluator is called.
 class SearchJournal {
@@ -64,6 +84,7 @@ struct SearchSettings {
   double epsilon = 2.0;   // accuracy points
   int max_k = 0;          // K
   int step = 1;
+  LatencyMode latency = LatencyMode::Measured;
 };
 
 struct SweepRow {
@@ -98,20 +119,28 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
                                 const std::function<SkipPlan(int k)>& build, int num_layers,
                                 const SearchSettings& settings);
 
-// Picks, among rows meeting the target, the lowest latency (ties: smaller k). nullopt if none.
-std::optional<size_t> choose_row(const std::vector<SweepRow>& rows);
+// Picks, among rows meeting the target, the fastest: Measured, the lowest latency, where rows whose
+// timed bands overlap the fastest one's are ties won by the lowest cost; Cost, the lowest cost.
+// Remaining ties: smaller k. nullopt if no row meets the target.
+std::optional<size_t> choose_row(const std::vector<SweepRow>& rows, LatencyMode mode = LatencyMode::Measured);
+
+// a is faster than b under the mode (Measured: noise-aware, ties by cost).
+bool faster(const EvalPoint& a, const EvalPoint& b, LatencyMode mode);
 
 // Evaluates plans with the multi-stage pipeline over a fixed example list, sharing a StageCache so
 // that only stages whose plan changed are generated again.
 class PipelineEvaluator : public PlanEvaluator {
  public:
   PipelineEvaluator(Generator& generator, PipelineConfig base, std::vector<Example> examples, StageCache* cache,
-                    std::string label = "search");
+                    std::string label = "search", TimingSettings timing = {});
   EvalPoint evaluate(const StagePlans& plans) override;
+  std::vector<LatencySamples> time(const std::vector<StagePlans>& plans) override;
   static EvalPoint point_from(const Summary& summary);
 
  private:
+  PipelineConfig config_for(const StagePlans& plans) const;
   Generator& generator_;
+  TimingSettings timing_;
   PipelineConfig base_;
   std::vector<Example> examples_;
   StageCache* cache_;

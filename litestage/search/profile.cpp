@@ -40,9 +40,26 @@ std::string utc_timestamp() {
   return buf;
 }
 
+std::string BudgetProfile::decision_hash() const {
+  nlohmann::json stages_json = nlohmann::json::object();
+  for (const auto& [name, st] : stages)
+    stages_json[name] = {st.k, st.skip.to_string(),
+                         st.early_exit.enabled ? nlohmann::json{st.early_exit.threshold, st.early_exit.window,
+                                                                confidence_metric_name(st.early_exit.metric)}
+                                               : nlohmann::json(nullptr),
+                         st.max_new_tokens ? *st.max_new_tokens : -1};
+  std::vector<std::string> ranked;
+  for (const auto& s : ranking) ranked.push_back(to_string(s));
+  const nlohmann::json j = {method, model.config_hash, model.weights_hash, search_split.ids_fingerprint, pooling,
+                            accumulate, ranked, stages_json, epsilon, full_accuracy, target_accuracy, accuracy};
+  const std::string text = j.dump();
+  return io::digest_hex(io::xxh64(text.data(), text.size()));
+}
+
 void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
   YAML::Node n;
   n["format"] = p.format;
+  n["decision_hash"] = p.decision_hash();
   n["created"] = p.created.empty() ? utc_timestamp() : p.created;
   n["method"] = p.method;
   n["model"]["path"] = p.model.path;
@@ -82,8 +99,8 @@ void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
 BudgetProfile load_profile(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file)) throw_error("budget profile '", file.string(), "' does not exist");
   auto root = YamlNode::load_file(file.string());
-  root.expect_keys({"format", "created", "method", "model", "tokenizer", "search_split", "importance", "stages",
-                    "search", "measured"});
+  root.expect_keys({"format", "decision_hash", "created", "method", "model", "tokenizer", "search_split",
+                    "importance", "stages", "search", "measured"});
   BudgetProfile p;
   p.format = root.require_string("format");
   if (p.format != "litestage-budget-profile/1")
@@ -184,6 +201,7 @@ BudgetProfile load_profile(const std::filesystem::path& file) {
 std::string profile_text(const BudgetProfile& p) {
   std::ostringstream o;
   o << "budget profile (" << p.format << ", method " << p.method << ", created " << p.created << ")\n";
+  o << "decision:  " << p.decision_hash() << " (hash of the choices; equal hashes = the same profile)\n";
   o << "model:     " << p.model.path << " (" << p.model.model_type << ", " << p.model.layers << " layers, config "
     << p.model.config_hash << ", weights " << p.model.weights_hash << ")\n";
   o << "searched:  " << p.search_split.dataset << "/" << p.search_split.split << " (" << p.search_split.size

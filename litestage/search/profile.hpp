@@ -60,6 +60,10 @@ struct BudgetProfile {
   std::map<std::string, std::string> settings;  // every other choice the search made, recorded
 
   const StageBudget& stage(StageKind kind) const;
+  // XXH64 over what the search decided and from what: method, model hashes, search split ids,
+  // ranking, ε and the accuracies, and every stage's k, plan and early exit — not the timestamp or
+  // the measured latencies. Two runs that chose the same profile have the same decision hash.
+  std::string decision_hash() const;
 };
 
 void save_profile(const BudgetProfile& profile, const std::filesystem::path& file);

@@ -14,37 +14,44 @@
 namespace litestage {
 
 namespace {
-bool cuda_autocast_enabled() {
+// Per device type: CUDA, or CPU (bf16 through oneDNN where the CPU multiplies bf16 natively).
+bool autocast_enabled(bool cuda) {
 #if LITESTAGE_AUTOCAST_PER_DEVICE
-  return at::autocast::is_autocast_enabled(at::kCUDA);
+  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU);
 #else
-  return at::autocast::is_enabled();
+  return cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
 #endif
 }
-void set_cuda_autocast(bool enabled, c10::ScalarType dtype) {
+void set_autocast(bool cuda, bool enabled, c10::ScalarType dtype) {
 #if LITESTAGE_AUTOCAST_PER_DEVICE
-  at::autocast::set_autocast_enabled(at::kCUDA, enabled);
-  at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+  at::autocast::set_autocast_enabled(cuda ? at::kCUDA : at::kCPU, enabled);
+  at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
 #else
-  at::autocast::set_enabled(enabled);
-  at::autocast::set_autocast_gpu_dtype(dtype);
+  if (cuda) {
+    at::autocast::set_enabled(enabled);
+    at::autocast::set_autocast_gpu_dtype(dtype);
+  } else {
+    at::autocast::set_cpu_enabled(enabled);
+    at::autocast::set_autocast_cpu_dtype(dtype);
+  }
 #endif
 }
-c10::ScalarType cuda_autocast_dtype() {
+c10::ScalarType autocast_dtype(bool cuda) {
 #if LITESTAGE_AUTOCAST_PER_DEVICE
-  return at::autocast::get_autocast_dtype(at::kCUDA);
+  return at::autocast::get_autocast_dtype(cuda ? at::kCUDA : at::kCPU);
 #else
-  return at::autocast::get_autocast_gpu_dtype();
+  return cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
 #endif
 }
 }  // namespace
 
 AutocastScope::AutocastScope(bool enabled, const c10::Device& device, c10::ScalarType dtype) {
-  if (!enabled || !device.is_cuda()) return;
+  if (!enabled || !(device.is_cuda() || device.is_cpu())) return;
   active_ = true;
-  previous_enabled_ = cuda_autocast_enabled();
-  previous_dtype_ = cuda_autocast_dtype();
-  set_cuda_autocast(true, dtype);
+  cuda_ = device.is_cuda();
+  previous_enabled_ = autocast_enabled(cuda_);
+  previous_dtype_ = autocast_dtype(cuda_);
+  set_autocast(cuda_, true, dtype);
   at::autocast::increment_nesting();
 }
 
@@ -53,7 +60,7 @@ AutocastScope::~AutocastScope() {
   // Casts of the weights are cached for the scope's life; once the outermost scope ends they are
   // dropped, as the optimiser is about to change the weights.
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-  set_cuda_autocast(previous_enabled_, previous_dtype_);
+  set_autocast(cuda_, previous_enabled_, previous_dtype_);
 }
 
 }  // namespace litestage

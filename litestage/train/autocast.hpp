@@ -1,7 +1,7 @@
 #pragma once
-// Mixed precision for training: a scope in which CUDA ops on the autocast list (matmuls, linear)
-// run in bfloat16 while the parameters (the master weights), the loss and the optimiser stay
-// float32. It mirrors Python's `torch.autocast("cuda", dtype=torch.bfloat16)`: entering bumps the
+// Mixed precision for training: a scope in which CUDA or CPU ops on the autocast list (matmuls,
+// linear) run in bfloat16 while the parameters (the master weights), the loss and the optimiser stay
+// float32. It mirrors Python's `torch.autocast("cuda" | "cpu", dtype=torch.bfloat16)`: entering bumps the
 // nesting level, leaving the outermost scope drops the cache of bf16 weight copies (they are
 // stale after the optimiser step).
 
@@ -12,7 +12,7 @@ namespace litestage {
 
 class AutocastScope {
  public:
-  // `enabled` false (or a non-CUDA device) makes the scope a no-op.
+  // `enabled` false (or a device other than CUDA and CPU) makes the scope a no-op.
   AutocastScope(bool enabled, const c10::Device& device, c10::ScalarType dtype = c10::kBFloat16);
   ~AutocastScope();
   AutocastScope(const AutocastScope&) = delete;
@@ -20,6 +20,7 @@ class AutocastScope {
 
  private:
   bool active_ = false;
+  bool cuda_ = false;
   bool previous_enabled_ = false;
   c10::ScalarType previous_dtype_ = c10::kBFloat16;
 };

@@ -161,7 +161,8 @@ SftBatch collate(const std::vector<const SftExample*>& examples, int32_t pad_id,
 SftLoss sft_loss(CausalLMImpl& model, const SftBatch& batch) {
   auto hidden = model.hidden_states(batch.input_ids);                      // (B, T, H)
   auto flat = hidden.reshape({-1, hidden.size(-1)});                       // (B*T, H)
-  auto logits = model.logits_from_hidden(flat.index_select(0, batch.target_index));  // (N, vocab) f32
+  // (N, vocab) f32, also under bf16 autocast (the lm_head then runs in bf16)
+  auto logits = model.logits_from_hidden(flat.index_select(0, batch.target_index)).to(torch::kFloat);
   auto nll = torch::nn::functional::cross_entropy(
       logits, batch.target_ids, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));  // (N)
   SftLoss out;

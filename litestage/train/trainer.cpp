@@ -226,7 +226,9 @@ void Trainer::setup() {
   switch (config_.runtime.precision) {
     case Precision::F32: autocast_ = false; break;
     case Precision::Bf16:
-      LITESTAGE_CHECK(device_.is_cuda(), "runtime.precision: bf16 autocast needs a CUDA device; use f32 on ",
+      // CPU autocast runs linear/matmul in bf16 (oneDNN): fast where the CPU has AVX512-BF16/AMX,
+      // emulated (slow) elsewhere; the master weights, the loss and the optimiser stay f32.
+      LITESTAGE_CHECK(device_.is_cuda() || device_.is_cpu(), "runtime.precision: bf16 autocast needs a CUDA or CPU device, got ",
                       device_.str());
       autocast_ = true;
       break;

@@ -376,3 +376,49 @@ TEST_CASE("generate prints the text cut before a stop string", "[cli][shared][ge
   CHECK_THAT(many.out, Catch::Contains("exit: stop_string"));
   CHECK(text_of(many) == "Once upon a time, there was a little");
 }
+
+TEST_CASE("diagnose and tradeoff on the embedded demo model", "[cli][demo]") {
+  const std::filesystem::path root = LITESTAGE_SOURCE_DIR;
+  const std::string model = (root / "data" / "demo-model").string();
+  const std::string settings = (root / "data" / "synthetic" / "settings.json").string();
+  const auto dir = test::temp_dir("cli-diagnose");
+  auto synth = run({"synth", "--out", (dir / "task").string(), "--settings", settings, "--no-tokenizer"});
+  SHOW(synth);
+  REQUIRE(synth.rc == 0);
+
+  auto d = run({"diagnose", "--model", model, "--records",
+                "valid=" + (dir / "task" / "valid_stage_records.jsonl").string(), "--split", "valid", "--root",
+                settings, "--limit", "3", "--json", (dir / "diag.json").string(), kThreads});
+  SHOW(d);
+  REQUIRE(d.rc == 0);
+  CHECK_THAT(d.out, Catch::Contains("| records | Recall | Analyze | Summarize |"));
+  CHECK_THAT(d.out, Catch::Contains("| valid | "));
+  CHECK_THAT(d.out, Catch::Contains("Full three-stage accuracy"));
+  const auto j = nlohmann::json::parse(slurp(dir / "diag.json"));
+  CHECK(j["teacher_forced"][0]["recall"]["records"] == 3);
+  CHECK(j["teacher_forced"][0]["analyze"]["records"] == 3);
+  CHECK(j["pipeline"][0]["questions"] == 3);
+  const double low = j["pipeline"][0]["wilson95"][0], high = j["pipeline"][0]["wilson95"][1];
+  const double acc = j["pipeline"][0]["accuracy"];
+  CHECK(low <= acc);
+  CHECK(acc <= high);
+  // No stage records and no split: a usage error.
+  auto none = run({"diagnose", "--model", model});
+  CHECK(none.rc != 0);
+  CHECK_THAT(none.err, Catch::Contains("--records"));
+
+  auto t = run({"tradeoff", (root / "experiments" / "demo.yaml").string(), "--set", "data.limit=3", "--set",
+                "data.calibration_size=4", "--set", "importance.examples=2", "--set",
+                "output_dir=" + (dir / "tradeoff").string(), "--set", "runtime.threads=1", "--max-k", "2"});
+  SHOW(t);
+  REQUIRE(t.rc == 0);
+  const auto tj = nlohmann::json::parse(slurp(dir / "tradeoff" / "tradeoff.json"));
+  REQUIRE(tj["rows"].size() == 3);
+  for (int k = 0; k < 3; ++k) {
+    CHECK(tj["rows"][k]["k"] == k);
+    CHECK(tj["rows"][k]["examples"] == 3);
+  }
+  CHECK(tj["rows"][0]["skipped"] == "none");
+  CHECK(tj["rows"][2]["skipped"] != "none");
+  CHECK_THAT(slurp(dir / "tradeoff" / "tradeoff.md"), Catch::Contains("| k | skipped | accuracy |"));
+}

@@ -228,11 +228,23 @@ TEST_CASE("synthetic questions: 2-5 options, exactly one correct, rationale agre
       texts.insert(texts.end(), q.rationale.analyses.begin(), q.rationale.analyses.end());
       for (const std::string& text : texts) CHECK(text.find_first_of("ABCDE") == std::string::npos);
 
-      // Recall: one short sentence.
+      // Recall: one short sentence about the target (lookup, ability-lookup), or one per option, in
+      // option order, each naming its option (reverse), then the asked ability's kind fact
+      // (ability-which): every option's fact is recalled forwards, from its name.
       const std::string& recall = q.rationale.recall;
       CHECK(ends_with(recall, "."));
-      CHECK(std::count(recall.begin(), recall.end(), '.') == 1);
-      CHECK(words(recall) <= 20);
+      const auto sentences = static_cast<size_t>(std::count(recall.begin(), recall.end(), '.'));
+      const bool per_option = q.combo.type == SynQuestionType::Reverse || q.combo.type == SynQuestionType::AbilityWhich;
+      CHECK(sentences == (!per_option ? 1 : e.choices.size() + (q.combo.type == SynQuestionType::AbilityWhich ? 1 : 0)));
+      CHECK(words(recall) <= (per_option ? 6 * e.choices.size() + 4 : 20));
+      if (per_option) {
+        size_t from = 0;
+        for (const std::string& c : e.choices) {
+          const size_t at = recall.find("The " + c + " ", from);
+          CHECK(at != std::string::npos);
+          from = at == std::string::npos ? from : at + 1;
+        }
+      }
 
       // Analyze: one short sentence per option, naming the option, "correct" exactly for the gold.
       REQUIRE(q.rationale.analyses.size() == e.choices.size());
@@ -251,8 +263,10 @@ TEST_CASE("synthetic questions: 2-5 options, exactly one correct, rationale agre
       // The gold analysis restates the recalled fact (options that are entities), or reads out the
       // option first and then judges it (options that are values).
       const std::string& gold_analysis = q.rationale.analyses[static_cast<size_t>(e.answer)];
-      if (q.combo.type == SynQuestionType::Reverse || q.combo.type == SynQuestionType::AbilityWhich) {
-        CHECK(starts_with(gold_analysis, recall.substr(0, recall.size() - 1) + ", so"));
+      if (q.combo.type == SynQuestionType::Reverse) {
+        CHECK(recall.find(gold_analysis.substr(0, gold_analysis.find(", so")) + ".") != std::string::npos);
+      } else if (q.combo.type == SynQuestionType::AbilityWhich) {
+        CHECK(recall.find(gold_analysis.substr(0, gold_analysis.find(", and")) + ".") != std::string::npos);
       } else {
         for (size_t i = 0; i < e.choices.size(); ++i) CHECK(starts_with(q.rationale.analyses[i], e.choices[i] + " "));
       }

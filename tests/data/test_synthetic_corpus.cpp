@@ -88,7 +88,8 @@ TEST_CASE("synthetic stage records are the prompt builders' strings", "[syntheti
 TEST_CASE("write_synthetic_corpus writes examples, stage records, world and tokenizer text", "[synthetic]") {
   const fs::path& dir = corpus_dir();
   for (const char* name : {"settings.json", "world.json", "train.jsonl", "valid.jsonl", "test.jsonl",
-                           "train_stage_records.jsonl", "valid_stage_records.jsonl", "corpus.txt"})
+                           "train_stage_records.jsonl", "valid_stage_records.jsonl", "train_biographies.jsonl",
+                           "corpus.txt"})
     CHECK(fs::is_regular_file(dir / name));
 
   const SyntheticSettings s = corpus_settings();
@@ -130,8 +131,12 @@ TEST_CASE("write_synthetic_corpus writes examples, stage records, world and toke
       }));
     }
 
+  const std::vector<StageRecord> biographies = synthetic_biography_records(t.world, s.seed, s.biographies);
+  const StageRecordSet bio_file = read_stage_records((dir / "train_biographies.jsonl").string());
+  REQUIRE(bio_file.records.size() == biographies.size());
+  CHECK(bio_file.records.front().target == biographies.front().target);
   const std::string corpus = read_file((dir / "corpus.txt").string());
-  CHECK(corpus == synthetic_tokenizer_text(expected));
+  CHECK(corpus == synthetic_tokenizer_text(expected) + synthetic_tokenizer_text(biographies));
   const nlohmann::json world = nlohmann::json::parse(read_file((dir / "world.json").string()));
   CHECK(world.at("entities").size() == s.entities);
 }
@@ -178,4 +183,65 @@ TEST_CASE("train_synthetic_tokenizer: Llama conventions, prompts round-trip exac
   REQUIRE(!ids.empty());
   CHECK(ids.front() == 1);
   CHECK(tok->decode(ids) == prompt);
+}
+
+TEST_CASE("biography records state every fact of every entity, in several forms and orders", "[synthetic]") {
+  const SyntheticSettings s = corpus_settings();
+  const SyntheticWorld w = make_synthetic_world(s);
+  const std::vector<StageRecord> bios = synthetic_biography_records(w, s.seed, 20);
+  REQUIRE(bios.size() == 20 * w.entities.size());
+  CHECK(synthetic_biography_records(w, s.seed, 20).back().target == bios.back().target);  // deterministic
+  std::set<std::string> first_sentences, forms_seen;
+  for (size_t i = 0; i < bios.size(); ++i) {
+    const StageRecord& r = bios[i];
+    const size_t e = i % w.entities.size();
+    INFO(r.target);
+    CHECK(r.input == "Facts about the " + w.entities[e].name + ":");
+    CHECK((r.input + r.target).find_first_of("ABCDE") == std::string::npos);  // the option letters stay their own pieces
+    size_t sentences = 0;
+    for (SynAttribute a : kSynAttributes) {
+      const std::vector<std::string> forms = w.fact_paraphrases(e, a);
+      REQUIRE(forms.size() == 3);
+      CHECK(forms.front() == w.fact_clause(e, a) + ".");  // the canonical sentence first
+      const auto stated = std::count_if(forms.begin(), forms.end(), [&](const std::string& f) {
+        if (r.target.find(f) == std::string::npos) return false;
+        forms_seen.insert(f);
+        return true;
+      });
+      CHECK(stated >= 1);  // "is a bird" also starts "is a bird, and birds can fly."
+      sentences += 1;
+    }
+    CHECK(std::count(r.target.begin(), r.target.end(), '.') == static_cast<long>(sentences));
+    first_sentences.insert(r.target.substr(0, r.target.find('.')));
+  }
+  CHECK(first_sentences.size() > 2 * w.entities.size());  // the order varies
+  CHECK(forms_seen.size() > 2 * kSynAttributeCount * w.entities.size());  // so does the form
+}
+
+TEST_CASE("the default synthetic tokenizer is word-level", "[synthetic][spm]") {
+  const fs::path dir = test::temp_dir("synthetic-words");
+  write_synthetic_corpus(dir.string(), corpus_settings());
+  train_synthetic_tokenizer(dir.string());
+  SpmProcessor sp(dir / "tokenizer.model");
+  // Every word of every stage record is one piece; punctuation and the option letters are their own.
+  const std::string text = read_file((dir / "corpus.txt").string());
+  std::set<std::string> words;
+  std::string word;
+  for (char c : text + " ") {
+    if (std::isalpha(static_cast<unsigned char>(c)) || c == '-') {
+      word += c;
+    } else {
+      if (!word.empty()) words.insert(word);
+      word.clear();
+    }
+  }
+  REQUIRE(words.size() > 50);
+  for (const std::string& w : words) {
+    INFO(w);
+    if (w == "Recall" || w == "Analyze" || w == "Summarize") continue;  // prompt words: "A" is cut out of "Analyze"
+    if (w.size() == 1 && w[0] >= 'A' && w[0] <= 'E') continue;       // an option letter: "▁" "B"
+    // The dummy prefix makes it "▁word"; "medium-sized" is "▁medium" "-" "sized".
+    CHECK(sp.encode_as_pieces(w).size() == (w.find('-') == std::string::npos ? 1 : 3));
+  }
+  CHECK(sp.encode_as_pieces("(B)") == std::vector<std::string>{"▁(", "B", ")"});
 }

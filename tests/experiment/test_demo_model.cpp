@@ -16,7 +16,7 @@ TEST_CASE("the embedded demo model loads and answers held-out synthetic question
   fs::path root = LITESTAGE_SOURCE_DIR;
   auto model = root / "data" / "demo-model";
   REQUIRE(fs::exists(model / "model.safetensors"));
-  CHECK(fs::file_size(model / "model.safetensors") <= 8u * 1024 * 1024);
+  CHECK(fs::file_size(model / "model.safetensors") <= 16u * 1024 * 1024);  // the budget for a committed model
   auto dir = test::temp_dir("demo-model");
   write_file_atomic((dir / "demo.yaml").string(),
                     "model: " + model.string() + "\nruntime: {threads: 1}\n"
@@ -27,8 +27,9 @@ TEST_CASE("the embedded demo model loads and answers held-out synthetic question
   CHECK(session.num_layers() >= 8);
   auto result = run_eval(session, false);
   REQUIRE(result.traces.size() == 50);
-  // Its accuracy is reported, not asserted: the committed checkpoint is below the 90% the demo
-  // model is meant to reach (README, "The embedded demo model"). It has learned the format: every
+  // Its accuracy is reported, not asserted: the committed checkpoint answers about 44% of
+  // held-out questions (chance 31-33%), far below the 90% the demo model is meant to reach
+  // (README, "The embedded demo model"; docs/training.md). It has learned the format: every
   // Summarize output names an option.
   WARN("demo model accuracy on 50 test questions: " << result.summary.accuracy);
   CHECK(result.summary.unparsed == 0);

@@ -125,3 +125,58 @@ TEST_CASE("an interrupted search resumes from its journal and reaches the same r
   CHECK(resumed.plans[0] == reference.plans[0]);
   CHECK(resumed.final.latency == Approx(reference.final.latency));
 }
+
+TEST_CASE("choose_row: measured latency is noise-aware, ties go to the lower cost; cost mode uses cost alone",
+          "[search][budget][noise]") {
+  auto row = [](int k, std::vector<double> passes, double flops, bool meets = true) {
+    SweepRow r;
+    r.k = k;
+    r.meets_target = meets;
+    r.point.timing.passes = std::move(passes);
+    r.point.latency = r.point.timing.median();
+    r.point.flops = flops;
+    return r;
+  };
+  // k=1 is the fastest by median, but k=2 overlaps its band and costs less: a tie won by cost.
+  std::vector<SweepRow> rows = {row(0, {1.00, 1.02, 1.04}, 10), row(1, {0.80, 0.81, 0.90}, 9),
+                                row(2, {0.83, 0.85, 0.86}, 7), row(3, {0.50, 0.51, 0.52}, 6, false)};
+  CHECK(*choose_row(rows, LatencyMode::Measured) == 2);
+  // Separated bands: the faster one wins although it costs more.
+  rows[2].point.timing.passes = {0.95, 0.96, 0.97};
+  rows[2].point.latency = 0.96;
+  CHECK(*choose_row(rows, LatencyMode::Measured) == 1);
+  // Cost alone: the cheapest row meeting the target (k=3 misses it).
+  CHECK(*choose_row(rows, LatencyMode::Cost) == 2);
+  CHECK(faster(rows[2].point, rows[0].point, LatencyMode::Cost));
+  CHECK_FALSE(faster(rows[2].point, rows[1].point, LatencyMode::Measured));
+  for (auto& r : rows) r.meets_target = false;
+  CHECK_FALSE(choose_row(rows, LatencyMode::Cost).has_value());
+}
+
+TEST_CASE("search.latency: cost makes every choice from the deterministic cost", "[search][budget][noise]") {
+  // Latency and cost disagree: latency says skipping analyze is slower (it rambles), cost says it
+  // is cheaper. Cost mode follows the cost, and orders the stages by cost too.
+  TableEvaluator ev;
+  ev.table = [](std::array<int, 3> k) {
+    EvalPoint p = table(k);
+    p.stage_flops = {300.0 * (1 - 0.1 * k[0]), 100.0 * (1 - 0.1 * k[1]), 200.0 * (1 - 0.1 * k[2])};
+    p.flops = p.stage_flops[0] + p.stage_flops[1] + p.stage_flops[2];
+    return p;
+  };
+  SearchJournal journal;
+  auto rank = ranking(4);
+  SearchSettings s;
+  s.epsilon = 2.0;
+  s.max_k = 4;
+  s.latency = LatencyMode::Cost;
+  auto build = [&](StageKind, int k) { return SkipPlan::from_ranking(rank, k, 4); };
+  auto r = stage_wise_search(journal, ev, build, 4, s);
+  REQUIRE(r.order.size() == 3);
+  CHECK((r.order[0] == StageKind::Recall && r.order[1] == StageKind::Summarize && r.order[2] == StageKind::Analyze));
+  // Measured mode visits analyze first (the slowest stage) and avoids its rambling k >= 3.
+  SearchJournal journal2;
+  s.latency = LatencyMode::Measured;
+  auto m = stage_wise_search(journal2, ev, build, 4, s);
+  CHECK((m.order.front() == StageKind::Analyze));
+  CHECK(m.k[stage_index(StageKind::Analyze)] < 3);
+}

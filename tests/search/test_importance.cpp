@@ -2,6 +2,7 @@
 
 #include "../generate/fake_tokenizer.hpp"
 #include "../model/model_fixtures.hpp"
+#include "../toy_example.hpp"
 #include "litestage/search/importance.hpp"
 
 using namespace litestage;
@@ -22,13 +23,7 @@ TEST_CASE("a sub-layer whose output is zero has cos = 1 and ranks first", "[sear
   Generator gen(model, tok);
   PipelineConfig pc;
   for (auto k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) pc.stage(k).max_new_tokens = 3;
-  Example ex;
-  ex.id = "q1";
-  ex.stem = "which one";
-  ex.choices = {"x", "y"};
-  ex.labels = {"A", "B"};
-  ex.answer = 0;
-  ex.dataset = "toy";
+  const Example ex = toy_example();
   auto imp = estimate_importance(gen, pc, {ex, ex}, ImportanceSettings{}, false);
   REQUIRE(imp.layers == 3);
   CHECK(imp.stages.size() == 3);

@@ -123,7 +123,9 @@ TEST_CASE("budget profile write -> read -> apply round trip; a different model i
   auto text = read_file((dir / "profile.yaml").string());
   auto pos = text.find("skip_ffn");
   REQUIRE(pos != std::string::npos);
-  write_file_atomic((dir / "bad.yaml").string(), text.substr(0, pos) + "skip_ffn: [7]\n" +
-                                                     text.substr(text.find('\n', pos) + 1));
+  // Replace the key's value, whether written inline or as a block sequence on the lines below.
+  size_t end = text.find('\n', pos) + 1;
+  while (text.compare(end, 8, "      - ") == 0) end = text.find('\n', end) + 1;
+  write_file_atomic((dir / "bad.yaml").string(), text.substr(0, pos) + "skip_ffn: [7]\n" + text.substr(end));
   CHECK_THROWS_WITH(load_profile(dir / "bad.yaml"), Catch::Contains("out of range"));
 }

@@ -1,0 +1,73 @@
+#include "litestage/reasoning/timing.hpp"
+
+#include <algorithm>
+
+#include "litestage/util/error.hpp"
+#include "litestage/util/stats.hpp"
+
+namespace litestage {
+
+double LatencySamples::median() const { return litestage::median(passes); }
+double LatencySamples::low() const { return passes.empty() ? 0.0 : *std::min_element(passes.begin(), passes.end()); }
+double LatencySamples::high() const { return passes.empty() ? 0.0 : *std::max_element(passes.begin(), passes.end()); }
+double LatencySamples::stage_median(StageKind kind) const {
+  return litestage::median(stage_passes[static_cast<size_t>(kind)]);
+}
+
+void to_json(nlohmann::json& j, const LatencySamples& s) {
+  j = {{"passes", s.passes},
+       {"stage_passes", {{"recall", s.stage_passes[0]}, {"analyze", s.stage_passes[1]}, {"summarize", s.stage_passes[2]}}},
+       {"per_question", s.per_question}};
+}
+
+void from_json(const nlohmann::json& j, LatencySamples& s) {
+  s.passes = j.at("passes").get<std::vector<double>>();
+  const auto& st = j.at("stage_passes");
+  s.stage_passes = {st.at("recall").get<std::vector<double>>(), st.at("analyze").get<std::vector<double>>(),
+                    st.at("summarize").get<std::vector<double>>()};
+  s.per_question = j.at("per_question").get<std::vector<double>>();
+}
+
+std::vector<LatencySamples> time_interleaved(Generator& generator, const std::vector<PipelineConfig>& configs,
+                                             const std::vector<Example>& examples, const TimingSettings& settings,
+                                             const std::function<void(int, size_t)>& on_pass) {
+  LITESTAGE_CHECK(settings.repeats >= 1, "timing: repeats must be >= 1, got ", settings.repeats);
+  LITESTAGE_CHECK(!examples.empty(), "timing: no examples to time");
+  std::vector<LatencySamples> out(configs.size());
+  if (configs.empty()) return out;
+  {
+    MultiStagePipeline warm(generator, configs.front());
+    for (size_t i = 0; i < std::min<size_t>(static_cast<size_t>(std::max(0, settings.warmup)), examples.size()); ++i)
+      warm.run(examples[i]);
+  }
+  const double n = static_cast<double>(examples.size());
+  std::vector<std::vector<std::vector<double>>> question(configs.size());  // [config][question][pass]
+  for (auto& q : question) q.assign(examples.size(), {});
+  for (int pass = 0; pass < settings.repeats; ++pass) {
+    for (size_t c = 0; c < configs.size(); ++c) {
+      if (on_pass) on_pass(pass, c);
+      MultiStagePipeline pipeline(generator, configs[c]);  // no cache: every stage really runs
+      double total = 0;
+      std::array<double, 3> stage{};
+      for (size_t i = 0; i < examples.size(); ++i) {
+        const ExampleTrace t = pipeline.run(examples[i]);
+        total += t.seconds();
+        question[c][i].push_back(t.seconds());
+        for (StageKind k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize})
+          stage[static_cast<size_t>(k)] += t.stage_seconds(k);
+      }
+      out[c].passes.push_back(total / n);
+      for (size_t k = 0; k < 3; ++k) out[c].stage_passes[k].push_back(stage[k] / n);
+    }
+  }
+  for (size_t c = 0; c < configs.size(); ++c)
+    for (const auto& q : question[c]) out[c].per_question.push_back(median(q));
+  return out;
+}
+
+bool within_noise(const LatencySamples& a, const LatencySamples& b) {
+  if (!a.measured() || !b.measured()) return false;
+  return a.low() <= b.high() && b.low() <= a.high();
+}
+
+}  // namespace litestage

@@ -1,0 +1,45 @@
+#pragma once
+// Latency measured like a benchmark tool: configurations that are compared are timed together,
+// interleaved round-robin (pass 1: c0 c1 ... cn, pass 2: c0 c1 ... cn, ...), R passes each, after
+// an untimed warm-up, without any stage cache (outputs may come from a cache for accuracy, timings
+// never). A configuration's latency is the median of its R per-question means; its spread
+// (min..max over the passes) is the noise band other choices compare against.
+
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "litestage/reasoning/pipeline.hpp"
+
+namespace litestage {
+
+struct TimingSettings {
+  int repeats = 3;  // timed passes per configuration
+  int warmup = 1;   // untimed questions run first (allocator, thread pool, caches)
+};
+
+struct LatencySamples {
+  std::vector<double> passes;                     // per pass: mean seconds per question
+  std::array<std::vector<double>, 3> stage_passes;  // per stage (StageKind order), per pass
+  std::vector<double> per_question;               // per question: median over the passes
+  double median() const;
+  double low() const;   // fastest pass
+  double high() const;  // slowest pass
+  double stage_median(StageKind kind) const;
+  bool measured() const { return !passes.empty(); }
+};
+void to_json(nlohmann::json& j, const LatencySamples& s);
+void from_json(const nlohmann::json& j, LatencySamples& s);
+
+// Times each configuration over the examples `settings.repeats` times, interleaved. `on_pass` is
+// told (pass, configuration) before each run (progress). Returns one sample set per configuration.
+std::vector<LatencySamples> time_interleaved(Generator& generator, const std::vector<PipelineConfig>& configs,
+                                             const std::vector<Example>& examples, const TimingSettings& settings,
+                                             const std::function<void(int, size_t)>& on_pass = nullptr);
+
+// Two latencies are a tie when their [low, high] bands overlap: the difference is inside the
+// measured noise. Unmeasured samples never tie.
+bool within_noise(const LatencySamples& a, const LatencySamples& b);
+
+}  // namespace litestage

@@ -1,0 +1,139 @@
+// The deterministic cost counters, stage-cache timing rules, prompt_too_long accounting and the
+// interleaved timer, on a tiny random Llama with a character tokenizer.
+
+#include <catch2/catch.hpp>
+
+#include "../generate/fake_tokenizer.hpp"
+#include "../model/model_fixtures.hpp"
+#include "../toy_example.hpp"
+#include "litestage/model/cost.hpp"
+#include "litestage/reasoning/timing.hpp"
+
+using namespace litestage;
+using namespace litestage::test;
+
+namespace {
+
+ModelConfig roomy_config(int64_t positions) {
+  auto j = tiny_llama_config().to_json();  // 3 layers, hidden 32, 4 heads / 2 KV heads of 8, FFN 48, vocab 97
+  j["max_position_embeddings"] = positions;
+  return ModelConfig::from_json(j);
+}
+
+PipelineConfig short_stages(int tokens) {
+  PipelineConfig pc;
+  for (auto k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) pc.stage(k).max_new_tokens = tokens;
+  return pc;
+}
+
+}  // namespace
+
+TEST_CASE("forward cost of a known plan equals a hand count", "[reasoning][cost]") {
+  const ModelConfig c = tiny_llama_config();
+  // Skip layer 1's attention and layer 2's FFN: 2 attention and 2 FFN sub-layers run.
+  const SkipPlan plan = SkipPlan::parse("a1,f2", 3);
+  const ForwardCost cost = forward_cost(c, plan, /*prompt*/ 5, /*decode forwards*/ 3, /*f32*/ 4);
+  CHECK(cost.prefill_tokens == 5);
+  CHECK(cost.decode_tokens == 3);
+  CHECK(cost.attn_token_layers == 2 * 8);
+  CHECK(cost.ffn_token_layers == 2 * 8);
+  // attention: 2 x [8 tokens x (2*32*(32+2*16) + 2*32*32) + 4*32*(1+2+...+8)] = 2 x (49152 + 4608)
+  // FFN: 2 x 8 x 6*32*48 = 147456; lm_head: 4 forwards x 2*32*97 = 24832
+  CHECK(cost.flops == Approx(107520.0 + 147456.0 + 24832.0));
+  // per forward: 2 x (32*64 + 32*32) + 2 x 3*32*48 + 32*97 = 18464 weights, 4 bytes, 4 forwards
+  CHECK(cost.weight_bytes == Approx(18464.0 * 4 * 4));
+  CHECK(decode_forwards(3, true) == 3);   // EOS ended it: every generated token was fed back
+  CHECK(decode_forwards(3, false) == 2);  // the budget ended it: the last token was not
+  CHECK(decode_forwards(0, false) == 0);
+  // Skipping nothing costs more; skipping everything leaves the lm_head alone.
+  CHECK(forward_cost(c, SkipPlan(3), 5, 3, 4).flops > cost.flops);
+  CHECK(forward_cost(c, SkipPlan::parse("b0-2", 3), 5, 3, 4).flops == Approx(24832.0));
+}
+
+TEST_CASE("every stage trace carries its cost; a cache hit carries no timing", "[reasoning][cost]") {
+  auto model = random_model(roomy_config(256), 5);
+  auto tok = std::make_shared<CharTokenizer>(97, 96);
+  Generator gen(model, tok);
+  PipelineConfig pc = short_stages(4);
+  pc.analyze.skip = SkipPlan::parse("a0,f1", 3);
+  StageCache cache;
+  MultiStagePipeline pipeline(gen, pc, &cache);
+  const ExampleTrace first = pipeline.run(toy_example());
+  for (const StageTrace& t : first.stages) {
+    INFO(to_string(t.stage));
+    CHECK_FALSE(t.cached);
+    CHECK(t.seconds() > 0);
+    const bool eos = t.exit_reason == "eos";
+    const ForwardCost expected = forward_cost(model->config(), t.stage == StageKind::Analyze ? pc.analyze.skip : SkipPlan(3),
+                                              t.prompt_tokens, decode_forwards(t.tokens, eos), 4);
+    CHECK(t.cost.prefill_tokens == t.prompt_tokens);
+    CHECK(t.cost.flops == Approx(expected.flops));
+    CHECK(t.cost.attn_token_layers == expected.attn_token_layers);
+  }
+  const Summary fresh = summarize({first});
+  CHECK(fresh.cached_stages == 0);
+  CHECK(fresh.mean_cost.flops > 0);
+  CHECK(fresh.analyze.mean_flops < fresh.mean_cost.flops);
+
+  // The same question again: every stage comes from the cache, with its output and cost, no time.
+  const ExampleTrace again = pipeline.run(toy_example());
+  REQUIRE(again.stages.size() == first.stages.size());
+  for (size_t i = 0; i < again.stages.size(); ++i) {
+    CHECK(again.stages[i].cached);
+    CHECK(again.stages[i].output == first.stages[i].output);
+    CHECK(again.stages[i].seconds() == 0);
+    CHECK(again.stages[i].cost.flops == first.stages[i].cost.flops);
+  }
+  const Summary cached = summarize({again});
+  CHECK(cached.cached_stages == static_cast<int>(again.stages.size()));
+  CHECK(cached.mean_seconds == 0);  // no latency comes out of a cache
+}
+
+TEST_CASE("a stage whose prompt does not fit is a wrong answer with its real time", "[reasoning][cost]") {
+  // 40 positions: the summarize prompt (question, recall and analyses, one token per character)
+  // does not fit.
+  auto model = random_model(roomy_config(40), 6);
+  auto tok = std::make_shared<CharTokenizer>(97, 96);
+  Generator gen(model, tok);
+  MultiStagePipeline pipeline(gen, short_stages(6));
+  const ExampleTrace t = pipeline.run(toy_example());
+  REQUIRE(t.stages.back().exit_reason == "prompt_too_long");
+  CHECK_FALSE(t.correct);
+  CHECK(t.stages.back().seconds() > 0);
+  CHECK(t.stages.back().cost.flops == 0);  // nothing ran
+  const Summary s = summarize({t});
+  CHECK(s.prompt_too_long == 1);
+  CHECK(s.correct == 0);
+}
+
+TEST_CASE("the interleaved timer runs each configuration R times, round-robin", "[reasoning][timing]") {
+  auto model = random_model(roomy_config(256), 7);
+  auto tok = std::make_shared<CharTokenizer>(97, 96);
+  Generator gen(model, tok);
+  std::vector<PipelineConfig> configs = {short_stages(2), short_stages(3), short_stages(4)};
+  configs[1].recall.skip = SkipPlan::parse("b0", 3);
+  std::vector<std::pair<int, size_t>> order;
+  TimingSettings settings;
+  settings.repeats = 2;
+  const auto samples = time_interleaved(gen, configs, {toy_example(), toy_example()}, settings,
+                                        [&](int pass, size_t config) { order.emplace_back(pass, config); });
+  CHECK(order == std::vector<std::pair<int, size_t>>{{0, 0}, {0, 1}, {0, 2}, {1, 0}, {1, 1}, {1, 2}});
+  REQUIRE(samples.size() == 3);
+  for (const auto& s : samples) {
+    CHECK(s.passes.size() == 2);
+    CHECK(s.per_question.size() == 2);
+    CHECK(s.low() <= s.median());
+    CHECK(s.median() <= s.high());
+    CHECK(s.low() > 0);
+    double stages = 0;
+    for (auto k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) stages += s.stage_median(k);
+    CHECK(stages > 0);
+  }
+  LatencySamples a, b;
+  a.passes = {1.0, 1.2};
+  b.passes = {1.1, 1.5};
+  CHECK(within_noise(a, b));
+  b.passes = {1.3, 1.5};
+  CHECK_FALSE(within_noise(a, b));
+  CHECK_FALSE(within_noise(a, LatencySamples{}));
+}

@@ -1,0 +1,47 @@
+#include <catch2/catch.hpp>
+
+#include "litestage/util/stats.hpp"
+
+using namespace litestage;
+
+TEST_CASE("Wilson interval: known values and edge cases", "[util][stats]") {
+  // 45 of 50: the textbook Wilson 95 % interval is [0.7864, 0.9565].
+  Interval a = wilson_interval(45, 50);
+  CHECK(a.low == Approx(0.7864).margin(1e-4));
+  CHECK(a.high == Approx(0.9565).margin(1e-4));
+  Interval none = wilson_interval(0, 10);
+  CHECK(none.low == 0.0);
+  CHECK(none.high == Approx(0.2775).margin(1e-4));
+  Interval all = wilson_interval(10, 10);
+  CHECK(all.high == 1.0);
+  CHECK(all.low == Approx(0.7225).margin(1e-4));
+  Interval empty = wilson_interval(0, 0);
+  CHECK(empty.low == 0.0);
+  CHECK(empty.high == 1.0);
+}
+
+TEST_CASE("median of odd and even counts", "[util][stats]") {
+  CHECK(median({}) == 0.0);
+  CHECK(median({3.0}) == 3.0);
+  CHECK(median({5.0, 1.0, 3.0}) == 3.0);
+  CHECK(median({4.0, 1.0, 3.0, 2.0}) == 2.5);
+}
+
+TEST_CASE("bootstrap interval of a ratio covers the ratio and narrows with more data", "[util][stats]") {
+  std::vector<double> full, fast;
+  for (int i = 0; i < 200; ++i) {
+    full.push_back(1.0 + 0.1 * (i % 7));
+    fast.push_back(0.5 + 0.05 * (i % 7) + 0.02 * (i % 3));
+  }
+  double sf = 0, sm = 0;
+  for (size_t i = 0; i < full.size(); ++i) sf += full[i], sm += fast[i];
+  const Interval ci = bootstrap_ratio_interval(full, fast);
+  CHECK(ci.low <= sf / sm);
+  CHECK(ci.high >= sf / sm);
+  CHECK(ci.high - ci.low < 0.2);
+  const Interval same = bootstrap_ratio_interval(full, fast);
+  CHECK(same.low == ci.low);  // deterministic
+  const Interval small = bootstrap_ratio_interval({full.begin(), full.begin() + 10}, {fast.begin(), fast.begin() + 10});
+  CHECK(small.high - small.low > ci.high - ci.low);
+  CHECK_THROWS(bootstrap_ratio_interval({1.0}, {}));
+}
