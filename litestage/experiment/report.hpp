@@ -23,10 +23,16 @@ struct MethodRow {
   double full_latency = 0;
   double full_flops = 0;
   LatencySamples timing;         // this method's timed passes (interleaved with every other method's)
-  Interval speedup_ci{0, 0};     // 95 % bootstrap over questions
+  // Timed rows: the full model's per-question median latencies summed over this row's, and its
+  // 95 % bootstrap interval over questions (the same statistic). 0: untimed.
+  double timed_speedup = 0;
+  Interval speedup_ci{0, 0};
   bool unconstrained = false;    // not held to the accuracy target (random)
   double delta_points() const { return 100.0 * (summary.accuracy - full_accuracy); }
-  double speedup() const { return summary.mean_seconds > 0 ? full_latency / summary.mean_seconds : 0; }
+  double speedup() const {
+    if (timed_speedup > 0) return timed_speedup;
+    return summary.mean_seconds > 0 ? full_latency / summary.mean_seconds : 0;
+  }
   // The deterministic cost ratio: the full model's FLOPs per question over this method's.
   double cost_speedup() const { return summary.mean_cost.flops > 0 ? full_flops / summary.mean_cost.flops : 0; }
   Interval accuracy_ci() const;  // 95 % Wilson

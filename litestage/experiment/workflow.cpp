@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include "litestage/experiment/evaluate.hpp"
@@ -89,14 +90,24 @@ void warn_resolution(const std::vector<double>& epsilons, size_t examples) {
 // over questions on each speedup. The first row is the full model.
 void time_rows(Generator& generator, const std::vector<PipelineConfig>& configs, const std::vector<Example>& examples,
                const TimingSettings& timing, std::vector<MethodRow>& rows) {
-  const auto samples = time_interleaved(generator, configs, examples, timing);
+  // Rows with the same plans and early exit (e.g. one method at several ε) are one configuration:
+  // timed once, they share the samples.
+  std::vector<PipelineConfig> unique;
+  std::vector<size_t> slot;
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto [it, added] = seen.emplace(rows[i].skip + " / " + rows[i].early_exit, unique.size());
+    if (added) unique.push_back(configs[i]);
+    slot.push_back(it->second);
+  }
+  const auto samples = time_interleaved_progress(generator, unique, examples, timing, "methods");
   for (size_t i = 0; i < rows.size(); ++i) {
     Summary& s = rows[i].summary;
-    rows[i].timing = samples[i];
-    s.mean_seconds = samples[i].median();
+    rows[i].timing = samples[slot[i]];
+    s.mean_seconds = rows[i].timing.median();
     for (auto kind : kStages) {
       auto& agg = const_cast<StageAggregate&>(s.stage(kind));
-      agg.mean_seconds = samples[i].stage_median(kind);
+      agg.mean_seconds = rows[i].timing.stage_median(kind);
       agg.share = s.mean_seconds > 0 ? agg.mean_seconds / s.mean_seconds : 0;
     }
   }
@@ -104,7 +115,11 @@ void time_rows(Generator& generator, const std::vector<PipelineConfig>& configs,
     r.full_accuracy = rows.front().summary.accuracy;
     r.full_latency = rows.front().summary.mean_seconds;
     r.full_flops = rows.front().summary.mean_cost.flops;
-    r.speedup_ci = bootstrap_ratio_interval(rows.front().timing.per_question, r.timing.per_question);
+    const auto& full = rows.front().timing.per_question;
+    const auto& own = r.timing.per_question;
+    const double own_sum = std::accumulate(own.begin(), own.end(), 0.0);
+    r.timed_speedup = own_sum > 0 ? std::accumulate(full.begin(), full.end(), 0.0) / own_sum : 0;
+    r.speedup_ci = bootstrap_ratio_interval(full, own);
   }
 }
 
@@ -141,7 +156,8 @@ EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, c
     points.push_back(none.evaluate(eval, plans));
   }
   if (mode == LatencyMode::Measured) {
-    const auto timed = time_interleaved(session.generator(), configs, examples, timing_settings(spec));
+    const auto timed =
+        time_interleaved_progress(session.generator(), configs, examples, timing_settings(spec), "early-exit sweep");
     for (size_t i = 0; i < points.size(); ++i) {
       points[i].timing = timed[i];
       points[i].latency = timed[i].median();
@@ -396,8 +412,9 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
                                  timing_settings(spec));
     SearchJournal none;
     auto measured = none.evaluate(final_eval, main_search.plans);
-    const auto timed = time_interleaved(session.generator(), {base, final_config(base, main_search.plans, litestage_ee)},
-                                        search_data.examples, timing_settings(spec));
+    const auto timed = time_interleaved_progress(session.generator(),
+                                                 {base, final_config(base, main_search.plans, litestage_ee)},
+                                                 search_data.examples, timing_settings(spec), "profile");
     p.accuracy = measured.accuracy;
     p.latency = timed[1].median();
     p.full_latency = timed[0].median();

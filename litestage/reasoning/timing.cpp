@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "litestage/util/error.hpp"
+#include "litestage/util/progress.hpp"
 #include "litestage/util/stats.hpp"
 
 namespace litestage {
@@ -63,6 +64,18 @@ std::vector<LatencySamples> time_interleaved(Generator& generator, const std::ve
   for (size_t c = 0; c < configs.size(); ++c)
     for (const auto& q : question[c]) out[c].per_question.push_back(median(q));
   return out;
+}
+
+std::vector<LatencySamples> time_interleaved_progress(Generator& generator, const std::vector<PipelineConfig>& configs,
+                                                      const std::vector<Example>& examples,
+                                                      const TimingSettings& settings, const std::string& label) {
+  Progress bar(label + " timing (" + std::to_string(configs.size()) + " configurations x " +
+                   std::to_string(settings.repeats) + " interleaved passes)",
+               static_cast<size_t>(settings.repeats) * configs.size(), stderr);
+  size_t done = 0;
+  auto samples = time_interleaved(generator, configs, examples, settings, [&](int, size_t) { bar.update(done++); });
+  bar.finish();
+  return samples;
 }
 
 bool within_noise(const LatencySamples& a, const LatencySamples& b) {

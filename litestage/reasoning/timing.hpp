@@ -38,6 +38,11 @@ std::vector<LatencySamples> time_interleaved(Generator& generator, const std::ve
                                              const std::vector<Example>& examples, const TimingSettings& settings,
                                              const std::function<void(int, size_t)>& on_pass = nullptr);
 
+// time_interleaved with a progress bar on stderr ("<label> timing: pass p/R, configuration c/n").
+std::vector<LatencySamples> time_interleaved_progress(Generator& generator, const std::vector<PipelineConfig>& configs,
+                                                      const std::vector<Example>& examples,
+                                                      const TimingSettings& settings, const std::string& label);
+
 // Two latencies are a tie when their [low, high] bands overlap: the difference is inside the
 // measured noise. Unmeasured samples never tie.
 bool within_noise(const LatencySamples& a, const LatencySamples& b);

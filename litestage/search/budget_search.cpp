@@ -253,8 +253,12 @@ EvalPoint PipelineEvaluator::point_from(const Summary& s) {
   EvalPoint p;
   p.accuracy = s.accuracy;
   p.correct = s.correct;
-  p.latency = s.mean_seconds;
-  p.stage_latency = {s.recall.mean_seconds, s.analyze.mean_seconds, s.summarize.mean_seconds};
+  // A pass with stage-cache hits has no latency of its own (hits carry no time): 0 = not measured;
+  // the timed passes (time_points) fill it in.
+  if (s.cached_stages == 0) {
+    p.latency = s.mean_seconds;
+    p.stage_latency = {s.recall.mean_seconds, s.analyze.mean_seconds, s.summarize.mean_seconds};
+  }
   p.tokens = s.mean_tokens;
   p.flops = s.mean_cost.flops;
   p.stage_flops = {s.recall.mean_flops, s.analyze.mean_flops, s.summarize.mean_flops};
@@ -272,13 +276,7 @@ PipelineConfig PipelineEvaluator::config_for(const StagePlans& plans) const {
 std::vector<LatencySamples> PipelineEvaluator::time(const std::vector<StagePlans>& plans) {
   std::vector<PipelineConfig> configs;
   for (const auto& p : plans) configs.push_back(config_for(p));
-  Progress bar(label_ + " timing (" + std::to_string(plans.size()) + " configurations x " +
-                   std::to_string(timing_.repeats) + " interleaved passes)",
-               static_cast<size_t>(timing_.repeats) * plans.size(), stderr);
-  size_t done = 0;
-  auto samples = time_interleaved(generator_, configs, examples_, timing_, [&](int, size_t) { bar.update(done++); });
-  bar.finish();
-  return samples;
+  return time_interleaved_progress(generator_, configs, examples_, timing_, label_);
 }
 
 EvalPoint PipelineEvaluator::evaluate(const StagePlans& plans) {

@@ -407,7 +407,9 @@ TEST_CASE("diagnose and tradeoff on the embedded demo model", "[cli][demo]") {
   CHECK(none.rc != 0);
   CHECK_THAT(none.err, Catch::Contains("--records"));
 
-  auto t = run({"tradeoff", (root / "experiments" / "demo.yaml").string(), "--set", "data.limit=3", "--set",
+  // The experiment's paths are relative to the repository root; the test runs elsewhere.
+  auto t = run({"tradeoff", (root / "experiments" / "demo.yaml").string(), "--set", "model=" + model, "--set",
+                "data.root=" + settings, "--set", "data.limit=3", "--set",
                 "data.calibration_size=4", "--set", "importance.examples=2", "--set",
                 "output_dir=" + (dir / "tradeoff").string(), "--set", "runtime.threads=1", "--max-k", "2"});
   SHOW(t);
