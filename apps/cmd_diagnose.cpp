@@ -12,6 +12,7 @@
 #include "litestage/data/synthetic.hpp"
 #include "litestage/experiment/diagnose.hpp"
 #include "litestage/experiment/evaluate.hpp"
+#include "litestage/search/budget_search.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/stats.hpp"
 #include "model_setup.hpp"
@@ -45,7 +46,7 @@ nlohmann::json teacher_forced_section(MultiStagePipeline& pipeline, const std::v
     const StageMatches m = teacher_forced_exact_match(pipeline, read_stage_records(file).records, limit);
     nlohmann::json j{{"name", name}, {"file", file}};
     std::cout << "| " << name;
-    for (StageKind kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
+    for (StageKind kind : kStages) {
       const StageMatch& s = m[static_cast<size_t>(kind)];
       std::cout << " | " << percent(s.exact, s.records);
       nlohmann::json misses = nlohmann::json::array();
@@ -57,11 +58,13 @@ nlohmann::json teacher_forced_section(MultiStagePipeline& pipeline, const std::v
     out.push_back(j);
   }
   for (const auto& j : out)
-    for (const char* kind : {"recall", "analyze", "summarize"})
+    for (StageKind stage : kStages) {
+      const std::string kind(to_string(stage));
       for (const auto& miss : j[kind]["misses"])
         std::cout << "  " << j["name"].get<std::string>() << "/" << kind << " miss after '"
                   << miss["prompt_tail"].get<std::string>() << "'\n    expected: " << miss["expected"].get<std::string>()
                   << "\n    got:      " << miss["got"].get<std::string>() << "\n";
+    }
   return out;
 }
 
@@ -120,7 +123,7 @@ int run_diagnose(const std::vector<std::string>& args) {
   auto loaded = load_model_and_tokenizer(vm["model"].as<std::string>(), vm["tokenizer"].as<std::string>(), runtime);
   Generator generator(loaded.model, loaded.tokenizer);
   PipelineConfig config;
-  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize})
+  for (auto kind : kStages)
     config.stage(kind).max_new_tokens = vm["max-new-tokens"].as<int>();
   MultiStagePipeline pipeline(generator, config);
 

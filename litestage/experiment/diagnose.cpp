@@ -1,5 +1,6 @@
 #include "litestage/experiment/diagnose.hpp"
 
+#include "litestage/search/budget_search.hpp"
 #include "litestage/reasoning/prompts.hpp"
 
 namespace litestage {
@@ -28,7 +29,7 @@ std::string last_line(const std::string& prompt) {
 StageMatches teacher_forced_exact_match(MultiStagePipeline& pipeline, const std::vector<StageRecord>& records,
                                         size_t per_stage, size_t keep_misses) {
   StageMatches out;
-  for (StageKind kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
+  for (StageKind kind : kStages) {
     StageMatch& m = out[static_cast<size_t>(kind)];
     for (const StageRecord* r : spread(records, kind, per_stage)) {
       const std::string got = normalize_stage_output(pipeline.run_stage(kind, r->input).output);

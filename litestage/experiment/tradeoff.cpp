@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "litestage/search/budget_search.hpp"
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/experiment/workflow.hpp"
 #include "litestage/util/error.hpp"
@@ -25,7 +26,7 @@ TradeoffRow evaluate_row(Session& session, const std::vector<Example>& examples,
                          int k) {
   PipelineConfig config = session.full_pipeline_config();
   const SkipPlan plan = SkipPlan::from_ranking(ranking, static_cast<size_t>(k), session.num_layers());
-  for (StageKind kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) config.stage(kind).skip = plan;
+  for (StageKind kind : kStages) config.stage(kind).skip = plan;
   MultiStagePipeline pipeline(session.generator(), config);
   EvalOptions eo;
   eo.label = "k=" + std::to_string(k);

@@ -88,8 +88,8 @@ void warn_resolution(const std::vector<double>& epsilons, size_t examples) {
 // Times every method together on the evaluation split and puts the timed medians into the rows
 // (stage latencies, total, shares), with the full model's as the reference and a bootstrap interval
 // over questions on each speedup. The first row is the full model.
-void time_rows(Generator& generator, const std::vector<PipelineConfig>& configs, const std::vector<Example>& examples,
-               const TimingSettings& timing, std::vector<MethodRow>& rows) {
+void time_methods(Generator& generator, const std::vector<PipelineConfig>& configs,
+                  const std::vector<Example>& examples, const TimingSettings& timing, std::vector<MethodRow>& rows) {
   // Rows with the same plans and early exit (e.g. one method at several ε) are one configuration:
   // timed once, they share the samples.
   std::vector<PipelineConfig> unique;
@@ -152,8 +152,7 @@ EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, c
   for (const auto& ee : settings) {
     configs.push_back(final_config(base, plans, ee));
     PipelineEvaluator eval(session.generator(), configs.back(), examples, &cache, "early-exit " + ee_text(ee));
-    SearchJournal none;
-    points.push_back(none.evaluate(eval, plans));
+    points.push_back(eval.evaluate(plans));
   }
   if (mode == LatencyMode::Measured) {
     const auto timed =
@@ -209,7 +208,7 @@ ImportanceResult run_importance(Session& session, bool write) {
   return r;
 }
 
-nlohmann::json run_fingerprint(Session& session) {
+nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
   const auto& spec = session.spec();
   return {
       {"model", {{"config_hash", session.identity().config_hash}, {"weights_hash", session.identity().weights_hash}}},
@@ -217,7 +216,7 @@ nlohmann::json run_fingerprint(Session& session) {
       {"runtime", {{"device", session.runtime().device.str()}, {"dtype", dtype_name(session.runtime().dtype)},
                    {"threads", at::get_num_threads()}}},
       {"data", {{"dataset", spec.dataset}, {"ids", session.dataset(spec.split).info.ids_fingerprint},
-                {"search_ids", search_split(session).info.ids_fingerprint}, {"root", spec.data_root_or_default()}, {"split", spec.split},
+                {"search_ids", search_data.info.ids_fingerprint}, {"root", spec.data_root_or_default()}, {"split", spec.split},
                 {"seed", spec.load.seed}, {"calibration_size", spec.load.calibration_size},
                 {"offset", spec.load.offset}, {"limit", spec.load.limit ? nlohmann::json(*spec.load.limit) : nlohmann::json(nullptr)}}},
       {"prompt", {{"format", spec.prompt_format}, {"mode", spec.mode}, {"chat_template", spec.chat_template},
@@ -277,14 +276,14 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   for (const auto& m : spec.methods)
     if (!is_method(m)) throw_error(spec.source, ": methods: unknown method '", m, "' (known: ", join(method_names(), ", "), ")");
 
-  claim_output_dir(out.string(), run_fingerprint(session));
+  const Dataset search_data = search_split(session);
+  claim_output_dir(out.string(), run_fingerprint(session, search_data));
 
   banner("importance on " + spec.dataset + "/" + spec.importance.split + " (" +
          std::to_string(spec.importance.examples) + " examples)");
   report.importance = run_importance(session);
   const auto ranking = report.importance.ranking();
 
-  auto search_data = search_split(session);
   StageCache search_cache((out / "cache" / "search_stages.jsonl").string());
   auto base = session.full_pipeline_config();
   {
@@ -405,16 +404,13 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   p.full_accuracy = main_search.full.accuracy;
   p.target_accuracy = main_search.target;
   {
-    // The profile's latencies: the full model and the chosen configuration timed together.
-    auto cfg = base;
-    for (auto kind : kStages) cfg.stage(kind).early_exit = litestage_ee;
-    PipelineEvaluator final_eval(session.generator(), cfg, search_data.examples, &search_cache, "profile",
-                                 timing_settings(spec));
-    SearchJournal none;
-    auto measured = none.evaluate(final_eval, main_search.plans);
-    const auto timed = time_interleaved_progress(session.generator(),
-                                                 {base, final_config(base, main_search.plans, litestage_ee)},
-                                                 search_data.examples, timing_settings(spec), "profile");
+    // Its accuracy from the stage cache; its latencies: the full model and the chosen configuration
+    // timed together.
+    const PipelineConfig chosen = final_config(base, main_search.plans, litestage_ee);
+    PipelineEvaluator final_eval(session.generator(), chosen, search_data.examples, &search_cache, "profile");
+    const auto measured = final_eval.evaluate(main_search.plans);
+    const auto timed =
+        time_interleaved_progress(session.generator(), {base, chosen}, search_data.examples, timing_settings(spec), "profile");
     p.accuracy = measured.accuracy;
     p.latency = timed[1].median();
     p.full_latency = timed[0].median();
@@ -471,7 +467,7 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   }
   banner("timing every method on " + test.info.split + ": " + std::to_string(spec.timing.repeats) +
          " interleaved passes");
-  time_rows(session.generator(), configs, test.examples, timing_settings(spec), report.rows);
+  time_methods(session.generator(), configs, test.examples, timing_settings(spec), report.rows);
   std::string caption = spec.name + ": " + spec.dataset + "/" + test.info.split + ", " +
                         std::to_string(test.examples.size()) + " questions, " + dtype_name(session.runtime().dtype) +
                         " on " + session.runtime().device.str() + ", " + std::to_string(at::get_num_threads()) +

@@ -36,8 +36,9 @@ struct WorkflowReport {
 // previous run with the same settings left it).
 ImportanceResult run_importance(Session& session, bool write = true);
 
-// Every setting that changes a result of `litestage run`, with the model's and the data's hashes.
-nlohmann::json run_fingerprint(Session& session);
+// Every setting that changes a result of `litestage run`, with the model's and the data's hashes
+// (`search_data`: the search split as the run uses it).
+nlohmann::json run_fingerprint(Session& session, const Dataset& search_data);
 // Records the fingerprint in <out>/fingerprint.json, or throws naming the keys (two levels deep,
 // e.g. "search.max_k") that differ from the one already there: results are never mixed.
 void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint);

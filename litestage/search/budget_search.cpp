@@ -128,8 +128,7 @@ namespace {
 // (e.g. 0.9 - 0.02 computed vs 0.88 measured).
 bool meets(double accuracy, double target) { return accuracy >= target - 1e-9; }
 
-// Slowest stage first (measured: median stage latency, noise-free ties by stage cost; cost: stage
-// cost); remaining ties keep pipeline order.
+// Slowest stage first (measured: median stage latency; cost: stage cost); ties keep pipeline order.
 std::vector<StageKind> stage_order(const EvalPoint& full, LatencyMode mode) {
   std::vector<StageKind> order = {kStages.begin(), kStages.end()};
   std::stable_sort(order.begin(), order.end(), [&](StageKind a, StageKind b) {
