@@ -9,6 +9,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "command.hpp"
+#include "litestage/model/blas.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
@@ -50,6 +51,17 @@ double read_bandwidth(int64_t bytes, const Runtime& rt) {
     if (i > 0) times.push_back(t.seconds());  // first pass warms caches and page tables
   }
   return static_cast<double>(n) * 4 / median(times);
+}
+
+// Matrix-product throughput in f32 and, where supported, bf16, so slow kernels show at a glance.
+void print_gemm_throughput(const Runtime& rt) {
+  constexpr int n = 1024;
+  std::printf("GEMM %d^3:", n);
+  for (c10::ScalarType dt : {c10::kFloat, c10::kBFloat16}) {
+    if (!dtype_supported(dt, rt.device)) continue;
+    std::printf("  %s %.1f GFLOP/s", dtype_name(dt).c_str(), measure_gemm_gflops(dt, rt.device, n));
+  }
+  std::printf("   (%s)\n", runtime_description(rt).c_str());
 }
 
 struct Measurement {
@@ -148,6 +160,7 @@ int run_bench(const std::vector<std::string>& args) {
               dtype_name(rt.dtype).c_str(), at::get_num_threads(), rt.device.str().c_str());
   std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token\n", bw / 1e9,
               read_per_token / 1e6, floor_ms);
+  print_gemm_throughput(rt);
   std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", prompt_len, gen_len, repeats,
               warmup);
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "model_setup.hpp"
 #include "options.hpp"
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/util/strings.hpp"
@@ -16,6 +17,7 @@ int run_eval_command(const std::vector<std::string>& args) {
   ExperimentArgs a;
   if (auto rc = parse_experiment_args("eval", args, a, &own, "[--resume]")) return *rc;
   Session session(load_experiment(a.file, a.sets));
+  announce_runtime(session.runtime());
   auto result = run_eval(session, a.vm["resume"].as<bool>());
   std::cout << read_file(session.spec().output_dir + "/summary.md") << "\nresults in " << session.spec().output_dir
             << "/\n";

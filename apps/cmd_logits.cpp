@@ -42,7 +42,7 @@ int run_logits(const std::vector<std::string>& args) {
       ("ids", po::value<std::string>()->required(), "token ids, e.g. \"1 450 4996\"")
       ("skip", po::value<std::string>()->default_value("none"), "sub-layers to skip, e.g. a3,f0-2,b5")
       ("out", po::value<std::string>()->required(), "output JSON file");
-  add_runtime_options(desc);
+  add_runtime_options(desc, "f32");
   po::variables_map vm;
   if (auto rc = parse_options("logits", "--model DIR --ids \"1 2 3\" --out FILE.json [options]", desc, args, vm))
     return *rc;

@@ -7,6 +7,7 @@
 #include "litestage/experiment/tradeoff.hpp"
 #include "litestage/experiment/workflow.hpp"
 #include "litestage/util/strings.hpp"
+#include "model_setup.hpp"
 #include "options.hpp"
 
 namespace litestage::cli {
@@ -16,6 +17,7 @@ int run_importance_command(const std::vector<std::string>& args) {
   ExperimentArgs a;
   if (auto rc = parse_experiment_args("importance", args, a)) return *rc;
   Session session(load_experiment(a.file, a.sets));
+  announce_runtime(session.runtime());
   auto r = run_importance(session);
   std::cout << "sub-layers ranked by accumulated cos(in, out) over " << r.examples
             << " examples (most redundant first):\n";
@@ -38,6 +40,7 @@ int run_tradeoff_command(const std::vector<std::string>& args) {
   ExperimentArgs a;
   if (auto rc = parse_experiment_args("tradeoff", args, a, &extra, "[--step S] [--max-k K]")) return *rc;
   Session session(load_experiment(a.file, a.sets));
+  announce_runtime(session.runtime());
   const TradeoffResult r = run_tradeoff(session, a.vm["step"].as<int>(), a.vm["max-k"].as<int>());
   std::cout << "\n" << r.markdown() << "\nwritten: " << session.spec().output_dir << "/tradeoff.json, tradeoff.md\n";
   return 0;
@@ -49,6 +52,7 @@ int run_search_command(const std::vector<std::string>& args) {
   auto spec = load_experiment(a.file, a.sets);
   spec.methods = {"full", "litestage"};
   Session session(spec);
+  announce_runtime(session.runtime());
   WorkflowOptions opt;
   opt.evaluate_test = false;
   auto report = run_workflow(session, opt);
@@ -61,6 +65,7 @@ int run_reproduce_command(const std::string& name, const std::vector<std::string
   ExperimentArgs a;
   if (auto rc = parse_experiment_args(name, args, a)) return *rc;
   Session session(load_experiment(a.file, a.sets));
+  announce_runtime(session.runtime());
   auto report = run_workflow(session, WorkflowOptions{});
   std::cout << "\n" << profile_text(report.profile) << "\nwritten:\n";
   for (const auto& f : report.files) std::cout << "  " << f << "\n";

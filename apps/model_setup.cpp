@@ -1,10 +1,23 @@
 #include "model_setup.hpp"
 
+#include <iostream>
+
+#include "litestage/model/blas.hpp"
+
 namespace litestage::cli {
 
 Runtime setup_runtime(const RuntimeOptions& options) {
   set_threads(options.threads);
-  return make_runtime(options.device, options.dtype);
+  Runtime rt = make_runtime(options.device, options.dtype);
+  announce_runtime(rt);
+  return rt;
+}
+
+void announce_runtime(const Runtime& runtime) {
+  std::cerr << "runtime: " << runtime_description(runtime) << "\n";
+  if (runtime.device.is_cuda()) return;
+  const std::string warning = blas_kernel_warning(loaded_blas(), host_cpu_info());
+  if (!warning.empty()) std::cerr << "litestage: warning: " << warning << "\n";
 }
 
 LoadedModel load_model_and_tokenizer(const std::string& model_dir, const std::string& tokenizer_dir,

@@ -11,8 +11,11 @@
 
 namespace litestage::cli {
 
-// Applies --threads and parses --device/--dtype.
+// Applies --threads and parses --device/--dtype; announces the result (announce_runtime).
 Runtime setup_runtime(const RuntimeOptions& options);
+// One line on stderr: device, dtype and why, threads, BLAS kernels, CPU features; and a warning
+// with the fix when OpenBLAS runs kernels weaker than the CPU supports.
+void announce_runtime(const Runtime& runtime);
 
 struct LoadedModel {
   CausalLM model{nullptr};

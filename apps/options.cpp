@@ -27,11 +27,11 @@ std::optional<int> parse_options(const std::string& command, const std::string& 
   return std::nullopt;
 }
 
-void add_runtime_options(po::options_description& desc) {
+void add_runtime_options(po::options_description& desc, const std::string& default_dtype) {
   desc.add_options()
       ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")
-      ("dtype", po::value<std::string>()->default_value("auto"),
-       "f32, bf16 or f16 (auto: bf16 on CUDA, f32 on CPU)")
+      ("dtype", po::value<std::string>()->default_value(default_dtype),
+       "f32, bf16 or f16 (auto: bf16 on CUDA and on CPUs with native bf16, else f32)")
       ("threads", po::value<int>()->default_value(0), "intra-op CPU threads (0 = all cores)");
 }
 

@@ -18,8 +18,8 @@ std::optional<int> parse_options(const std::string& command, const std::string& 
                                  po::variables_map& vm,
                                  const po::positional_options_description* positional = nullptr);
 
-// --device, --dtype, --threads.
-void add_runtime_options(po::options_description& desc);
+// --device, --dtype, --threads. `logits` defaults to f32 (it is compared with reference logits).
+void add_runtime_options(po::options_description& desc, const std::string& default_dtype = "auto");
 
 struct RuntimeOptions {
   std::string device = "cpu";

@@ -5,7 +5,7 @@
 #   1. a 2-layer Llama on the option-reading records (experiments/train-demo-reading.yaml);
 #   2. grown to 8 layers (added layers near the identity, not at it), every layer trained on the
 #      stage records, option-reading records and biographies (experiments/train-demo.yaml).
-# bf16 autocast on CPU with f32 master weights. The best phase-2 checkpoint (pipeline accuracy on
+# f32 training (phase 2 on one thread, leaving a core free). The best phase-2 checkpoint (pipeline accuracy on
 # 100 validation questions) is stored in bf16 with its logs, configs and generator settings.
 #
 #   bash scripts/make-demo-model.sh            # resumes an interrupted run (each phase from its last/)
@@ -16,11 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=./build/bin/litestage
-[[ -x $bin ]] || bash scripts/build.sh
-
-# Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to generic kernels;
-# name the AVX-512 ones unless the user chose.
-if [[ -z ${OPENBLAS_CORETYPE:-} ]] && grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; fi
+[[ -x $bin ]] || bash scripts/build.sh --cli-only
 
 if [[ ${1:-} == --fresh ]]; then rm -rf runs/train-demo-reading runs/train-demo-grown runs/train-demo runs/train-demo*.log; fi
 # A phase resumes from its last/ when an earlier invocation left one (a finished phase has nothing to do).

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "litestage/model/blas.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
 #include "litestage/util/progress.hpp"
@@ -109,6 +110,8 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
   summary["model"] = spec.model;
   summary["device"] = session.runtime().device.str();
   summary["dtype"] = dtype_name(session.runtime().dtype);
+  summary["dtype_reason"] = session.runtime().dtype_reason;
+  summary["runtime"] = runtime_description(session.runtime());
   summary["threads"] = at::get_num_threads();
   write_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
   std::string title = spec.name + " — " + spec.dataset + "/" + data.info.split + " (" +

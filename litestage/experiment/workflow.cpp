@@ -11,6 +11,7 @@
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/search/policies.hpp"
 #include "litestage/reasoning/timing.hpp"
+#include "litestage/model/blas.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
@@ -495,6 +496,7 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   write_file_atomic((out / "results.json").string(),
                     nlohmann::json{{"experiment", spec.name}, {"split", test.info}, {"rows", summary},
                                    {"search_stage_cache", {{"entries", search_cache.size()}}},
+                                   {"runtime", runtime_description(session.runtime())},
                                    {"seconds", total.seconds()}}.dump(2) + "\n");
   if (options.print_table) std::cout << "\n" << table_markdown(report.rows, caption) << "\n";
   std::fprintf(stderr, "workflow finished in %s; results in %s/\n", format_duration(total.seconds()).c_str(),

@@ -11,6 +11,7 @@
 #include <torch/types.h>
 #include <ATen/Parallel.h>
 
+#include "litestage/util/cpu_info.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
 
@@ -49,24 +50,35 @@ bool dtype_supported(c10::ScalarType dtype, const c10::Device& device) {
   return ok;
 }
 
-c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device) {
+DtypeChoice choose_dtype(const std::string& name, const c10::Device& device) {
   std::string n = to_lower(trim(name));
-  c10::ScalarType dt;
+  DtypeChoice c{c10::kFloat, "requested"};
   if (n == "auto" || n.empty()) {
-    dt = device.is_cuda() ? c10::kBFloat16 : c10::kFloat;
+    c = auto_dtype(device, host_cpu_info());
   } else if (n == "f32" || n == "float32" || n == "fp32" || n == "float") {
-    dt = c10::kFloat;
+    c.dtype = c10::kFloat;
   } else if (n == "bf16" || n == "bfloat16") {
-    dt = c10::kBFloat16;
+    c.dtype = c10::kBFloat16;
   } else if (n == "f16" || n == "float16" || n == "fp16" || n == "half") {
-    dt = c10::kHalf;
+    c.dtype = c10::kHalf;
   } else {
     throw_error("unknown dtype '", name, "' (expected f32, bf16, f16 or auto)");
   }
-  if (!dtype_supported(dt, device))
-    throw_error("dtype ", dtype_name(dt), " is not supported on ", device.str(),
+  if (!dtype_supported(c.dtype, device))
+    throw_error("dtype ", dtype_name(c.dtype), " is not supported on ", device.str(),
                 " by this LibTorch build (its matmul kernels lack it); use f32 or bf16");
-  return dt;
+  return c;
+}
+
+DtypeChoice auto_dtype(const c10::Device& device, const CpuInfo& cpu) {
+  if (device.is_cuda()) return {c10::kBFloat16, "auto: bf16 on CUDA"};
+  if (cpu.native_bf16() && dtype_supported(c10::kBFloat16, device))
+    return {c10::kBFloat16, "auto: the CPU multiplies bf16 natively (" + cpu.feature_list() + ")"};
+  return {c10::kFloat, "auto: f32, the CPU has no native bf16 (avx512_bf16 or amx_bf16)"};
+}
+
+c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device) {
+  return choose_dtype(name, device).dtype;
 }
 
 std::string dtype_name(c10::ScalarType dtype) {
@@ -81,7 +93,9 @@ std::string dtype_name(c10::ScalarType dtype) {
 Runtime make_runtime(const std::string& device, const std::string& dtype) {
   Runtime r;
   r.device = parse_device(device);
-  r.dtype = parse_dtype(dtype, r.device);
+  const DtypeChoice choice = choose_dtype(dtype, r.device);
+  r.dtype = choice.dtype;
+  r.dtype_reason = choice.reason;
   return r;
 }
 

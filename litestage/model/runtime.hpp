@@ -7,17 +7,29 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include "litestage/util/cpu_info.hpp"
+
 namespace litestage {
 
 struct Runtime {
   c10::Device device = c10::Device(c10::kCPU);
   c10::ScalarType dtype = c10::kFloat;
+  std::string dtype_reason = "requested";  // why this dtype: "requested" or how `auto` chose it
+};
+
+struct DtypeChoice {
+  c10::ScalarType dtype;
+  std::string reason;
 };
 
 // "cpu", "cuda", "cuda:1". Refuses cuda when torch::cuda::is_available() is false.
 c10::Device parse_device(const std::string& name);
-// "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16", "auto" (bf16 on CUDA, f32 on CPU).
+// "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16", or "auto": bf16 on CUDA and on CPUs that
+// multiply bf16 natively (AVX512-BF16 or AMX, through oneDNN), f32 on other CPUs.
+DtypeChoice choose_dtype(const std::string& name, const c10::Device& device);
 c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device);
+// What `auto` picks on device for a host with cpu's features.
+DtypeChoice auto_dtype(const c10::Device& device, const CpuInfo& cpu);
 std::string dtype_name(c10::ScalarType dtype);
 // Whether this LibTorch build can run a matmul in dtype on the device (probed once, cached).
 bool dtype_supported(c10::ScalarType dtype, const c10::Device& device);  // "f32" / "bf16" / "f16"
