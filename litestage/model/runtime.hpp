@@ -24,8 +24,8 @@ struct DtypeChoice {
 
 // "cpu", "cuda", "cuda:1". Refuses cuda when torch::cuda::is_available() is false.
 c10::Device parse_device(const std::string& name);
-// "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16", or "auto": bf16 on CUDA and on CPUs that
-// multiply bf16 natively (AVX512-BF16 or AMX, through oneDNN), f32 on other CPUs.
+// "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16", or "auto": bf16 on CUDA and on CPUs with
+// AMX (oneDNN's bf16 products through LibTorch), f32 on other CPUs.
 DtypeChoice choose_dtype(const std::string& name, const c10::Device& device);
 c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device);
 // What `auto` picks on device for a host with cpu's features.

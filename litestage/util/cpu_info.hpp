@@ -15,8 +15,6 @@ struct CpuInfo {
   bool amx_bf16 = false;       // AMX tiles with bf16
   bool known = false;          // false when no flags line was found
 
-  // The CPU multiplies bf16 natively (oneDNN uses it through LibTorch's bf16 matmul).
-  bool native_bf16() const { return avx512_bf16 || amx_bf16; }
   // "avx512 avx512_bf16 amx_bf16", the sets above that are present (for logs).
   std::string feature_list() const;
 };

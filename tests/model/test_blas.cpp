@@ -8,12 +8,13 @@
 using namespace litestage;
 
 namespace {
-CpuInfo cpu_with(bool avx2, bool avx512, bool bf16) {
+CpuInfo cpu_with(bool avx2, bool avx512, bool bf16, bool amx = false) {
   CpuInfo c;
   c.known = true;
   c.avx2 = c.fma = avx2;
   c.avx512 = avx512;
   c.avx512_bf16 = bf16;
+  c.amx_bf16 = amx;
   return c;
 }
 }  // namespace
@@ -41,17 +42,20 @@ TEST_CASE("OpenBLAS kernel fix: the kernel set the CPU deserves, only when it ru
   CHECK(blas_description({}) == "not OpenBLAS (MKL or the build's own)");
 }
 
-TEST_CASE("dtype auto: bf16 on CPUs that multiply it natively, f32 elsewhere, and says why", "[model][dtype]") {
+TEST_CASE("dtype auto: bf16 on CPUs with AMX, f32 elsewhere, and says why", "[model][dtype]") {
   const c10::Device cpu(c10::kCPU);
   DtypeChoice plain = auto_dtype(cpu, cpu_with(true, true, false));
   CHECK(plain.dtype == c10::kFloat);
   CHECK_THAT(plain.reason, Catch::Contains("no native bf16"));
-  DtypeChoice native = auto_dtype(cpu, cpu_with(true, true, true));
+  DtypeChoice avx512_bf16 = auto_dtype(cpu, cpu_with(true, true, true));
+  CHECK(avx512_bf16.dtype == c10::kFloat);
+  CHECK_THAT(avx512_bf16.reason, Catch::Contains("no AMX"));
+  DtypeChoice amx = auto_dtype(cpu, cpu_with(true, true, true, true));
   if (dtype_supported(c10::kBFloat16, cpu)) {
-    CHECK(native.dtype == c10::kBFloat16);
-    CHECK_THAT(native.reason, Catch::Contains("avx512_bf16"));
+    CHECK(amx.dtype == c10::kBFloat16);
+    CHECK_THAT(amx.reason, Catch::Contains("AMX"));
   } else {
-    CHECK(native.dtype == c10::kFloat);
+    CHECK(amx.dtype == c10::kFloat);
   }
   DtypeChoice asked = choose_dtype("f32", cpu);
   CHECK(asked.dtype == c10::kFloat);

@@ -23,18 +23,18 @@ TEST_CASE("cpu info: model name and the instruction sets that matter", "[util][c
   CHECK(spr.avx512);
   CHECK(spr.avx512_bf16);
   CHECK(spr.amx_bf16);
-  CHECK(spr.native_bf16());
   CHECK(spr.feature_list() == "avx2 avx512 avx512_bf16 amx_bf16");
 
   CpuInfo hsw = parse_cpu_info(kHaswell);
   CHECK(hsw.avx2);
   CHECK_FALSE(hsw.avx512);
-  CHECK_FALSE(hsw.native_bf16());
+  CHECK_FALSE(hsw.avx512_bf16);
   CHECK(hsw.feature_list() == "avx2");
 
   CpuInfo skx = parse_cpu_info(kAvx512NoBf16);
   CHECK(skx.avx512);
-  CHECK_FALSE(skx.native_bf16());
+  CHECK_FALSE(skx.avx512_bf16);
+  CHECK_FALSE(skx.amx_bf16);
 }
 
 TEST_CASE("cpu info: avx512 needs all four of f, dq, bw, vl; unknown text is unknown", "[util][cpu]") {
