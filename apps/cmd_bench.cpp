@@ -178,7 +178,7 @@ int run_bench(const std::vector<std::string>& args) {
     double removed = plan.removed_weight_fraction(cfg);
     double ideal = 1.0 / (1.0 - removed);
     double real = base.decode_seconds / m.decode_seconds;
-    std::printf("%-6.2f %3zu/%-5d %7.1f%% %14.1f %12.2f %9.2f %8.2fx %8.2fx %10.2f\n", f, plan.num_skipped(),
+    std::printf("%-6.2f %3zu/%-5d %7.1f%% %14.1f %12.3f %9.2f %8.2fx %8.2fx %10.2f\n", f, plan.num_skipped(),
                 2 * model->num_layers(), removed * 100, prompt_len / m.prefill_seconds, m.decode_seconds * 1e3,
                 m.decode_seconds * 1e3 / floor_ms, real, ideal, real / ideal);
   }

@@ -4,6 +4,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include "litestage/model/decode_kernel.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/util/error.hpp"
 
@@ -80,8 +81,16 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
   auto h = model->embed_tokens->forward(input_ids.to(dev));  // (B, T, hidden)
   const SkipPlan none;
   const SkipPlan& plan = opt.skip ? *opt.skip : none;
+  const bool kernel = opt.fast_decode && T == 1 && cache && !padded && !opt.positions.defined() && !opt.observer &&
+                      dev.is_cpu() && h.scalar_type() == torch::kFloat && !torch::GradMode::is_enabled();
   for (int l = 0; l < num_layers(); ++l) {
-    h = model->blocks[l]->forward(h, ctx, plan.skip_attention(l), plan.skip_ffn(l), opt.observer);
+    DecoderLayerImpl& layer = *model->blocks[l];
+    if (kernel && decode_kernel_applies(layer)) {
+      h = h.contiguous();
+      decode_layer_step(layer, l, h, ctx.start, *cache, rope_, plan.skip_attention(l), plan.skip_ffn(l));
+    } else {
+      h = layer.forward(h, ctx, plan.skip_attention(l), plan.skip_ffn(l), opt.observer);
+    }
   }
   if (cache) cache->end_step(T);
   if (opt.last_logits_only) h = h.narrow(1, T - 1, 1);

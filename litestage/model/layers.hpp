@@ -55,6 +55,8 @@ class RotaryEmbedding {
   // Inverse frequencies (head_dim / 2) after scaling, float32.
   static torch::Tensor inverse_frequencies(const ModelConfig& config);
   int64_t max_positions() const { return cos_.size(0); }
+  const torch::Tensor& cos() const { return cos_; }  // (max_positions, head_dim)
+  const torch::Tensor& sin() const { return sin_; }
 
  private:
   torch::Tensor cos_, sin_;  // (max_positions, head_dim) in the model dtype

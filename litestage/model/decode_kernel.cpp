@@ -1,0 +1,163 @@
+#include "litestage/model/decode_kernel.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include <ATen/Parallel.h>
+
+#include "litestage/model/kv_cache.hpp"
+#include "litestage/model/layers.hpp"
+
+namespace litestage {
+
+namespace {
+
+// Sixteen independent partial sums: the compiler vectorises the loop without reassociating, and
+// the clones give AVX-512 and AVX2+FMA code on CPUs that have them (chosen once, at load time).
+__attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+float dot(const float* a, const float* b, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
+  float sum = 0.0f;
+  for (int j = 0; j < 16; ++j) sum += acc[j];
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// y = W x (+ bias), W (rows, cols) row-major. Rows are split over the intra-op threads once the
+// product is large enough to pay for the fork (small models stay on one thread).
+void matvec(const torch::Tensor& weight, const torch::Tensor& bias, const float* x, float* y) {
+  const int64_t rows = weight.size(0), cols = weight.size(1);
+  const float* w = weight.data_ptr<float>();
+  const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
+  auto run = [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) y[r] = dot(w + r * cols, x, cols) + (b ? b[r] : 0.0f);
+  };
+  constexpr int64_t kParallelWork = int64_t{1} << 17;  // multiply-adds
+  if (rows * cols < kParallelWork || at::get_num_threads() == 1) return run(0, rows);
+  at::parallel_for(0, rows, std::max<int64_t>(1, (kParallelWork / 4) / cols), run);
+}
+
+// out = weight * (x / rms(x)), as RMSNormImpl computes it in f32.
+void rms_norm(const float* x, const RMSNormImpl& norm, int64_t n, float* out) {
+  const float* w = norm.weight.data_ptr<float>();
+  float ss = 0.0f;
+  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
+  const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + static_cast<float>(norm.eps));
+  for (int64_t i = 0; i < n; ++i) out[i] = w[i] * (x[i] * inv);
+}
+
+// rotate_half RoPE on `heads` vectors of head_dim D at one position's cos/sin rows.
+void rope(float* x, int64_t heads, int64_t D, const float* cos, const float* sin) {
+  const int64_t half = D / 2;
+  for (int64_t h = 0; h < heads; ++h) {
+    float* v = x + h * D;
+    for (int64_t i = 0; i < half; ++i) {
+      const float a = v[i], b = v[i + half];
+      v[i] = a * cos[i] - b * sin[i];
+      v[i + half] = b * cos[i + half] + a * sin[i + half];
+    }
+  }
+}
+
+// Reused between steps: no allocation per token once the sizes are seen.
+struct Scratch {
+  std::vector<float> norm, q, k, v, att, out, scores, gate, up;
+};
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+void attention_step(AttentionImpl& attn, int layer, float* x, int64_t row, int64_t pos, KVCache& cache,
+                    const RotaryEmbedding& rope_table, const RMSNormImpl& norm) {
+  Scratch& s = scratch();
+  const int64_t hidden = attn.o_proj->weight.size(0), D = rope_table.cos().size(1);
+  const int64_t H = attn.q_proj->weight.size(0) / D, KV = attn.k_proj->weight.size(0) / D, G = H / KV;
+  const int64_t cap = cache.capacity(), S = pos + 1;
+  s.norm.resize(hidden), s.q.resize(H * D), s.att.resize(H * D), s.out.resize(hidden), s.scores.resize(S);
+  rms_norm(x, norm, hidden, s.norm.data());
+  float* kc = cache.keys(layer).data_ptr<float>() + row * KV * cap * D;
+  float* vc = cache.values(layer).data_ptr<float>() + row * KV * cap * D;
+  s.k.resize(KV * D), s.v.resize(KV * D);
+  matvec(attn.q_proj->weight, attn.q_proj->bias, s.norm.data(), s.q.data());
+  matvec(attn.k_proj->weight, attn.k_proj->bias, s.norm.data(), s.k.data());
+  matvec(attn.v_proj->weight, attn.v_proj->bias, s.norm.data(), s.v.data());
+  const float* cos = rope_table.cos().data_ptr<float>() + pos * D;
+  const float* sin = rope_table.sin().data_ptr<float>() + pos * D;
+  rope(s.q.data(), H, D, cos, sin);
+  rope(s.k.data(), KV, D, cos, sin);
+  for (int64_t g = 0; g < KV; ++g) {
+    std::copy_n(s.k.data() + g * D, D, kc + (g * cap + pos) * D);
+    std::copy_n(s.v.data() + g * D, D, vc + (g * cap + pos) * D);
+  }
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+  for (int64_t h = 0; h < H; ++h) {
+    const int64_t g = h / G;
+    const float* q = s.q.data() + h * D;
+    float top = std::numeric_limits<float>::lowest();
+    for (int64_t t = 0; t < S; ++t) top = std::max(top, s.scores[t] = dot(q, kc + (g * cap + t) * D, D) * scale);
+    float total = 0.0f;
+    for (int64_t t = 0; t < S; ++t) total += (s.scores[t] = std::exp(s.scores[t] - top));
+    float* o = s.att.data() + h * D;
+    std::fill_n(o, D, 0.0f);
+    for (int64_t t = 0; t < S; ++t) {
+      const float p = s.scores[t] / total;
+      const float* v = vc + (g * cap + t) * D;
+      for (int64_t i = 0; i < D; ++i) o[i] += p * v[i];
+    }
+  }
+  matvec(attn.o_proj->weight, attn.o_proj->bias, s.att.data(), s.out.data());
+  for (int64_t i = 0; i < hidden; ++i) x[i] += s.out[i];
+}
+
+void ffn_step(MLPImpl& mlp, float* x, const RMSNormImpl& norm) {
+  Scratch& s = scratch();
+  const int64_t hidden = mlp.down_proj->weight.size(0), inner = mlp.gate_proj->weight.size(0);
+  s.norm.resize(hidden), s.gate.resize(inner), s.up.resize(inner), s.out.resize(hidden);
+  rms_norm(x, norm, hidden, s.norm.data());
+  matvec(mlp.gate_proj->weight, {}, s.norm.data(), s.gate.data());
+  matvec(mlp.up_proj->weight, {}, s.norm.data(), s.up.data());
+  for (int64_t i = 0; i < inner; ++i) s.gate[i] = s.gate[i] / (1.0f + std::exp(-s.gate[i])) * s.up[i];
+  matvec(mlp.down_proj->weight, {}, s.gate.data(), s.out.data());
+  for (int64_t i = 0; i < hidden; ++i) x[i] += s.out[i];
+}
+
+bool suits(const torch::Tensor& t) {
+  return !t.defined() || (t.scalar_type() == torch::kFloat && t.is_contiguous() && t.device().is_cpu());
+}
+
+}  // namespace
+
+bool decode_kernel_applies(const DecoderLayerImpl& layer) {
+  const auto& a = *layer.self_attn;
+  const auto& m = *layer.mlp;
+  for (const Linear* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj})
+    if (!suits((*l)->weight) || !suits((*l)->bias)) return false;
+  return suits(layer.input_layernorm->weight) && suits(layer.post_attention_layernorm->weight);
+}
+
+void decode_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& h, int64_t position,
+                       KVCache& cache, const RotaryEmbedding& rope_table, bool skip_attention, bool skip_ffn) {
+  TORCH_CHECK(h.dim() == 3 && h.size(1) == 1 && h.is_contiguous() && h.scalar_type() == torch::kFloat,
+              "decode_layer_step: h must be (batch, 1, hidden) contiguous f32");
+  const int64_t B = h.size(0), hidden = h.size(2);
+  float* rows = h.data_ptr<float>();
+  if (!skip_attention) {
+    TORCH_CHECK(cache.layer_length(layer_index) == position, "layer ", layer_index, " KV cache holds ",
+                cache.layer_length(layer_index), " tokens but the sequence is at ", position,
+                ": a skip plan must stay the same for the whole sequence");
+    for (int64_t b = 0; b < B; ++b)
+      attention_step(*layer.self_attn, layer_index, rows + b * hidden, b, position, cache, rope_table,
+                     *layer.input_layernorm);
+    cache.mark_layer_written(layer_index, position + 1);
+  }
+  if (!skip_ffn)
+    for (int64_t b = 0; b < B; ++b) ffn_step(*layer.mlp, rows + b * hidden, *layer.post_attention_layernorm);
+}
+
+}  // namespace litestage

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# LiteStage against a Hugging Face-style PyTorch eager loop (bench/eager_peer.py, Debian's
+# python3-torch) on the same model or config, dtype, threads, prompt and decode lengths. The two
+# run alternately for --rounds rounds (each round a median of --repeats passes), so drift in the
+# machine's load hits both; prints each round and the median ratios.
+#
+#   bash scripts/bench-peer.sh --model data/demo-model
+#   bash scripts/bench-peer.sh --config tinyllama-config.json --dtype bf16 --threads 2 --rounds 3
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=() dtype=f32 threads=1 prompt=128 gen=32 repeats=5 rounds=3
+while (($#)); do
+  case $1 in
+    --model|--config) src=("$1" "$2"); shift 2 ;;
+    --dtype) dtype=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --prompt-len) prompt=$2; shift 2 ;;
+    --gen-len) gen=$2; shift 2 ;;
+    --repeats) repeats=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    *) echo "bench-peer: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+((${#src[@]})) || { echo "usage: bench-peer.sh (--model DIR | --config FILE) [--dtype f32|bf16] [--threads N] [--rounds R]" >&2; exit 2; }
+/usr/bin/python3 -c "import torch" 2>/dev/null || { echo "bench-peer: needs Debian's python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+bin=./build/bin/litestage
+[[ -x $bin ]] || bash scripts/build.sh --cli-only
+common=(--dtype "$dtype" --threads "$threads" --prompt-len "$prompt" --gen-len "$gen" --repeats "$repeats")
+
+ours_p=() ours_d=() peer_p=() peer_d=()
+for ((r = 1; r <= rounds; r++)); do
+  # litestage bench's full-model row: skip sublayers removed prefill-tok/s decode-ms ...
+  row=$($bin bench "${src[@]}" "${common[@]}" --skip-fraction 0 2>/dev/null | awk '$1 == "0.00" {print $4, $5}')
+  read -r p d <<< "$row"
+  ours_p+=("$p") ours_d+=("$d")
+  peer=$(/usr/bin/python3 bench/eager_peer.py "${src[@]}" "${common[@]}")
+  pp=$(/usr/bin/python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.1f %.3f" % (j["prefill_tok_s"], j["decode_ms"]))' "$peer")
+  read -r q e <<< "$pp"
+  peer_p+=("$q") peer_d+=("$e")
+  printf 'round %d: litestage prefill %s tok/s, decode %s ms/token | eager peer prefill %s tok/s, decode %s ms/token\n' \
+    "$r" "$p" "$d" "$q" "$e"
+done
+/usr/bin/python3 - "${ours_p[*]}" "${ours_d[*]}" "${peer_p[*]}" "${peer_d[*]}" "$dtype" "$threads" <<'PY'
+import statistics, sys
+op, od, pp, pd = ([float(x) for x in a.split()] for a in sys.argv[1:5])
+m = statistics.median
+print(f"\n{sys.argv[5]}, {sys.argv[6]} thread(s), median of {len(op)} rounds (min-max):")
+print(f"  prefill tok/s   litestage {m(op):10.1f} ({min(op):.1f}-{max(op):.1f})   eager {m(pp):10.1f} ({min(pp):.1f}-{max(pp):.1f})   ratio {m(op)/m(pp):.2f}x")
+print(f"  decode ms/token litestage {m(od):10.3f} ({min(od):.3f}-{max(od):.3f})   eager {m(pd):10.3f} ({min(pd):.3f}-{max(pd):.3f})   ratio {m(pd)/m(od):.2f}x")
+PY

@@ -1,0 +1,75 @@
+#include <catch2/catch.hpp>
+
+#include <ATen/Parallel.h>
+
+#include "litestage/model/decode_kernel.hpp"
+#include "litestage/model/kv_cache.hpp"
+#include "litestage/model/skip_plan.hpp"
+#include "model_fixtures.hpp"
+
+using namespace litestage;
+using namespace litestage::test;
+
+namespace {
+
+// Prefill a batch of two unpadded rows, then decode `steps` tokens with the kernel on or off;
+// returns every decode step's logits, stacked (steps, batch, vocab).
+torch::Tensor decode_logits(CausalLM& m, const SkipPlan& plan, bool fast, int steps) {
+  torch::InferenceMode im;
+  KVCache cache(m->config(), 2, 32, torch::kFloat, torch::kCPU);
+  ForwardOptions o;
+  o.skip = &plan;
+  o.cache = &cache;
+  o.fast_decode = fast;
+  auto prompt = torch::tensor(std::vector<int64_t>{1, 5, 17, 42, 9, 33, 8, 2}).view({2, 4});
+  auto logits = m->forward(prompt, o).narrow(1, 3, 1);
+  std::vector<torch::Tensor> out;
+  for (int s = 0; s < steps; ++s) {
+    auto next = logits.argmax(-1);  // (2, 1)
+    logits = m->forward(next, o);
+    out.push_back(logits.squeeze(1));
+  }
+  return torch::stack(out);
+}
+
+}  // namespace
+
+TEST_CASE("decode kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch 2, skip plans, 1 and 2 threads",
+          "[model][kernel]") {
+  const int saved_threads = at::get_num_threads();
+  for (auto cfg : {tiny_llama_config(), tiny_qwen2_config()}) {
+    auto m = random_model(cfg, 5);
+    const int L = m->num_layers();
+    for (const std::string spec : {"none", "a0", "f1", "a1,f0"}) {
+      const SkipPlan plan = SkipPlan::parse(spec, L);
+      for (int threads : {1, 2}) {
+        at::set_num_threads(threads);
+        INFO(cfg.model_type << " skip " << spec << ", " << threads << " threads");
+        auto slow = decode_logits(m, plan, false, 6);
+        auto fast = decode_logits(m, plan, true, 6);
+        CHECK(max_rel_error(fast, slow) < 1e-5);
+        CHECK(torch::equal(fast.argmax(-1), slow.argmax(-1)));
+      }
+    }
+  }
+  at::set_num_threads(saved_threads);
+}
+
+TEST_CASE("decode kernel: applies to f32 CPU weights only, and catches a plan changed mid-sequence", "[model][kernel]") {
+  auto cfg = tiny_llama_config();
+  auto m = random_model(cfg, 7);
+  CHECK(decode_kernel_applies(*m->model->blocks[0]));
+  CausalLM half(cfg, make_runtime("cpu", "bf16"));
+  CHECK_FALSE(decode_kernel_applies(*half->model->blocks[0]));
+
+  torch::InferenceMode im;
+  KVCache cache(cfg, 1, 16, torch::kFloat, torch::kCPU);
+  const SkipPlan skip_a0 = SkipPlan::parse("a0", m->num_layers()), none;
+  ForwardOptions o;
+  o.cache = &cache;
+  o.skip = &skip_a0;
+  m->forward(torch::tensor(std::vector<int64_t>{1, 5, 17}).view({1, 3}), o);
+  o.skip = &none;  // layer 0 now attends, but its cache never saw the prompt
+  CHECK_THROWS_WITH(m->forward(torch::tensor(std::vector<int64_t>{4}).view({1, 1}), o),
+                    Catch::Contains("a skip plan must stay the same for the whole sequence"));
+}
