@@ -30,10 +30,13 @@ common=(--dtype "$dtype" --threads "$threads" --prompt-len "$prompt" --gen-len "
 ours_p=() ours_d=() peer_p=() peer_d=()
 for ((r = 1; r <= rounds; r++)); do
   # litestage bench's full-model row: skip sublayers removed prefill-tok/s decode-ms ...
-  row=$($bin bench "${src[@]}" "${common[@]}" --skip-fraction 0 2>/dev/null | awk '$1 == "0.00" {print $4, $5}')
-  read -r p d <<< "$row"
+  out=$($bin bench "${src[@]}" "${common[@]}" --skip-fraction 0 2>&1)
+  read -r p d <<< "$(awk '$1 == "0.00" {print $4, $5}' <<< "$out")"
+  # The peer gets the BLAS kernels litestage runs with (it re-runs itself with OPENBLAS_CORETYPE
+  # when OpenBLAS does not recognise the CPU; python would stay on the generic ones).
+  core=$(grep -o 'OpenBLAS [0-9.]* ([A-Za-z0-9]* kernels)' <<< "$out" | head -1 | sed 's/.*(\([A-Za-z0-9]*\) kernels)/\1/')
   ours_p+=("$p") ours_d+=("$d")
-  peer=$(/usr/bin/python3 bench/eager_peer.py "${src[@]}" "${common[@]}")
+  peer=$(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$core} /usr/bin/python3 bench/eager_peer.py "${src[@]}" "${common[@]}")
   pp=$(/usr/bin/python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print("%.1f %.3f" % (j["prefill_tok_s"], j["decode_ms"]))' "$peer")
   read -r q e <<< "$pp"
   peer_p+=("$q") peer_d+=("$e")

@@ -32,12 +32,21 @@ torch::Tensor decode_logits(CausalLM& m, const SkipPlan& plan, bool fast, int st
   return torch::stack(out);
 }
 
+// Wide enough that the projections take the BLAS branch of the kernel's matrix-vector product.
+ModelConfig wide_config() {
+  return ModelConfig::from_json(nlohmann::json{{"model_type", "qwen2"}, {"vocab_size", 64}, {"hidden_size", 512},
+                                               {"intermediate_size", 1024}, {"num_hidden_layers", 2},
+                                               {"num_attention_heads", 8}, {"num_key_value_heads", 2},
+                                               {"max_position_embeddings", 64}, {"rms_norm_eps", 1e-6},
+                                               {"tie_word_embeddings", true}, {"eos_token_id", 2}});
+}
+
 }  // namespace
 
 TEST_CASE("decode kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch 2, skip plans, 1 and 2 threads",
           "[model][kernel]") {
   const int saved_threads = at::get_num_threads();
-  for (auto cfg : {tiny_llama_config(), tiny_qwen2_config()}) {
+  for (auto cfg : {tiny_llama_config(), tiny_qwen2_config(), wide_config()}) {
     auto m = random_model(cfg, 5);
     const int L = m->num_layers();
     for (const std::string spec : {"none", "a0", "f1", "a1,f0"}) {
