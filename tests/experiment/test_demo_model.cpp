@@ -27,11 +27,10 @@ TEST_CASE("the embedded demo model loads and answers held-out synthetic question
   CHECK(session.num_layers() >= 8);
   auto result = run_eval(session, false);
   REQUIRE(result.traces.size() == 50);
-  // Its accuracy is reported, not asserted: the committed checkpoint answers about 44% of
-  // held-out questions (chance 31-33%), far below the 90% the demo model is meant to reach
-  // (README, "The embedded demo model"; docs/training.md). It has learned the format: every
-  // Summarize output names an option.
-  WARN("demo model accuracy on 50 test questions: " << result.summary.accuracy);
+  // The committed checkpoint answers 44 of these 50 (88 %, f32; 90.3 % of all 300 test questions,
+  // chance 31 %). The floor leaves room for another CPU's rounding (bf16 where `auto` picks it).
+  INFO("demo model accuracy on 50 test questions: " << result.summary.accuracy);
+  CHECK(result.summary.accuracy >= 0.80);
   CHECK(result.summary.unparsed == 0);
   // Every question went through all three stages.
   for (const auto& t : result.traces) {
