@@ -12,18 +12,13 @@
 #include "litestage/model/blas.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/timer.hpp"
 #include "model_setup.hpp"
 
 namespace litestage::cli {
 namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // Sub-layers to skip for a fraction of all 2L: from the last layer backwards, FFN then
 // attention, so the first layers (which models rely on most) go last.

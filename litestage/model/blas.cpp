@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "litestage/model/runtime.hpp"
+#include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/timer.hpp"
 
@@ -81,8 +82,7 @@ double measure_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int
     synchronize(device);
     if (i > 0) seconds.push_back(t.seconds());  // the first product warms caches and kernels
   }
-  std::sort(seconds.begin(), seconds.end());
-  return 2.0 * n * n * n / seconds[seconds.size() / 2] / 1e9;
+  return 2.0 * n * n * n / median(seconds) / 1e9;
 }
 
 std::string runtime_description(const Runtime& rt) {
