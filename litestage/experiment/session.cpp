@@ -28,6 +28,7 @@ Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
   p.sampling = spec_.sampling;
   p.stop_strings = spec_.stop;
   p.batch_analyze = spec_.batch_analyze;
+  p.prefix_sharing = spec_.prefix_sharing;
   p.system_prompt = spec_.system_prompt;
   if (p.format == PromptFormat::Chat) {
     p.chat_template = resolve_chat_template(spec_, tok_dir);

@@ -49,11 +49,12 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
   s.tokenizer = root.get_string("tokenizer", "");
 
   if (auto rt = root["runtime"]; rt.defined()) {
-    rt.expect_keys({"device", "dtype", "threads"});
+    rt.expect_keys({"device", "dtype", "threads", "prefix_sharing"});
     s.device = rt.get_string("device", s.device);
     s.dtype = rt.get_string("dtype", s.dtype);
     s.threads = static_cast<int>(rt.get_int("threads", 0));
     if (s.threads < 0) rt["threads"].fail("must be >= 0");
+    s.prefix_sharing = rt.get_bool("prefix_sharing", s.prefix_sharing);
   }
 
   if (auto d = root["data"]; d.defined()) {
@@ -181,6 +182,7 @@ std::string experiment_yaml(const ExperimentSpec& s) {
   n["runtime"]["device"] = s.device;
   n["runtime"]["dtype"] = s.dtype;
   n["runtime"]["threads"] = s.threads;
+  n["runtime"]["prefix_sharing"] = s.prefix_sharing;
   n["data"]["dataset"] = s.dataset;
   n["data"]["root"] = s.data_root_or_default();
   n["data"]["split"] = s.split;

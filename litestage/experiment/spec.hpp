@@ -60,6 +60,7 @@ struct ExperimentSpec {
   std::string device = "cpu";
   std::string dtype = "auto";
   int threads = 0;
+  bool prefix_sharing = true;    // Analyze options share their prompt prefix's KV cache
 
   std::string dataset = "obqa";
   std::string data_root;         // empty: default_data_root()

@@ -215,7 +215,7 @@ nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
       {"model", {{"config_hash", session.identity().config_hash}, {"weights_hash", session.identity().weights_hash}}},
       {"tokenizer", spec.tokenizer.empty() ? spec.model : spec.tokenizer},
       {"runtime", {{"device", session.runtime().device.str()}, {"dtype", dtype_name(session.runtime().dtype)},
-                   {"threads", at::get_num_threads()}}},
+                   {"threads", at::get_num_threads()}, {"prefix_sharing", spec.prefix_sharing}}},
       {"data", {{"dataset", spec.dataset}, {"ids", session.dataset(spec.split).info.ids_fingerprint},
                 {"search_ids", search_data.info.ids_fingerprint}, {"root", spec.data_root_or_default()}, {"split", spec.split},
                 {"seed", spec.load.seed}, {"calibration_size", spec.load.calibration_size},

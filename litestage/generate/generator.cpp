@@ -96,6 +96,15 @@ void check_sampling(const SamplingConfig& s) {
   if (!(s.top_p >= 0 && s.top_p <= 1)) throw_error("top_p must be in [0, 1] (1 = off), got ", s.top_p);
 }
 
+void check_prefix(const SharedPrefix& prefix, const std::vector<int32_t>& prompt, const GenerationConfig& config) {
+  LITESTAGE_CHECK(prefix.cache != nullptr, "shared prefix without a KV cache");
+  LITESTAGE_CHECK(prefix.prefixes(prompt), "the shared prefix of ", prefix.tokens.size(),
+                  " tokens is not a proper prefix of the prompt of ", prompt.size(), " tokens");
+  LITESTAGE_CHECK(prefix.plan == config.skip.to_string(), "shared prefix computed under skip plan '", prefix.plan,
+                  "', but this call runs '", config.skip.to_string(), "'");
+  LITESTAGE_CHECK(config.observer == nullptr, "an observed call prefills its whole prompt: no shared prefix");
+}
+
 // One sequence's decoding: the per-token stop rules, the same for single and batched generation.
 // Order: EOS (not recorded), then the token is recorded, then stop strings, the callback, early
 // exit, max_new_tokens, and a full cache.
@@ -156,19 +165,22 @@ GenerationResult Generator::generate(const std::string& prompt, const Generation
 }
 
 GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids, const GenerationConfig& config,
-                                         const StreamCallback& on_token) {
+                                         const StreamCallback& on_token, const SharedPrefix* prefix) {
   LITESTAGE_CHECK(!prompt_ids.empty(), "cannot generate from an empty prompt");
   LITESTAGE_CHECK(config.max_new_tokens >= 0, "max_new_tokens must be >= 0");
   check_sampling(config.sampling);
+  if (prefix) check_prefix(*prefix, prompt_ids, config);
   c10::InferenceMode inference;
   const auto device = model_->runtime().device;
   const int64_t P = static_cast<int64_t>(prompt_ids.size());
+  const int64_t L = prefix ? static_cast<int64_t>(prefix->tokens.size()) : 0;
   const int64_t limit = model_->config().max_position_embeddings;
   if (P >= limit) throw_error("prompt of ", P, " tokens does not fit the model's ", limit, " positions");
   const int64_t capacity = std::min<int64_t>(P + config.max_new_tokens, limit);
 
   GenerationResult r;
   r.prompt_tokens = static_cast<int>(P);
+  r.cached_prompt_tokens = static_cast<int>(L);
   if (config.max_new_tokens == 0) return r;
   const auto stops = stop_ids(config);
   RowDecoder row(*tokenizer_, config, stops, r);
@@ -181,10 +193,11 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   fwd.last_logits_only = true;
   fwd.observer = config.observer;
 
-  std::vector<int64_t> ids64(prompt_ids.begin(), prompt_ids.end());
-  auto input = torch::tensor(ids64, torch::kLong).view({1, P}).to(device);
+  std::vector<int64_t> ids64(prompt_ids.begin() + L, prompt_ids.end());
+  auto input = torch::tensor(ids64, torch::kLong).view({1, P - L}).to(device);
   synchronize(device);
   Timer timer;
+  if (prefix) cache.load_prefix(*prefix->cache, L);
   auto logits = model_->forward(input, fwd).view({1, -1});
   synchronize(device);
   r.prefill_seconds = timer.seconds();
@@ -205,36 +218,42 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
 }
 
 std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::vector<int32_t>>& prompts,
-                                                        const GenerationConfig& config) {
+                                                        const GenerationConfig& config, const SharedPrefix* prefix) {
   LITESTAGE_CHECK(!prompts.empty(), "generate_batch needs at least one prompt");
-  if (prompts.size() == 1) return {generate_ids(prompts[0], config)};
+  if (prompts.size() == 1) return {generate_ids(prompts[0], config, nullptr, prefix)};
   LITESTAGE_CHECK(config.observer == nullptr, "observers are supported for single-prompt generation only");
   LITESTAGE_CHECK(config.max_new_tokens >= 0, "max_new_tokens must be >= 0");
   check_sampling(config.sampling);
   c10::InferenceMode inference;
   const auto device = model_->runtime().device;
   const int64_t B = static_cast<int64_t>(prompts.size());
-  int64_t P = 0;
+  const int64_t L = prefix ? static_cast<int64_t>(prefix->tokens.size()) : 0;
+  int64_t P = 0;  // the longest prompt part after the shared prefix
   for (const auto& p : prompts) {
     LITESTAGE_CHECK(!p.empty(), "cannot generate from an empty prompt");
-    P = std::max<int64_t>(P, static_cast<int64_t>(p.size()));
+    if (prefix) check_prefix(*prefix, p, config);
+    P = std::max<int64_t>(P, static_cast<int64_t>(p.size()) - L);
   }
   const int64_t limit = model_->config().max_position_embeddings;
-  if (P >= limit) throw_error("prompt of ", P, " tokens does not fit the model's ", limit, " positions");
-  const int64_t capacity = std::min<int64_t>(P + config.max_new_tokens, limit);
+  if (L + P >= limit) throw_error("prompt of ", L + P, " tokens does not fit the model's ", limit, " positions");
+  const int64_t capacity = std::min<int64_t>(L + P + config.max_new_tokens, limit);
   int32_t pad = tokenizer_->pad_id().value_or(0);
 
-  // Left padding keeps every row's last prompt token in the final column.
+  // Left padding keeps every row's last prompt token in the final column (padding sits between
+  // the shared prefix and a shorter row's own tokens; it is masked and takes no position).
   std::vector<int64_t> ids(B * P, pad), mask(B * P, 0);
   for (int64_t b = 0; b < B; ++b) {
-    int64_t off = P - static_cast<int64_t>(prompts[b].size());
-    for (size_t i = 0; i < prompts[b].size(); ++i) {
-      ids[b * P + off + i] = prompts[b][i];
+    const int64_t own = static_cast<int64_t>(prompts[b].size()) - L, off = P - own;
+    for (int64_t i = 0; i < own; ++i) {
+      ids[b * P + off + i] = prompts[b][L + i];
       mask[b * P + off + i] = 1;
     }
   }
   std::vector<GenerationResult> results(B);
-  for (int64_t b = 0; b < B; ++b) results[b].prompt_tokens = static_cast<int>(prompts[b].size());
+  for (int64_t b = 0; b < B; ++b) {
+    results[b].prompt_tokens = static_cast<int>(prompts[b].size());
+    results[b].cached_prompt_tokens = static_cast<int>(L);
+  }
   if (config.max_new_tokens == 0) return results;
 
   const auto stops = stop_ids(config);
@@ -253,6 +272,7 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   auto input = torch::tensor(ids, torch::kLong).view({B, P}).to(device);
   synchronize(device);
   Timer timer;
+  if (prefix) cache.load_prefix(*prefix->cache, L);
   auto logits = model_->forward(input, fwd).view({B, -1});
   synchronize(device);
   double prefill = timer.seconds();
@@ -286,6 +306,35 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
     results[b].decode_seconds = decode;
   }
   return results;
+}
+
+bool SharedPrefix::prefixes(const std::vector<int32_t>& prompt) const {
+  return tokens.size() < prompt.size() && std::equal(tokens.begin(), tokens.end(), prompt.begin());
+}
+
+SharedPrefix Generator::prefill_prefix(const std::vector<int32_t>& tokens, const SkipPlan& plan) {
+  LITESTAGE_CHECK(!tokens.empty(), "a shared prefix needs at least one token");
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t limit = model_->config().max_position_embeddings;
+  if (n >= limit) throw_error("shared prefix of ", n, " tokens does not fit the model's ", limit, " positions");
+  c10::InferenceMode inference;
+  const auto device = model_->runtime().device;
+  SharedPrefix out;
+  out.tokens = tokens;
+  out.plan = plan.to_string();
+  out.cache = std::make_shared<KVCache>(model_->config(), 1, n, model_->runtime().dtype, device);
+  ForwardOptions fwd;
+  fwd.skip = &plan;
+  fwd.cache = out.cache.get();
+  fwd.last_logits_only = true;
+  std::vector<int64_t> ids64(tokens.begin(), tokens.end());
+  auto input = torch::tensor(ids64, torch::kLong).view({1, n}).to(device);
+  synchronize(device);
+  Timer timer;
+  model_->hidden_states(input, fwd);
+  synchronize(device);
+  out.prefill_seconds = timer.seconds();
+  return out;
 }
 
 }  // namespace litestage

@@ -45,10 +45,22 @@ struct GenerationResult {
   std::vector<float> confidences;   // per generated token: max softmax probability
   std::vector<float> max_logits;    // per generated token: max logit
   int prompt_tokens = 0;
+  int cached_prompt_tokens = 0;     // leading prompt tokens taken from a SharedPrefix, not prefilled
   double prefill_seconds = 0;       // prompt forward until its first-token logits are ready
   double decode_seconds = 0;        // every later forward and the sampling
   ExitReason exit_reason = ExitReason::MaxTokens;
   double total_seconds() const { return prefill_seconds + decode_seconds; }
+};
+
+// The KV cache of a prompt prefix shared by several generate calls (the options of one Analyze
+// stage): prefilled once under one skip plan, then copied into each call's cache, so a call
+// prefills only the rest of its prompt.
+struct SharedPrefix {
+  std::vector<int32_t> tokens;
+  std::string plan;                // the skip plan it was computed under (text form)
+  std::shared_ptr<KVCache> cache;  // batch 1, tokens.size() slots filled
+  double prefill_seconds = 0;
+  bool prefixes(const std::vector<int32_t>& prompt) const;  // a proper prefix of `prompt`
 };
 
 // Called with each generated token id and the newly completed text (may be empty while a UTF-8
@@ -61,12 +73,16 @@ class Generator {
 
   GenerationResult generate(const std::string& prompt, const GenerationConfig& config,
                             const StreamCallback& on_token = nullptr);
+  // With `prefix` (computed by prefill_prefix under config.skip, a proper prefix of prompt_ids) the
+  // call starts from its KV cache and prefills only the rest.
   GenerationResult generate_ids(const std::vector<int32_t>& prompt_ids, const GenerationConfig& config,
-                                const StreamCallback& on_token = nullptr);
-  // Several prompts at once (left-padded). Each row stops on its own rules; the timings of the
-  // shared forwards are reported on every row.
+                                const StreamCallback& on_token = nullptr, const SharedPrefix* prefix = nullptr);
+  // Several prompts at once (left-padded; after the shared prefix's slots when there is one). Each
+  // row stops on its own rules; the timings of the shared forwards are reported on every row.
   std::vector<GenerationResult> generate_batch(const std::vector<std::vector<int32_t>>& prompts,
-                                               const GenerationConfig& config);
+                                               const GenerationConfig& config, const SharedPrefix* prefix = nullptr);
+  // Prefills `tokens` under `plan` into a cache of their own (no logits are computed).
+  SharedPrefix prefill_prefix(const std::vector<int32_t>& tokens, const SkipPlan& plan);
 
   std::vector<int32_t> encode_prompt(const std::string& prompt, bool add_bos) const;
 
@@ -82,6 +98,7 @@ class Generator {
   };
   std::vector<int32_t> stop_ids(const GenerationConfig& config) const;
   KVCache& cache_for(int64_t batch, int64_t capacity);
+
   // logits: (batch, vocab) float32 -> one pick per row.
   std::vector<Picked> pick(const torch::Tensor& logits, const SamplingConfig& sampling, at::Generator& gen) const;
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "litestage/util/error.hpp"
+
 namespace litestage {
 
 ForwardCost& ForwardCost::operator+=(const ForwardCost& o) {
@@ -19,7 +21,9 @@ int64_t decode_forwards(int64_t generated, bool ended_by_eos) {
 }
 
 ForwardCost forward_cost(const ModelConfig& c, const SkipPlan& plan, int64_t prompt_tokens, int64_t decode_tokens,
-                         int64_t bytes_per_weight) {
+                         int64_t bytes_per_weight, int64_t cached_tokens) {
+  LITESTAGE_CHECK(cached_tokens >= 0 && cached_tokens < std::max<int64_t>(prompt_tokens, 1),
+                  "cost of a call with ", cached_tokens, " cached of ", prompt_tokens, " prompt tokens");
   const double H = static_cast<double>(c.hidden_size), I = static_cast<double>(c.intermediate_size);
   const double q = static_cast<double>(c.num_attention_heads * c.head_dim);
   const double kv = static_cast<double>(c.num_key_value_heads * c.head_dim);
@@ -30,17 +34,19 @@ ForwardCost forward_cost(const ModelConfig& c, const SkipPlan& plan, int64_t pro
     attn_layers += plan.skips({layer, SubLayerKind::Attention}) ? 0 : 1;
     ffn_layers += plan.skips({layer, SubLayerKind::FFN}) ? 0 : 1;
   }
+  const int64_t prefilled = prompt_tokens - cached_tokens;
   const double P = static_cast<double>(prompt_tokens), F = static_cast<double>(decode_tokens);
-  const double tokens = P + F;
-  // Sum of attended positions over every token: prefill 1..P, decode P+1..P+F.
-  const double context = (P + F) * (P + F + 1) / 2;
+  const double C = static_cast<double>(cached_tokens);
+  const double tokens = P - C + F;
+  // Sum of attended positions over every computed token: prefill C+1..P, decode P+1..P+F.
+  const double context = (P + F) * (P + F + 1) / 2 - C * (C + 1) / 2;
   const double forwards = (prompt_tokens > 0 ? 1 : 0) + F;
 
   ForwardCost out;
-  out.prefill_tokens = prompt_tokens;
+  out.prefill_tokens = prefilled;
   out.decode_tokens = decode_tokens;
-  out.attn_token_layers = attn_layers * (prompt_tokens + decode_tokens);
-  out.ffn_token_layers = ffn_layers * (prompt_tokens + decode_tokens);
+  out.attn_token_layers = attn_layers * (prefilled + decode_tokens);
+  out.ffn_token_layers = ffn_layers * (prefilled + decode_tokens);
   const double attn_proj = 2 * H * (q + 2 * kv) + 2 * q * H;
   out.flops = static_cast<double>(attn_layers) * (attn_proj * tokens + 4 * q * context) +
               static_cast<double>(ffn_layers) * 6 * H * I * tokens + 2 * H * V * forwards;

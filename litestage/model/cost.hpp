@@ -35,8 +35,10 @@ struct ForwardCost {
 // F for a call that generated `generated` tokens (EOS excluded) and ended by EOS or not.
 int64_t decode_forwards(int64_t generated, bool ended_by_eos);
 
-// The cost of one generate call; bytes_per_weight is the dtype's size (4 f32, 2 bf16).
+// The cost of one generate call; bytes_per_weight is the dtype's size (4 f32, 2 bf16). The first
+// `cached_tokens` of the prompt came from a shared prefix's KV cache (computed and counted once,
+// elsewhere): only positions cached_tokens+1..P are prefilled, attending to the cached ones too.
 ForwardCost forward_cost(const ModelConfig& config, const SkipPlan& plan, int64_t prompt_tokens,
-                         int64_t decode_tokens, int64_t bytes_per_weight);
+                         int64_t decode_tokens, int64_t bytes_per_weight, int64_t cached_tokens = 0);
 
 }  // namespace litestage

@@ -1,5 +1,7 @@
 #include "litestage/model/kv_cache.hpp"
 
+#include <algorithm>
+
 #include <torch/types.h>
 
 #include "litestage/model/config.hpp"
@@ -36,6 +38,23 @@ void KVCache::reset() {
   has_padding_ = false;
   std::fill(layer_len_.begin(), layer_len_.end(), 0);
   valid_.fill_(false);
+}
+
+void KVCache::load_prefix(const KVCache& prefix, int64_t length) {
+  LITESTAGE_CHECK(prefix.batch_ == 1 && !prefix.has_padding_, "a shared KV prefix must be one unpadded sequence");
+  LITESTAGE_CHECK(length >= 0 && length <= prefix.length_, "shared prefix of ", length, " tokens, but ",
+                  prefix.length_, " are cached");
+  LITESTAGE_CHECK(length <= capacity_, "shared prefix of ", length, " tokens exceeds the cache capacity ", capacity_);
+  LITESTAGE_CHECK(k_.size() == prefix.k_.size(), "shared prefix from a model with another layer count");
+  reset();
+  for (size_t l = 0; l < k_.size(); ++l) {
+    layer_len_[l] = std::min(prefix.layer_len_[l], length);
+    if (layer_len_[l] == 0) continue;
+    k_[l].narrow(2, 0, layer_len_[l]).copy_(prefix.k_[l].narrow(2, 0, layer_len_[l]));
+    v_[l].narrow(2, 0, layer_len_[l]).copy_(prefix.v_[l].narrow(2, 0, layer_len_[l]));
+  }
+  valid_.narrow(1, 0, length).fill_(true);
+  length_ = length;
 }
 
 }  // namespace litestage

@@ -37,6 +37,11 @@ class KVCache {
   // Forget all tokens (buffers are kept for reuse).
   void reset();
 
+  // Makes the first `length` slots of `prefix` (batch 1, unpadded) the content of every row: a
+  // prompt prefix computed once and shared by several sequences. The layers that skipped their
+  // attention in `prefix` stay unwritten here too.
+  void load_prefix(const KVCache& prefix, int64_t length);
+
  private:
   int64_t batch_, capacity_;
   int64_t length_ = 0;

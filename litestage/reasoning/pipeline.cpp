@@ -1,5 +1,6 @@
 #include "litestage/reasoning/pipeline.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -55,6 +56,7 @@ void to_json(nlohmann::json& j, const StageTrace& t) {
                      {"prompt", t.prompt},
                      {"output", t.output},
                      {"prompt_tokens", t.prompt_tokens},
+                     {"shared_prefix_tokens", t.shared_prefix_tokens},
                      {"tokens", t.tokens},
                      {"prefill_seconds", t.prefill_seconds},
                      {"decode_seconds", t.decode_seconds},
@@ -70,6 +72,7 @@ void from_json(const nlohmann::json& j, StageTrace& t) {
   t.prompt = j.at("prompt").get<std::string>();
   t.output = j.at("output").get<std::string>();
   t.prompt_tokens = j.at("prompt_tokens").get<int>();
+  t.shared_prefix_tokens = j.value("shared_prefix_tokens", 0);
   t.tokens = j.at("tokens").get<int>();
   t.prefill_seconds = j.at("prefill_seconds").get<double>();
   t.decode_seconds = j.at("decode_seconds").get<double>();
@@ -276,7 +279,7 @@ GenerationConfig MultiStagePipeline::generation_config(StageKind kind) const {
   return g;
 }
 
-std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& prompt) const {
+std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& prompt, int shared_tokens) const {
   const auto& st = config_.stage(kind);
   const auto& ee = st.early_exit;
   const auto& sm = config_.sampling;
@@ -288,16 +291,52 @@ std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& pro
                       {sm.temperature, sm.top_k, sm.top_p, sm.seed},
                       config_.stop_strings,
                       add_bos()};
+  if (shared_tokens > 0) k.push_back(shared_tokens);  // its cost counts fewer prefilled tokens
   return k.dump();
 }
 
-StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const std::string& stage_prompt) {
+// The options of one Analyze stage: how many leading prompt tokens they all share, and that
+// prefix's KV cache once an option that is not in the stage cache has needed it.
+struct MultiStagePipeline::PrefixShare {
+  int tokens = 0;  // 0: nothing shared
+  std::optional<SharedPrefix> prefix;
+
+  // The prefix for a call on `ids`; the seconds spent prefilling it now (0 if it already was).
+  std::pair<const SharedPrefix*, double> get(Generator& generator, const std::vector<int32_t>& ids,
+                                             const SkipPlan& plan) {
+    if (tokens == 0) return {nullptr, 0.0};
+    if (prefix) return {&*prefix, 0.0};
+    prefix = generator.prefill_prefix({ids.begin(), ids.begin() + tokens}, plan);
+    return {&*prefix, prefix->prefill_seconds};
+  }
+  // Cost attribution: option 0 counts the prefix as prefilled, the others read it from the cache.
+  int counted(int option) const { return option > 0 ? tokens : 0; }
+};
+
+MultiStagePipeline::PrefixShare MultiStagePipeline::prefix_share(const std::vector<std::string>& prompts) const {
+  PrefixShare share;
+  if (!config_.prefix_sharing || prompts.size() < 2 || config_.observer) return share;
+  const bool bos = add_bos();
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& p : prompts) ids.push_back(generator_.encode_prompt(model_input(StageKind::Analyze, p), bos));
+  size_t common = ids[0].size() - 1;  // every option keeps at least one token of its own
+  for (const auto& v : ids) {
+    common = std::min(common, v.size() - 1);
+    common = static_cast<size_t>(std::mismatch(ids[0].begin(), ids[0].begin() + common, v.begin()).first - ids[0].begin());
+  }
+  share.tokens = static_cast<int>(common);
+  return share;
+}
+
+StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const std::string& stage_prompt,
+                                              PrefixShare* share) {
   std::string input = model_input(kind, stage_prompt);
   if (config_.on_stage_start) config_.on_stage_start(kind);
+  const int shared_tokens = share ? share->counted(option) : 0;
   std::string key;
   // Observed runs must really run (the observer wants the forward), so they bypass the cache.
   if (cache_ && !config_.observer) {
-    key = cache_key(kind, input);
+    key = cache_key(kind, input, shared_tokens);
     if (const auto* hit = cache_->find(key)) {
       StageTrace t = *hit;
       t.option = option;
@@ -324,26 +363,38 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
     if (!key.empty()) cache_->insert(key, t);
     return t;
   }
-  auto r = generator_.generate_ids(ids, cfg);
+  auto [prefix, prefix_seconds] = share ? share->get(generator_, ids, cfg.skip) : std::pair<const SharedPrefix*, double>{};
+  auto r = generator_.generate_ids(ids, cfg, nullptr, prefix);
   t.output = r.text;
   t.prompt_tokens = r.prompt_tokens;
+  t.shared_prefix_tokens = r.cached_prompt_tokens;
   t.tokens = static_cast<int>(r.tokens.size());
-  t.prefill_seconds = r.prefill_seconds;
+  t.prefill_seconds = prefix_seconds + r.prefill_seconds;
   t.decode_seconds = r.decode_seconds;
   t.exit_reason = exit_reason_name(r.exit_reason);
   t.skip = cfg.skip.to_string();
-  t.cost = stage_cost(cfg.skip, r);
+  t.cost = stage_cost(cfg.skip, r, shared_tokens);
   if (!key.empty()) cache_->insert(key, t);
   return t;
 }
 
-ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const GenerationResult& r) const {
+ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const GenerationResult& r, int shared_tokens) const {
   const auto forwards = decode_forwards(static_cast<int64_t>(r.tokens.size()), r.exit_reason == ExitReason::Eos);
   return forward_cost(generator_.model()->config(), plan, r.prompt_tokens, forwards,
-                      static_cast<int64_t>(c10::elementSize(generator_.model()->runtime().dtype)));
+                      static_cast<int64_t>(c10::elementSize(generator_.model()->runtime().dtype)), shared_tokens);
 }
 
-std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(const std::vector<std::string>& prompts) {
+std::vector<StageTrace> MultiStagePipeline::generate_analyze(const std::vector<std::string>& prompts) {
+  PrefixShare share = prefix_share(prompts);
+  if (config_.batch_analyze && prompts.size() > 1 && !config_.observer) return generate_analyze_batch(prompts, share);
+  std::vector<StageTrace> out;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    out.push_back(generate_stage(StageKind::Analyze, static_cast<int>(i), prompts[i], &share));
+  return out;
+}
+
+std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(const std::vector<std::string>& prompts,
+                                                                   PrefixShare& share) {
   auto cfg = generation_config(StageKind::Analyze);
   std::vector<std::vector<int32_t>> ids;
   std::vector<std::string> inputs;
@@ -351,7 +402,8 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(const std::ve
     inputs.push_back(model_input(StageKind::Analyze, p));
     ids.push_back(generator_.encode_prompt(inputs.back(), cfg.add_bos));
   }
-  auto results = generator_.generate_batch(ids, cfg);
+  auto [prefix, prefix_seconds] = share.get(generator_, ids[0], cfg.skip);
+  auto results = generator_.generate_batch(ids, cfg, prefix);
   std::vector<StageTrace> out;
   for (size_t i = 0; i < results.size(); ++i) {
     StageTrace t;
@@ -360,14 +412,16 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(const std::ve
     t.prompt = inputs[i];
     t.output = results[i].text;
     t.prompt_tokens = results[i].prompt_tokens;
+    t.shared_prefix_tokens = results[i].cached_prompt_tokens;
     t.tokens = static_cast<int>(results[i].tokens.size());
     // The batch shares its forwards: its time is attributed to the first option, so the
     // per-question Analyze latency sums to the wall time of the batched call.
-    t.prefill_seconds = i == 0 ? results[i].prefill_seconds : 0;
+    t.prefill_seconds = i == 0 ? prefix_seconds + results[i].prefill_seconds : 0;
     t.decode_seconds = i == 0 ? results[i].decode_seconds : 0;
     t.exit_reason = exit_reason_name(results[i].exit_reason);
     t.skip = cfg.skip.to_string();
-    t.cost = stage_cost(cfg.skip, results[i]);  // each row as if alone: padding rows are not counted
+    // Each row as if alone: padding rows are not counted.
+    t.cost = stage_cost(cfg.skip, results[i], share.counted(static_cast<int>(i)));
     out.push_back(std::move(t));
   }
   return out;
@@ -389,12 +443,7 @@ ExampleTrace MultiStagePipeline::run(const Example& example) {
   if (uses_analyze(mode)) {
     std::vector<std::string> prompts;
     for (size_t i = 0; i < example.choices.size(); ++i) prompts.push_back(analyze_prompt(example, mode, recall, i));
-    if (config_.batch_analyze && prompts.size() > 1 && !config_.observer) {
-      for (auto& t : generate_analyze_batch(prompts)) trace.stages.push_back(std::move(t));
-    } else {
-      for (size_t i = 0; i < prompts.size(); ++i)
-        trace.stages.push_back(generate_stage(StageKind::Analyze, static_cast<int>(i), prompts[i]));
-    }
+    for (auto& t : generate_analyze(prompts)) trace.stages.push_back(std::move(t));
     for (const auto& t : trace.stages)
       if (t.stage == StageKind::Analyze) analyses.push_back(t.output);
   }

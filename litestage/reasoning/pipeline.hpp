@@ -44,6 +44,9 @@ struct PipelineConfig {
   SamplingConfig sampling;                                   // greedy by default, as the paper
   std::vector<std::string> stop_strings;
   bool batch_analyze = false;  // all options of one question in one batched generate call
+  // The options of one Analyze stage share the KV cache of their common prompt prefix: it is
+  // prefilled once, each option prefills only its own tail. Same greedy outputs as without.
+  bool prefix_sharing = true;
 
   // Importance estimation hooks: called when a stage's generate call starts, and during its
   // prefill forward (the observer). Not part of the configuration proper.
@@ -60,6 +63,9 @@ struct StageTrace {
   std::string prompt;         // the exact text given to the model (chat: rendered)
   std::string output;         // raw generated text
   int prompt_tokens = 0;
+  // Leading prompt tokens this call took from the Analyze options' shared prefix; they are
+  // counted in the cost of option 0, which prefills them (whichever option ran first).
+  int shared_prefix_tokens = 0;
   int tokens = 0;             // generated tokens (EOS excluded)
   double prefill_seconds = 0;
   double decode_seconds = 0;
@@ -158,13 +164,17 @@ class MultiStagePipeline {
   std::string model_input(StageKind kind, const std::string& stage_prompt) const;
 
  private:
-  StageTrace generate_stage(StageKind kind, int option, const std::string& stage_prompt);
-  std::vector<StageTrace> generate_analyze_batch(const std::vector<std::string>& prompts);
+  struct PrefixShare;  // the prompt prefix the options of one Analyze stage share
+  StageTrace generate_stage(StageKind kind, int option, const std::string& stage_prompt,
+                            PrefixShare* share = nullptr);
+  std::vector<StageTrace> generate_analyze(const std::vector<std::string>& prompts);
+  std::vector<StageTrace> generate_analyze_batch(const std::vector<std::string>& prompts, PrefixShare& share);
+  PrefixShare prefix_share(const std::vector<std::string>& prompts) const;
   GenerationConfig generation_config(StageKind kind) const;
-  ForwardCost stage_cost(const SkipPlan& plan, const GenerationResult& result) const;
+  ForwardCost stage_cost(const SkipPlan& plan, const GenerationResult& result, int shared_tokens) const;
   bool add_bos() const;
 
-  std::string cache_key(StageKind kind, const std::string& prompt) const;
+  std::string cache_key(StageKind kind, const std::string& prompt, int shared_tokens) const;
 
   Generator& generator_;
   PipelineConfig config_;

@@ -173,3 +173,52 @@ TEST_CASE("early exit inside the generator ends the stage after the window fills
   cfg.early_exit.threshold = 1e9;
   CHECK(f.gen.generate_ids(f.prompt, cfg).tokens.size() == 4);
 }
+
+TEST_CASE("a shared prefix's KV cache gives the same generations as prefilling every prompt",
+          "[generate][prefix]") {
+  Fixture f;
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 9;
+  cfg.eos_ids = {-1};
+  const std::vector<int32_t> stem = {1, 40, 41, 42, 43, 50, 51};
+  std::vector<std::vector<int32_t>> prompts = {stem, stem, stem};
+  prompts[0].insert(prompts[0].end(), {60, 61});
+  prompts[1].insert(prompts[1].end(), {62});
+  prompts[2].insert(prompts[2].end(), {63, 64, 65, 66});
+  for (const char* plan_text : {"", "a1,f0"}) {
+    INFO("skip plan '" << plan_text << "'");
+    cfg.skip = SkipPlan::parse(plan_text, 3);
+    auto prefix = f.gen.prefill_prefix(stem, cfg.skip);
+    CHECK(prefix.cache->length() == static_cast<int64_t>(stem.size()));
+    CHECK(prefix.prefill_seconds > 0);
+    auto batch = f.gen.generate_batch(prompts, cfg, &prefix);
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      INFO("prompt " << i);
+      auto plain = f.gen.generate_ids(prompts[i], cfg);
+      auto shared = f.gen.generate_ids(prompts[i], cfg, nullptr, &prefix);
+      CHECK(shared.tokens == plain.tokens);
+      CHECK(shared.tokens == greedy_reference(f.model, prompts[i], 9, cfg.skip));
+      CHECK(batch[i].tokens == plain.tokens);
+      CHECK(shared.prompt_tokens == static_cast<int>(prompts[i].size()));
+      CHECK(shared.cached_prompt_tokens == static_cast<int>(stem.size()));
+      for (size_t t = 0; t < plain.confidences.size(); ++t)
+        CHECK(shared.confidences[t] == Approx(plain.confidences[t]).margin(1e-5));
+    }
+  }
+}
+
+TEST_CASE("a shared prefix is refused for another plan, a non-prefix or an observed call", "[generate][prefix]") {
+  Fixture f;
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 3;
+  const std::vector<int32_t> stem = {1, 40, 41};
+  auto prefix = f.gen.prefill_prefix(stem, SkipPlan{});
+  CHECK_THROWS_WITH(f.gen.generate_ids({1, 40, 42, 43}, cfg, nullptr, &prefix),
+                    Catch::Contains("not a proper prefix"));
+  CHECK_THROWS_WITH(f.gen.generate_ids(stem, cfg, nullptr, &prefix), Catch::Contains("not a proper prefix"));
+  cfg.skip = SkipPlan::parse("f1", 3);
+  CHECK_THROWS_WITH(f.gen.generate_ids({1, 40, 41, 7}, cfg, nullptr, &prefix), Catch::Contains("skip plan"));
+  CHECK_THROWS_WITH(f.gen.generate_batch({{1, 40, 41, 7}, {1, 40, 41, 8}}, cfg, &prefix),
+                    Catch::Contains("skip plan"));
+  CHECK_THROWS_WITH(f.gen.prefill_prefix({}, SkipPlan{}), Catch::Contains("at least one token"));
+}

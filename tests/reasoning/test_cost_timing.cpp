@@ -50,6 +50,61 @@ TEST_CASE("forward cost of a known plan equals a hand count", "[reasoning][cost]
   CHECK(forward_cost(c, SkipPlan::parse("b0-2", 3), 5, 3, 4).flops == Approx(24832.0));
 }
 
+TEST_CASE("a cached prompt prefix is charged once: the identity of forward costs", "[reasoning][cost]") {
+  const ModelConfig c = tiny_llama_config();
+  const SkipPlan plan = SkipPlan::parse("a1", 3);
+  const ForwardCost whole = forward_cost(c, plan, 20, 6, 4), tail = forward_cost(c, plan, 20, 6, 4, 15);
+  const ForwardCost prefix = forward_cost(c, plan, 15, 0, 4);  // the prefix's own prefill forward
+  CHECK(tail.prefill_tokens == 5);
+  CHECK(tail.decode_tokens == 6);
+  CHECK(tail.attn_token_layers + prefix.attn_token_layers == whole.attn_token_layers);
+  CHECK(tail.ffn_token_layers + prefix.ffn_token_layers == whole.ffn_token_layers);
+  // The prefix forward adds one lm_head (2 H V) and one read of the weights the tail call also reads.
+  CHECK(tail.flops + prefix.flops - 2.0 * 32 * 97 == Approx(whole.flops));
+  CHECK(tail.weight_bytes == Approx(whole.weight_bytes));
+  CHECK_THROWS_WITH(forward_cost(c, plan, 20, 6, 4, 20), Catch::Contains("cached"));
+}
+
+TEST_CASE("Analyze prefix sharing: the same outputs, option 0 charged the prefix, cache keys apart",
+          "[reasoning][cost][prefix]") {
+  auto model = random_model(roomy_config(256), 5);
+  auto tok = std::make_shared<CharTokenizer>(97, 96);
+  Generator gen(model, tok);
+  PipelineConfig off = short_stages(5), on = short_stages(5);
+  off.prefix_sharing = false;
+  for (auto* pc : {&off, &on}) pc->analyze.skip = SkipPlan::parse("f1", 3);
+  Example ex = toy_example();
+  ex.choices = {"x", "yy", "zzz"};
+  ex.labels = {"A", "B", "C"};
+  StageCache cache;
+  const ExampleTrace plain = MultiStagePipeline(gen, off, &cache).run(ex);
+  const ExampleTrace shared = MultiStagePipeline(gen, on, &cache).run(ex);
+  REQUIRE(plain.stages.size() == shared.stages.size());
+  for (size_t i = 0; i < plain.stages.size(); ++i) {
+    const StageTrace &a = plain.stages[i], &b = shared.stages[i];
+    INFO("stage " << to_string(a.stage) << " option " << a.option);
+    CHECK(a.output == b.output);
+    CHECK(a.shared_prefix_tokens == 0);
+    if (b.option > 0) {
+      CHECK_FALSE(b.cached);  // another cost: another cache key
+      CHECK(b.shared_prefix_tokens > 0);
+      CHECK(b.cost.prefill_tokens == b.prompt_tokens - b.shared_prefix_tokens);
+      CHECK(b.cost.flops < a.cost.flops);
+    } else {
+      CHECK(b.cached);  // option 0, Recall and Summarize cost the same with or without sharing
+      CHECK(b.cost.flops == a.cost.flops);
+    }
+  }
+  // The batched Analyze stage shares the prefix too, with the same outputs and costs.
+  PipelineConfig batched = on;
+  batched.batch_analyze = true;
+  const ExampleTrace batch = MultiStagePipeline(gen, batched).run(ex);
+  for (size_t i = 0; i < batch.stages.size(); ++i) {
+    CHECK(batch.stages[i].output == shared.stages[i].output);
+    CHECK(batch.stages[i].cost.flops == Approx(shared.stages[i].cost.flops));
+  }
+}
+
 TEST_CASE("every stage trace carries its cost; a cache hit carries no timing", "[reasoning][cost]") {
   auto model = random_model(roomy_config(256), 5);
   auto tok = std::make_shared<CharTokenizer>(97, 96);
@@ -64,9 +119,12 @@ TEST_CASE("every stage trace carries its cost; a cache hit carries no timing", "
     CHECK_FALSE(t.cached);
     CHECK(t.seconds() > 0);
     const bool eos = t.exit_reason == "eos";
+    // Analyze option 1 reads the options' shared prefix from option 0's cache (prefix sharing is on).
+    const int cached = t.option > 0 ? t.shared_prefix_tokens : 0;
+    CHECK((t.stage == StageKind::Analyze) == (t.shared_prefix_tokens > 0));
     const ForwardCost expected = forward_cost(model->config(), t.stage == StageKind::Analyze ? pc.analyze.skip : SkipPlan(3),
-                                              t.prompt_tokens, decode_forwards(t.tokens, eos), 4);
-    CHECK(t.cost.prefill_tokens == t.prompt_tokens);
+                                              t.prompt_tokens, decode_forwards(t.tokens, eos), 4, cached);
+    CHECK(t.cost.prefill_tokens == t.prompt_tokens - cached);
     CHECK(t.cost.flops == Approx(expected.flops));
     CHECK(t.cost.attn_token_layers == expected.attn_token_layers);
   }
