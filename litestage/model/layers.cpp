@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include <ATen/Parallel.h>
 
 #include "litestage/model/kv_cache.hpp"
+#include "litestage/model/matvec.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -15,23 +15,18 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::Ten
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
-  // One f32 token (batch-1 decode): a matrix-vector product streams the weights once, where the
-  // GEMM path of torch::linear with a single row does not reach memory bandwidth on CPU. bf16 stays
-  // on torch::linear (oneDNN): with LibTorch's bf16 mv the TinyLlama-1.1B shape decoded at 526
-  // ms/token, through torch::linear at 290 (one thread, AVX512-BF16 without AMX).
-  if (x.numel() == x.size(-1) && x.device().is_cpu() && x.scalar_type() == torch::kFloat) {
+  // One f32 token (batch-1 decode) without autograd: a matrix-vector product (model/matvec.hpp)
+  // streams the weights once, where the GEMM path of torch::linear with a single row does not
+  // reach memory bandwidth on CPU. bf16 stays on torch::linear (oneDNN): with LibTorch's bf16 mv
+  // the TinyLlama-1.1B shape decoded at 526 ms/token, through torch::linear at 290 (one thread,
+  // AVX512-BF16 without AMX).
+  if (x.numel() == x.size(-1) && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+      weight.scalar_type() == torch::kFloat && weight.is_contiguous() && !torch::GradMode::is_enabled()) {
     auto sizes = x.sizes().vec();
     sizes.back() = weight.size(0);
-    // Rows are split over LibTorch's intra-op threads (BLAS itself runs single-threaded, see
-    // set_threads), each thread streaming its own slice of the weight matrix.
-    auto xv = x.reshape({-1});
-    const int64_t rows = weight.size(0);
-    auto y = torch::empty({rows}, x.options());
-    at::parallel_for(0, rows, 256, [&](int64_t begin, int64_t end) {
-      auto out = y.narrow(0, begin, end - begin);
-      at::mv_out(out, weight.narrow(0, begin, end - begin), xv);
-    });
-    if (bias.defined()) y = y + bias;
+    auto xv = x.contiguous();
+    auto y = torch::empty({weight.size(0)}, x.options());
+    matvec(weight, bias, xv.data_ptr<float>(), y.data_ptr<float>());
     return y.view(sizes);
   }
   return bias.defined() ? torch::linear(x, weight, bias) : torch::linear(x, weight);
