@@ -12,7 +12,7 @@
 #include "litestage/data/synthetic.hpp"
 #include "litestage/experiment/diagnose.hpp"
 #include "litestage/experiment/evaluate.hpp"
-#include "litestage/search/budget_search.hpp"
+#include "litestage/stage/stage.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/stats.hpp"
 #include "model_setup.hpp"
@@ -47,7 +47,7 @@ nlohmann::json teacher_forced_section(MultiStagePipeline& pipeline, const std::v
     nlohmann::json j{{"name", name}, {"file", file}};
     std::cout << "| " << name;
     for (StageKind kind : kStages) {
-      const StageMatch& s = m[static_cast<size_t>(kind)];
+      const StageMatch& s = m[kind];
       std::cout << " | " << percent(s.exact, s.records);
       nlohmann::json misses = nlohmann::json::array();
       for (const auto& miss : s.misses)
@@ -124,7 +124,7 @@ int run_diagnose(const std::vector<std::string>& args) {
   Generator generator(loaded.model, loaded.tokenizer);
   PipelineConfig config;
   for (auto kind : kStages)
-    config.stage(kind).max_new_tokens = vm["max-new-tokens"].as<int>();
+    config.stages[kind].max_new_tokens = vm["max-new-tokens"].as<int>();
   MultiStagePipeline pipeline(generator, config);
 
   const size_t limit = vm["limit"].as<size_t>();

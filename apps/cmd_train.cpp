@@ -66,8 +66,8 @@ int run_train(const std::vector<std::string>& args) {
         [examples = data.examples, pe](CausalLM& model, std::shared_ptr<Tokenizer> tokenizer) {
           Generator generator(model, tokenizer);
           PipelineConfig pc;
-          for (auto k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize})
-            pc.stage(k).max_new_tokens = pe.max_new_tokens;
+          for (auto k : kStages)
+            pc.stages[k].max_new_tokens = pe.max_new_tokens;
           MultiStagePipeline pipeline(generator, pc);
           EvalOptions eo;
           eo.label = "pipeline eval";

@@ -8,25 +8,8 @@
 namespace litestage {
 
 namespace {
-constexpr StageKind kKinds[] = {StageKind::Recall, StageKind::Analyze, StageKind::Summarize};
-
 bool is_label(const std::string& s) { return s.size() == 1 && s[0] >= 'A' && s[0] <= 'Z'; }
 }  // namespace
-
-std::string_view to_string(StageKind kind) {
-  switch (kind) {
-    case StageKind::Recall: return "recall";
-    case StageKind::Analyze: return "analyze";
-    case StageKind::Summarize: return "summarize";
-  }
-  return "?";
-}
-
-StageKind parse_stage_kind(std::string_view name) {
-  for (StageKind k : kKinds)
-    if (to_string(k) == name) return k;
-  throw_error("unknown stage '", name, "' (expected recall, analyze or summarize)");
-}
 
 void write_stage_records(const std::string& path, const std::vector<StageRecord>& records) {
   std::string out;
@@ -63,7 +46,7 @@ StageRecordSet read_stage_records(const std::string& path, const ReadOptions& op
                       r.gt = gt->get<std::string>();
                       if (!is_label(r.gt)) return "'GT' is '" + r.gt + "', expected one capital letter";
                       int found = 0;
-                      for (StageKind k : kKinds) {
+                      for (StageKind k : kStages) {
                         auto it = j.find(std::string(to_string(k)));
                         if (it == j.end()) continue;
                         if (!it->is_string()) return "field '" + std::string(to_string(k)) + "' must be a string";

@@ -13,14 +13,9 @@
 #include <vector>
 
 #include "litestage/data/json_records.hpp"
+#include "litestage/stage/stage.hpp"  // StageKind; its name is also the JSON key of a record's target
 
 namespace litestage {
-
-enum class StageKind { Recall, Analyze, Summarize };
-
-// "recall", "analyze", "summarize": also the JSON key of the record's target.
-std::string_view to_string(StageKind kind);
-StageKind parse_stage_kind(std::string_view name);
 
 struct StageRecord {
   StageKind kind = StageKind::Recall;

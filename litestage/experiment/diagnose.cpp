@@ -1,6 +1,6 @@
 #include "litestage/experiment/diagnose.hpp"
 
-#include "litestage/search/budget_search.hpp"
+#include "litestage/stage/stage.hpp"
 #include "litestage/reasoning/prompts.hpp"
 
 namespace litestage {
@@ -30,7 +30,7 @@ StageMatches teacher_forced_exact_match(MultiStagePipeline& pipeline, const std:
                                         size_t per_stage, size_t keep_misses) {
   StageMatches out;
   for (StageKind kind : kStages) {
-    StageMatch& m = out[static_cast<size_t>(kind)];
+    StageMatch& m = out[kind];
     for (const StageRecord* r : spread(records, kind, per_stage)) {
       const std::string got = normalize_stage_output(pipeline.run_stage(kind, r->input).output);
       const std::string expected = normalize_stage_output(r->target);

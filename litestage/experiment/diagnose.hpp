@@ -28,7 +28,7 @@ struct StageMatch {
 };
 
 // Indexed by StageKind (Recall, Analyze, Summarize).
-using StageMatches = std::array<StageMatch, 3>;
+using StageMatches = PerStage<StageMatch>;
 
 // Runs up to `per_stage` records of each stage kind (evenly spread over the file's records of that
 // kind, so a limit still samples the whole set), keeping at most `keep_misses` mismatches per stage.

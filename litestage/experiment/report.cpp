@@ -74,8 +74,8 @@ std::string table_markdown(const std::vector<MethodRow>& rows, const std::string
     const auto& s = r.summary;
     dagger = dagger || r.unconstrained;
     o << "| " << label_of(r) << " | " << pct_ci(r) << " | " << fmt("%+.2f", r.delta_points()) << " | "
-      << fmt("%.4f", s.recall.mean_seconds) << " | " << fmt("%.4f", s.analyze.mean_seconds) << " | "
-      << fmt("%.4f", s.summarize.mean_seconds) << " | " << latency_spread(r) << " | " << fmt("%.1f", s.mean_tokens)
+      << fmt("%.4f", s.stages[StageKind::Recall].mean_seconds) << " | " << fmt("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " | "
+      << fmt("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " | " << latency_spread(r) << " | " << fmt("%.1f", s.mean_tokens)
       << " | " << speedup_ci(r) << " | " << fmt("%.2fx", r.cost_speedup()) << " | " << s.prompt_too_long << " |\n";
   }
   if (dagger) o << "\n† not held to the accuracy target.\n";
@@ -94,13 +94,13 @@ std::string table_csv(const std::vector<MethodRow>& rows) {
     const Interval a = r.accuracy_ci();
     o << r.method << "," << csv_quote(r.label) << "," << (r.epsilon >= 0 ? fmt("%g", r.epsilon) : "") << ","
       << fmt("%.6f", s.accuracy) << "," << fmt("%.6f", a.low) << "," << fmt("%.6f", a.high) << ","
-      << fmt("%.4f", r.delta_points()) << "," << fmt("%.6f", s.recall.mean_seconds) << ","
-      << fmt("%.6f", s.analyze.mean_seconds) << "," << fmt("%.6f", s.summarize.mean_seconds) << ","
+      << fmt("%.4f", r.delta_points()) << "," << fmt("%.6f", s.stages[StageKind::Recall].mean_seconds) << ","
+      << fmt("%.6f", s.stages[StageKind::Analyze].mean_seconds) << "," << fmt("%.6f", s.stages[StageKind::Summarize].mean_seconds) << ","
       << fmt("%.6f", s.mean_seconds) << "," << fmt("%.6f", r.timing.low()) << "," << fmt("%.6f", r.timing.high())
       << "," << fmt("%.3f", s.mean_tokens) << "," << fmt("%.4f", r.speedup()) << "," << fmt("%.4f", r.speedup_ci.low)
       << "," << fmt("%.4f", r.speedup_ci.high) << "," << fmt("%.4f", r.cost_speedup()) << ","
-      << fmt("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << "," << fmt("%.4f", s.recall.share) << ","
-      << fmt("%.4f", s.analyze.share) << "," << fmt("%.4f", s.summarize.share) << "," << s.unparsed << ","
+      << fmt("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << "," << fmt("%.4f", s.stages[StageKind::Recall].share) << ","
+      << fmt("%.4f", s.stages[StageKind::Analyze].share) << "," << fmt("%.4f", s.stages[StageKind::Summarize].share) << "," << s.unparsed << ","
       << s.examples << "," << (r.unconstrained ? "no" : "yes") << "," << csv_quote(r.skip) << ","
       << csv_quote(r.early_exit) << "\n";
   }
@@ -117,8 +117,8 @@ std::string table_latex(const std::vector<MethodRow>& rows, const std::string& c
     const Interval a = r.accuracy_ci();
     o << latex_escape(r.label) << (r.unconstrained ? "$^\\dagger$" : "") << " & " << fmt("%.1f", 100 * s.accuracy) << " {\\scriptsize[" << fmt("%.1f", 100 * a.low)
       << ", " << fmt("%.1f", 100 * a.high) << "]} & " << fmt("%+.2f", r.delta_points()) << " & "
-      << fmt("%.4f", s.recall.mean_seconds) << " & " << fmt("%.4f", s.analyze.mean_seconds) << " & "
-      << fmt("%.4f", s.summarize.mean_seconds) << " & " << fmt("%.4f", s.mean_seconds) << " & "
+      << fmt("%.4f", s.stages[StageKind::Recall].mean_seconds) << " & " << fmt("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " & "
+      << fmt("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " & " << fmt("%.4f", s.mean_seconds) << " & "
       << fmt("%.2f", r.speedup()) << "$\\times$ & " << fmt("%.2f", r.cost_speedup()) << "$\\times$ \\\\\n";
   }
   o << "\\bottomrule\n\\end{tabular}\n\\caption{" << latex_escape(caption) << "}\n\\end{table}\n";

@@ -44,9 +44,9 @@ Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
     profile_ = load_profile(spec_.budget_profile);
     check_profile_model(*profile_, identity(), spec_.force_profile);
   }
-  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
-    const auto& st = spec_.stage(kind);
-    auto& out = p.stage(kind);
+  for (auto kind : kStages) {
+    const auto& st = spec_.stages[kind];
+    auto& out = p.stages[kind];
     out.max_new_tokens = st.max_new_tokens.value_or(spec_.max_new_tokens);
     out.early_exit = st.early_exit.value_or(spec_.early_exit);
     try {
@@ -67,9 +67,9 @@ Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
 
 PipelineConfig Session::full_pipeline_config() const {
   auto p = pipeline_;
-  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
-    p.stage(kind).skip = SkipPlan(num_layers());
-    p.stage(kind).early_exit.enabled = false;
+  for (auto kind : kStages) {
+    p.stages[kind].skip = SkipPlan(num_layers());
+    p.stages[kind].early_exit.enabled = false;
   }
   return p;
 }

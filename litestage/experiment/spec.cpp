@@ -10,10 +10,6 @@
 
 namespace litestage {
 
-const StageSpec& ExperimentSpec::stage(StageKind kind) const {
-  return kind == StageKind::Recall ? recall : kind == StageKind::Analyze ? analyze : summarize;
-}
-
 std::string ExperimentSpec::data_root_or_default() const {
   return data_root.empty() ? default_data_root() : data_root;
 }
@@ -103,9 +99,7 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
   s.early_exit = parse_early_exit_yaml(root["early_exit"], EarlyExitConfig{});
   if (auto st = root["stages"]; st.defined()) {
     st.expect_keys({"recall", "analyze", "summarize"});
-    s.recall = parse_stage(st["recall"], s.early_exit);
-    s.analyze = parse_stage(st["analyze"], s.early_exit);
-    s.summarize = parse_stage(st["summarize"], s.early_exit);
+    for (StageKind kind : kStages) s.stages[kind] = parse_stage(st[std::string(to_string(kind))], s.early_exit);
   }
   s.budget_profile = root.get_string("budget_profile", "");
   s.force_profile = root.get_bool("force_profile", false);
@@ -204,8 +198,8 @@ std::string experiment_yaml(const ExperimentSpec& s) {
   n["generation"]["stop"] = s.stop;
   n["generation"]["batch_analyze"] = s.batch_analyze;
   n["early_exit"] = early_exit_yaml(s.early_exit);
-  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
-    const auto& st = s.stage(kind);
+  for (auto kind : kStages) {
+    const auto& st = s.stages[kind];
     std::string k(to_string(kind));
     n["stages"][k]["skip"] = st.skip;
     n["stages"][k]["max_new_tokens"] = st.max_new_tokens.value_or(s.max_new_tokens);

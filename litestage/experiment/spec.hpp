@@ -79,7 +79,7 @@ struct ExperimentSpec {
   bool batch_analyze = false;
 
   EarlyExitConfig early_exit;    // default for every stage
-  StageSpec recall, analyze, summarize;
+  PerStage<StageSpec> stages;
   std::string budget_profile;    // a profile file (search/profile.hpp); overrides stage skips
   bool force_profile = false;    // apply a profile made for another model
 
@@ -96,7 +96,6 @@ struct ExperimentSpec {
 
   YAML::Node effective;          // the tree after --set overrides, as parsed
 
-  const StageSpec& stage(StageKind kind) const;
   std::string data_root_or_default() const;
 };
 

@@ -26,7 +26,7 @@ TradeoffRow evaluate_row(Session& session, const std::vector<Example>& examples,
                          int k) {
   PipelineConfig config = session.full_pipeline_config();
   const SkipPlan plan = SkipPlan::from_ranking(ranking, static_cast<size_t>(k), session.num_layers());
-  for (StageKind kind : kStages) config.stage(kind).skip = plan;
+  for (StageKind kind : kStages) config.stages[kind].skip = plan;
   MultiStagePipeline pipeline(session.generator(), config);
   EvalOptions eo;
   eo.label = "k=" + std::to_string(k);

@@ -33,7 +33,9 @@ std::string ee_text(const EarlyExitConfig& e) {
 }
 
 std::string plans_text(const StagePlans& p) {
-  return "recall " + p[0].to_string() + " | analyze " + p[1].to_string() + " | summarize " + p[2].to_string();
+  std::string out;
+  for (StageKind k : kStages) out += (out.empty() ? "" : " | ") + std::string(to_string(k)) + " " + p[k].to_string();
+  return out;
 }
 
 std::string eps_label(double eps) {
@@ -107,7 +109,7 @@ void time_methods(Generator& generator, const std::vector<PipelineConfig>& confi
     rows[i].timing = samples[slot[i]];
     s.mean_seconds = rows[i].timing.median();
     for (auto kind : kStages) {
-      auto& agg = const_cast<StageAggregate&>(s.stage(kind));
+      auto& agg = s.stages[kind];
       agg.mean_seconds = rows[i].timing.stage_median(kind);
       agg.share = s.mean_seconds > 0 ? agg.mean_seconds / s.mean_seconds : 0;
     }
@@ -126,8 +128,8 @@ void time_methods(Generator& generator, const std::vector<PipelineConfig>& confi
 
 PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const EarlyExitConfig& early_exit) {
   for (auto kind : kStages) {
-    base.stage(kind).skip = plans[stage_index(kind)];
-    base.stage(kind).early_exit = early_exit;
+    base.stages[kind].skip = plans[kind];
+    base.stages[kind].early_exit = early_exit;
   }
   return base;
 }
@@ -222,9 +224,9 @@ nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
                 {"offset", spec.load.offset}, {"limit", spec.load.limit ? nlohmann::json(*spec.load.limit) : nlohmann::json(nullptr)}}},
       {"prompt", {{"format", spec.prompt_format}, {"mode", spec.mode}, {"chat_template", spec.chat_template},
                   {"exemplars", spec.exemplars}, {"system_prompt", spec.system_prompt}}},
-      {"generation", {{"max_new_tokens", {spec.stage(StageKind::Recall).max_new_tokens.value_or(spec.max_new_tokens),
-                                          spec.stage(StageKind::Analyze).max_new_tokens.value_or(spec.max_new_tokens),
-                                          spec.stage(StageKind::Summarize).max_new_tokens.value_or(spec.max_new_tokens)}},
+      {"generation", {{"max_new_tokens", {spec.stages[StageKind::Recall].max_new_tokens.value_or(spec.max_new_tokens),
+                                          spec.stages[StageKind::Analyze].max_new_tokens.value_or(spec.max_new_tokens),
+                                          spec.stages[StageKind::Summarize].max_new_tokens.value_or(spec.max_new_tokens)}},
                       {"sampling", {spec.sampling.temperature, spec.sampling.top_k, spec.sampling.top_p, spec.sampling.seed}},
                       {"stop", spec.stop}, {"batch_analyze", spec.batch_analyze}}},
       {"importance", {{"split", spec.importance.split}, {"examples", spec.importance.examples},
@@ -396,8 +398,8 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   p.ranking = ranking;
   for (auto kind : kStages) {
     StageBudget b;
-    b.k = main_search.k[stage_index(kind)];
-    b.skip = main_search.plans[stage_index(kind)];
+    b.k = main_search.k[kind];
+    b.skip = main_search.plans[kind];
     b.early_exit = litestage_ee;
     p.stages[std::string(to_string(kind))] = b;
   }

@@ -18,18 +18,6 @@ PromptFormat parse_prompt_format(const std::string& name) {
   throw_error("unknown prompt format '", name, "' (expected tinythinker or chat)");
 }
 
-const StageSettings& PipelineConfig::stage(StageKind kind) const {
-  switch (kind) {
-    case StageKind::Recall: return recall;
-    case StageKind::Analyze: return analyze;
-    case StageKind::Summarize: return summarize;
-  }
-  return recall;
-}
-StageSettings& PipelineConfig::stage(StageKind kind) {
-  return const_cast<StageSettings&>(static_cast<const PipelineConfig&>(*this).stage(kind));
-}
-
 double ExampleTrace::seconds() const {
   double s = 0;
   for (const auto& st : stages) s += st.seconds();
@@ -137,10 +125,6 @@ nlohmann::json prediction_json(const ExampleTrace& t) {
           {"stages", stages}};
 }
 
-const StageAggregate& Summary::stage(StageKind kind) const {
-  return kind == StageKind::Recall ? recall : kind == StageKind::Analyze ? analyze : summarize;
-}
-
 Summary summarize(const std::vector<ExampleTrace>& traces) {
   Summary s;
   s.examples = static_cast<int>(traces.size());
@@ -150,15 +134,15 @@ Summary summarize(const std::vector<ExampleTrace>& traces) {
     s.correct += t.correct;
     s.unparsed += !t.parsed;
     total += t.seconds();
-    for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
-      auto& agg = const_cast<StageAggregate&>(s.stage(kind));
+    for (auto kind : kStages) {
+      auto& agg = s.stages[kind];
       agg.mean_seconds += t.stage_seconds(kind);
       agg.mean_tokens += t.stage_tokens(kind);
       tokens += t.stage_tokens(kind);
     }
     bool too_long = false;
     for (const auto& st : t.stages) {
-      auto& agg = const_cast<StageAggregate&>(s.stage(st.stage));
+      auto& agg = s.stages[st.stage];
       agg.calls += 1;
       agg.early_exits += st.exit_reason == "early_exit";
       agg.mean_flops += st.cost.flops;
@@ -172,11 +156,11 @@ Summary summarize(const std::vector<ExampleTrace>& traces) {
   s.accuracy = s.correct / n;
   s.mean_seconds = total / n;
   s.mean_tokens = tokens / n;
-  for (auto* agg : {&s.recall, &s.analyze, &s.summarize}) {
-    agg->share = total > 0 ? agg->mean_seconds / total : 0;
-    agg->mean_seconds /= n;
-    agg->mean_tokens /= n;
-    agg->mean_flops /= n;
+  for (StageAggregate& agg : s.stages) {
+    agg.share = total > 0 ? agg.mean_seconds / total : 0;
+    agg.mean_seconds /= n;
+    agg.mean_tokens /= n;
+    agg.mean_flops /= n;
   }
   auto mean = [&](int64_t v) { return static_cast<int64_t>(std::llround(static_cast<double>(v) / n)); };
   s.mean_cost = {mean(s.mean_cost.prefill_tokens), mean(s.mean_cost.decode_tokens),
@@ -200,7 +184,7 @@ void to_json(nlohmann::json& j, const Summary& s) {
                      {"mean_cost", s.mean_cost},
                      {"prompt_too_long", s.prompt_too_long},
                      {"cached_stages", s.cached_stages},
-                     {"stages", {{"recall", stage(s.recall)}, {"analyze", stage(s.analyze)}, {"summarize", stage(s.summarize)}}}};
+                     {"stages", stage_object<nlohmann::json>(s.stages, stage)}};
 }
 
 std::string summary_markdown(const Summary& s, const std::string& title) {
@@ -210,8 +194,8 @@ std::string summary_markdown(const Summary& s, const std::string& title) {
                 100.0 * s.accuracy, s.correct, s.examples, s.unparsed, s.mean_seconds, s.mean_tokens);
   out += buf;
   out += "| stage | latency (s) | tokens | share of latency | early exits |\n|---|---:|---:|---:|---:|\n";
-  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
-    const auto& a = s.stage(kind);
+  for (auto kind : kStages) {
+    const auto& a = s.stages[kind];
     std::snprintf(buf, sizeof buf, "| %s | %.4f | %.1f | %.1f%% | %d |\n", std::string(to_string(kind)).c_str(),
                   a.mean_seconds, a.mean_tokens, 100.0 * a.share, a.early_exits);
     out += buf;
@@ -256,9 +240,7 @@ std::string MultiStagePipeline::model_input(StageKind kind, const std::string& s
   if (config_.format == PromptFormat::TinyThinker) return stage_prompt;
   std::vector<ChatMessage> messages;
   if (!config_.system_prompt.empty()) messages.push_back({"system", config_.system_prompt});
-  const auto& shots = kind == StageKind::Recall    ? config_.few_shot.recall
-                      : kind == StageKind::Analyze ? config_.few_shot.analyze
-                                                   : config_.few_shot.summarize;
+  const auto& shots = config_.few_shot[kind];
   for (const auto& turn : shots) {
     messages.push_back({"user", turn.user});
     messages.push_back({"assistant", turn.assistant});
@@ -268,7 +250,7 @@ std::string MultiStagePipeline::model_input(StageKind kind, const std::string& s
 }
 
 GenerationConfig MultiStagePipeline::generation_config(StageKind kind) const {
-  const auto& st = config_.stage(kind);
+  const auto& st = config_.stages[kind];
   GenerationConfig g;
   g.max_new_tokens = st.max_new_tokens;
   g.skip = st.skip;
@@ -280,7 +262,7 @@ GenerationConfig MultiStagePipeline::generation_config(StageKind kind) const {
 }
 
 std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& prompt, int shared_tokens) const {
-  const auto& st = config_.stage(kind);
+  const auto& st = config_.stages[kind];
   const auto& ee = st.early_exit;
   const auto& sm = config_.sampling;
   nlohmann::json k = {prompt,

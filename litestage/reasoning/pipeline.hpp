@@ -40,7 +40,7 @@ struct PipelineConfig {
   ChatTemplateKind chat_template = ChatTemplateKind::None;  // Chat format only
   FewShotTurns few_shot;                                     // Chat format only
   std::string system_prompt;                                 // Chat format; empty: template default
-  StageSettings recall, analyze, summarize;
+  PerStage<StageSettings> stages;
   SamplingConfig sampling;                                   // greedy by default, as the paper
   std::vector<std::string> stop_strings;
   bool batch_analyze = false;  // all options of one question in one batched generate call
@@ -52,9 +52,6 @@ struct PipelineConfig {
   // prefill forward (the observer). Not part of the configuration proper.
   std::function<void(StageKind)> on_stage_start;
   const SubLayerObserver* observer = nullptr;
-
-  const StageSettings& stage(StageKind kind) const;
-  StageSettings& stage(StageKind kind);
 };
 
 struct StageTrace {
@@ -118,8 +115,7 @@ struct Summary {
   ForwardCost mean_cost;        // per question, all stages (its counts are rounded means)
   int prompt_too_long = 0;      // questions with a stage whose prompt did not fit the context
   int cached_stages = 0;        // stage outputs taken from a cache: the latencies are not all measured
-  StageAggregate recall, analyze, summarize;
-  const StageAggregate& stage(StageKind kind) const;
+  PerStage<StageAggregate> stages;
 };
 Summary summarize(const std::vector<ExampleTrace>& traces);
 void to_json(nlohmann::json& j, const Summary& s);

@@ -113,8 +113,7 @@ FewShotTurns few_shot_turns(const std::vector<Exemplar>& exemplars, const std::s
   for (size_t i = 0; i < exemplars.size(); ++i) {
     const auto records = build_stage_records(exemplar_example(exemplars[i], dataset, i), exemplar_rationale(exemplars[i]), mode);
     for (const StageRecord& rec : records) {
-      auto& list = rec.kind == StageKind::Recall ? turns.recall : rec.kind == StageKind::Analyze ? turns.analyze : turns.summarize;
-      list.push_back({rec.input, rec.target});
+      turns[rec.kind].push_back({rec.input, rec.target});
     }
   }
   return turns;

@@ -81,11 +81,7 @@ struct ChatTurn {
   std::string user;
   std::string assistant;
 };
-struct FewShotTurns {
-  std::vector<ChatTurn> recall;
-  std::vector<ChatTurn> analyze;
-  std::vector<ChatTurn> summarize;
-};
+using FewShotTurns = PerStage<std::vector<ChatTurn>>;
 FewShotTurns few_shot_turns(const std::vector<Exemplar>& exemplars, const std::string& dataset,
                             ReasoningMode mode = ReasoningMode::RecallAnalyzeSummarize);
 

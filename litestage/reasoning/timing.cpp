@@ -12,20 +12,19 @@ double LatencySamples::median() const { return litestage::median(passes); }
 double LatencySamples::low() const { return passes.empty() ? 0.0 : *std::min_element(passes.begin(), passes.end()); }
 double LatencySamples::high() const { return passes.empty() ? 0.0 : *std::max_element(passes.begin(), passes.end()); }
 double LatencySamples::stage_median(StageKind kind) const {
-  return litestage::median(stage_passes[static_cast<size_t>(kind)]);
+  return litestage::median(stage_passes[kind]);
 }
 
 void to_json(nlohmann::json& j, const LatencySamples& s) {
   j = {{"passes", s.passes},
-       {"stage_passes", {{"recall", s.stage_passes[0]}, {"analyze", s.stage_passes[1]}, {"summarize", s.stage_passes[2]}}},
+       {"stage_passes", stage_object<nlohmann::json>(s.stage_passes, [](const std::vector<double>& v) { return v; })},
        {"per_question", s.per_question}};
 }
 
 void from_json(const nlohmann::json& j, LatencySamples& s) {
   s.passes = j.at("passes").get<std::vector<double>>();
-  const auto& st = j.at("stage_passes");
-  s.stage_passes = {st.at("recall").get<std::vector<double>>(), st.at("analyze").get<std::vector<double>>(),
-                    st.at("summarize").get<std::vector<double>>()};
+  s.stage_passes = stage_values<std::vector<double>>(
+      j.at("stage_passes"), [](const nlohmann::json& x) { return x.get<std::vector<double>>(); });
   s.per_question = j.at("per_question").get<std::vector<double>>();
 }
 
@@ -49,16 +48,16 @@ std::vector<LatencySamples> time_interleaved(Generator& generator, const std::ve
       if (on_pass) on_pass(pass, c);
       MultiStagePipeline pipeline(generator, configs[c]);  // no cache: every stage really runs
       double total = 0;
-      std::array<double, 3> stage{};
+      PerStage<double> stage;
       for (size_t i = 0; i < examples.size(); ++i) {
         const ExampleTrace t = pipeline.run(examples[i]);
         total += t.seconds();
         question[c][i].push_back(t.seconds());
-        for (StageKind k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize})
-          stage[static_cast<size_t>(k)] += t.stage_seconds(k);
+        for (StageKind k : kStages)
+          stage[k] += t.stage_seconds(k);
       }
       out[c].passes.push_back(total / n);
-      for (size_t k = 0; k < 3; ++k) out[c].stage_passes[k].push_back(stage[k] / n);
+      for (StageKind k : kStages) out[c].stage_passes[k].push_back(stage[k] / n);
     }
   }
   for (size_t c = 0; c < configs.size(); ++c)

@@ -21,7 +21,7 @@ struct TimingSettings {
 
 struct LatencySamples {
   std::vector<double> passes;                     // per pass: mean seconds per question
-  std::array<std::vector<double>, 3> stage_passes;  // per stage (StageKind order), per pass
+  PerStage<std::vector<double>> stage_passes;  // per stage, per pass
   std::vector<double> per_question;               // per question: median over the passes
   double median() const;
   double low() const;   // fastest pass

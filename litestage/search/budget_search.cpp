@@ -16,10 +16,10 @@ void to_json(nlohmann::json& j, const EvalPoint& p) {
   j = {{"accuracy", p.accuracy},
        {"correct", p.correct},
        {"latency", p.latency},
-       {"stage_latency", {{"recall", p.stage_latency[0]}, {"analyze", p.stage_latency[1]}, {"summarize", p.stage_latency[2]}}},
+       {"stage_latency", stage_object<nlohmann::json>(p.stage_latency, [](double x) { return x; })},
        {"tokens", p.tokens},
        {"flops", p.flops},
-       {"stage_flops", {{"recall", p.stage_flops[0]}, {"analyze", p.stage_flops[1]}, {"summarize", p.stage_flops[2]}}},
+       {"stage_flops", stage_object<nlohmann::json>(p.stage_flops, [](double x) { return x; })},
        {"prompt_too_long", p.prompt_too_long},
        {"examples", p.examples}};
   if (p.timing.measured()) j["timing"] = p.timing;
@@ -29,14 +29,11 @@ void from_json(const nlohmann::json& j, EvalPoint& p) {
   p.accuracy = j.at("accuracy").get<double>();
   p.correct = j.value("correct", 0);
   p.latency = j.at("latency").get<double>();
-  const auto& s = j.at("stage_latency");
-  p.stage_latency = {s.at("recall").get<double>(), s.at("analyze").get<double>(), s.at("summarize").get<double>()};
+  const auto number = [](const nlohmann::json& x) { return x.get<double>(); };
+  p.stage_latency = stage_values<double>(j.at("stage_latency"), number);
   p.tokens = j.at("tokens").get<double>();
   p.flops = j.value("flops", 0.0);
-  if (j.contains("stage_flops")) {
-    const auto& f = j.at("stage_flops");
-    p.stage_flops = {f.at("recall").get<double>(), f.at("analyze").get<double>(), f.at("summarize").get<double>()};
-  }
+  if (j.contains("stage_flops")) p.stage_flops = stage_values<double>(j.at("stage_flops"), number);
   p.prompt_too_long = j.value("prompt_too_long", 0);
   p.examples = j.at("examples").get<int>();
   if (j.contains("timing")) p.timing = j.at("timing").get<LatencySamples>();
@@ -57,7 +54,7 @@ void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans,
     EvalPoint& p = *points[i];
     p.timing = samples.at(i);
     p.latency = p.timing.median();
-    for (StageKind k : kStages) p.stage_latency[stage_index(k)] = p.timing.stage_median(k);
+    for (StageKind k : kStages) p.stage_latency[k] = p.timing.stage_median(k);
   }
 }
 
@@ -73,7 +70,7 @@ SearchJournal::SearchJournal(std::string path) : path_(std::move(path)) {
 }
 
 std::string SearchJournal::key(const StagePlans& plans) {
-  return plans[0].to_string() + " | " + plans[1].to_string() + " | " + plans[2].to_string();
+  return join_stages(plans, [](const SkipPlan& plan) { return plan.to_string(); });
 }
 
 EvalPoint SearchJournal::evaluate(PlanEvaluator& evaluator, const StagePlans& plans) {
@@ -98,8 +95,8 @@ void to_json(nlohmann::json& j, const SearchResult& r) {
        {"full", r.full},
        {"target_accuracy", r.target},
        {"order", order},
-       {"k", {{"recall", r.k[0]}, {"analyze", r.k[1]}, {"summarize", r.k[2]}}},
-       {"plans", {{"recall", r.plans[0].to_string()}, {"analyze", r.plans[1].to_string()}, {"summarize", r.plans[2].to_string()}}},
+       {"k", stage_object<nlohmann::json>(r.k, [](int k) { return k; })},
+       {"plans", stage_object<nlohmann::json>(r.plans, [](const SkipPlan& plan) { return plan.to_string(); })},
        {"final", r.final},
        {"sweep", sweep}};
 }
@@ -132,9 +129,8 @@ bool meets(double accuracy, double target) { return accuracy >= target - 1e-9; }
 std::vector<StageKind> stage_order(const EvalPoint& full, LatencyMode mode) {
   std::vector<StageKind> order = {kStages.begin(), kStages.end()};
   std::stable_sort(order.begin(), order.end(), [&](StageKind a, StageKind b) {
-    const size_t ia = stage_index(a), ib = stage_index(b);
-    if (mode == LatencyMode::Cost) return full.stage_flops[ia] > full.stage_flops[ib];
-    return full.stage_latency[ia] > full.stage_latency[ib];
+    if (mode == LatencyMode::Cost) return full.stage_flops[a] > full.stage_flops[b];
+    return full.stage_latency[a] > full.stage_latency[b];
   });
   return order;
 }
@@ -176,7 +172,7 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
     std::vector<StagePlans> trials;
     for (int k = 0; k <= settings.max_k; k += settings.step) {
       auto trial = plans;
-      trial[stage_index(stage)] = build(stage, k);
+      trial[stage] = build(stage, k);
       SweepRow row;
       row.stage = std::string(to_string(stage));
       row.k = k;
@@ -194,8 +190,8 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
     } else if (!rows.empty()) {
       rows[0].chosen = true;
     }
-    r.k[stage_index(stage)] = k;
-    plans[stage_index(stage)] = build(stage, k);
+    r.k[stage] = k;
+    plans[stage] = build(stage, k);
     r.sweep.insert(r.sweep.end(), rows.begin(), rows.end());
   }
   r.plans = plans;
@@ -256,11 +252,11 @@ EvalPoint PipelineEvaluator::point_from(const Summary& s) {
   // the timed passes (time_points) fill it in.
   if (s.cached_stages == 0) {
     p.latency = s.mean_seconds;
-    p.stage_latency = {s.recall.mean_seconds, s.analyze.mean_seconds, s.summarize.mean_seconds};
+    for (StageKind k : kStages) p.stage_latency[k] = s.stages[k].mean_seconds;
   }
   p.tokens = s.mean_tokens;
   p.flops = s.mean_cost.flops;
-  p.stage_flops = {s.recall.mean_flops, s.analyze.mean_flops, s.summarize.mean_flops};
+  for (StageKind k : kStages) p.stage_flops[k] = s.stages[k].mean_flops;
   p.prompt_too_long = s.prompt_too_long;
   p.examples = s.examples;
   return p;
@@ -268,7 +264,7 @@ EvalPoint PipelineEvaluator::point_from(const Summary& s) {
 
 PipelineConfig PipelineEvaluator::config_for(const StagePlans& plans) const {
   auto cfg = base_;
-  for (auto kind : kStages) cfg.stage(kind).skip = plans[stage_index(kind)];
+  for (auto kind : kStages) cfg.stages[kind].skip = plans[kind];
   return cfg;
 }
 
@@ -281,7 +277,7 @@ std::vector<LatencySamples> PipelineEvaluator::time(const std::vector<StagePlans
 EvalPoint PipelineEvaluator::evaluate(const StagePlans& plans) {
   MultiStagePipeline pipeline(generator_, config_for(plans), cache_);
   std::vector<ExampleTrace> traces;
-  std::string what = label_ + " [" + plans[0].to_string() + " | " + plans[1].to_string() + " | " + plans[2].to_string() + "]";
+  std::string what = label_ + " [" + join_stages(plans, [](const SkipPlan& p) { return p.to_string(); }) + "]";
   Progress bar(what, examples_.size(), stderr);
   size_t correct = 0;
   for (size_t i = 0; i < examples_.size(); ++i) {

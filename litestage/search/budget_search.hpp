@@ -23,19 +23,16 @@
 
 namespace litestage {
 
-inline constexpr std::array<StageKind, 3> kStages = {StageKind::Recall, StageKind::Analyze, StageKind::Summarize};
-inline size_t stage_index(StageKind k) { return static_cast<size_t>(k); }
-
-using StagePlans = std::array<SkipPlan, 3>;  // indexed by stage_index
+using StagePlans = PerStage<SkipPlan>;
 
 struct EvalPoint {
   double accuracy = 0;                   // fraction
   int correct = 0;
   double latency = 0;                    // mean seconds per question (median of the timed passes)
-  std::array<double, 3> stage_latency{};  // mean seconds per question, per stage
+  PerStage<double> stage_latency;        // mean seconds per question, per stage
   double tokens = 0;                     // mean generated tokens per question
   double flops = 0;                      // mean per question: the deterministic cost (model/cost.hpp)
-  std::array<double, 3> stage_flops{};   // per stage
+  PerStage<double> stage_flops;          // per stage
   int prompt_too_long = 0;               // questions with a stage that did not fit the context
   int examples = 0;
   LatencySamples timing;                 // the timed passes behind `latency` (empty: not timed)
@@ -100,7 +97,7 @@ struct SearchResult {
   EvalPoint full;
   double target = 0;              // accuracy fraction
   std::vector<StageKind> order;   // visiting order (LiteStage)
-  std::array<int, 3> k{};         // chosen k per stage
+  PerStage<int> k;                // chosen k per stage
   StagePlans plans;
   EvalPoint final;
   std::vector<SweepRow> sweep;

@@ -195,9 +195,9 @@ ImportanceResult estimate_importance(Generator& generator, PipelineConfig pipeli
   if (examples.empty()) throw_error("importance estimation needs at least one example");
   ImportanceAccumulator acc(generator.model()->num_layers(), settings);
   auto observer = acc.observer();
-  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
-    pipeline.stage(kind).skip = SkipPlan(generator.model()->num_layers());
-    pipeline.stage(kind).early_exit.enabled = false;
+  for (auto kind : kStages) {
+    pipeline.stages[kind].skip = SkipPlan(generator.model()->num_layers());
+    pipeline.stages[kind].early_exit.enabled = false;
   }
   pipeline.batch_analyze = false;
   pipeline.observer = &observer;

@@ -66,15 +66,15 @@ SkipPlan shortgpt_plan(const std::vector<int>& block_ranking, int n, int num_lay
   return plan;
 }
 
-StagePlans random_plans(const std::array<int, 3>& counts, int num_layers, uint64_t seed) {
+StagePlans random_plans(const PerStage<int>& counts, int num_layers, uint64_t seed) {
   StagePlans plans = {SkipPlan(num_layers), SkipPlan(num_layers), SkipPlan(num_layers)};
   std::vector<SubLayer> all;
   for (int l = 0; l < num_layers; ++l) {
     all.push_back({l, SubLayerKind::Attention});
     all.push_back({l, SubLayerKind::FFN});
   }
-  for (size_t s = 0; s < 3; ++s) {
-    auto perm = seeded_permutation(all.size(), seed + s);
+  for (StageKind s : kStages) {
+    auto perm = seeded_permutation(all.size(), seed + static_cast<uint64_t>(s));
     for (int i = 0; i < counts[s] && i < static_cast<int>(perm.size()); ++i) plans[s].set(all[perm[i]]);
   }
   return plans;

@@ -38,6 +38,6 @@ SkipPlan adaskip_plan(const std::vector<SubLayer>& ranking, double ratio, const 
 SkipPlan shortgpt_plan(const std::vector<int>& block_ranking, int n, int num_layers);
 
 // Random: per stage, counts[s] distinct sub-layers drawn with a portable seeded RNG.
-StagePlans random_plans(const std::array<int, 3>& counts, int num_layers, uint64_t seed);
+StagePlans random_plans(const PerStage<int>& counts, int num_layers, uint64_t seed);
 
 }  // namespace litestage

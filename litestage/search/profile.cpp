@@ -178,7 +178,7 @@ BudgetProfile load_profile(const std::filesystem::path& file) {
     if (s.has("max_new_tokens")) b.max_new_tokens = static_cast<int>(s["max_new_tokens"].as_int());
     p.stages[name] = b;
   }
-  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize})
+  for (auto kind : kStages)
     if (!p.stages.count(std::string(to_string(kind))))
       stages.fail("missing stage '" + std::string(to_string(kind)) + "'");
   if (auto se = root["search"]; se.defined()) {
@@ -213,7 +213,7 @@ std::string profile_text(const BudgetProfile& p) {
   std::snprintf(buf, sizeof buf, "latency:   %.4f s per question (full %.4f s): %.2fx speedup\n", p.latency,
                 p.full_latency, p.speedup());
   o << buf;
-  for (auto kind : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) {
+  for (auto kind : kStages) {
     const auto& st = p.stage(kind);
     std::snprintf(buf, sizeof buf, "%-10s k=%-3d skip %-28s early exit %s", (std::string(to_string(kind)) + ":").c_str(),
                   st.k, st.skip.to_string().c_str(), st.early_exit.enabled ? "on" : "off");

@@ -41,7 +41,7 @@ struct TrainRuntimeConfig {
 struct TrainDataConfig {
   std::vector<std::string> train;       // stage-record files (JSON Lines or JSON arrays)
   std::vector<std::string> validation;  // may be empty: no validation loss, no best/ checkpoint
-  std::vector<StageKind> stages = {StageKind::Recall, StageKind::Analyze, StageKind::Summarize};
+  std::vector<StageKind> stages{kStages.begin(), kStages.end()};
   int64_t max_seq_len = 0;  // prompt + target + EOS; 0 = the model's max_position_embeddings
   Truncation truncation = Truncation::Error;
   bool add_bos = true;                // as the generator's default (GenerationConfig::add_bos)

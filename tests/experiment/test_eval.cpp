@@ -82,7 +82,7 @@ TEST_CASE("eval over 5 OBQA questions with stories260K: complete traces, summary
     }
   }
   CHECK(full.summary.examples == 5);
-  CHECK(full.summary.recall.share + full.summary.analyze.share + full.summary.summarize.share == Approx(1.0));
+  CHECK(full.summary.stages[StageKind::Recall].share + full.summary.stages[StageKind::Analyze].share + full.summary.stages[StageKind::Summarize].share == Approx(1.0));
   auto out = dir / "out";
   for (auto f : {"config.yaml", "split.json", "traces.jsonl", "predictions.jsonl", "summary.json", "summary.md"})
     CHECK(fs::exists(out / f));

@@ -41,11 +41,11 @@ TEST_CASE("chat prompt format renders few-shot stage turns with the template", "
                         "generation: {max_new_tokens: 4}\n");
   Session session(load_experiment((dir / "e.yaml").string()));
   auto cfg = session.pipeline_config();
-  REQUIRE(cfg.few_shot.recall.size() == 7);  // OBQA's exemplars
+  REQUIRE(cfg.few_shot[StageKind::Recall].size() == 7);  // OBQA's exemplars
   MultiStagePipeline pipeline(session.generator(), cfg);
   auto rendered = pipeline.model_input(StageKind::Recall, "Q?\n(A) x (B) y\nRecall:");
-  CHECK(starts_with(rendered, "<|user|>\n" + cfg.few_shot.recall[0].user + "</s>\n<|assistant|>\n" +
-                                  cfg.few_shot.recall[0].assistant + "</s>\n"));
+  CHECK(starts_with(rendered, "<|user|>\n" + cfg.few_shot[StageKind::Recall][0].user + "</s>\n<|assistant|>\n" +
+                                  cfg.few_shot[StageKind::Recall][0].assistant + "</s>\n"));
   CHECK(ends_with(rendered, "<|user|>\nQ?\n(A) x (B) y\nRecall:</s>\n<|assistant|>\n"));
 }
 

@@ -22,7 +22,7 @@ ModelConfig roomy_config(int64_t positions) {
 
 PipelineConfig short_stages(int tokens) {
   PipelineConfig pc;
-  for (auto k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) pc.stage(k).max_new_tokens = tokens;
+  for (auto k : kStages) pc.stages[k].max_new_tokens = tokens;
   return pc;
 }
 
@@ -72,7 +72,7 @@ TEST_CASE("Analyze prefix sharing: the same outputs, option 0 charged the prefix
   Generator gen(model, tok);
   PipelineConfig off = short_stages(5), on = short_stages(5);
   off.prefix_sharing = false;
-  for (auto* pc : {&off, &on}) pc->analyze.skip = SkipPlan::parse("f1", 3);
+  for (auto* pc : {&off, &on}) pc->stages[StageKind::Analyze].skip = SkipPlan::parse("f1", 3);
   Example ex = toy_example();
   ex.choices = {"x", "yy", "zzz"};
   ex.labels = {"A", "B", "C"};
@@ -110,7 +110,7 @@ TEST_CASE("every stage trace carries its cost; a cache hit carries no timing", "
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);
   PipelineConfig pc = short_stages(4);
-  pc.analyze.skip = SkipPlan::parse("a0,f1", 3);
+  pc.stages[StageKind::Analyze].skip = SkipPlan::parse("a0,f1", 3);
   StageCache cache;
   MultiStagePipeline pipeline(gen, pc, &cache);
   const ExampleTrace first = pipeline.run(toy_example());
@@ -122,7 +122,7 @@ TEST_CASE("every stage trace carries its cost; a cache hit carries no timing", "
     // Analyze option 1 reads the options' shared prefix from option 0's cache (prefix sharing is on).
     const int cached = t.option > 0 ? t.shared_prefix_tokens : 0;
     CHECK((t.stage == StageKind::Analyze) == (t.shared_prefix_tokens > 0));
-    const ForwardCost expected = forward_cost(model->config(), t.stage == StageKind::Analyze ? pc.analyze.skip : SkipPlan(3),
+    const ForwardCost expected = forward_cost(model->config(), t.stage == StageKind::Analyze ? pc.stages[StageKind::Analyze].skip : SkipPlan(3),
                                               t.prompt_tokens, decode_forwards(t.tokens, eos), 4, cached);
     CHECK(t.cost.prefill_tokens == t.prompt_tokens - cached);
     CHECK(t.cost.flops == Approx(expected.flops));
@@ -131,7 +131,7 @@ TEST_CASE("every stage trace carries its cost; a cache hit carries no timing", "
   const Summary fresh = summarize({first});
   CHECK(fresh.cached_stages == 0);
   CHECK(fresh.mean_cost.flops > 0);
-  CHECK(fresh.analyze.mean_flops < fresh.mean_cost.flops);
+  CHECK(fresh.stages[StageKind::Analyze].mean_flops < fresh.mean_cost.flops);
 
   // The same question again: every stage comes from the cache, with its output and cost, no time.
   const ExampleTrace again = pipeline.run(toy_example());
@@ -169,7 +169,7 @@ TEST_CASE("the interleaved timer runs each configuration R times, round-robin", 
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);
   std::vector<PipelineConfig> configs = {short_stages(2), short_stages(3), short_stages(4)};
-  configs[1].recall.skip = SkipPlan::parse("b0", 3);
+  configs[1].stages[StageKind::Recall].skip = SkipPlan::parse("b0", 3);
   std::vector<std::pair<int, size_t>> order;
   TimingSettings settings;
   settings.repeats = 2;
@@ -184,7 +184,7 @@ TEST_CASE("the interleaved timer runs each configuration R times, round-robin", 
     CHECK(s.median() <= s.high());
     CHECK(s.low() > 0);
     double stages = 0;
-    for (auto k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) stages += s.stage_median(k);
+    for (auto k : kStages) stages += s.stage_median(k);
     CHECK(stages > 0);
   }
   LatencySamples a, b;

@@ -224,33 +224,33 @@ TEST_CASE("few-shot turns from TinyThinker exemplars", "[reasoning][prompts][sha
   REQUIRE_SHARED(path, "data/prompts/strategyqa_cot.json");
   const auto exemplars = read_exemplars(path.string());
   const auto turns = few_shot_turns(exemplars, "strategyqa");
-  REQUIRE(turns.recall.size() == exemplars.size());
-  REQUIRE(turns.analyze.size() == 2 * exemplars.size());
-  REQUIRE(turns.summarize.size() == exemplars.size());
+  REQUIRE(turns[StageKind::Recall].size() == exemplars.size());
+  REQUIRE(turns[StageKind::Analyze].size() == 2 * exemplars.size());
+  REQUIRE(turns[StageKind::Summarize].size() == exemplars.size());
 
   const std::string q = "Do hamsters provide food for any animals?\n(A) yes (B) no";
   const std::string recall = "Hamsters serve as prey for other animals in the food chain.";
-  CHECK(turns.recall[0].user == q + "\nRecall:");
-  CHECK(turns.recall[0].assistant == recall);
-  CHECK(turns.analyze[0].user == q + "\nRecall: " + recall + "\nAnalyze: For option A,");
-  CHECK(turns.analyze[0].assistant ==
+  CHECK(turns[StageKind::Recall][0].user == q + "\nRecall:");
+  CHECK(turns[StageKind::Recall][0].assistant == recall);
+  CHECK(turns[StageKind::Analyze][0].user == q + "\nRecall: " + recall + "\nAnalyze: For option A,");
+  CHECK(turns[StageKind::Analyze][0].assistant ==
         "hamsters are prey for various predators, reflecting their role in the food chain and ecosystem "
         "interconnectedness.");
-  CHECK(turns.analyze[1].user == q + "\nRecall: " + recall + "\nAnalyze: For option B,");
-  CHECK(starts_with(turns.summarize[0].user, q + "\nRecall: " + recall + "\nAnalyze: For option A, hamsters are prey"));
-  CHECK(ends_with(turns.summarize[0].user, "\nSummarize:"));
-  CHECK(turns.summarize[0].assistant == "So the answer is option A.");
-  CHECK(turns.summarize[2].assistant == "So the answer is option B.");  // the Spice Girls exemplar
+  CHECK(turns[StageKind::Analyze][1].user == q + "\nRecall: " + recall + "\nAnalyze: For option B,");
+  CHECK(starts_with(turns[StageKind::Summarize][0].user, q + "\nRecall: " + recall + "\nAnalyze: For option A, hamsters are prey"));
+  CHECK(ends_with(turns[StageKind::Summarize][0].user, "\nSummarize:"));
+  CHECK(turns[StageKind::Summarize][0].assistant == "So the answer is option A.");
+  CHECK(turns[StageKind::Summarize][2].assistant == "So the answer is option B.");  // the Spice Girls exemplar
 
   const auto direct = few_shot_turns(exemplars, "strategyqa", ReasoningMode::SummarizeOnly);
-  CHECK(direct.recall.empty());
-  CHECK(direct.analyze.empty());
-  CHECK(direct.summarize[0].user == q + "\nSummarize:");
+  CHECK(direct[StageKind::Recall].empty());
+  CHECK(direct[StageKind::Analyze].empty());
+  CHECK(direct[StageKind::Summarize][0].user == q + "\nSummarize:");
 
   REQUIRE_SHARED(obqa_path, "data/prompts/obqa_cot.json");
   const auto obqa = few_shot_turns(read_exemplars(obqa_path.string()), "obqa");
-  CHECK(obqa.analyze.size() == 4 * 7);
-  CHECK(starts_with(obqa.recall[0].user,
+  CHECK(obqa[StageKind::Analyze].size() == 4 * 7);
+  CHECK(starts_with(obqa[StageKind::Recall][0].user,
                     "What is the most likely to be an effect of acid rain on an aquatic environment?\n"
                     "(A) decrease in plant life (B) increase in fish population (C) increase in plant growth "
                     "(D) cleaner and clearer water\nRecall:"));

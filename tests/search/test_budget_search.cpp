@@ -18,8 +18,8 @@ struct TableEvaluator : PlanEvaluator {
   EvalPoint evaluate(const StagePlans& plans) override {
     if (fail_after >= 0 && calls >= fail_after) throw Error("simulated crash");
     ++calls;
-    return table({static_cast<int>(plans[0].num_skipped()), static_cast<int>(plans[1].num_skipped()),
-                  static_cast<int>(plans[2].num_skipped())});
+    return table({static_cast<int>(plans[StageKind::Recall].num_skipped()), static_cast<int>(plans[StageKind::Analyze].num_skipped()),
+                  static_cast<int>(plans[StageKind::Summarize].num_skipped())});
   }
 };
 
@@ -38,7 +38,7 @@ std::vector<SubLayer> ranking(int layers) {
 EvalPoint table(std::array<int, 3> k) {
   EvalPoint p;
   p.stage_latency = {1.0 * (1 - 0.1 * k[0]), 3.0 * (1 - 0.1 * k[1]) + (k[1] >= 3 ? 2.0 : 0.0), 2.0 * (1 - 0.1 * k[2])};
-  p.latency = p.stage_latency[0] + p.stage_latency[1] + p.stage_latency[2];
+  p.latency = p.stage_latency[StageKind::Recall] + p.stage_latency[StageKind::Analyze] + p.stage_latency[StageKind::Summarize];
   p.accuracy = 0.9 - 0.01 * k[0] - 0.005 * k[1] - 0.02 * k[2];
   p.examples = 100;
   return p;
@@ -63,11 +63,11 @@ TEST_CASE("stage-wise search: order by latency, lowest latency within target, no
   CHECK(r.order[1] == StageKind::Summarize);  // 2 s
   CHECK(r.order[2] == StageKind::Recall);     // 1 s
   // Analyze first: k = 4 keeps accuracy 0.88 but k >= 3 rambles; k = 2 is fastest.
-  CHECK(r.k[stage_index(StageKind::Analyze)] == 2);
+  CHECK(r.k[StageKind::Analyze] == 2);
   // Then summarize with analyze at 2 (acc 0.89): one sub-layer costs 2 points -> 0.87 < 0.88: k = 0.
-  CHECK(r.k[stage_index(StageKind::Summarize)] == 0);
+  CHECK(r.k[StageKind::Summarize] == 0);
   // Recall: 0.89 - 0.01 k >= 0.88 -> k = 1.
-  CHECK(r.k[stage_index(StageKind::Recall)] == 1);
+  CHECK(r.k[StageKind::Recall] == 1);
   CHECK(r.final.accuracy == Approx(0.88));
   CHECK(r.sweep.size() == 15);
   int chosen = 0;
@@ -87,7 +87,7 @@ TEST_CASE("shared-knob search picks the fastest k that meets the target", "[sear
   s.epsilon = 5.0;  // target 0.85: with k in all stages acc = 0.9 - 0.035 k -> k <= 1
   s.max_k = 4;
   auto r = shared_knob_search("uniform", journal, ev, [&](int k) { return SkipPlan::from_ranking(rank, k, 4); }, 4, s);
-  CHECK(r.k == std::array<int, 3>{1, 1, 1});
+  CHECK(r.k == PerStage<int>(1, 1, 1));
   CHECK(choose_row(r.sweep) == 1u);
   // Nothing meets an impossible target: fall back to k = 0.
   std::vector<SweepRow> rows(2);
@@ -122,7 +122,7 @@ TEST_CASE("an interrupted search resumes from its journal and reaches the same r
   auto resumed = stage_wise_search(journal, second, build, 4, s);
   CHECK(second.calls == reference_ev.calls - 6);  // nothing evaluated twice
   CHECK(resumed.k == reference.k);
-  CHECK(resumed.plans[0] == reference.plans[0]);
+  CHECK(resumed.plans[StageKind::Recall] == reference.plans[StageKind::Recall]);
   CHECK(resumed.final.latency == Approx(reference.final.latency));
 }
 
@@ -160,7 +160,7 @@ TEST_CASE("search.latency: cost makes every choice from the deterministic cost",
   ev.table = [](std::array<int, 3> k) {
     EvalPoint p = table(k);
     p.stage_flops = {300.0 * (1 - 0.1 * k[0]), 100.0 * (1 - 0.1 * k[1]), 200.0 * (1 - 0.1 * k[2])};
-    p.flops = p.stage_flops[0] + p.stage_flops[1] + p.stage_flops[2];
+    p.flops = p.stage_flops[StageKind::Recall] + p.stage_flops[StageKind::Analyze] + p.stage_flops[StageKind::Summarize];
     return p;
   };
   SearchJournal journal;
@@ -178,5 +178,5 @@ TEST_CASE("search.latency: cost makes every choice from the deterministic cost",
   s.latency = LatencyMode::Measured;
   auto m = stage_wise_search(journal2, ev, build, 4, s);
   CHECK((m.order.front() == StageKind::Analyze));
-  CHECK(m.k[stage_index(StageKind::Analyze)] < 3);
+  CHECK(m.k[StageKind::Analyze] < 3);
 }

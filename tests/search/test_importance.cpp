@@ -22,7 +22,7 @@ TEST_CASE("a sub-layer whose output is zero has cos = 1 and ranks first", "[sear
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);
   PipelineConfig pc;
-  for (auto k : {StageKind::Recall, StageKind::Analyze, StageKind::Summarize}) pc.stage(k).max_new_tokens = 3;
+  for (auto k : kStages) pc.stages[k].max_new_tokens = 3;
   const Example ex = toy_example();
   auto imp = estimate_importance(gen, pc, {ex, ex}, ImportanceSettings{}, false);
   REQUIRE(imp.layers == 3);

@@ -53,11 +53,11 @@ TEST_CASE("each baseline policy produces its documented skip sets", "[search][po
   CHECK(shortgpt_plan(imp.block_ranking(), 2, 3).to_string() == "a1-2,f1-2");
   // random: the requested counts per stage, reproducible, different stages differ.
   auto r1 = random_plans({1, 3, 2}, 3, 7), r2 = random_plans({1, 3, 2}, 3, 7);
-  CHECK(r1[0].num_skipped() == 1);
-  CHECK(r1[1].num_skipped() == 3);
-  CHECK(r1[2].num_skipped() == 2);
-  for (int s = 0; s < 3; ++s) CHECK(r1[s] == r2[s]);
-  CHECK(random_plans({3, 3, 3}, 3, 8)[1] != random_plans({3, 3, 3}, 3, 9)[1]);
+  CHECK(r1[StageKind::Recall].num_skipped() == 1);
+  CHECK(r1[StageKind::Analyze].num_skipped() == 3);
+  CHECK(r1[StageKind::Summarize].num_skipped() == 2);
+  CHECK(r1 == r2);
+  CHECK(random_plans({3, 3, 3}, 3, 8)[StageKind::Analyze] != random_plans({3, 3, 3}, 3, 9)[StageKind::Analyze]);
   for (const auto& m : method_names()) CHECK(!method_description(m).empty());
   CHECK_THROWS(method_description("magic"));
 }
@@ -81,7 +81,7 @@ TEST_CASE("budget profile write -> read -> apply round trip; a different model i
   p.ranking = hand_importance().ranking();
   for (auto kind : kStages) {
     StageBudget b;
-    b.k = static_cast<int>(stage_index(kind)) + 1;
+    b.k = static_cast<int>(kind) + 1;
     b.skip = prefix_plan(p.ranking, b.k, 3);
     b.early_exit.enabled = kind == StageKind::Analyze;
     b.early_exit.threshold = 0.42;
