@@ -98,7 +98,6 @@ class Generator {
   };
   std::vector<int32_t> stop_ids(const GenerationConfig& config) const;
   KVCache& cache_for(int64_t batch, int64_t capacity);
-
   // logits: (batch, vocab) float32 -> one pick per row.
   std::vector<Picked> pick(const torch::Tensor& logits, const SamplingConfig& sampling, at::Generator& gen) const;
 

@@ -277,9 +277,12 @@ std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& pro
   return k.dump();
 }
 
-// The options of one Analyze stage: how many leading prompt tokens they all share, and that
-// prefix's KV cache once an option that is not in the stage cache has needed it.
+// The options of one Analyze stage: each one's model input and its tokens (rendered and encoded
+// once), how many leading tokens they all share, and that prefix's KV cache once an option that is
+// not in the stage cache has needed it.
 struct MultiStagePipeline::PrefixShare {
+  std::vector<std::string> inputs;
+  std::vector<std::vector<int32_t>> ids;
   int tokens = 0;  // 0: nothing shared
   std::optional<SharedPrefix> prefix;
 
@@ -295,12 +298,15 @@ struct MultiStagePipeline::PrefixShare {
   int counted(int option) const { return option > 0 ? tokens : 0; }
 };
 
-MultiStagePipeline::PrefixShare MultiStagePipeline::prefix_share(const std::vector<std::string>& prompts) const {
+MultiStagePipeline::PrefixShare MultiStagePipeline::prefix_share(const std::vector<std::string>& prompts,
+                                                                  bool sharing) const {
   PrefixShare share;
-  if (!config_.prefix_sharing || prompts.size() < 2 || config_.observer) return share;
-  const bool bos = add_bos();
-  std::vector<std::vector<int32_t>> ids;
-  for (const auto& p : prompts) ids.push_back(generator_.encode_prompt(model_input(StageKind::Analyze, p), bos));
+  for (const auto& p : prompts) {
+    share.inputs.push_back(model_input(StageKind::Analyze, p));
+    share.ids.push_back(generator_.encode_prompt(share.inputs.back(), add_bos()));
+  }
+  if (!sharing) return share;
+  const auto& ids = share.ids;
   size_t common = ids[0].size() - 1;  // every option keeps at least one token of its own
   for (const auto& v : ids) {
     common = std::min(common, v.size() - 1);
@@ -312,7 +318,7 @@ MultiStagePipeline::PrefixShare MultiStagePipeline::prefix_share(const std::vect
 
 StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const std::string& stage_prompt,
                                               PrefixShare* share) {
-  std::string input = model_input(kind, stage_prompt);
+  std::string input = share ? share->inputs[option] : model_input(kind, stage_prompt);
   if (config_.on_stage_start) config_.on_stage_start(kind);
   const int shared_tokens = share ? share->counted(option) : 0;
   std::string key;
@@ -334,7 +340,7 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   t.prompt = std::move(input);
   auto cfg = generation_config(kind);
   cfg.observer = config_.observer;
-  auto ids = generator_.encode_prompt(t.prompt, cfg.add_bos);
+  auto ids = share ? share->ids[option] : generator_.encode_prompt(t.prompt, cfg.add_bos);
   t.prompt_tokens = static_cast<int>(ids.size());
   if (static_cast<int64_t>(ids.size()) >= generator_.model()->config().max_position_embeddings) {
     // Earlier stages rambled past the context: this stage cannot run, and the question counts as
@@ -367,25 +373,25 @@ ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const Generatio
 }
 
 std::vector<StageTrace> MultiStagePipeline::generate_analyze(const std::vector<std::string>& prompts) {
-  PrefixShare share = prefix_share(prompts);
-  if (config_.batch_analyze && prompts.size() > 1 && !config_.observer) return generate_analyze_batch(prompts, share);
+  const bool several = prompts.size() > 1 && !config_.observer;
+  const bool batch = config_.batch_analyze && several, sharing = config_.prefix_sharing && several;
   std::vector<StageTrace> out;
+  if (!batch && !sharing) {
+    for (size_t i = 0; i < prompts.size(); ++i) out.push_back(generate_stage(StageKind::Analyze, static_cast<int>(i), prompts[i]));
+    return out;
+  }
+  PrefixShare share = prefix_share(prompts, sharing);
+  if (batch) return generate_analyze_batch(share);
   for (size_t i = 0; i < prompts.size(); ++i)
     out.push_back(generate_stage(StageKind::Analyze, static_cast<int>(i), prompts[i], &share));
   return out;
 }
 
-std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(const std::vector<std::string>& prompts,
-                                                                   PrefixShare& share) {
+std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& share) {
   auto cfg = generation_config(StageKind::Analyze);
-  std::vector<std::vector<int32_t>> ids;
-  std::vector<std::string> inputs;
-  for (const auto& p : prompts) {
-    inputs.push_back(model_input(StageKind::Analyze, p));
-    ids.push_back(generator_.encode_prompt(inputs.back(), cfg.add_bos));
-  }
-  auto [prefix, prefix_seconds] = share.get(generator_, ids[0], cfg.skip);
-  auto results = generator_.generate_batch(ids, cfg, prefix);
+  const auto& inputs = share.inputs;
+  auto [prefix, prefix_seconds] = share.get(generator_, share.ids[0], cfg.skip);
+  auto results = generator_.generate_batch(share.ids, cfg, prefix);
   std::vector<StageTrace> out;
   for (size_t i = 0; i < results.size(); ++i) {
     StageTrace t;

@@ -160,12 +160,12 @@ class MultiStagePipeline {
   std::string model_input(StageKind kind, const std::string& stage_prompt) const;
 
  private:
-  struct PrefixShare;  // the prompt prefix the options of one Analyze stage share
+  struct PrefixShare;  // the options of one Analyze stage: their inputs and the prefix they share
   StageTrace generate_stage(StageKind kind, int option, const std::string& stage_prompt,
                             PrefixShare* share = nullptr);
   std::vector<StageTrace> generate_analyze(const std::vector<std::string>& prompts);
-  std::vector<StageTrace> generate_analyze_batch(const std::vector<std::string>& prompts, PrefixShare& share);
-  PrefixShare prefix_share(const std::vector<std::string>& prompts) const;
+  std::vector<StageTrace> generate_analyze_batch(PrefixShare& share);
+  PrefixShare prefix_share(const std::vector<std::string>& prompts, bool sharing) const;
   GenerationConfig generation_config(StageKind kind) const;
   ForwardCost stage_cost(const SkipPlan& plan, const GenerationResult& result, int shared_tokens) const;
   bool add_bos() const;
