@@ -5,6 +5,7 @@
 #include "command.hpp"
 #include "model_setup.hpp"
 #include "options.hpp"
+#include "litestage/dist/dist.hpp"
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/util/strings.hpp"
 
@@ -19,6 +20,7 @@ int run_eval_command(const std::vector<std::string>& args) {
   Session session(load_experiment(a.file, a.sets));
   announce_runtime(session.runtime());
   auto result = run_eval(session, a.vm["resume"].as<bool>());
+  if (!dist::is_root()) return 0;  // rank 0 wrote the results
   std::cout << read_file(session.spec().output_dir + "/summary.md") << "\nresults in " << session.spec().output_dir
             << "/\n";
   return 0;

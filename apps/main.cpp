@@ -9,6 +9,7 @@
 #include <c10/util/Exception.h>
 
 #include "command.hpp"
+#include "litestage/dist/dist.hpp"
 #include "litestage/model/blas.hpp"
 #include "litestage/util/error.hpp"
 
@@ -53,6 +54,29 @@ void ensure_blas_kernels(char** argv) {
   std::cerr << "litestage: warning: " << litestage::blas_kernel_warning(blas, litestage::host_cpu_info()) << "\n";
 }
 
+// The commands that spread their questions over the ranks of a multi-process launch.
+bool runs_distributed(const std::string& name) {
+  return name == "run" || name == "reproduce" || name == "search" || name == "importance" || name == "eval";
+}
+
+// Joins the world the launcher described (torchrun, srun, a shell loop); a world of 1 is a no-op.
+void join_world(const std::string& name) {
+  const auto launch = litestage::dist::launch_from_env();
+  if (launch.world_size > 1 && !runs_distributed(name))
+    litestage::throw_error("WORLD_SIZE is ", launch.world_size, " but 'litestage ", name,
+                           "' runs as one process (run, reproduce, search, importance and eval run distributed)");
+  litestage::dist::init(launch);
+}
+
+int fail(const std::string& name, const std::string& message) {
+  namespace dist = litestage::dist;
+  std::string where = dist::active() ? " [rank " + std::to_string(dist::rank()) + "]" : "";
+  std::fprintf(dist::error_stream(), "litestage %s%s: error: %s\n", name.c_str(), where.c_str(), message.c_str());
+  std::fflush(dist::error_stream());
+  dist::abort(message);
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,16 +99,14 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
-    return it->second.run(args);
+    join_world(name);
+    const int rc = it->second.run(args);
+    litestage::dist::finalize();
+    return rc;
   } catch (const c10::Error& e) {
     // LibTorch's own checks (shapes, kernels): the message without its C++ backtrace.
-    std::cerr << "litestage " << name << ": error: " << e.what_without_backtrace() << "\n";
-    return 1;
-  } catch (const litestage::Error& e) {
-    std::cerr << "litestage " << name << ": error: " << e.what() << "\n";
-    return 1;
+    return fail(name, e.what_without_backtrace());
   } catch (const std::exception& e) {
-    std::cerr << "litestage " << name << ": error: " << e.what() << "\n";
-    return 1;
+    return fail(name, e.what());
   }
 }

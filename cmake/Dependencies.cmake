@@ -21,3 +21,10 @@ endif()
 # sentencepiece_trainer lives in a separate library that pkg-config does not list. Both are
 # linked only into the litestage_spm shim (litestage/CMakeLists.txt explains why).
 find_library(SENTENCEPIECE_TRAIN_LIB NAMES sentencepiece_train REQUIRED)
+
+# Gloo's headers and library for c10d's ProcessGroupGloo (multi-process runs, docs/distributed.md).
+find_path(LITESTAGE_GLOO_INCLUDE gloo/config.h)
+find_library(LITESTAGE_GLOO_LIB NAMES gloo)
+if(NOT LITESTAGE_GLOO_INCLUDE OR NOT LITESTAGE_GLOO_LIB)
+  message(STATUS "Gloo not found: multi-process runs disabled (Debian: apt-get install libgloo-dev)")
+endif()

@@ -4,7 +4,10 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
+#include <sstream>
 
+#include "litestage/dist/dist.hpp"
 #include "litestage/model/blas.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
@@ -19,54 +22,86 @@ std::vector<ExampleTrace> read_traces(const std::string& path) {
   return out;
 }
 
+namespace {
+
+// The finished traces of an earlier run, by example id, as rank 0 reads them (a torn last line is
+// dropped there).
+std::map<std::string, ExampleTrace> finished_traces(const std::string& path) {
+  const auto text = dist::from_root([&] {
+    std::string lines;
+    read_jsonl(path, [&](const nlohmann::json& j) { lines += j.dump() + "\n"; }, "trace");
+    return lines;
+  });
+  std::map<std::string, ExampleTrace> done;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    auto t = nlohmann::json::parse(line).get<ExampleTrace>();
+    done[t.id] = std::move(t);
+  }
+  return done;
+}
+
+// Examples per rank between two exchanges of results: one (every trace written as it finishes)
+// in a single process; a few when several ranks must wait for each other's slowest question.
+size_t exchange_round() { return dist::active() ? 8 : 1; }
+
+}  // namespace
+
 EvalResult evaluate(MultiStagePipeline& pipeline, const std::vector<Example>& examples, const EvalOptions& opt) {
   EvalResult result;
-  std::map<std::string, ExampleTrace> done;
-  if (opt.resume && !opt.traces_path.empty()) {
-    for (auto& t : read_traces(opt.traces_path)) done[t.id] = std::move(t);
-  } else if (!opt.traces_path.empty()) {
-    std::filesystem::remove(opt.traces_path);
-  }
-  if (!opt.traces_path.empty() && std::filesystem::path(opt.traces_path).has_parent_path())
-    std::filesystem::create_directories(std::filesystem::path(opt.traces_path).parent_path());
-  // Rewrite the kept traces so a torn last line from the interruption is dropped.
+  const bool journal = !opt.traces_path.empty();
+  auto done = opt.resume && journal ? finished_traces(opt.traces_path) : std::map<std::string, ExampleTrace>{};
+  // Rank 0 rewrites the kept traces (dropping a torn last line) and appends new ones as rounds end.
   std::ofstream out;
-  if (!opt.traces_path.empty()) {
-    out.open(opt.traces_path, std::ios::trunc);
+  if (journal && dist::is_root()) {
+    const std::filesystem::path path(opt.traces_path);
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
+    out.open(path, std::ios::trunc);
     if (!out) throw_error("cannot write traces to '", opt.traces_path, "'");
   }
+  std::vector<std::optional<ExampleTrace>> traces(examples.size());
+  std::vector<size_t> pending;  // examples still to run, in order
+  for (size_t i = 0; i < examples.size(); ++i) {
+    auto it = done.find(examples[i].id);
+    if (it == done.end()) {
+      pending.push_back(i);
+      continue;
+    }
+    if (out.is_open()) out << nlohmann::json(it->second).dump() << "\n";
+    traces[i] = std::move(it->second);
+    ++result.resumed;
+  }
+  if (opt.stop_after && pending.size() > *opt.stop_after) {
+    pending.resize(*opt.stop_after);
+    result.complete = false;
+  }
+  out.flush();
+  if (result.resumed > 0 && opt.progress)
+    std::fprintf(stderr, "%s: resumed %zu of %zu examples from %s\n", opt.label.c_str(), result.resumed,
+                 examples.size(), opt.traces_path.c_str());
 
   Progress bar(opt.label, examples.size(), opt.progress ? stderr : nullptr);
-  size_t correct = 0, fresh = 0, finished = 0;
-  for (const auto& ex : examples) {
-    ExampleTrace t;
-    auto it = done.find(ex.id);
-    if (it != done.end()) {
-      t = std::move(it->second);
-      ++result.resumed;
-    } else {
-      if (opt.stop_after && fresh >= *opt.stop_after) {
-        result.complete = false;
-        break;
-      }
-      t = pipeline.run(ex);
-      ++fresh;
+  bar.set_resumed(result.resumed);
+  size_t correct = 0, finished = result.resumed;
+  for (const auto& t : traces) correct += t && t->correct;
+  auto run = [&](size_t j) { return nlohmann::json(pipeline.run(examples[pending[j]])).dump(); };
+  auto record = [&](size_t begin, size_t end, const std::vector<std::string>& results) {
+    for (size_t j = begin; j < end; ++j) {
+      if (out.is_open()) out << results[j] << "\n";
+      auto& t = traces[pending[j]];
+      t = nlohmann::json::parse(results[j]).get<ExampleTrace>();
+      correct += t->correct;
+      ++finished;
     }
-    if (out.is_open()) {
-      out << nlohmann::json(t).dump() << "\n";
-      out.flush();
-    }
-    correct += t.correct;
-    ++finished;
-    result.traces.push_back(std::move(t));
-    if (opt.progress) {
-      char status[64];
-      std::snprintf(status, sizeof status, "acc %.1f%%", 100.0 * correct / finished);
-      if (result.resumed == finished) bar.set_resumed(finished);
-      bar.update(finished, status);
-    }
-  }
+    out.flush();
+    char status[64];
+    std::snprintf(status, sizeof status, "acc %.1f%%", finished ? 100.0 * correct / finished : 0.0);
+    bar.update(finished, status);
+  };
+  dist::map_gathered(pending.size(), run, exchange_round(), record);
   if (opt.progress) bar.finish();
+  for (auto& t : traces)
+    if (t) result.traces.push_back(std::move(*t));
   result.summary = summarize(result.traces);
   return result;
 }
@@ -75,22 +110,25 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
   const auto& spec = session.spec();
   namespace fs = std::filesystem;
   fs::path dir = spec.output_dir;
-  fs::create_directories(dir);
+  if (dist::is_root()) fs::create_directories(dir);
   std::string config = experiment_yaml(spec);
   auto config_path = dir / "config.yaml";
-  bool has_results = fs::exists(dir / "traces.jsonl");
-  if (has_results) {
-    std::string previous = fs::exists(config_path) ? read_file(config_path.string()) : "";
+  // What is already there, as rank 0 sees it ("" when it holds no results).
+  const std::string previous = dist::from_root([&] {
+    if (!fs::exists(dir / "traces.jsonl")) return std::string();
+    return "results:" + (fs::exists(config_path) ? read_file(config_path.string()) : std::string());
+  });
+  if (!previous.empty()) {
     if (!resume)
       throw_error("output directory '", dir.string(), "' already holds results; pass --resume to continue them, ",
                   "or choose another output_dir");
-    if (previous != config)
+    if (previous != "results:" + config)
       throw_error("cannot resume in '", dir.string(), "': its config.yaml differs from this experiment's ",
                   "effective configuration");
   }
-  write_file_atomic(config_path.string(), config);
+  dist::write_output(config_path.string(), config);
   auto data = session.dataset(spec.split);
-  write_file_atomic((dir / "split.json").string(), nlohmann::json(data.info).dump(2) + "\n");
+  dist::write_output((dir / "split.json").string(), nlohmann::json(data.info).dump(2) + "\n");
 
   MultiStagePipeline pipeline(session.generator(), session.pipeline_config());
   EvalOptions opt;
@@ -103,7 +141,7 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
 
   std::string predictions;
   for (const auto& t : result.traces) predictions += prediction_json(t).dump() + "\n";
-  write_file_atomic((dir / "predictions.jsonl").string(), predictions);
+  dist::write_output((dir / "predictions.jsonl").string(), predictions);
   nlohmann::json summary = result.summary;
   summary["experiment"] = spec.name;
   summary["split"] = data.info;
@@ -113,10 +151,11 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
   summary["dtype_reason"] = session.runtime().dtype_reason;
   summary["runtime"] = runtime_description(session.runtime());
   summary["threads"] = at::get_num_threads();
-  write_file_atomic((dir / "summary.json").string(), summary.dump(2) + "\n");
+  summary["ranks"] = dist::world_size();
+  dist::write_output((dir / "summary.json").string(), summary.dump(2) + "\n");
   std::string title = spec.name + " — " + spec.dataset + "/" + data.info.split + " (" +
                       std::to_string(data.info.size) + " examples)";
-  write_file_atomic((dir / "summary.md").string(), summary_markdown(result.summary, title));
+  dist::write_output((dir / "summary.md").string(), summary_markdown(result.summary, title));
   return result;
 }
 

@@ -1,6 +1,8 @@
 #include "litestage/experiment/session.hpp"
 
 #include "litestage/data/exemplars.hpp"
+#include "litestage/dist/dist.hpp"
+#include "litestage/util/strings.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -12,11 +14,17 @@ ChatTemplateKind resolve_chat_template(const ExperimentSpec& s, const std::strin
   return detect_chat_template(tokenizer_dir);
 }
 
+// A multi-process launch gives each rank its own GPU: "cuda" means cuda:LOCAL_RANK there.
+std::string rank_device(const std::string& device) {
+  if (!dist::active() || to_lower(trim(device)) != "cuda") return device;
+  return "cuda:" + std::to_string(dist::local_rank());
+}
+
 }  // namespace
 
 Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
   set_threads(spec_.threads);
-  runtime_ = make_runtime(spec_.device, spec_.dtype);
+  runtime_ = make_runtime(rank_device(spec_.device), spec_.dtype);
   model_ = load_causal_lm(spec_.model, runtime_);
   std::string tok_dir = spec_.tokenizer.empty() ? spec_.model : spec_.tokenizer;
   tokenizer_ = load_tokenizer(tok_dir);

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <set>
 
+#include "litestage/dist/dist.hpp"
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/search/policies.hpp"
 #include "litestage/reasoning/timing.hpp"
@@ -172,7 +173,7 @@ EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, c
     rows.push_back({{"early_exit", ee_text(settings[i])}, {"point", points[i]}, {"meets_target", ok}});
     if (i > 0 && ok && faster(points[i], points[best], mode)) best = i;
   }
-  write_file_atomic(file.string(), nlohmann::json{{"target_accuracy", target}, {"latency", to_string(mode)},
+  dist::write_output(file.string(), nlohmann::json{{"target_accuracy", target}, {"latency", to_string(mode)},
                                                   {"rows", rows}, {"chosen", ee_text(settings[best])}}.dump(2) + "\n");
   std::fprintf(stderr, "early exit: %s\n", ee_text(settings[best]).c_str());
   return settings[best];
@@ -188,8 +189,10 @@ ImportanceResult run_importance(Session& session, bool write) {
   ImportanceSettings settings;
   settings.pooling = parse_token_pooling(spec.importance.pooling);
   settings.accumulate = parse_stage_accumulation(spec.importance.accumulate);
-  if (fs::exists(path)) {
-    auto j = nlohmann::json::parse(read_file(path.string()));
+  // A result an earlier run left (as rank 0 sees it) is reused when it was made the same way.
+  const std::string previous = dist::from_root([&] { return fs::exists(path) ? read_file(path.string()) : ""; });
+  if (!previous.empty()) {
+    auto j = nlohmann::json::parse(previous);
     if (j.value("ids_fingerprint", "") == data.info.ids_fingerprint && j.value("model", "") == spec.model) {
       auto r = j.at("importance").get<ImportanceResult>();
       if (r.settings.pooling == settings.pooling && r.settings.accumulate == settings.accumulate) {
@@ -202,10 +205,10 @@ ImportanceResult run_importance(Session& session, bool write) {
   if (write) {
     nlohmann::json j = {{"model", spec.model}, {"ids_fingerprint", data.info.ids_fingerprint}, {"split", data.info},
                         {"importance", r}};
-    write_file_atomic(path.string(), j.dump(2) + "\n");
+    dist::write_output(path.string(), j.dump(2) + "\n");
     std::string ranking;
     for (const auto& s : r.ranking()) ranking += to_string(s) + " " + std::to_string(r.score(s)) + "\n";
-    write_file_atomic((fs::path(spec.output_dir) / "ranking.txt").string(),
+    dist::write_output((fs::path(spec.output_dir) / "ranking.txt").string(),
                       "# sub-layer, accumulated cos(in, out); most redundant first\n" + ranking);
   }
   return r;
@@ -244,7 +247,9 @@ nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
 
 void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint) {
   // Journals, caches and traces under output_dir are only valid for the configuration that made
-  // them: refuse to mix results of another model, runtime, data, prompt or search setting.
+  // them: refuse to mix results of another model, runtime, data, prompt or search setting. Rank 0
+  // owns the directory (its error ends every rank).
+  if (!dist::is_root()) return;
   const fs::path fp_path = fs::path(out) / "fingerprint.json";
   if (fs::exists(fp_path)) {
     const auto previous = nlohmann::json::parse(read_file(fp_path.string()));
@@ -275,7 +280,7 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   fs::path out = spec.output_dir;
   fs::create_directories(out / "cache");
   fs::create_directories(out / "sweeps");
-  write_file_atomic((out / "config.yaml").string(), experiment_yaml(spec));
+  dist::write_output((out / "config.yaml").string(), experiment_yaml(spec));
   for (const auto& m : spec.methods)
     if (!is_method(m)) throw_error(spec.source, ": methods: unknown method '", m, "' (known: ", join(method_names(), ", "), ")");
 
@@ -321,9 +326,9 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
     auto r = stage_wise_search(journal, evaluator, build, L, settings);
     litestage_by_eps[eps] = r;
     report.searches.push_back(r);
-    write_file_atomic((out / "sweeps" / ("litestage_eps" + eps_label(eps) + ".json")).string(),
+    dist::write_output((out / "sweeps" / ("litestage_eps" + eps_label(eps) + ".json")).string(),
                       nlohmann::json(r).dump(2) + "\n");
-    if (options.plots) {
+    if (options.plots && dist::is_root()) {
       auto f = plot_sweep(r, (out / "plots").string(), "sweep_litestage_eps" + eps_label(eps));
       report.files.insert(report.files.end(), f.begin(), f.end());
     }
@@ -364,7 +369,7 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
       banner(method + " search, epsilon " + eps_label(eps) + " points");
       auto r = shared_knob_search(method, journal, evaluator, make, L, s);
       report.searches.push_back(r);
-      write_file_atomic((out / "sweeps" / (method + "_eps" + eps_label(eps) + ".json")).string(),
+      dist::write_output((out / "sweeps" / (method + "_eps" + eps_label(eps) + ".json")).string(),
                         nlohmann::json(r).dump(2) + "\n");
       candidates.push_back({method, eps, r.plans, {}});
     }
@@ -431,10 +436,10 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
                    for (double v : spec.early_exit_sweep.thresholds) t.push_back(eps_label(v));
                    return join(t, ",");
                  }()}};
-  save_profile(p, out / "budget_profile.yaml");
+  if (dist::is_root()) save_profile(p, out / "budget_profile.yaml");
   report.files.push_back((out / "budget_profile.yaml").string());
 
-  if (options.plots) {
+  if (options.plots && dist::is_root()) {
     auto f = plot_importance(report.importance, (out / "plots").string());
     report.files.insert(report.files.end(), f.begin(), f.end());
   }
@@ -442,7 +447,7 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
 
   // Every candidate on the experiment's own split; identical stage generations are shared.
   auto test = session.dataset(spec.split);
-  write_file_atomic((out / "split.json").string(), nlohmann::json(test.info).dump(2) + "\n");
+  dist::write_output((out / "split.json").string(), nlohmann::json(test.info).dump(2) + "\n");
   StageCache test_cache((out / "cache" / (std::string(to_string(parse_split(spec.split))) + "_stages.jsonl")).string());
   fs::create_directories(out / "methods");
   std::vector<PipelineConfig> configs;
@@ -481,9 +486,9 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
                         "speedup with a 95% bootstrap interval over questions; cost speedup: the full model's FLOPs "
                         "per question over the method's (deterministic); too long: questions with a stage past the "
                         "context (answered wrong)";
-  write_tables(report.rows, out.string(), "table", caption);
+  if (dist::is_root()) write_tables(report.rows, out.string(), "table", caption);
   for (auto ext : {".md", ".csv", ".tex"}) report.files.push_back((out / ("table" + std::string(ext))).string());
-  if (options.plots) {
+  if (options.plots && dist::is_root()) {
     auto f = plot_tradeoff(report.rows, (out / "plots").string());
     report.files.insert(report.files.end(), f.begin(), f.end());
   }
@@ -495,10 +500,11 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
                        {"speedup_bootstrap95", {r.speedup_ci.low, r.speedup_ci.high}},
                        {"cost_speedup", r.cost_speedup()}, {"delta_points", r.delta_points()},
                        {"held_to_target", !r.unconstrained}, {"skip", r.skip}, {"early_exit", r.early_exit}});
-  write_file_atomic((out / "results.json").string(),
+  dist::write_output((out / "results.json").string(),
                     nlohmann::json{{"experiment", spec.name}, {"split", test.info}, {"rows", summary},
                                    {"search_stage_cache", {{"entries", search_cache.size()}}},
                                    {"runtime", runtime_description(session.runtime())},
+                                   {"ranks", dist::world_size()},
                                    {"seconds", total.seconds()}}.dump(2) + "\n");
   if (options.print_table) std::cout << "\n" << table_markdown(report.rows, caption) << "\n";
   std::fprintf(stderr, "workflow finished in %s; results in %s/\n", format_duration(total.seconds()).c_str(),

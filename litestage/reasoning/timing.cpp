@@ -1,7 +1,9 @@
 #include "litestage/reasoning/timing.hpp"
 
 #include <algorithm>
+#include <array>
 
+#include "litestage/dist/dist.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/progress.hpp"
 #include "litestage/util/stats.hpp"
@@ -28,6 +30,54 @@ void from_json(const nlohmann::json& j, LatencySamples& s) {
   s.per_question = j.at("per_question").get<std::vector<double>>();
 }
 
+namespace {
+
+// One question's timed runs: per pass, [total, recall, analyze, summarize] seconds.
+using QuestionTimes = std::vector<std::array<double, 1 + kNumStages>>;
+
+// This rank's share of the questions, timed: [configuration][share index].
+std::vector<std::vector<QuestionTimes>> time_share(Generator& generator, const std::vector<PipelineConfig>& configs,
+                                                   const std::vector<Example>& examples,
+                                                   const std::vector<size_t>& share, const TimingSettings& settings,
+                                                   const std::function<void(int, size_t)>& on_pass) {
+  {
+    MultiStagePipeline warm(generator, configs.front());
+    for (size_t i = 0; i < std::min<size_t>(static_cast<size_t>(std::max(0, settings.warmup)), share.size()); ++i)
+      warm.run(examples[share[i]]);
+  }
+  std::vector<std::vector<QuestionTimes>> times(configs.size(), std::vector<QuestionTimes>(share.size()));
+  for (int pass = 0; pass < settings.repeats; ++pass) {
+    for (size_t c = 0; c < configs.size(); ++c) {
+      if (on_pass) on_pass(pass, c);
+      MultiStagePipeline pipeline(generator, configs[c]);  // no cache: every stage really runs
+      for (size_t q = 0; q < share.size(); ++q) {
+        const ExampleTrace t = pipeline.run(examples[share[q]]);
+        std::array<double, 1 + kNumStages> row{t.seconds()};
+        for (StageKind k : kStages) row[1 + static_cast<size_t>(k)] = t.stage_seconds(k);
+        times[c][q].push_back(row);
+      }
+    }
+  }
+  return times;
+}
+
+// Every rank's shares, back in question order: [configuration][question].
+std::vector<std::vector<QuestionTimes>> gather_times(const std::vector<std::vector<QuestionTimes>>& mine, size_t n) {
+  const auto gathered = dist::all_gather(nlohmann::json(mine).dump());
+  const auto W = gathered.size();
+  std::vector<std::vector<QuestionTimes>> all(mine.size(), std::vector<QuestionTimes>(n));
+  for (size_t p = 0; p < W; ++p) {
+    const auto theirs = nlohmann::json::parse(gathered[p]).get<std::vector<std::vector<QuestionTimes>>>();
+    LITESTAGE_CHECK(theirs.size() == mine.size(), "timing: rank ", p, " timed ", theirs.size(), " configurations, not ",
+                    mine.size());
+    for (size_t c = 0; c < theirs.size(); ++c)
+      for (size_t t = 0; t < theirs[c].size(); ++t) all[c].at(p + W * t) = theirs[c][t];
+  }
+  return all;
+}
+
+}  // namespace
+
 std::vector<LatencySamples> time_interleaved(Generator& generator, const std::vector<PipelineConfig>& configs,
                                              const std::vector<Example>& examples, const TimingSettings& settings,
                                              const std::function<void(int, size_t)>& on_pass) {
@@ -35,33 +85,24 @@ std::vector<LatencySamples> time_interleaved(Generator& generator, const std::ve
   LITESTAGE_CHECK(!examples.empty(), "timing: no examples to time");
   std::vector<LatencySamples> out(configs.size());
   if (configs.empty()) return out;
-  {
-    MultiStagePipeline warm(generator, configs.front());
-    for (size_t i = 0; i < std::min<size_t>(static_cast<size_t>(std::max(0, settings.warmup)), examples.size()); ++i)
-      warm.run(examples[i]);
-  }
+  // Each rank times its share; the pass means are taken over every question, in question order.
+  const auto times = gather_times(
+      time_share(generator, configs, examples, dist::shard(examples.size()), settings, on_pass), examples.size());
   const double n = static_cast<double>(examples.size());
-  std::vector<std::vector<std::vector<double>>> question(configs.size());  // [config][question][pass]
-  for (auto& q : question) q.assign(examples.size(), {});
-  for (int pass = 0; pass < settings.repeats; ++pass) {
-    for (size_t c = 0; c < configs.size(); ++c) {
-      if (on_pass) on_pass(pass, c);
-      MultiStagePipeline pipeline(generator, configs[c]);  // no cache: every stage really runs
-      double total = 0;
-      PerStage<double> stage;
-      for (size_t i = 0; i < examples.size(); ++i) {
-        const ExampleTrace t = pipeline.run(examples[i]);
-        total += t.seconds();
-        question[c][i].push_back(t.seconds());
-        for (StageKind k : kStages)
-          stage[k] += t.stage_seconds(k);
-      }
-      out[c].passes.push_back(total / n);
-      for (StageKind k : kStages) out[c].stage_passes[k].push_back(stage[k] / n);
+  for (size_t c = 0; c < configs.size(); ++c) {
+    for (int pass = 0; pass < settings.repeats; ++pass) {
+      std::array<double, 1 + kNumStages> sum{};
+      for (const auto& q : times[c])
+        for (size_t x = 0; x < sum.size(); ++x) sum[x] += q.at(static_cast<size_t>(pass))[x];
+      out[c].passes.push_back(sum[0] / n);
+      for (StageKind k : kStages) out[c].stage_passes[k].push_back(sum[1 + static_cast<size_t>(k)] / n);
+    }
+    for (const auto& q : times[c]) {
+      std::vector<double> totals;
+      for (const auto& row : q) totals.push_back(row[0]);
+      out[c].per_question.push_back(median(totals));
     }
   }
-  for (size_t c = 0; c < configs.size(); ++c)
-    for (const auto& q : question[c]) out[c].per_question.push_back(median(q));
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
+#include "litestage/dist/dist.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
 #include "litestage/util/progress.hpp"
@@ -64,9 +65,13 @@ bool faster(const EvalPoint& a, const EvalPoint& b, LatencyMode mode) {
 }
 
 SearchJournal::SearchJournal(std::string path) : path_(std::move(path)) {
-  read_jsonl(
-      path_, [&](const nlohmann::json& j) { points_[j.at("plans").get<std::string>()] = j.at("point").get<EvalPoint>(); },
-      "journal entry");
+  // Rank 0 keeps the journal; every rank starts from its entries, so all skip the same points.
+  const auto entries = nlohmann::json::parse(dist::from_root([&] {
+    auto all = nlohmann::json::array();
+    read_jsonl(path_, [&](const nlohmann::json& j) { all.push_back(j); }, "journal entry");
+    return all.dump();
+  }));
+  for (const auto& j : entries) points_[j.at("plans").get<std::string>()] = j.at("point").get<EvalPoint>();
 }
 
 std::string SearchJournal::key(const StagePlans& plans) {
@@ -80,7 +85,7 @@ EvalPoint SearchJournal::evaluate(PlanEvaluator& evaluator, const StagePlans& pl
   auto p = evaluator.evaluate(plans);
   ++evaluations_;
   points_[k] = p;
-  if (!path_.empty()) append_jsonl(path_, {{"plans", k}, {"point", p}});
+  if (!path_.empty() && dist::is_root()) append_jsonl(path_, {{"plans", k}, {"point", p}});
   return p;
 }
 
@@ -276,18 +281,22 @@ std::vector<LatencySamples> PipelineEvaluator::time(const std::vector<StagePlans
 
 EvalPoint PipelineEvaluator::evaluate(const StagePlans& plans) {
   MultiStagePipeline pipeline(generator_, config_for(plans), cache_);
-  std::vector<ExampleTrace> traces;
   std::string what = label_ + " [" + join_stages(plans, [](const SkipPlan& p) { return p.to_string(); }) + "]";
-  Progress bar(what, examples_.size(), stderr);
-  size_t correct = 0;
-  for (size_t i = 0; i < examples_.size(); ++i) {
-    traces.push_back(pipeline.run(examples_[i]));
-    correct += traces.back().correct;
+  // This rank's share of the questions, then every rank's traces, in question order.
+  Progress bar(what, dist::shard(examples_.size()).size(), stderr);
+  size_t correct = 0, ran = 0;
+  auto run = [&](size_t i) {
+    const ExampleTrace t = pipeline.run(examples_[i]);
+    correct += t.correct;
     char status[48];
-    std::snprintf(status, sizeof status, "acc %.1f%%", 100.0 * correct / (i + 1));
-    bar.update(i + 1, status);
-  }
+    std::snprintf(status, sizeof status, "acc %.1f%%", 100.0 * static_cast<double>(correct) / static_cast<double>(++ran));
+    bar.update(ran, status);
+    return nlohmann::json(t).dump();
+  };
+  const auto gathered = dist::map_gathered(examples_.size(), run);
   bar.finish();
+  std::vector<ExampleTrace> traces;
+  for (const auto& text : gathered) traces.push_back(nlohmann::json::parse(text).get<ExampleTrace>());
   return point_from(summarize(traces));
 }
 

@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include "litestage/dist/dist.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/progress.hpp"
 
@@ -108,24 +109,43 @@ void from_json(const nlohmann::json& j, ImportanceResult& r) {
 }
 
 ImportanceAccumulator::ImportanceAccumulator(int layers, ImportanceSettings settings)
-    : layers_(layers), settings_(settings), tok_attn_(layers, 0.0), tok_ffn_(layers, 0.0), block_input_(layers) {}
+    : layers_(layers), settings_(settings), example_(empty_tally()), total_(empty_tally()), block_input_(layers) {}
+
+ImportanceAccumulator::Tally ImportanceAccumulator::empty_tally() const {
+  Tally t;
+  const auto L = static_cast<size_t>(layers_);
+  for (StageKind k : kStages) {
+    auto& s = t.stages[k];
+    for (auto* v : {&s.attn, &s.ffn, &s.block, &s.attn_n, &s.ffn_n, &s.block_n}) v->assign(L, 0.0);
+  }
+  t.tok_attn.assign(L, 0.0);
+  t.tok_ffn.assign(L, 0.0);
+  return t;
+}
+
+std::vector<double*> ImportanceAccumulator::Tally::fields() {
+  std::vector<double*> out;
+  for (StageKind k : kStages) {
+    auto& s = stages[k];
+    out.push_back(&s.calls);
+    for (auto* v : {&s.attn, &s.ffn, &s.block, &s.attn_n, &s.ffn_n, &s.block_n})
+      for (auto& x : *v) out.push_back(&x);
+  }
+  for (auto* v : {&tok_attn, &tok_ffn})
+    for (auto& x : *v) out.push_back(&x);
+  out.push_back(&tok_attn_n);
+  out.push_back(&tok_ffn_n);
+  return out;
+}
 
 void ImportanceAccumulator::set_stage(StageKind stage) {
   stage_ = stage;
-  calls_[stage] += 1;
+  example_.stages[stage].calls += 1;
 }
 
 void ImportanceAccumulator::observe(const SubLayerEvent& e) {
   if (!e.prefill) return;
-  auto& s = sums_[stage_];
-  if (s.attn.empty()) {
-    s.attn.assign(layers_, 0.0);
-    s.ffn.assign(layers_, 0.0);
-    s.block.assign(layers_, 0.0);
-    s.attn_n.assign(layers_, 0);
-    s.ffn_n.assign(layers_, 0);
-    s.block_n.assign(layers_, 0);
-  }
+  auto& s = example_.stages[stage_];
   auto cos = token_cos(e.input, e.output);  // (tokens)
   double pooled = settings_.pooling == TokenPooling::Mean ? cos.mean().item<double>() : cos[-1].item<double>();
   double tok_sum = cos.sum().item<double>();
@@ -133,12 +153,12 @@ void ImportanceAccumulator::observe(const SubLayerEvent& e) {
   if (e.kind == SubLayerKind::Attention) {
     s.attn[l] += pooled;
     s.attn_n[l] += 1;
-    tok_attn_[l] += tok_sum;
+    example_.tok_attn[l] += tok_sum;
     block_input_[l] = e.input;
   } else {
     s.ffn[l] += pooled;
     s.ffn_n[l] += 1;
-    tok_ffn_[l] += tok_sum;
+    example_.tok_ffn[l] += tok_sum;
     if (block_input_[l].defined()) {
       auto bc = token_cos(block_input_[l], e.output);
       s.block[l] += settings_.pooling == TokenPooling::Mean ? bc.mean().item<double>() : bc[-1].item<double>();
@@ -146,8 +166,22 @@ void ImportanceAccumulator::observe(const SubLayerEvent& e) {
       block_input_[l] = at::Tensor();
     }
   }
-  if (l == 0 && e.kind == SubLayerKind::Attention) tok_attn_n_ += static_cast<double>(cos.numel());
-  if (l == 0 && e.kind == SubLayerKind::FFN) tok_ffn_n_ += static_cast<double>(cos.numel());
+  if (l == 0 && e.kind == SubLayerKind::Attention) example_.tok_attn_n += static_cast<double>(cos.numel());
+  if (l == 0 && e.kind == SubLayerKind::FFN) example_.tok_ffn_n += static_cast<double>(cos.numel());
+}
+
+std::vector<double> ImportanceAccumulator::take_example() {
+  std::vector<double> out;
+  for (double* x : example_.fields()) out.push_back(*x);
+  example_ = empty_tally();
+  return out;
+}
+
+void ImportanceAccumulator::add(const std::vector<double>& example) {
+  auto fields = total_.fields();
+  LITESTAGE_CHECK(example.size() == fields.size(), "importance: an example's sums have ", example.size(),
+                  " numbers, expected ", fields.size(), " (", layers_, " layers)");
+  for (size_t i = 0; i < fields.size(); ++i) *fields[i] += example[i];
 }
 
 SubLayerObserver ImportanceAccumulator::observer() {
@@ -155,6 +189,9 @@ SubLayerObserver ImportanceAccumulator::observer() {
 }
 
 ImportanceResult ImportanceAccumulator::finish(int examples) const {
+  ImportanceAccumulator folded = *this;
+  folded.add(folded.take_example());
+  const Tally& t = folded.total_;
   ImportanceResult r;
   r.layers = layers_;
   r.examples = examples;
@@ -162,10 +199,16 @@ ImportanceResult ImportanceAccumulator::finish(int examples) const {
   r.attn.assign(layers_, 0.0);
   r.ffn.assign(layers_, 0.0);
   r.block.assign(layers_, 0.0);
-  auto mean = [](double sum, int n) { return n > 0 ? sum / n : 0.0; };
-  for (const auto& [kind, s] : sums_) {
+  auto mean = [](double sum, double n) { return n > 0 ? sum / n : 0.0; };
+  size_t observed = 0;
+  for (StageKind kind : kStages) {
+    const auto& s = t.stages[kind];
+    double events = 0;
+    for (int l = 0; l < layers_; ++l) events += s.attn_n[l] + s.ffn_n[l];
+    if (events == 0) continue;  // a stage without a prefill measurement has no entry
+    ++observed;
     StageImportance st;
-    st.calls = calls_.count(kind) ? calls_.at(kind) : 0;
+    st.calls = static_cast<int>(s.calls);
     for (int l = 0; l < layers_; ++l) {
       st.attn.push_back(mean(s.attn[l], s.attn_n[l]));
       st.ffn.push_back(mean(s.ffn[l], s.ffn_n[l]));
@@ -176,16 +219,16 @@ ImportanceResult ImportanceAccumulator::finish(int examples) const {
     }
     r.stages[kind] = st;
   }
-  if (settings_.accumulate == StageAccumulation::Mean && !sums_.empty()) {
+  if (settings_.accumulate == StageAccumulation::Mean && observed > 0) {
     for (int l = 0; l < layers_; ++l) {
-      r.attn[l] /= static_cast<double>(sums_.size());
-      r.ffn[l] /= static_cast<double>(sums_.size());
-      r.block[l] /= static_cast<double>(sums_.size());
+      r.attn[l] /= static_cast<double>(observed);
+      r.ffn[l] /= static_cast<double>(observed);
+      r.block[l] /= static_cast<double>(observed);
     }
   }
   for (int l = 0; l < layers_; ++l) {
-    r.pooled_attn.push_back(tok_attn_n_ > 0 ? tok_attn_[l] / tok_attn_n_ : 0.0);
-    r.pooled_ffn.push_back(tok_ffn_n_ > 0 ? tok_ffn_[l] / tok_ffn_n_ : 0.0);
+    r.pooled_attn.push_back(mean(t.tok_attn[l], t.tok_attn_n));
+    r.pooled_ffn.push_back(mean(t.tok_ffn[l], t.tok_ffn_n));
   }
   return r;
 }
@@ -203,11 +246,16 @@ ImportanceResult estimate_importance(Generator& generator, PipelineConfig pipeli
   pipeline.observer = &observer;
   pipeline.on_stage_start = [&](StageKind k) { acc.set_stage(k); };
   MultiStagePipeline runner(generator, pipeline);
-  Progress bar("importance", examples.size(), progress ? stderr : nullptr);
-  for (size_t i = 0; i < examples.size(); ++i) {
+  // Each rank observes its share; every example's sums are folded in example order on every rank.
+  Progress bar("importance", dist::shard(examples.size()).size(), progress ? stderr : nullptr);
+  size_t ran = 0;
+  auto observe = [&](size_t i) {
     runner.run(examples[i]);
-    bar.update(i + 1);
-  }
+    bar.update(++ran);
+    return nlohmann::json(acc.take_example()).dump();
+  };
+  for (const auto& sums : dist::map_gathered(examples.size(), observe))
+    acc.add(nlohmann::json::parse(sums).get<std::vector<double>>());
   bar.finish();
   return acc.finish(static_cast<int>(examples.size()));
 }

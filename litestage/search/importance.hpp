@@ -59,28 +59,39 @@ struct ImportanceResult {
 void to_json(nlohmann::json& j, const ImportanceResult& r);
 void from_json(const nlohmann::json& j, ImportanceResult& r);
 
-// Observer state: feed it events while `stage` is the current stage; finish() averages.
+// Observer state: feed it events while `stage` is the current stage; finish() averages. The sums
+// are kept per example and folded into the totals in example order (take_example / add), so the
+// result does not depend on how the examples were spread over processes.
 class ImportanceAccumulator {
  public:
   ImportanceAccumulator(int layers, ImportanceSettings settings);
-  void set_stage(StageKind stage);
+  void set_stage(StageKind stage);  // also counts one generate call of that stage
   void observe(const SubLayerEvent& event);
-  // Marks the end of one generate call's prefill (counts calls per stage).
+  // The sums observed since the last call, as a flat vector, and cleared.
+  std::vector<double> take_example();
+  // Folds one example's sums (take_example's vector) into the totals.
+  void add(const std::vector<double>& example);
+  // The totals, with anything observed but not yet taken folded in.
   ImportanceResult finish(int examples) const;
   SubLayerObserver observer();
 
  private:
   struct Sums {
     std::vector<double> attn, ffn, block;
-    std::vector<int> attn_n, ffn_n, block_n;
+    std::vector<double> attn_n, ffn_n, block_n;
+    double calls = 0;
   };
+  struct Tally {
+    PerStage<Sums> stages;
+    std::vector<double> tok_attn, tok_ffn;  // sums of per-token cos
+    double tok_attn_n = 0, tok_ffn_n = 0;
+    std::vector<double*> fields();          // every number, in a fixed order
+  };
+  Tally empty_tally() const;
   int layers_;
   ImportanceSettings settings_;
   StageKind stage_ = StageKind::Recall;
-  std::map<StageKind, Sums> sums_;
-  std::map<StageKind, int> calls_;
-  std::vector<double> tok_attn_, tok_ffn_;  // sums of per-token cos
-  double tok_attn_n_ = 0, tok_ffn_n_ = 0;
+  Tally example_, total_;
   std::vector<at::Tensor> block_input_;     // attention input per layer, for Block Influence
 };
 

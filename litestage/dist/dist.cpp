@@ -1,0 +1,263 @@
+#include "litestage/dist/dist.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "litestage/util/error.hpp"
+#include "litestage/util/strings.hpp"
+#include "litestage/dist/group.hpp"
+
+namespace litestage::dist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Context {
+  LaunchInfo info;
+  std::unique_ptr<Group> group;      // null for a world of 1
+  std::FILE* errors = nullptr;       // this rank's real stderr
+  std::thread watchdog;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stop = false;
+};
+
+Context& context() {
+  static Context c;
+  return c;
+}
+
+std::optional<std::string> env(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return std::nullopt;
+  return std::string(v);
+}
+
+int env_int(const char* name, int fallback, int low, int high) {
+  const auto v = env(name);
+  if (!v) return fallback;
+  char* end = nullptr;
+  const long x = std::strtol(v->c_str(), &end, 10);
+  LITESTAGE_CHECK(end != v->c_str() && *end == '\0' && x >= low && x <= high, "environment variable ", name, "='", *v,
+                  "' is not an integer in [", low, ", ", high, "]");
+  return static_cast<int>(x);
+}
+
+[[noreturn]] void die(const std::string& message) {
+  auto& c = context();
+  std::fprintf(c.errors ? c.errors : stderr, "error: [rank %d of %d] %s\n", c.info.rank, c.info.world_size,
+               message.c_str());
+  std::fflush(nullptr);
+  std::_Exit(3);
+}
+
+// Rank 0's stdout/stderr stay; the others go quiet, keeping their real stderr for errors.
+void quiet_non_root(Context& c) {
+  c.errors = stderr;
+  if (c.info.rank == 0 || env("LITESTAGE_DIST_VERBOSE")) return;
+  std::fflush(nullptr);
+  const int saved = ::dup(2);
+  const int null = ::open("/dev/null", O_WRONLY);
+  if (saved < 0 || null < 0) return;
+  c.errors = ::fdopen(saved, "w");
+  ::dup2(null, 1);
+  ::dup2(null, 2);
+  ::close(null);
+}
+
+void watch(Context& c) {
+  const auto timeout = std::chrono::duration<double>(c.info.timeout_seconds);
+  std::vector<int64_t> last(static_cast<size_t>(c.info.world_size), -1);
+  std::vector<Clock::time_point> seen(last.size(), Clock::now());
+  std::unique_lock<std::mutex> lock(c.mutex);
+  while (!c.stop) {
+    lock.unlock();
+    std::optional<std::string> failure;
+    try {
+      c.group->beat();
+      if (auto message = c.group->abort_message()) failure = *message;
+      for (int p = 0; p < c.info.world_size && !failure; ++p) {
+        if (p == c.info.rank) continue;
+        const int64_t beats = c.group->beats(p);
+        if (beats != last[p]) {
+          last[p] = beats;
+          seen[p] = Clock::now();
+        } else if (Clock::now() - seen[p] > timeout) {
+          std::ostringstream text;
+          text << "rank " << p << " stopped responding for " << c.info.timeout_seconds
+               << " s (LITESTAGE_DIST_TIMEOUT; killed, frozen, or its machine is gone); ending the run";
+          failure = text.str();
+        }
+      }
+    } catch (const std::exception& e) {
+      failure = std::string("lost the rendezvous store (") + e.what() + "): rank 0 has ended or the network is down";
+    }
+    lock.lock();
+    if (failure && !c.stop) die(*failure);
+    c.wake.wait_for(lock, std::chrono::seconds(1), [&] { return c.stop; });
+  }
+}
+
+void stop_watchdog(Context& c) {
+  {
+    std::lock_guard<std::mutex> lock(c.mutex);
+    c.stop = true;
+  }
+  c.wake.notify_all();
+  if (c.watchdog.joinable()) c.watchdog.join();
+}
+
+void put_u64(std::string& out, uint64_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+
+uint64_t get_u64(const std::string& in, size_t& at) {
+  LITESTAGE_CHECK(at + sizeof(uint64_t) <= in.size(), "distributed: truncated message");
+  uint64_t v;
+  std::memcpy(&v, in.data() + at, sizeof v);
+  at += sizeof v;
+  return v;
+}
+
+}  // namespace
+
+LaunchInfo launch_from_env() {
+  LaunchInfo info;
+  const bool torchrun = env("WORLD_SIZE").has_value();
+  const bool slurm = !torchrun && env("SLURM_NTASKS").has_value() && env("MASTER_ADDR").has_value();
+  if (!torchrun && !slurm) return info;
+  info.launched = true;
+  info.world_size = env_int(torchrun ? "WORLD_SIZE" : "SLURM_NTASKS", 1, 1, 1 << 20);
+  info.rank = env_int(torchrun ? "RANK" : "SLURM_PROCID", 0, 0, info.world_size - 1);
+  info.local_rank = env_int(torchrun ? "LOCAL_RANK" : "SLURM_LOCALID", 0, 0, 1 << 20);
+  info.master_addr = env("MASTER_ADDR").value_or(info.master_addr);
+  info.master_port = env_int("MASTER_PORT", info.master_port, 1, 65535);
+  info.store_file = env("LITESTAGE_STORE_FILE").value_or("");
+  if (auto t = env("LITESTAGE_DIST_TIMEOUT")) {
+    char* end = nullptr;
+    info.timeout_seconds = std::strtod(t->c_str(), &end);
+    LITESTAGE_CHECK(end != t->c_str() && *end == '\0' && info.timeout_seconds > 0,
+                    "environment variable LITESTAGE_DIST_TIMEOUT='", *t, "' is not a positive number of seconds");
+  }
+  if (torchrun && info.world_size > 1 && !env("RANK"))
+    throw_error("WORLD_SIZE is ", info.world_size, " but RANK is not set: launch with torchrun, srun, or set RANK");
+  return info;
+}
+
+bool available() { return Group::available(); }
+
+void init(const LaunchInfo& info) {
+  auto& c = context();
+  LITESTAGE_CHECK(!c.group, "distributed: init called twice");
+  c.info = info;
+  c.errors = stderr;
+  if (info.world_size <= 1) return;
+  LITESTAGE_CHECK(available(), "WORLD_SIZE is ", info.world_size,
+                  " but this build has no distributed support (install libgloo-dev and reconfigure)");
+  c.group = Group::create(info);
+  quiet_non_root(c);
+  c.stop = false;
+  c.watchdog = std::thread([&c] { watch(c); });
+}
+
+void finalize() {
+  auto& c = context();
+  if (!c.group) return;
+  barrier();
+  stop_watchdog(c);
+  barrier();
+  c.group.reset();
+}
+
+void abort(const std::string& message) {
+  auto& c = context();
+  if (!c.group) return;
+  stop_watchdog(c);
+  try {
+    c.group->set_abort("rank " + std::to_string(c.info.rank) + ": " + message);
+  } catch (const std::exception&) {
+    return;  // the store is gone: the others notice that on their own
+  }
+  // Rank 0 holds the TCPStore: stay up until the others have read the message.
+  if (c.info.rank == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+}
+
+int rank() { return context().info.rank; }
+int world_size() { return context().info.world_size; }
+int local_rank() { return context().info.local_rank; }
+bool is_root() { return context().info.rank == 0; }
+bool active() { return context().group != nullptr; }
+std::FILE* error_stream() { return context().errors ? context().errors : stderr; }
+
+std::vector<std::string> all_gather(const std::string& mine) {
+  auto& c = context();
+  if (!c.group) return {mine};
+  return c.group->all_gather(mine);
+}
+
+std::string broadcast(const std::string& value_on_root) {
+  auto& c = context();
+  if (!c.group) return value_on_root;
+  return c.group->broadcast(value_on_root);
+}
+
+void barrier() {
+  auto& c = context();
+  if (c.group) c.group->barrier();
+}
+
+std::vector<size_t> shard(size_t n) {
+  std::vector<size_t> out;
+  for (size_t i = static_cast<size_t>(rank()); i < n; i += static_cast<size_t>(world_size())) out.push_back(i);
+  return out;
+}
+
+std::vector<std::string> map_gathered(size_t n, const std::function<std::string(size_t)>& work, size_t round,
+                                      const RoundCallback& on_round) {
+  const auto W = static_cast<size_t>(world_size());
+  const auto mine = shard(n);
+  const size_t per_rank = (n + W - 1) / W;  // the largest share: every rank runs this many rounds
+  if (round == 0) round = std::max<size_t>(1, per_rank);
+  std::vector<std::string> results(n);
+  size_t done = 0;
+  for (size_t start = 0; start < per_rank; start += round) {
+    std::string batch;
+    for (size_t t = start; t < std::min(start + round, mine.size()); ++t) {
+      const std::string r = work(mine[t]);
+      put_u64(batch, r.size());
+      batch += r;
+    }
+    const auto gathered = all_gather(batch);
+    for (size_t p = 0; p < gathered.size(); ++p) {
+      size_t at = 0;
+      for (size_t t = start; at < gathered[p].size(); ++t) {
+        const auto size = get_u64(gathered[p], at);
+        LITESTAGE_CHECK(at + size <= gathered[p].size(), "distributed: truncated result from rank ", p);
+        const size_t item = p + W * t;
+        LITESTAGE_CHECK(item < n, "distributed: rank ", p, " sent a result for item ", item, " of ", n);
+        results[item] = gathered[p].substr(at, size);
+        at += size;
+      }
+    }
+    // Round-robin shares: after this round every item below W * (start + round) is finished.
+    const size_t finished = std::min(n, W * (start + round));
+    if (on_round) on_round(done, finished, results);
+    done = finished;
+  }
+  return results;
+}
+
+std::string from_root(const std::function<std::string()>& read) { return broadcast(is_root() ? read() : std::string()); }
+
+void write_output(const std::string& path, const std::string& content) {
+  if (is_root()) write_file_atomic(path, content);
+}
+
+}  // namespace litestage::dist

@@ -1,0 +1,308 @@
+// Multi-process runs on c10d (Gloo over a loopback TCPStore): the built `litestage` started as 2
+// ranks gives the results of one process, a killed rank ends the other within the timeout, and a
+// run cut short resumes with another world size.
+
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "litestage/dist/dist.hpp"
+#include "litestage/search/profile.hpp"
+#include "litestage/util/strings.hpp"
+#include "support.hpp"
+
+using namespace litestage;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// A loopback port nobody listens on (the kernel's pick, released before use).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// `litestage args...` as one process with extra environment variables, output to `log`.
+pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, const fs::path& log) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv{const_cast<char*>(LITESTAGE_CLI)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(LITESTAGE_CLI, argv.data());
+    std::_Exit(127);
+  }
+  return pid;
+}
+
+// The exit status, or nullopt if the process is still running after `seconds`.
+std::optional<int> wait_for(pid_t pid, double seconds) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return std::nullopt;
+}
+
+int finish(pid_t pid, const fs::path& log) {
+  auto rc = wait_for(pid, 600);
+  if (!rc) ::kill(pid, SIGKILL);
+  INFO(slurp(log));
+  REQUIRE(rc.has_value());
+  return *rc;
+}
+
+std::vector<std::string> rank_env(int rank, int world, int port, double timeout = 30) {
+  return {"RANK=" + std::to_string(rank), "LOCAL_RANK=" + std::to_string(rank), "WORLD_SIZE=" + std::to_string(world),
+          "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + std::to_string(port),
+          "LITESTAGE_DIST_TIMEOUT=" + std::to_string(timeout)};
+}
+
+// A small experiment on the embedded demo model (one thread per process).
+fs::path experiment(const fs::path& dir, int limit) {
+  const fs::path root = LITESTAGE_SOURCE_DIR;
+  const auto file = dir / "exp.yaml";
+  write_file_atomic(file.string(),
+                    "name: dist\nmodel: " + (root / "data" / "demo-model").string() +
+                        "\nruntime: {device: cpu, dtype: f32, threads: 1}\n"
+                        "data: {dataset: synthetic, root: " + (root / "data" / "synthetic" / "settings.json").string() +
+                        ", split: test, limit: " + std::to_string(limit) + ", calibration_size: 20}\n"
+                        "generation: {max_new_tokens: 48}\nimportance: {split: calibration, examples: 6}\n"
+                        "search: {split: calibration, epsilon: 10, latency: cost, max_k: 2}\n"
+                        "timing: {repeats: 1, warmup: 0}\n"
+                        "early_exit_sweep: {thresholds: [0.6], window: 4, metric: probability}\n");
+  return file;
+}
+
+// Runs `command` on the experiment as `world` ranks into `out`; every rank's exit status.
+std::vector<int> launch(const std::string& command, const fs::path& exp, const fs::path& out, int world,
+                        std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {command, exp.string(), "--set", "output_dir=" + out.string()};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const int port = free_port();
+  std::vector<pid_t> pids;
+  for (int r = 0; r < world; ++r)
+    pids.push_back(spawn(args, world > 1 ? rank_env(r, world, port) : std::vector<std::string>{},
+                         out.string() + ".rank" + std::to_string(r) + ".log"));
+  std::vector<int> rcs;
+  for (int r = 0; r < world; ++r) rcs.push_back(finish(pids[r], out.string() + ".rank" + std::to_string(r) + ".log"));
+  return rcs;
+}
+
+// The search journal's deterministic part (accuracy and cost) by plan.
+std::map<std::string, nlohmann::json> journal(const fs::path& out) {
+  std::map<std::string, nlohmann::json> points;
+  std::istringstream in(slurp(out / "search_journal.jsonl"));
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    const auto& p = j.at("point");
+    points[j.at("plans").get<std::string>()] = {p.at("accuracy"), p.at("correct"), p.at("flops"), p.at("tokens"),
+                                               p.at("examples")};
+  }
+  return points;
+}
+
+}  // namespace
+
+TEST_CASE("a process without a launcher is rank 0 of 1 and runs every item", "[dist]") {
+  CHECK(dist::world_size() == 1);
+  CHECK(dist::is_root());
+  CHECK_FALSE(dist::active());
+  CHECK(dist::shard(5) == std::vector<size_t>{0, 1, 2, 3, 4});
+  std::vector<std::pair<size_t, size_t>> rounds;
+  const auto out = dist::map_gathered(
+      5, [](size_t i) { return std::to_string(i * i); }, 2,
+      [&](size_t begin, size_t end, const std::vector<std::string>&) { rounds.emplace_back(begin, end); });
+  CHECK(out == std::vector<std::string>{"0", "1", "4", "9", "16"});
+  CHECK(rounds == std::vector<std::pair<size_t, size_t>>{{0, 2}, {2, 4}, {4, 5}});
+  CHECK(dist::all_gather("x") == std::vector<std::string>{"x"});
+  CHECK(dist::from_root([] { return std::string("root"); }) == "root");
+}
+
+TEST_CASE("the launcher's environment is read like torchrun's, and bad values are refused", "[dist]") {
+  ::setenv("WORLD_SIZE", "4", 1);
+  ::setenv("RANK", "2", 1);
+  ::setenv("LOCAL_RANK", "0", 1);
+  ::setenv("MASTER_PORT", "29999", 1);
+  auto info = dist::launch_from_env();
+  CHECK(info.launched);
+  CHECK(info.world_size == 4);
+  CHECK(info.rank == 2);
+  CHECK(info.master_port == 29999);
+  ::setenv("RANK", "4", 1);
+  CHECK_THROWS_WITH(dist::launch_from_env(), Catch::Contains("RANK='4'"));
+  ::setenv("RANK", "1", 1);
+  ::setenv("MASTER_PORT", "http", 1);
+  CHECK_THROWS_WITH(dist::launch_from_env(), Catch::Contains("MASTER_PORT='http'"));
+  for (const char* v : {"WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT"}) ::unsetenv(v);
+  CHECK_FALSE(dist::launch_from_env().launched);
+}
+
+TEST_CASE("two ranks evaluate and search like one process", "[dist][demo]") {
+  const auto dir = test::temp_dir("dist-same");
+  const auto exp = experiment(dir, 16);
+  REQUIRE(launch("eval", exp, dir / "eval1", 1) == std::vector<int>{0});
+  REQUIRE(launch("eval", exp, dir / "eval2", 2) == std::vector<int>{0, 0});
+  // Answers, stage outputs and token counts per question: byte for byte.
+  CHECK(slurp(dir / "eval1" / "predictions.jsonl") == slurp(dir / "eval2" / "predictions.jsonl"));
+  const auto s1 = nlohmann::json::parse(slurp(dir / "eval1" / "summary.json"));
+  const auto s2 = nlohmann::json::parse(slurp(dir / "eval2" / "summary.json"));
+  CHECK(s1.at("accuracy") == s2.at("accuracy"));
+  CHECK(s1.at("mean_cost") == s2.at("mean_cost"));
+  CHECK(s2.at("ranks") == 2);
+  CHECK_FALSE(fs::exists(dir / "eval2" / "traces.rank1.jsonl"));
+
+  REQUIRE(launch("search", exp, dir / "search1", 1) == std::vector<int>{0});
+  REQUIRE(launch("search", exp, dir / "search2", 2) == std::vector<int>{0, 0});
+  // Importance is folded per question in question order: the same numbers, bit for bit.
+  CHECK(slurp(dir / "search1" / "importance.json") == slurp(dir / "search2" / "importance.json"));
+  const auto j1 = journal(dir / "search1"), j2 = journal(dir / "search2");
+  CHECK(j1.size() >= 4);
+  CHECK(j1 == j2);
+  const auto p1 = load_profile(dir / "search1" / "budget_profile.yaml");
+  const auto p2 = load_profile(dir / "search2" / "budget_profile.yaml");
+  CHECK(p1.accuracy == p2.accuracy);
+  for (const auto& [stage, budget] : p1.stages) {
+    INFO(stage);
+    CHECK(budget.skip.to_string() == p2.stages.at(stage).skip.to_string());
+    CHECK(budget.early_exit.enabled == p2.stages.at(stage).early_exit.enabled);
+  }
+  // Each rank kept its own stage cache; rank 0 alone wrote the rest.
+  CHECK(fs::exists(dir / "search2" / "cache" / "search_stages.rank1.jsonl"));
+}
+
+namespace {
+
+struct Interrupted {
+  std::optional<int> rc;  // the surviving rank's exit status
+  double seconds = 0;     // from the signal to its exit
+  std::string log;
+};
+
+// Starts 2 ranks of `litestage eval` into `out`, waits for their first round of results, sends
+// `signal` to rank `victim`, and times how long the other rank takes to end.
+Interrupted interrupt(const fs::path& exp, const fs::path& out, int signal, int victim, double timeout) {
+  const int port = free_port();
+  const std::vector<std::string> args = {"eval", exp.string(), "--set", "output_dir=" + out.string()};
+  const pid_t pids[2] = {spawn(args, rank_env(0, 2, port, timeout), out.string() + ".rank0.log"),
+                         spawn(args, rank_env(1, 2, port, timeout), out.string() + ".rank1.log")};
+  const auto traces = out / "traces.jsonl";
+  const auto start = Clock::now();
+  while (!(fs::exists(traces) && fs::file_size(traces) > 0) && Clock::now() - start < std::chrono::seconds(300))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(fs::file_size(traces) > 0);
+  REQUIRE(::kill(pids[victim], signal) == 0);
+  const auto sent = Clock::now();
+  Interrupted r;
+  const pid_t survivor = pids[1 - victim];
+  r.rc = wait_for(survivor, timeout + 30);
+  r.seconds = std::chrono::duration<double>(Clock::now() - sent).count();
+  if (!r.rc) ::kill(survivor, SIGKILL);
+  ::kill(pids[victim], SIGKILL);
+  wait_for(pids[victim], 10);
+  r.log = slurp(out.string() + ".rank" + std::to_string(1 - victim) + ".log");
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a rank that dies or hangs ends the other within the timeout, and the run resumes on one process",
+          "[dist][demo]") {
+  const auto dir = test::temp_dir("dist-kill");
+  const auto exp = experiment(dir, 48);
+  const double timeout = 4;
+  SECTION("killed rank 1: rank 0 sees the closed connection") {
+    const auto r = interrupt(exp, dir / "eval", SIGKILL, 1, timeout);
+    INFO(r.log);
+    REQUIRE(r.rc.has_value());
+    CHECK(*r.rc != 0);
+    CHECK(r.seconds < timeout + 6);
+    CHECK_THAT(r.log, Catch::Contains("rank 1 stopped responding") || Catch::Contains("with the other ranks failed"));
+
+    // One process picks up the traces the two left, and ends where an uninterrupted run ends.
+    const auto out = dir / "eval";
+    const auto kept = slurp(out / "traces.jsonl");
+    REQUIRE(launch("eval", exp, out, 1, {"--resume"}) == std::vector<int>{0});
+    CHECK_THAT(slurp(out.string() + ".rank0.log"), Catch::Contains("resumed 16 of 48"));
+    REQUIRE(launch("eval", exp, dir / "whole", 1) == std::vector<int>{0});
+    CHECK(slurp(out / "predictions.jsonl") == slurp(dir / "whole" / "predictions.jsonl"));
+    CHECK(slurp(out / "traces.jsonl").rfind(kept, 0) == 0);  // the finished traces were kept, not redone
+  }
+  SECTION("killed rank 0 (the store's host): rank 1 ends") {
+    const auto r = interrupt(exp, dir / "eval0", SIGKILL, 0, timeout);
+    INFO(r.log);
+    REQUIRE(r.rc.has_value());
+    CHECK(*r.rc != 0);
+    CHECK(r.seconds < timeout + 6);
+  }
+  SECTION("frozen rank 1 (SIGSTOP: its sockets stay open): rank 0's watchdog ends the run") {
+    const auto r = interrupt(exp, dir / "evalstop", SIGSTOP, 1, timeout);
+    INFO(r.log);
+    REQUIRE(r.rc.has_value());
+    CHECK(*r.rc == 3);
+    CHECK(r.seconds < timeout + 6);
+    CHECK_THAT(r.log, Catch::Contains("rank 1 stopped responding for 4"));
+  }
+}
+
+TEST_CASE("a rank whose master is unreachable fails with the address within the timeout", "[dist]") {
+  const auto dir = test::temp_dir("dist-nomaster");
+  const auto exp = experiment(dir, 4);
+  const auto start = Clock::now();
+  const pid_t pid = spawn({"eval", exp.string(), "--set", "output_dir=" + (dir / "out").string()},
+                          rank_env(1, 2, free_port(), 3), dir / "rank1.log");
+  const auto rc = wait_for(pid, 60);
+  if (!rc) ::kill(pid, SIGKILL);
+  const double took = std::chrono::duration<double>(Clock::now() - start).count();
+  INFO(slurp(dir / "rank1.log"));
+  REQUIRE(rc.has_value());
+  CHECK(*rc != 0);
+  CHECK(took < 30);
+  CHECK_THAT(slurp(dir / "rank1.log"), Catch::Contains("could not join the group") && Catch::Contains("127.0.0.1"));
+}
+
+TEST_CASE("commands that run as one process refuse a larger world", "[dist]") {
+  const auto dir = test::temp_dir("dist-refuse");
+  const pid_t pid = spawn({"tokenize", "--help"}, rank_env(0, 2, free_port(), 3), dir / "log");
+  const auto rc = wait_for(pid, 60);
+  INFO(slurp(dir / "log"));
+  REQUIRE(rc.has_value());
+  CHECK(*rc != 0);
+  CHECK_THAT(slurp(dir / "log"), Catch::Contains("runs as one process"));
+}
