@@ -140,6 +140,7 @@ LaunchInfo launch_from_env() {
   info.master_addr = env("MASTER_ADDR").value_or(info.master_addr);
   info.master_port = env_int("MASTER_PORT", info.master_port, 1, 65535);
   info.store_file = env("LITESTAGE_STORE_FILE").value_or("");
+  info.launcher_store = env("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
   if (auto t = env("LITESTAGE_DIST_TIMEOUT")) {
     char* end = nullptr;
     info.timeout_seconds = std::strtod(t->c_str(), &end);

@@ -30,6 +30,8 @@ struct LaunchInfo {
   std::string master_addr = "127.0.0.1";
   int master_port = 29500;
   std::string store_file;        // LITESTAGE_STORE_FILE: rendezvous through a FileStore instead
+  bool launcher_store = false;   // the launcher serves the TCPStore (newer torchrun sets
+                                 // TORCHELASTIC_USE_AGENT_STORE=True): every rank is a client
   double timeout_seconds = 60;   // LITESTAGE_DIST_TIMEOUT: liveness and rendezvous timeout
   bool launched = false;         // the environment named a world (WORLD_SIZE or SLURM_NTASKS)
 };

@@ -37,7 +37,7 @@ class GlooGroup : public Group {
       if (info.store_file.empty()) {
         c10d::TCPStoreOptions o;
         o.port = static_cast<std::uint16_t>(info.master_port);
-        o.isServer = info.rank == 0;
+        o.isServer = info.rank == 0 && !info.launcher_store;
         o.numWorkers = info.world_size;
         o.waitWorkers = true;
         o.timeout = timeout;

@@ -205,6 +205,15 @@ TEST_CASE("two ranks evaluate and search like one process", "[dist][demo]") {
   }
   // Each rank kept its own stage cache; rank 0 alone wrote the rest.
   CHECK(fs::exists(dir / "search2" / "cache" / "search_stages.rank1.jsonl"));
+
+  // Rerun on one process: the two ranks' journal answers every configuration (none is evaluated
+  // again) and the same plans come out.
+  const auto before = slurp(dir / "search2" / "search_journal.jsonl");
+  REQUIRE(launch("search", exp, dir / "search2", 1) == std::vector<int>{0});
+  CHECK(slurp(dir / "search2" / "search_journal.jsonl") == before);
+  CHECK_THAT(slurp(dir.string() + "/search2.rank0.log"), Catch::Contains("importance: reusing"));
+  const auto p3 = load_profile(dir / "search2" / "budget_profile.yaml");
+  for (const auto& [stage, budget] : p1.stages) CHECK(budget.skip.to_string() == p3.stages.at(stage).skip.to_string());
 }
 
 namespace {
