@@ -241,7 +241,6 @@ nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
       {"early_exit_sweep", {{"thresholds", spec.early_exit_sweep.thresholds}, {"window", spec.early_exit_sweep.window},
                             {"metric", spec.early_exit_sweep.metric}}},
       {"seed", spec.seed},
-      {"methods", spec.methods},
       {"format", kOutputFormat}};
 }
 

@@ -21,6 +21,7 @@
 #include "litestage/tokenizer/tokenizer.hpp"
 #include "litestage/train/autocast.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/timer.hpp"
 
@@ -123,8 +124,32 @@ std::string format_eval_line(const EvalRecord& r) {
 // Construction
 
 namespace {
+
+// A checkpoint is written to <dir>.partial and swapped in through <dir>.old (write_checkpoint). A
+// run killed between the two renames leaves only <dir>.old: the previous checkpoint, whole, which
+// is put back. A leftover .partial is an unfinished write and goes.
+void recover_checkpoint(const fs::path& dir) {
+  fs::path old = dir, partial = dir;
+  old += ".old";
+  partial += ".partial";
+  if (!fs::exists(dir) && fs::exists(old)) fs::rename(old, dir);
+  fs::remove_all(old);
+  fs::remove_all(partial);
+}
+
+// The log of a resumed run keeps the records up to the resumed step: the steps after it run again
+// and log again, so every step appears once. A torn last line is dropped.
+void keep_log_until(const fs::path& log, int64_t step) {
+  std::string kept;
+  read_jsonl(log.string(), [&](const nlohmann::json& j) {
+    if (j.value("step", int64_t{0}) <= step) kept += j.dump() + "\n";
+  }, "training log record");
+  write_file_atomic(log.string(), kept);
+}
+
 // Checked before anything is loaded: a mistake here should not cost a model load.
 void check_output_dir(const TrainConfig& c) {
+  for (const char* name : {"last", "best"}) recover_checkpoint(fs::path(c.output_dir) / name);
   const fs::path state = fs::path(c.output_dir) / "last" / "trainer_state.pt";
   if (c.resume)
     LITESTAGE_CHECK(fs::exists(state), "resume: ", state.string(), " not found (nothing to resume; run without resume to start)");
@@ -260,6 +285,7 @@ void Trainer::setup() {
 
   fs::create_directories(out_);
   if (config_.resume) resume_from_last();
+  if (resumed_) keep_log_until(out_ / "train_log.jsonl", global_step_);
   log_.open(out_ / "train_log.jsonl", resumed_ ? std::ios::app : std::ios::trunc);
   LITESTAGE_CHECK(log_.good(), "cannot write ", (out_ / "train_log.jsonl").string());
   if (!config_.effective_yaml.empty())

@@ -4,16 +4,9 @@
 
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <fcntl.h>
-#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -22,62 +15,20 @@
 #include "litestage/dist/dist.hpp"
 #include "litestage/search/profile.hpp"
 #include "litestage/util/strings.hpp"
+#include "process.hpp"
 #include "support.hpp"
 
 using namespace litestage;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using test::free_port;
+using test::slurp;
+using test::wait_for;
 
 namespace {
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A loopback port nobody listens on (the kernel's pick, released before use).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// `litestage args...` as one process with extra environment variables, output to `log`.
 pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>& env, const fs::path& log) {
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    for (const auto& kv : env) ::putenv(const_cast<char*>(kv.c_str()));
-    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
-    std::vector<char*> argv{const_cast<char*>(LITESTAGE_CLI)};
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(LITESTAGE_CLI, argv.data());
-    std::_Exit(127);
-  }
-  return pid;
-}
-
-// The exit status, or nullopt if the process is still running after `seconds`.
-std::optional<int> wait_for(pid_t pid, double seconds) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return std::nullopt;
+  return test::spawn(LITESTAGE_CLI, args, env, log);
 }
 
 int finish(pid_t pid, const fs::path& log) {

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "litestage/io/checkpoint.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 #include "train_fixtures.hpp"
 
@@ -281,4 +282,41 @@ TEST_CASE("bf16 autocast on CPU trains like f32, f32 master weights are required
   CHECK_FALSE(Trainer(cfg, tiny_model(1), tiny_examples(4)).autocast());
   CausalLM half(tiny_train_config(), Runtime{c10::kCPU, c10::kBFloat16});
   CHECK_THROWS_WITH(Trainer(cfg, half, tiny_examples(4)), Catch::Contains("float32 master weights"));
+}
+
+TEST_CASE("resume after a kill between a checkpoint's two renames: the previous checkpoint is put back",
+          "[train][resume][kill]") {
+  auto data = tiny_examples(6);
+  TrainConfig cfg = tiny_train_settings("resume-swap");
+  {
+    Trainer t(cfg, tiny_model(1), data);
+    t.set_hooks(quiet_hooks());
+    t.step();
+    t.step();
+    t.save_last();
+  }
+  // The state write_checkpoint leaves when killed after moving last/ aside and before moving the
+  // new one in: last.old (whole), last.partial (possibly torn), no last/.
+  const std::filesystem::path out = cfg.output_dir;
+  std::filesystem::rename(out / "last", out / "last.old");
+  std::filesystem::create_directories(out / "last.partial");
+  write_file_atomic((out / "last.partial" / "model.safetensors").string(), "torn");
+  // Its log: steps 1-3 (3 came after the checkpoint) and a torn last line.
+  std::string log;
+  for (int step = 1; step <= 3; ++step) log += nlohmann::json{{"event", "train"}, {"step", step}}.dump() + "\n";
+  write_file_atomic((out / "train_log.jsonl").string(), log + "{\"event\": \"train\", \"st");
+
+  TrainConfig again = cfg;
+  again.resume = true;
+  Trainer resumed(again, tiny_model(99), data);
+  CHECK(resumed.global_step() == 2);
+  CHECK(std::filesystem::exists(out / "last" / "trainer_state.pt"));
+  CHECK_FALSE(std::filesystem::exists(out / "last.old"));
+  CHECK_FALSE(std::filesystem::exists(out / "last.partial"));
+  // The log keeps steps up to 2; step 3 runs again and is logged once.
+  std::vector<int64_t> steps;
+  read_jsonl((out / "train_log.jsonl").string(), [&](const nlohmann::json& j) {
+    if (j.value("event", "") == "train") steps.push_back(j.at("step").get<int64_t>());
+  });
+  CHECK(steps == std::vector<int64_t>{1, 2});
 }
