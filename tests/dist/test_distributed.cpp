@@ -257,6 +257,23 @@ TEST_CASE("a rank whose master is unreachable fails with the address within the 
   CHECK_THAT(slurp(dir / "rank1.log"), Catch::Contains("could not join the group") && Catch::Contains("127.0.0.1"));
 }
 
+TEST_CASE("SLURM's variables and a FileStore rendezvous work as well", "[dist][demo]") {
+  const auto dir = test::temp_dir("dist-slurm");
+  const auto exp = experiment(dir, 4);
+  REQUIRE(launch("eval", exp, dir / "one", 1) == std::vector<int>{0});
+  const auto store = dir / "store";
+  std::vector<pid_t> pids;
+  for (int r = 0; r < 2; ++r)
+    pids.push_back(spawn({"eval", exp.string(), "--set", "output_dir=" + (dir / "two").string()},
+                         {"SLURM_NTASKS=2", "SLURM_PROCID=" + std::to_string(r), "SLURM_LOCALID=" + std::to_string(r),
+                          "MASTER_ADDR=127.0.0.1", "LITESTAGE_STORE_FILE=" + store.string()},
+                         dir / ("rank" + std::to_string(r) + ".log")));
+  for (int r = 0; r < 2; ++r) CHECK(finish(pids[r], dir / ("rank" + std::to_string(r) + ".log")) == 0);
+  CHECK(slurp(dir / "two" / "predictions.jsonl") == slurp(dir / "one" / "predictions.jsonl"));
+  CHECK(nlohmann::json::parse(slurp(dir / "two" / "summary.json")).at("ranks") == 2);
+  CHECK_FALSE(fs::exists(store));  // the last rank to leave removes the store file
+}
+
 TEST_CASE("commands that run as one process refuse a larger world", "[dist]") {
   const auto dir = test::temp_dir("dist-refuse");
   const pid_t pid = spawn({"tokenize", "--help"}, rank_env(0, 2, free_port(), 3), dir / "log");
