@@ -244,7 +244,8 @@ std::vector<std::string> plot_importance(const ImportanceResult& imp, const std:
   // near-identity sub-layer the same colour although they differ by orders of magnitude.
   std::ostringstream data;
   std::vector<std::string> rows;
-  for (const auto& [kind, st] : imp.stages) {
+  for (StageKind kind : imp.measured_stages()) {
+    const auto& st = imp.stages[kind];
     for (int k = 0; k < 2; ++k) {
       rows.push_back(std::string(to_string(kind)) + (k == 0 ? " attn" : " ffn"));
       const auto& v = k == 0 ? st.attn : st.ffn;

@@ -63,7 +63,7 @@ Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
       throw_error(spec_.source, ": stages.", to_string(kind), ".skip: ", e.what());
     }
     if (profile_) {
-      const auto& b = profile_->stage(kind);
+      const auto& b = profile_->stages[kind];
       if (!st.skip.empty() && st.skip != "none")
         throw_error(spec_.source, ": stages.", to_string(kind), ".skip and budget_profile both set; use one");
       out.skip = b.skip;

@@ -52,9 +52,10 @@ std::string TradeoffResult::markdown() const {
   out += "| layer | attention cos | 1 - cos | FFN cos | 1 - cos |\n|---|---|---|---|---|\n";
   for (int l = 0; l < importance.layers; ++l) {
     double a = 0, f = 0;  // mean over the stages that ran
-    for (const auto& [kind, st] : importance.stages) {
-      a += st.attn.at(static_cast<size_t>(l)) / static_cast<double>(importance.stages.size());
-      f += st.ffn.at(static_cast<size_t>(l)) / static_cast<double>(importance.stages.size());
+    const auto measured = importance.measured_stages();
+    for (StageKind kind : measured) {
+      a += importance.stages[kind].attn.at(static_cast<size_t>(l)) / static_cast<double>(measured.size());
+      f += importance.stages[kind].ffn.at(static_cast<size_t>(l)) / static_cast<double>(measured.size());
     }
     out += "| " + std::to_string(l) + format(" | %.4f | %.2e", a, 1 - a) + format(" | %.4f | %.2e |\n", f, 1 - f);
   }

@@ -405,7 +405,7 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
     b.k = main_search.k[kind];
     b.skip = main_search.plans[kind];
     b.early_exit = litestage_ee;
-    p.stages[std::string(to_string(kind))] = b;
+    p.stages[kind] = b;
   }
   p.epsilon = spec.search.epsilon;
   p.full_accuracy = main_search.full.accuracy;

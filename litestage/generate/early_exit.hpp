@@ -21,6 +21,11 @@ struct EarlyExitConfig {
   int window = 4;           // n: tokens in the FIFO
   double threshold = 0.5;   // exit when mean(FIFO) <= threshold
   ConfidenceMetric metric = ConfidenceMetric::Probability;
+
+  bool operator==(const EarlyExitConfig& o) const {
+    return enabled == o.enabled && window == o.window && threshold == o.threshold && metric == o.metric;
+  }
+  bool operator!=(const EarlyExitConfig& o) const { return !(*this == o); }
 };
 
 class EarlyExit {

@@ -236,12 +236,7 @@ StageCache::StageCache(const std::string& path) : path_(rank_file(path, dist::ra
 
 const StageTrace* StageCache::find(const std::string& key) const {
   auto it = entries_.find(key);
-  if (it == entries_.end()) {
-    ++misses_;
-    return nullptr;
-  }
-  ++hits_;
-  return &it->second;
+  return it == entries_.end() ? nullptr : &it->second;
 }
 
 void StageCache::insert(const std::string& key, const StageTrace& trace) {

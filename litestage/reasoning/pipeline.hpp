@@ -134,14 +134,10 @@ class StageCache {
   const StageTrace* find(const std::string& key) const;
   void insert(const std::string& key, const StageTrace& trace);
   size_t size() const { return entries_.size(); }
-  size_t hits() const { return hits_; }
-  size_t misses() const { return misses_; }
 
  private:
   std::unordered_map<std::string, StageTrace> entries_;
   std::string path_;
-  mutable size_t hits_ = 0;
-  mutable size_t misses_ = 0;
 };
 
 class MultiStagePipeline {

@@ -49,10 +49,11 @@ std::vector<SubLayer> rank(const std::vector<double>& attn, const std::vector<do
 
 std::vector<SubLayer> ImportanceResult::ranking() const { return rank(attn, ffn); }
 
-std::vector<SubLayer> ImportanceResult::stage_ranking(StageKind kind) const {
-  auto it = stages.find(kind);
-  if (it == stages.end()) throw_error("importance has no measurements for stage ", to_string(kind));
-  return rank(it->second.attn, it->second.ffn);
+std::vector<StageKind> ImportanceResult::measured_stages() const {
+  std::vector<StageKind> out;
+  for (StageKind k : kStages)
+    if (!stages[k].attn.empty()) out.push_back(k);
+  return out;
 }
 
 std::vector<int> ImportanceResult::block_ranking() const {
@@ -69,8 +70,10 @@ double ImportanceResult::score(const SubLayer& s) const {
 
 void to_json(nlohmann::json& j, const ImportanceResult& r) {
   auto stages = nlohmann::json::object();
-  for (const auto& [kind, st] : r.stages)
+  for (StageKind kind : r.measured_stages()) {
+    const auto& st = r.stages[kind];
     stages[std::string(to_string(kind))] = {{"attn", st.attn}, {"ffn", st.ffn}, {"block", st.block}, {"calls", st.calls}};
+  }
   std::vector<std::string> ranking;
   for (const auto& s : r.ranking()) ranking.push_back(to_string(s));
   j = {{"layers", r.layers},
@@ -92,7 +95,7 @@ void from_json(const nlohmann::json& j, ImportanceResult& r) {
   r.examples = j.at("examples").get<int>();
   r.settings.pooling = parse_token_pooling(j.at("pooling").get<std::string>());
   r.settings.accumulate = parse_stage_accumulation(j.at("accumulate").get<std::string>());
-  r.stages.clear();
+  r.stages = {};
   for (const auto& [name, st] : j.at("stages").items()) {
     StageImportance s;
     s.attn = st.at("attn").get<std::vector<double>>();

@@ -42,7 +42,7 @@ struct ImportanceResult {
   int layers = 0;
   int examples = 0;
   ImportanceSettings settings;
-  std::map<StageKind, StageImportance> stages;
+  PerStage<StageImportance> stages;  // a stage that was never prefilled has empty vectors
   std::vector<double> attn, ffn;   // accumulated across stages (the ranking key)
   std::vector<double> block;       // accumulated block cos
   // Token-weighted cos over every prefill token of every stage (AdaSkip-style, stage-agnostic).
@@ -50,7 +50,7 @@ struct ImportanceResult {
 
   // All 2L sub-layers, most redundant (highest accumulated cos) first; ties by layer, attn first.
   std::vector<SubLayer> ranking() const;
-  std::vector<SubLayer> stage_ranking(StageKind kind) const;
+  std::vector<StageKind> measured_stages() const;  // those with measurements, in running order
   // Blocks by Block Influence (1 - accumulated block cos), least influential first.
   std::vector<int> block_ranking() const;
   double score(const SubLayer& s) const;

@@ -25,12 +25,6 @@ ModelIdentity identify_model(const std::filesystem::path& dir) {
   return id;
 }
 
-const StageBudget& BudgetProfile::stage(StageKind kind) const {
-  auto it = stages.find(std::string(to_string(kind)));
-  if (it == stages.end()) throw_error("budget profile has no '", to_string(kind), "' stage");
-  return it->second;
-}
-
 std::string utc_timestamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -42,12 +36,14 @@ std::string utc_timestamp() {
 
 std::string BudgetProfile::decision_hash() const {
   nlohmann::json stages_json = nlohmann::json::object();
-  for (const auto& [name, st] : stages)
-    stages_json[name] = {st.k, st.skip.to_string(),
+  for (StageKind kind : kStages) {
+    const StageBudget& st = stages[kind];
+    stages_json[std::string(to_string(kind))] = {st.k, st.skip.to_string(),
                          st.early_exit.enabled ? nlohmann::json{st.early_exit.threshold, st.early_exit.window,
                                                                 confidence_metric_name(st.early_exit.metric)}
                                                : nlohmann::json(nullptr),
                          st.max_new_tokens ? *st.max_new_tokens : -1};
+  }
   std::vector<std::string> ranked;
   for (const auto& s : ranking) ranked.push_back(to_string(s));
   const nlohmann::json j = {method, model.config_hash, model.weights_hash, search_split.ids_fingerprint, pooling,
@@ -75,7 +71,8 @@ void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
   std::vector<std::string> ranking;
   for (const auto& s : p.ranking) ranking.push_back(to_string(s));
   n["importance"]["ranking"] = ranking;
-  for (const auto& [name, st] : p.stages) {
+  for (StageKind kind : kStages) {
+    const StageBudget& st = p.stages[kind];
     YAML::Node s;
     s["k"] = st.k;
     s["skip"] = st.skip.to_string();
@@ -83,7 +80,7 @@ void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
     s["skip_ffn"] = st.skip.skipped_ffn();
     s["early_exit"] = early_exit_yaml(st.early_exit);
     if (st.max_new_tokens) s["max_new_tokens"] = *st.max_new_tokens;
-    n["stages"][name] = s;
+    n["stages"][std::string(to_string(kind))] = s;
   }
   n["search"]["epsilon"] = p.epsilon;
   n["search"]["full_accuracy"] = p.full_accuracy;
@@ -176,11 +173,10 @@ BudgetProfile load_profile(const std::filesystem::path& file) {
     }
     b.early_exit = parse_early_exit_yaml(s["early_exit"], EarlyExitConfig{});
     if (s.has("max_new_tokens")) b.max_new_tokens = static_cast<int>(s["max_new_tokens"].as_int());
-    p.stages[name] = b;
+    p.stages[parse_stage_kind(name)] = b;
   }
   for (auto kind : kStages)
-    if (!p.stages.count(std::string(to_string(kind))))
-      stages.fail("missing stage '" + std::string(to_string(kind)) + "'");
+    if (!stages.has(std::string(to_string(kind)))) stages.fail("missing stage '" + std::string(to_string(kind)) + "'");
   if (auto se = root["search"]; se.defined()) {
     se.expect_keys({"epsilon", "full_accuracy", "target_accuracy", "settings"});
     p.epsilon = se.get_double("epsilon", 0);
@@ -214,7 +210,7 @@ std::string profile_text(const BudgetProfile& p) {
                 p.full_latency, p.speedup());
   o << buf;
   for (auto kind : kStages) {
-    const auto& st = p.stage(kind);
+    const auto& st = p.stages[kind];
     std::snprintf(buf, sizeof buf, "%-10s k=%-3d skip %-28s early exit %s", (std::string(to_string(kind)) + ":").c_str(),
                   st.k, st.skip.to_string().c_str(), st.early_exit.enabled ? "on" : "off");
     o << buf;

@@ -37,6 +37,10 @@ struct StageBudget {
   SkipPlan skip;
   EarlyExitConfig early_exit;
   std::optional<int> max_new_tokens;
+
+  bool operator==(const StageBudget& o) const {
+    return k == o.k && skip == o.skip && early_exit == o.early_exit && max_new_tokens == o.max_new_tokens;
+  }
 };
 
 struct BudgetProfile {
@@ -49,7 +53,7 @@ struct BudgetProfile {
   std::string pooling = "mean";
   std::string accumulate = "sum";
   std::vector<SubLayer> ranking; // most redundant first
-  std::map<std::string, StageBudget> stages;  // "recall", "analyze", "summarize"
+  PerStage<StageBudget> stages;
   double epsilon = 0;
   double full_accuracy = 0;
   double target_accuracy = 0;
@@ -59,7 +63,6 @@ struct BudgetProfile {
   double speedup() const { return latency > 0 ? full_latency / latency : 0; }
   std::map<std::string, std::string> settings;  // every other choice the search made, recorded
 
-  const StageBudget& stage(StageKind kind) const;
   // XXH64 over what the search decided and from what: method, model hashes, search split ids,
   // ranking, ε and the accuracies, and every stage's k, plan and early exit — not the timestamp or
   // the measured latencies. Two runs that chose the same profile have the same decision hash.

@@ -26,8 +26,6 @@ class YamlNode {
   const std::string& file() const { return file_; }
   bool defined() const { return node_.IsDefined() && !node_.IsNull(); }
   bool is_map() const { return node_.IsMap(); }
-  bool is_sequence() const { return node_.IsSequence(); }
-  bool is_scalar() const { return node_.IsScalar(); }
   const YAML::Node& raw() const { return node_; }
 
   // Throws unless this node is a mapping whose keys are all in `allowed`.

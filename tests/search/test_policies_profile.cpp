@@ -85,7 +85,7 @@ TEST_CASE("budget profile write -> read -> apply round trip; a different model i
     b.skip = prefix_plan(p.ranking, b.k, 3);
     b.early_exit.enabled = kind == StageKind::Analyze;
     b.early_exit.threshold = 0.42;
-    p.stages[std::string(to_string(kind))] = b;
+    p.stages[kind] = b;
   }
   p.epsilon = 2;
   p.full_accuracy = 0.9;
@@ -99,10 +99,10 @@ TEST_CASE("budget profile write -> read -> apply round trip; a different model i
   CHECK(q.model == p.model);
   CHECK(q.ranking == p.ranking);
   for (auto kind : kStages) {
-    CHECK(q.stage(kind).skip == p.stage(kind).skip);
-    CHECK(q.stage(kind).k == p.stage(kind).k);
-    CHECK(q.stage(kind).early_exit.enabled == p.stage(kind).early_exit.enabled);
-    CHECK(q.stage(kind).early_exit.threshold == Approx(0.42));
+    CHECK(q.stages[kind].skip == p.stages[kind].skip);
+    CHECK(q.stages[kind].k == p.stages[kind].k);
+    CHECK(q.stages[kind].early_exit.enabled == p.stages[kind].early_exit.enabled);
+    CHECK(q.stages[kind].early_exit.threshold == Approx(0.42));
   }
   CHECK(q.speedup() == Approx(1.6));
   CHECK(q.search_split.size == 32u);
