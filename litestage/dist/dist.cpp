@@ -10,9 +10,11 @@
 #include <cstring>
 #include <mutex>
 #include <sstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "litestage/util/error.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/dist/group.hpp"
 
@@ -256,6 +258,17 @@ std::vector<std::string> map_gathered(size_t n, const std::function<std::string(
 }
 
 std::string from_root(const std::function<std::string()>& read) { return broadcast(is_root() ? read() : std::string()); }
+
+void read_jsonl_from_root(const std::string& path, const std::function<void(const nlohmann::json&)>& fn,
+                          const std::string& what) {
+  auto records = nlohmann::json::array();
+  if (is_root()) read_jsonl(path, [&](const nlohmann::json& j) { records.push_back(j); }, what);
+  if (active()) {
+    const auto text = broadcast(is_root() ? records.dump() : std::string());
+    if (!is_root()) records = nlohmann::json::parse(text);
+  }
+  for (const auto& j : records) fn(j);
+}
 
 void write_output(const std::string& path, const std::string& content) {
   if (is_root()) write_file_atomic(path, content);

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -83,6 +84,11 @@ std::vector<std::string> map_gathered(size_t n, const std::function<std::string(
 // `read()` run on rank 0, its result on every rank: state that steers the run (journals, finished
 // traces, reusable results) is read where it is written, never from each rank's file system.
 std::string from_root(const std::function<std::string()>& read);
+
+// read_jsonl(path, fn, what) on rank 0, its records handed to `fn` on every rank, in file order
+// (each record parsed once per rank).
+void read_jsonl_from_root(const std::string& path, const std::function<void(const nlohmann::json&)>& fn,
+                          const std::string& what);
 
 // Writes `content` to `path` atomically on rank 0; other ranks write nothing.
 void write_output(const std::string& path, const std::string& content);

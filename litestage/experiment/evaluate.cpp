@@ -5,7 +5,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <sstream>
 
 #include "litestage/dist/dist.hpp"
 #include "litestage/model/blas.hpp"
@@ -27,17 +26,11 @@ namespace {
 // The finished traces of an earlier run, by example id, as rank 0 reads them (a torn last line is
 // dropped there).
 std::map<std::string, ExampleTrace> finished_traces(const std::string& path) {
-  const auto text = dist::from_root([&] {
-    std::string lines;
-    read_jsonl(path, [&](const nlohmann::json& j) { lines += j.dump() + "\n"; }, "trace");
-    return lines;
-  });
   std::map<std::string, ExampleTrace> done;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    auto t = nlohmann::json::parse(line).get<ExampleTrace>();
+  dist::read_jsonl_from_root(path, [&](const nlohmann::json& j) {
+    auto t = j.get<ExampleTrace>();
     done[t.id] = std::move(t);
-  }
+  }, "trace");
   return done;
 }
 

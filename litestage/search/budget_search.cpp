@@ -66,12 +66,9 @@ bool faster(const EvalPoint& a, const EvalPoint& b, LatencyMode mode) {
 
 SearchJournal::SearchJournal(std::string path) : path_(std::move(path)) {
   // Rank 0 keeps the journal; every rank starts from its entries, so all skip the same points.
-  const auto entries = nlohmann::json::parse(dist::from_root([&] {
-    auto all = nlohmann::json::array();
-    read_jsonl(path_, [&](const nlohmann::json& j) { all.push_back(j); }, "journal entry");
-    return all.dump();
-  }));
-  for (const auto& j : entries) points_[j.at("plans").get<std::string>()] = j.at("point").get<EvalPoint>();
+  dist::read_jsonl_from_root(path_, [&](const nlohmann::json& j) {
+    points_[j.at("plans").get<std::string>()] = j.at("point").get<EvalPoint>();
+  }, "journal entry");
 }
 
 std::string SearchJournal::key(const StagePlans& plans) {

@@ -12,6 +12,22 @@
 #define LITESTAGE_SPM_BUILD_PATH ""
 #endif
 
+// AddressSanitizer refuses RTLD_DEEPBIND (its interceptors must see every call). Sanitized builds
+// bind normally: the protobuf clash deep binding avoids only arises in processes that also load
+// LibTorch, and the sanitized runs that load SentencePiece there are listed in docs/testing.md.
+#if defined(__SANITIZE_ADDRESS__)
+#define LITESTAGE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LITESTAGE_ASAN 1
+#endif
+#endif
+#ifdef LITESTAGE_ASAN
+constexpr int kSpmOpenFlags = RTLD_NOW | RTLD_LOCAL;
+#else
+constexpr int kSpmOpenFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+#endif
+
 namespace litestage {
 namespace {
 
@@ -64,7 +80,7 @@ const Api& api() {
         tried += "\n  " + p + " (absent)";
         continue;
       }
-      lib = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      lib = dlopen(p.c_str(), kSpmOpenFlags);
       if (lib) {
         a.path = p;
         break;

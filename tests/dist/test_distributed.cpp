@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -15,6 +16,7 @@
 #include "litestage/dist/dist.hpp"
 #include "litestage/search/profile.hpp"
 #include "litestage/util/strings.hpp"
+#include "demo_experiment.hpp"
 #include "process.hpp"
 #include "support.hpp"
 
@@ -45,48 +47,27 @@ std::vector<std::string> rank_env(int rank, int world, int port, double timeout 
           "LITESTAGE_DIST_TIMEOUT=" + std::to_string(timeout)};
 }
 
-// A small experiment on the embedded demo model (one thread per process).
-fs::path experiment(const fs::path& dir, int limit) {
-  const fs::path root = LITESTAGE_SOURCE_DIR;
-  const auto file = dir / "exp.yaml";
-  write_file_atomic(file.string(),
-                    "name: dist\nmodel: " + (root / "data" / "demo-model").string() +
-                        "\nruntime: {device: cpu, dtype: f32, threads: 1}\n"
-                        "data: {dataset: synthetic, root: " + (root / "data" / "synthetic" / "settings.json").string() +
-                        ", split: test, limit: " + std::to_string(limit) + ", calibration_size: 20}\n"
-                        "generation: {max_new_tokens: 48}\nimportance: {split: calibration, examples: 6}\n"
-                        "search: {split: calibration, epsilon: 10, latency: cost, max_k: 2}\n"
-                        "timing: {repeats: 1, warmup: 0}\n"
-                        "early_exit_sweep: {thresholds: [0.6], window: 4, metric: probability}\n");
-  return file;
-}
+fs::path experiment(const fs::path& dir, int limit) { return test::demo_experiment(dir, "dist", limit); }
 
-// Runs `command` on the experiment as `world` ranks into `out`; every rank's exit status.
+// The environment of rank r of a world: torchrun's variables by default.
+using RankEnv = std::function<std::vector<std::string>(int rank)>;
+
+// Runs `command` on the experiment as `world` ranks into `out` (rank r logs to out.rank<r>.log);
+// every rank's exit status.
 std::vector<int> launch(const std::string& command, const fs::path& exp, const fs::path& out, int world,
-                        std::vector<std::string> extra = {}) {
+                        std::vector<std::string> extra = {}, RankEnv env = nullptr) {
   std::vector<std::string> args = {command, exp.string(), "--set", "output_dir=" + out.string()};
   args.insert(args.end(), extra.begin(), extra.end());
-  const int port = free_port();
-  std::vector<pid_t> pids;
-  for (int r = 0; r < world; ++r)
-    pids.push_back(spawn(args, world > 1 ? rank_env(r, world, port) : std::vector<std::string>{},
-                         out.string() + ".rank" + std::to_string(r) + ".log"));
-  std::vector<int> rcs;
-  for (int r = 0; r < world; ++r) rcs.push_back(finish(pids[r], out.string() + ".rank" + std::to_string(r) + ".log"));
-  return rcs;
-}
-
-// The search journal's deterministic part (accuracy and cost) by plan.
-std::map<std::string, nlohmann::json> journal(const fs::path& out) {
-  std::map<std::string, nlohmann::json> points;
-  std::istringstream in(slurp(out / "search_journal.jsonl"));
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    const auto& p = j.at("point");
-    points[j.at("plans").get<std::string>()] = {p.at("accuracy"), p.at("correct"), p.at("flops"), p.at("tokens"),
-                                               p.at("examples")};
+  if (!env) {
+    const int port = free_port();
+    env = [world, port](int r) { return world > 1 ? rank_env(r, world, port) : std::vector<std::string>{}; };
   }
-  return points;
+  auto log = [&](int r) { return fs::path(out.string() + ".rank" + std::to_string(r) + ".log"); };
+  std::vector<pid_t> pids;
+  for (int r = 0; r < world; ++r) pids.push_back(spawn(args, env(r), log(r)));
+  std::vector<int> rcs;
+  for (int r = 0; r < world; ++r) rcs.push_back(finish(pids[r], log(r)));
+  return rcs;
 }
 
 }  // namespace
@@ -143,7 +124,7 @@ TEST_CASE("two ranks evaluate and search like one process", "[dist][demo]") {
   REQUIRE(launch("search", exp, dir / "search2", 2) == std::vector<int>{0, 0});
   // Importance is folded per question in question order: the same numbers, bit for bit.
   CHECK(slurp(dir / "search1" / "importance.json") == slurp(dir / "search2" / "importance.json"));
-  const auto j1 = journal(dir / "search1"), j2 = journal(dir / "search2");
+  const auto j1 = test::journal_points(dir / "search1"), j2 = test::journal_points(dir / "search2");
   CHECK(j1.size() >= 4);
   CHECK(j1 == j2);
   const auto p1 = load_profile(dir / "search1" / "budget_profile.yaml");
@@ -258,13 +239,12 @@ TEST_CASE("SLURM's variables and a FileStore rendezvous work as well", "[dist][d
   const auto exp = experiment(dir, 4);
   REQUIRE(launch("eval", exp, dir / "one", 1) == std::vector<int>{0});
   const auto store = dir / "store";
-  std::vector<pid_t> pids;
-  for (int r = 0; r < 2; ++r)
-    pids.push_back(spawn({"eval", exp.string(), "--set", "output_dir=" + (dir / "two").string()},
-                         {"SLURM_NTASKS=2", "SLURM_PROCID=" + std::to_string(r), "SLURM_LOCALID=" + std::to_string(r),
-                          "MASTER_ADDR=127.0.0.1", "LITESTAGE_STORE_FILE=" + store.string()},
-                         dir / ("rank" + std::to_string(r) + ".log")));
-  for (int r = 0; r < 2; ++r) CHECK(finish(pids[r], dir / ("rank" + std::to_string(r) + ".log")) == 0);
+  auto slurm = [&](int r) {
+    return std::vector<std::string>{"SLURM_NTASKS=2", "SLURM_PROCID=" + std::to_string(r),
+                                    "SLURM_LOCALID=" + std::to_string(r), "MASTER_ADDR=127.0.0.1",
+                                    "LITESTAGE_STORE_FILE=" + store.string()};
+  };
+  CHECK(launch("eval", exp, dir / "two", 2, {}, slurm) == std::vector<int>{0, 0});
   CHECK(slurp(dir / "two" / "predictions.jsonl") == slurp(dir / "one" / "predictions.jsonl"));
   CHECK(nlohmann::json::parse(slurp(dir / "two" / "summary.json")).at("ranks") == 2);
   CHECK_FALSE(fs::exists(store));  // the last rank to leave removes the store file

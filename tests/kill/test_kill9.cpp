@@ -19,8 +19,10 @@
 #include "litestage/reasoning/prompts.hpp"
 #include "litestage/search/profile.hpp"
 #include "litestage/util/strings.hpp"
+#include "demo_experiment.hpp"
 #include "process.hpp"
 #include "support.hpp"
+#include "toy_example.hpp"
 
 using namespace litestage;
 namespace fs = std::filesystem;
@@ -116,19 +118,7 @@ void check_jsonl(const fs::path& file, const std::string& key) {
 }
 
 fs::path experiment(const fs::path& dir, int limit) {
-  const fs::path root = LITESTAGE_SOURCE_DIR;
-  const auto file = dir / "exp.yaml";
-  write_file_atomic(file.string(),
-                    "name: kill\nmodel: " + (root / "data" / "demo-model").string() +
-                        "\nruntime: {device: cpu, dtype: f32, threads: 1}\n"
-                        "data: {dataset: synthetic, root: " + (root / "data" / "synthetic" / "settings.json").string() +
-                        ", split: test, limit: " + std::to_string(limit) + ", calibration_size: 20}\n"
-                        "generation: {max_new_tokens: 48}\nimportance: {split: calibration, examples: 6}\n"
-                        "search: {split: calibration, epsilon: 10, latency: cost, max_k: 2}\n"
-                        "methods: [full, litestage, uniform]\n"
-                        "timing: {repeats: 1, warmup: 0}\n"
-                        "early_exit_sweep: {thresholds: [0.6], window: 4, metric: probability}\n");
-  return file;
+  return test::demo_experiment(dir, "kill", limit, "methods: [full, litestage, uniform]\n");
 }
 
 std::vector<std::string> command(const std::string& name, const fs::path& exp, const fs::path& out,
@@ -136,18 +126,6 @@ std::vector<std::string> command(const std::string& name, const fs::path& exp, c
   std::vector<std::string> args = {name, exp.string(), "--set", "output_dir=" + out.string()};
   args.insert(args.end(), extra.begin(), extra.end());
   return args;
-}
-
-// The deterministic part of a search journal: accuracy, cost and tokens per configuration.
-std::map<std::string, nlohmann::json> journal(const fs::path& out) {
-  std::map<std::string, nlohmann::json> points;
-  std::istringstream in(slurp(out / "search_journal.jsonl"));
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    const auto& p = j.at("point");
-    points[j.at("plans").get<std::string>()] = {p.at("accuracy"), p.at("flops"), p.at("tokens")};
-  }
-  return points;
 }
 
 }  // namespace
@@ -188,7 +166,7 @@ TEST_CASE("kill -9: search and run killed at journal, cache and table writes end
   run_to_end(command("run", exp, out), dir / "7.log");
   CHECK(killed >= 4);
   CHECK(slurp(out / "importance.json") == slurp(dir / "whole" / "importance.json"));
-  CHECK(journal(out) == journal(dir / "whole"));
+  CHECK(test::journal_points(out) == test::journal_points(dir / "whole"));
   check_jsonl(out / "search_journal.jsonl", "plans");
   const auto a = load_profile(out / "budget_profile.yaml"), b = load_profile(dir / "whole" / "budget_profile.yaml");
   CHECK(a.stages == b.stages);
@@ -212,18 +190,9 @@ TEST_CASE("kill -9: search and run killed at journal, cache and table writes end
 TEST_CASE("kill -9: train killed during checkpoint writes resumes to the uninterrupted weights", "[kill][shared]") {
   REQUIRE_SHARED(model_dir, "models/stories260K");
   const auto dir = test::temp_dir("kill-train");
-  Example e;
-  e.id = "toy";
-  e.stem = "Lily has a red ball";
-  e.choices = {"the ball is blue", "the ball is red"};
-  e.labels = {"A", "B"};
-  e.answer = 1;
-  TeacherRationale r;
-  r.recall = "Lily's ball is red.";
-  r.analyses = {"the ball is not blue.", "the ball is red."};
   std::vector<StageRecord> records;
   for (int i = 0; i < 8; ++i)
-    for (auto rec : build_stage_records(e, r)) records.push_back(rec);
+    for (auto rec : test::toy_story_records()) records.push_back(rec);
   write_stage_records((dir / "train.jsonl").string(), records);
   auto config = [&](const fs::path& out) {
     const auto file = out.string() + ".yaml";

@@ -7,34 +7,18 @@
 #include "litestage/reasoning/prompts.hpp"
 #include "litestage/tokenizer/tokenizer.hpp"
 #include "litestage/util/strings.hpp"
+#include "toy_example.hpp"
 #include "train_fixtures.hpp"
 
 using namespace litestage;
 using namespace litestage::test;
 namespace fs = std::filesystem;
 
-namespace {
-
-std::vector<StageRecord> toy_records() {
-  Example e;
-  e.id = "toy";
-  e.stem = "Lily has a red ball";
-  e.choices = {"the ball is blue", "the ball is red"};
-  e.labels = {"A", "B"};
-  e.answer = 1;
-  TeacherRationale r;
-  r.recall = "Lily's ball is red.";
-  r.analyses = {"the ball is not blue.", "the ball is red."};
-  return build_stage_records(e, r);  // recall, analyze A, analyze B, summarize
-}
-
-}  // namespace
-
 TEST_CASE("Trainer from YAML: stage-record files, HF checkpoint, tokenizer files, resume", "[train][files][shared]") {
   REQUIRE_SHARED(model_dir, "models/stories260K");
   const fs::path dir = temp_dir("files");
-  write_stage_records((dir / "train.jsonl").string(), toy_records());
-  write_stage_records((dir / "valid.jsonl").string(), toy_records());
+  write_stage_records((dir / "train.jsonl").string(), toy_story_records());
+  write_stage_records((dir / "valid.jsonl").string(), toy_story_records());
   const std::string yaml = "output_dir: " + (dir / "run").string() + "\nseed: 1\nmodel:\n  path: " + model_dir.string() +
                            "\nruntime: {precision: f32}\n"
                            "data:\n  train: " + (dir / "train.jsonl").string() +
