@@ -71,14 +71,14 @@ for t in $run; do
     [[ -f $artifact ]] || continue
     kind=$(basename "$artifact" | cut -d- -f1)
     min=$seeds/regress-$kind-$(sha1sum "$artifact" | cut -c1-12)
-    "$exe" -minimize_crash=1 -max_total_time=60 -exact_artifact_path="$min" "$artifact" >>"$log" 2>&1 || true
+    "$exe" -minimize_crash=1 -runs=20000 -exact_artifact_path="$min" "$artifact" >>"$log" 2>&1 || true
     [[ -f $min ]] || cp "$artifact" "$min"
     rm -f "$artifact"
     echo "fuzz: $t: FINDING ($kind) minimised to ${min#$root/}"
   done
-  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || true)
+  cov=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
+  ft=$( (grep -o 'ft: [0-9]*' "$log" || true) | tail -1 | cut -d' ' -f2)
   summary+=("$(printf '%-16s execs %10s  cov %6s  ft %6s  corpus %5s  exit %s' "$t" "${execs:-?}" "${cov:-?}" \
     "${ft:-?}" "$(ls "$build/corpus/$t" | wc -l)" "$status")")
 done

@@ -100,6 +100,8 @@ void read_json_records(const std::string& path, RecordLayout layout, const ReadO
     } catch (const nlohmann::json::parse_error& e) {
       // e.byte is 1-based and points just past the offending character.
       throw_error(where(path, line_of_offset(text, e.byte > 0 ? e.byte - 1 : 0)), ": invalid JSON: ", e.what());
+    } catch (const nlohmann::json::exception& e) {  // a number out of range: no position
+      throw_error(path, ": invalid JSON: ", e.what());
     }
     if (!doc.is_array()) throw_error(path, ": expected a JSON array at the top level, found ", doc.type_name());
     const auto offsets = array_element_offsets(text);
@@ -120,7 +122,7 @@ void read_json_records(const std::string& path, RecordLayout layout, const ReadO
     nlohmann::json record;
     try {
       record = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       malformed(path, line_no, std::string("invalid JSON: ") + e.what(), options, report);
       continue;
     }

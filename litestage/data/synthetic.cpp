@@ -12,6 +12,7 @@
 
 #include "litestage/data/shuffle.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 
 namespace litestage {
@@ -247,13 +248,7 @@ void from_json(const nlohmann::json& j, SyntheticSettings& s) {
 }
 
 SyntheticSettings read_synthetic_settings(const std::string& path) {
-  const std::string text = read_file(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw_error(path, ": not valid JSON: ", e.what());
-  }
+  const nlohmann::json j = read_json_file(path);
   try {
     return j.get<SyntheticSettings>();
   } catch (const Error& e) {

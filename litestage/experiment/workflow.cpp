@@ -15,6 +15,7 @@
 #include "litestage/model/blas.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/stats.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/timer.hpp"
 
@@ -192,7 +193,7 @@ ImportanceResult run_importance(Session& session, bool write) {
   // A result an earlier run left (as rank 0 sees it) is reused when it was made the same way.
   const std::string previous = dist::from_root([&] { return fs::exists(path) ? read_file(path.string()) : ""; });
   if (!previous.empty()) {
-    auto j = nlohmann::json::parse(previous);
+    auto j = parse_json(previous, path.string());
     if (j.value("ids_fingerprint", "") == data.info.ids_fingerprint && j.value("model", "") == spec.model) {
       auto r = j.at("importance").get<ImportanceResult>();
       if (r.settings.pooling == settings.pooling && r.settings.accumulate == settings.accumulate) {
@@ -251,7 +252,7 @@ void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint)
   if (!dist::is_root()) return;
   const fs::path fp_path = fs::path(out) / "fingerprint.json";
   if (fs::exists(fp_path)) {
-    const auto previous = nlohmann::json::parse(read_file(fp_path.string()));
+    const auto previous = read_json_file(fp_path.string());
     if (previous != fingerprint) {
       const auto diff = nlohmann::json::diff(previous, fingerprint);
       std::set<std::string> keys;

@@ -3,6 +3,7 @@
 #include <fstream>
 
 #include "litestage/util/error.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 
 namespace litestage {
@@ -180,14 +181,7 @@ void ModelConfig::validate(const std::string& source) const {
 }
 
 ModelConfig ModelConfig::from_file(const std::filesystem::path& path) {
-  std::string text = read_file(path.string());
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw_error(path.string(), ": malformed JSON: ", e.what());
-  }
-  return from_json(j, path.string());
+  return from_json(read_json_file(path.string()), path.string());
 }
 
 ModelConfig ModelConfig::from_dir(const std::filesystem::path& dir) {

@@ -7,7 +7,7 @@
 #include "litestage/tokenizer/json_file.hpp"
 #include "litestage/tokenizer/normalizer.hpp"
 #include "litestage/tokenizer/regex.hpp"
-#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/utf8.hpp"
 #include "litestage/util/strings.hpp"
 
 namespace litestage {
@@ -131,7 +131,8 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec) : source_(std::move(spec.source)) {
 
   merges_.reserve(spec.merges.size());
   for (size_t rank = 0; rank < spec.merges.size(); ++rank) {
-    const auto& [left, right] = spec.merges[rank];
+    const std::string& left = spec.merges[rank].first;  // named, not bound: lambdas capture them
+    const std::string& right = spec.merges[rank].second;
     auto l = index_.find(left), r = index_.find(right), m = index_.find(left + right);
     auto where = [&] { return detail::concat(source_, ": merge ", rank, " \"", left, " ", right, "\": "); };
     if (l == index_.end()) throw_error(where(), "\"", left, "\" is not in the vocabulary");

@@ -1,7 +1,7 @@
 #include "litestage/tokenizer/chat_template.hpp"
 
 #include "litestage/tokenizer/hf_config.hpp"
-#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/utf8.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {

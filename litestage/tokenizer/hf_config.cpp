@@ -2,6 +2,7 @@
 
 #include "litestage/tokenizer/json_file.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 
 namespace litestage {
@@ -9,12 +10,7 @@ namespace litestage {
 namespace json_file {
 
 nlohmann::json read(const std::filesystem::path& path) {
-  std::string text = read_file(path.string());
-  try {
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw_error(path.string(), ": malformed JSON: ", e.what());
-  }
+  return read_json_file(path.string());
 }
 
 std::string type_name(const nlohmann::json& j) { return j.type_name(); }

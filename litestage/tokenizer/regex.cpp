@@ -3,7 +3,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/utf8.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {

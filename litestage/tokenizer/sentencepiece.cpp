@@ -6,7 +6,7 @@
 
 #include "litestage/tokenizer/added_tokens.hpp"
 #include "litestage/tokenizer/spm_library.hpp"
-#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/utf8.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
 

@@ -2,7 +2,7 @@
 
 #include "litestage/tokenizer/bpe.hpp"
 #include "litestage/tokenizer/sentencepiece.hpp"
-#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/utf8.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
 

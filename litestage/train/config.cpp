@@ -51,7 +51,10 @@ std::vector<std::string> file_list(const YamlNode& map, const std::string& key) 
 nlohmann::json to_json(const YAML::Node& node) {
   if (node.IsMap()) {
     nlohmann::json j = nlohmann::json::object();
-    for (const auto& kv : node) j[kv.first.as<std::string>()] = to_json(kv.second);
+    for (const auto& kv : node) {
+      if (!kv.first.IsScalar()) throw_error("a key must be a plain name");
+      j[kv.first.Scalar()] = to_json(kv.second);
+    }
     return j;
   }
   if (node.IsSequence()) {
@@ -84,10 +87,13 @@ TrainModelConfig parse_model(const YamlNode& n) {
   n.expect_keys({"path", "config", "init_seed"});
   m.path = n.get_string("path", "");
   if (n.has("config") && n["config"].is_map()) {
-    m.config_json = to_json(n["config"].raw()).dump();
     try {
-      ModelConfig::from_json(nlohmann::json::parse(m.config_json), "model.config");
+      const auto config = to_json(n["config"].raw());
+      ModelConfig::from_json(config, "model.config");
+      m.config_json = config.dump();
     } catch (const Error& e) {
+      n["config"].fail(e.what());
+    } catch (const nlohmann::json::exception& e) {  // e.g. text that is not UTF-8
       n["config"].fail(e.what());
     }
     m.config = "(inline)";

@@ -8,6 +8,16 @@
 
 namespace litestage {
 
+nlohmann::json parse_json(std::string_view text, const std::string& source) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw_error(source, ": malformed JSON: ", e.what());
+  }
+}
+
+nlohmann::json read_json_file(const std::string& path) { return parse_json(read_file(path), path); }
+
 void read_jsonl(const std::string& path, const std::function<void(const nlohmann::json&)>& fn,
                 const std::string& what) {
   std::ifstream in(path, std::ios::binary);

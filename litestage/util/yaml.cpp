@@ -5,6 +5,7 @@
 
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
+#include "litestage/util/utf8.hpp"
 
 namespace litestage {
 
@@ -27,6 +28,7 @@ YamlNode YamlNode::load_file(const std::string& path) {
 }
 
 YamlNode YamlNode::load_string(const std::string& text, const std::string& name) {
+  utf8::validate(text, name);  // YAML is Unicode; yaml-cpp would pass stray bytes through
   try {
     return YamlNode(YAML::Load(text), "", name);
   } catch (const YAML::Exception& e) {
@@ -46,9 +48,7 @@ void YamlNode::expect_map() const {
 }
 
 void YamlNode::expect_keys(const std::vector<std::string>& allowed) const {
-  expect_map();
-  for (const auto& kv : node_) {
-    std::string key = kv.first.as<std::string>();
+  for (const auto& key : keys()) {
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       std::string p = path_.empty() ? key : path_ + "." + key;
       throw_error(file_.empty() ? "" : file_ + ": ", p, ": unknown key (expected one of: ", join(allowed, ", "), ")");
@@ -62,8 +62,13 @@ bool YamlNode::has(const std::string& key) const {
 
 YamlNode YamlNode::operator[](const std::string& key) const {
   std::string p = path_.empty() ? key : path_ + "." + key;
-  if (!node_.IsMap()) return YamlNode(YAML::Node(YAML::NodeType::Undefined), p, file_);
-  return YamlNode(node_[key], p, file_);
+  if (node_.IsMap()) {
+    // A missing key gives yaml-cpp's invalid "zombie" node, which throws on any question but
+    // IsDefined(): hand out a plain undefined node instead.
+    YAML::Node child = node_[key];
+    if (child.IsDefined()) return YamlNode(child, p, file_);
+  }
+  return YamlNode(YAML::Node(YAML::NodeType::Undefined), p, file_);
 }
 
 std::vector<YamlNode> YamlNode::items() const {
@@ -77,7 +82,10 @@ std::vector<YamlNode> YamlNode::items() const {
 std::vector<std::string> YamlNode::keys() const {
   expect_map();
   std::vector<std::string> out;
-  for (const auto& kv : node_) out.push_back(kv.first.as<std::string>());
+  for (const auto& kv : node_) {
+    if (!kv.first.IsScalar()) fail("a key must be a plain name, got " + describe(kv.first));
+    out.push_back(kv.first.Scalar());
+  }
   return out;
 }
 
@@ -166,6 +174,7 @@ void apply_yaml_override(YAML::Node& root, const std::string& assignment) {
   if (eq == std::string::npos || eq == 0) throw_error("--set '", assignment, "': expected key.path=value");
   std::string path = trim(assignment.substr(0, eq));
   std::string value = assignment.substr(eq + 1);
+  utf8::validate(assignment, "--set '" + assignment + "'");
   auto keys = split(path, '.', false);
   for (const auto& k : keys)
     if (k.empty()) throw_error("--set '", assignment, "': empty key in path");

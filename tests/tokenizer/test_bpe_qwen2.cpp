@@ -12,7 +12,7 @@
 #include "litestage/tokenizer/bpe.hpp"
 #include "litestage/tokenizer/tokenizer.hpp"
 #include "litestage/tokenizer/tools.hpp"
-#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/utf8.hpp"
 #include "litestage/util/error.hpp"
 #include "support.hpp"
 

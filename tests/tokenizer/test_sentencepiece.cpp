@@ -9,7 +9,7 @@
 
 #include "litestage/tokenizer/sentencepiece.hpp"
 #include "litestage/tokenizer/tokenizer.hpp"
-#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/utf8.hpp"
 #include "litestage/util/error.hpp"
 #include "support.hpp"
 

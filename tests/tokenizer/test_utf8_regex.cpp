@@ -5,7 +5,7 @@
 #include "litestage/tokenizer/bpe.hpp"
 #include "litestage/tokenizer/normalizer.hpp"
 #include "litestage/tokenizer/regex.hpp"
-#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/utf8.hpp"
 #include "litestage/util/error.hpp"
 
 using namespace litestage;

@@ -1,4 +1,4 @@
-#include "litestage/tokenizer/utf8.hpp"
+#include "litestage/util/utf8.hpp"
 
 #include <cstdint>
 #include <cstdio>

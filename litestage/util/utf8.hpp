@@ -1,5 +1,5 @@
 #pragma once
-// UTF-8 checks shared by the tokenizers: strict validation (Unicode Table 3-7: no overlongs,
+// UTF-8 checks (YAML input, the tokenizers): strict validation (Unicode Table 3-7: no overlongs,
 // no surrogates, nothing above U+10FFFF) and repair of decoded bytes with U+FFFD per maximal
 // subpart, which is what Hugging Face's String::from_utf8_lossy does for byte-level decoding.
 
