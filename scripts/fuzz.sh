@@ -2,7 +2,9 @@
 # Coverage-guided fuzzing of LiteStage's parsers with libFuzzer (Debian's clang), AddressSanitizer
 # and UndefinedBehaviorSanitizer. Builds the targets of tests/fuzz/ in build-fuzz/ and runs them.
 #   bash scripts/fuzz.sh list                      # the targets
-#   bash scripts/fuzz.sh TARGET|all [--seconds N]  # fuzz each for N seconds (default 600)
+#   bash scripts/fuzz.sh TARGET|all [--seconds N] [--runs R]
+#                                                  # fuzz each for N seconds (default 600) or R
+#                                                  # executions, whichever comes first
 #   bash scripts/fuzz.sh TARGET --replay           # run the committed corpus once (no fuzzing)
 # Each target starts from tests/fuzz/corpus/TARGET (read only) plus its own growing corpus in
 # build-fuzz/corpus/TARGET. A finding (crash, sanitizer report, escaped non-litestage exception,
@@ -16,14 +18,15 @@ root=$PWD
 build=$root/build-fuzz
 targets=$(sed -n 's/^litestage_fuzz_target(\([a-z_]*\) .*/\1/p' tests/fuzz/CMakeLists.txt)
 
-usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [[ $# -ge 1 ]] || usage
 if [[ $1 == list ]]; then echo "$targets"; exit 0; fi
 what=$1; shift
-seconds=600; replay=0
+seconds=600; runs=-1; replay=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --seconds) seconds=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
     --replay) replay=1; shift ;;
     *) usage ;;
   esac
@@ -62,7 +65,7 @@ for t in $run; do
   if ((replay)); then
     args+=(-runs=0 "$seeds")
   else
-    args+=(-max_total_time="$seconds" "$build/corpus/$t" "$seeds")
+    args+=(-max_total_time="$seconds" -runs="$runs" "$build/corpus/$t" "$seeds")
   fi
   echo "fuzz: $t (log $log)"
   status=0
