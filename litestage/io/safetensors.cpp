@@ -153,28 +153,28 @@ std::string format_shape(const std::vector<std::int64_t>& shape) {
 // ---------------------------------------------------------------------------------------------
 // Reader
 
-SafeTensorsFile::SafeTensorsFile(const std::filesystem::path& path) : file_(path) {
-  const std::string where = "safetensors file " + path.string() + ": ";
-  const std::uint64_t size = file_.size();
+namespace {
 
+// The 8-byte header length and the JSON header after it; sets data_offset to where data begins.
+json read_header(const MappedFile& file, const std::string& where, std::uint64_t& data_offset) {
+  const std::uint64_t size = file.size();
   if (size < 8)
     throw_error(where, "truncated: ", size,
                 " bytes, shorter than the 8-byte header length that starts the format");
   std::uint64_t header_len = 0;
-  std::memcpy(&header_len, file_.data(), 8);  // little-endian u64
+  std::memcpy(&header_len, file.data(), 8);  // little-endian u64
   if (header_len > size - 8)
     throw_error(where, "header length ", header_len, " is larger than the ", size - 8,
                 " bytes that follow it (truncated file, or not a safetensors file)");
   if (header_len > kMaxHeaderBytes)
     throw_error(where, "header length ", header_len, " exceeds the ", kMaxHeaderBytes,
                 "-byte limit (not a safetensors file)");
-  data_offset_ = 8 + header_len;
-  const std::uint64_t data_size = size - data_offset_;
+  data_offset = 8 + header_len;
 
-  // Parse. nlohmann validates UTF-8 inside strings and rejects stray bytes outside them.
+  // nlohmann validates UTF-8 inside strings and rejects stray bytes outside them.
   json header;
   try {
-    const auto* begin = reinterpret_cast<const char*>(file_.data()) + 8;
+    const auto* begin = reinterpret_cast<const char*>(file.data()) + 8;
     json::parser_callback_t limit_depth = [](int depth, json::parse_event_t, json&) {
       if (depth > kMaxHeaderDepth) throw TooDeep{};
       return true;
@@ -188,102 +188,117 @@ SafeTensorsFile::SafeTensorsFile(const std::filesystem::path& path) : file_(path
   }
   if (!header.is_object())
     throw_error(where, "header is not a JSON object (it is ", json_kind(header), ")");
+  return header;
+}
 
-  for (const auto& [key, value] : header.items()) {
-    if (key == "__metadata__") {
-      if (value.is_null()) continue;
-      if (!value.is_object())
-        throw_error(where, "__metadata__ must be an object of strings, got ", json_kind(value));
-      for (const auto& [mkey, mvalue] : value.items()) {
-        if (!mvalue.is_string())
-          throw_error(where, "__metadata__ must map strings to strings, but '", mkey,
-                      "' is a ", json_kind(mvalue));
-        metadata_[mkey] = mvalue.get<std::string>();
-      }
-      continue;
-    }
-
-    const std::string at_tensor = where + "tensor '" + key + "': ";
-    if (!value.is_object())
-      throw_error(at_tensor, "entry must be an object with dtype, shape and data_offsets, got ",
-                  json_kind(value));
-    TensorInfo info;
-    info.name = key;
-
-    // dtype
-    const auto dtype_it = value.find("dtype");
-    if (dtype_it == value.end()) throw_error(at_tensor, "missing \"dtype\"");
-    if (!dtype_it->is_string())
-      throw_error(at_tensor, "\"dtype\" must be a string, got ", json_kind(*dtype_it));
-    const auto& dtype_str = dtype_it->get_ref<const std::string&>();
-    const auto dtype = parse_dtype(dtype_str);
-    if (!dtype) throw_error(at_tensor, "unknown dtype '", printable(dtype_str), "'");
-    info.dtype = *dtype;
-
-    // shape: non-negative integers whose product fits in int64
-    const auto shape_it = value.find("shape");
-    if (shape_it == value.end()) throw_error(at_tensor, "missing \"shape\"");
-    if (!shape_it->is_array())
-      throw_error(at_tensor, "\"shape\" must be an array of integers, got ", json_kind(*shape_it));
-    std::int64_t numel = 1;
-    for (const auto& dim : *shape_it) {
-      if (dim.is_number_integer() && !dim.is_number_unsigned())
-        throw_error(at_tensor, "negative dimension ", dim.get<std::int64_t>(), " in shape ",
-                    printable(shape_it->dump()));
-      if (!dim.is_number_unsigned())
-        throw_error(at_tensor, "shape ", printable(shape_it->dump()),
-                    " must hold non-negative integers");
-      const auto d = dim.get<std::uint64_t>();
-      if (d > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
-          __builtin_mul_overflow(numel, static_cast<std::int64_t>(d), &numel))
-        throw_error(at_tensor, "shape ", shape_it->dump(), " has more elements than fit in 64 bits");
-      info.shape.push_back(static_cast<std::int64_t>(d));
-    }
-
-    // data_offsets: [begin, end] within the data section
-    const auto offsets_it = value.find("data_offsets");
-    if (offsets_it == value.end()) throw_error(at_tensor, "missing \"data_offsets\"");
-    const json& offsets = *offsets_it;
-    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
-        !offsets[1].is_number_unsigned())
-      throw_error(at_tensor, "\"data_offsets\" must be [begin, end] with non-negative integers, got ",
-                  printable(offsets.dump()));
-    info.data_begin = offsets[0].get<std::uint64_t>();
-    info.data_end = offsets[1].get<std::uint64_t>();
-    if (info.data_begin > info.data_end)
-      throw_error(at_tensor, "data_offsets [", info.data_begin, ", ", info.data_end,
-                  "] begin after they end");
-    if (info.data_end > data_size)
-      throw_error(at_tensor, "data_offsets [", info.data_begin, ", ", info.data_end,
-                  "] run past the end of the ", data_size,
-                  "-byte data section (truncated file or out-of-range offsets)");
-
-    // byte size == numel * element size (sub-byte types must fill whole bytes)
-    std::uint64_t bits = 0;
-    if (__builtin_mul_overflow(static_cast<std::uint64_t>(numel),
-                               static_cast<std::uint64_t>(dtype_bits(info.dtype)), &bits) ||
-        bits % 8 != 0 || bits / 8 != info.nbytes()) {
-      throw_error(at_tensor, "data_offsets [", info.data_begin, ", ", info.data_end, "] hold ",
-                  info.nbytes(), " bytes, but shape ", format_shape(info.shape), " of ",
-                  dtype_name(info.dtype), " needs ",
-                  bits % 8 == 0 ? std::to_string(bits / 8) : std::to_string(bits) + " bits");
-    }
-    tensors_.push_back(std::move(info));
+void read_metadata(const json& value, const std::string& where, std::map<std::string, std::string>& out) {
+  if (value.is_null()) return;
+  if (!value.is_object())
+    throw_error(where, "__metadata__ must be an object of strings, got ", json_kind(value));
+  for (const auto& [key, item] : value.items()) {
+    if (!item.is_string())
+      throw_error(where, "__metadata__ must map strings to strings, but '", key, "' is a ", json_kind(item));
+    out[key] = item.get<std::string>();
   }
+}
 
-  // Data order; then any tensor starting before the previous one ended overlaps it.
-  std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
+DType read_dtype(const json& entry, const std::string& at_tensor) {
+  const auto it = entry.find("dtype");
+  if (it == entry.end()) throw_error(at_tensor, "missing \"dtype\"");
+  if (!it->is_string()) throw_error(at_tensor, "\"dtype\" must be a string, got ", json_kind(*it));
+  const auto& name = it->get_ref<const std::string&>();
+  const auto dtype = parse_dtype(name);
+  if (!dtype) throw_error(at_tensor, "unknown dtype '", printable(name), "'");
+  return *dtype;
+}
+
+// Non-negative integers whose product fits in int64; returns that product.
+std::int64_t read_shape(const json& entry, const std::string& at_tensor, std::vector<std::int64_t>& shape) {
+  const auto it = entry.find("shape");
+  if (it == entry.end()) throw_error(at_tensor, "missing \"shape\"");
+  if (!it->is_array()) throw_error(at_tensor, "\"shape\" must be an array of integers, got ", json_kind(*it));
+  std::int64_t numel = 1;
+  for (const auto& dim : *it) {
+    if (dim.is_number_integer() && !dim.is_number_unsigned())
+      throw_error(at_tensor, "negative dimension ", dim.get<std::int64_t>(), " in shape ", printable(it->dump()));
+    if (!dim.is_number_unsigned())
+      throw_error(at_tensor, "shape ", printable(it->dump()), " must hold non-negative integers");
+    const auto d = dim.get<std::uint64_t>();
+    if (d > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) ||
+        __builtin_mul_overflow(numel, static_cast<std::int64_t>(d), &numel))
+      throw_error(at_tensor, "shape ", it->dump(), " has more elements than fit in 64 bits");
+    shape.push_back(static_cast<std::int64_t>(d));
+  }
+  return numel;
+}
+
+// [begin, end] within the data section of `data_size` bytes.
+void read_offsets(const json& entry, const std::string& at_tensor, std::uint64_t data_size, TensorInfo& info) {
+  const auto it = entry.find("data_offsets");
+  if (it == entry.end()) throw_error(at_tensor, "missing \"data_offsets\"");
+  const json& offsets = *it;
+  if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+      !offsets[1].is_number_unsigned())
+    throw_error(at_tensor, "\"data_offsets\" must be [begin, end] with non-negative integers, got ",
+                printable(offsets.dump()));
+  info.data_begin = offsets[0].get<std::uint64_t>();
+  info.data_end = offsets[1].get<std::uint64_t>();
+  if (info.data_begin > info.data_end)
+    throw_error(at_tensor, "data_offsets [", info.data_begin, ", ", info.data_end, "] begin after they end");
+  if (info.data_end > data_size)
+    throw_error(at_tensor, "data_offsets [", info.data_begin, ", ", info.data_end, "] run past the end of the ",
+                data_size, "-byte data section (truncated file or out-of-range offsets)");
+}
+
+TensorInfo read_tensor(const std::string& name, const json& entry, const std::string& where, std::uint64_t data_size) {
+  const std::string at_tensor = where + "tensor '" + name + "': ";
+  if (!entry.is_object())
+    throw_error(at_tensor, "entry must be an object with dtype, shape and data_offsets, got ", json_kind(entry));
+  TensorInfo info;
+  info.name = name;
+  info.dtype = read_dtype(entry, at_tensor);
+  const std::int64_t numel = read_shape(entry, at_tensor, info.shape);
+  read_offsets(entry, at_tensor, data_size, info);
+  // byte size == numel * element size (sub-byte types must fill whole bytes)
+  std::uint64_t bits = 0;
+  if (__builtin_mul_overflow(static_cast<std::uint64_t>(numel), static_cast<std::uint64_t>(dtype_bits(info.dtype)),
+                             &bits) ||
+      bits % 8 != 0 || bits / 8 != info.nbytes()) {
+    throw_error(at_tensor, "data_offsets [", info.data_begin, ", ", info.data_end, "] hold ", info.nbytes(),
+                " bytes, but shape ", format_shape(info.shape), " of ", dtype_name(info.dtype), " needs ",
+                bits % 8 == 0 ? std::to_string(bits / 8) : std::to_string(bits) + " bits");
+  }
+  return info;
+}
+
+// Sorts into data order; then any tensor starting before the previous one ended overlaps it.
+void sort_and_check_overlap(std::vector<TensorInfo>& tensors, const std::string& where) {
+  std::sort(tensors.begin(), tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
     return std::tie(a.data_begin, a.data_end, a.name) < std::tie(b.data_begin, b.data_end, b.name);
   });
   const TensorInfo* previous = nullptr;  // last non-empty tensor
-  for (const auto& t : tensors_) {
+  for (const auto& t : tensors) {
     if (t.nbytes() == 0) continue;  // an empty range overlaps nothing
     if (previous != nullptr && t.data_begin < previous->data_end)
-      throw_error(where, "tensors '", previous->name, "' [", previous->data_begin, ", ",
-                  previous->data_end, ") and '", t.name, "' [", t.data_begin, ", ", t.data_end,
-                  ") overlap in the data section");
+      throw_error(where, "tensors '", previous->name, "' [", previous->data_begin, ", ", previous->data_end,
+                  ") and '", t.name, "' [", t.data_begin, ", ", t.data_end, ") overlap in the data section");
     previous = &t;
   }
+}
+
+}  // namespace
+
+SafeTensorsFile::SafeTensorsFile(const std::filesystem::path& path) : file_(path) {
+  const std::string where = "safetensors file " + path.string() + ": ";
+  const json header = read_header(file_, where, data_offset_);
+  const std::uint64_t data_size = file_.size() - data_offset_;
+  for (const auto& [key, value] : header.items()) {
+    if (key == "__metadata__")
+      read_metadata(value, where, metadata_);
+    else
+      tensors_.push_back(read_tensor(key, value, where, data_size));
+  }
+  sort_and_check_overlap(tensors_, where);
   for (std::size_t i = 0; i < tensors_.size(); ++i) index_.emplace(tensors_[i].name, i);
 }
 
