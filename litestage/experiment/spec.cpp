@@ -29,6 +29,100 @@ StageSpec parse_stage(const YamlNode& n, const EarlyExitConfig& inherited) {
   return s;
 }
 
+void parse_runtime(const YamlNode& rt, ExperimentSpec& s) {
+  rt.expect_keys({"device", "dtype", "threads", "prefix_sharing"});
+  s.device = rt.get_string("device", s.device);
+  s.dtype = rt.get_string("dtype", s.dtype);
+  s.threads = static_cast<int>(rt.get_int("threads", 0));
+  if (s.threads < 0) rt["threads"].fail("must be >= 0");
+  s.prefix_sharing = rt.get_bool("prefix_sharing", s.prefix_sharing);
+}
+
+void parse_data(const YamlNode& d, ExperimentSpec& s) {
+  d.expect_keys({"dataset", "root", "split", "offset", "limit", "seed", "calibration_size", "skip_malformed"});
+  s.dataset = d.get_string("dataset", s.dataset);
+  s.data_root = d.get_string("root", "");
+  s.split = d.get_choice("split", s.split, {"train", "valid", "validation", "test", "calibration"});
+  auto offset = d.get_int("offset", 0);
+  if (offset < 0) d["offset"].fail("must be >= 0");
+  s.load.offset = static_cast<size_t>(offset);
+  if (d.has("limit")) {
+    auto limit = d["limit"].as_int();
+    if (limit < 1) d["limit"].fail("must be >= 1");
+    s.load.limit = static_cast<size_t>(limit);
+  }
+  s.load.seed = static_cast<uint64_t>(d.get_int("seed", static_cast<int64_t>(kDefaultSplitSeed)));
+  auto cal = d.get_int("calibration_size", static_cast<int64_t>(kDefaultCalibrationSize));
+  if (cal < 1) d["calibration_size"].fail("must be >= 1");
+  s.load.calibration_size = static_cast<size_t>(cal);
+  s.load.skip_malformed = d.get_bool("skip_malformed", false);
+}
+
+void parse_prompt(const YamlNode& p, ExperimentSpec& s) {
+  p.expect_keys({"format", "mode", "chat_template", "exemplars", "system_prompt"});
+  s.prompt_format = p.get_choice("format", s.prompt_format, {"tinythinker", "chat"});
+  s.mode = p.get_choice("mode", s.mode, {"recall_analyze_summarize", "recall_summarize", "analyze_summarize", "summarize"});
+  s.chat_template = p.get_choice("chat_template", s.chat_template, {"auto", "none", "chatml", "zephyr", "llama3"});
+  s.exemplars = p.get_bool("exemplars", s.exemplars);
+  s.system_prompt = p.get_string("system_prompt", "");
+}
+
+void parse_generation(const YamlNode& g, ExperimentSpec& s) {
+  g.expect_keys({"max_new_tokens", "temperature", "top_k", "top_p", "seed", "stop", "batch_analyze"});
+  s.max_new_tokens = static_cast<int>(g.get_int("max_new_tokens", s.max_new_tokens));
+  if (s.max_new_tokens < 1) g["max_new_tokens"].fail("must be >= 1");
+  s.sampling.temperature = g.get_double("temperature", 0.0);
+  if (s.sampling.temperature < 0) g["temperature"].fail("must be >= 0");
+  s.sampling.top_k = static_cast<int>(g.get_int("top_k", 0));
+  s.sampling.top_p = g.get_double("top_p", 1.0);
+  if (s.sampling.top_p < 0 || s.sampling.top_p > 1) g["top_p"].fail("must be in [0, 1]");
+  s.sampling.seed = static_cast<uint64_t>(g.get_int("seed", 0));
+  if (g.has("stop")) s.stop = g["stop"].as_string_list();
+  s.batch_analyze = g.get_bool("batch_analyze", false);
+}
+
+void parse_importance(const YamlNode& im, ExperimentSpec& s) {
+  im.expect_keys({"split", "examples", "pooling", "accumulate"});
+  s.importance.split = im.get_choice("split", s.importance.split, {"train", "valid", "validation", "calibration"});
+  s.importance.examples = static_cast<int>(im.get_int("examples", s.importance.examples));
+  if (s.importance.examples < 1) im["examples"].fail("must be >= 1");
+  s.importance.pooling = im.get_choice("pooling", s.importance.pooling, {"mean", "last"});
+  s.importance.accumulate = im.get_choice("accumulate", s.importance.accumulate, {"sum", "mean"});
+}
+
+void parse_timing(const YamlNode& ti, ExperimentSpec& s) {
+  ti.expect_keys({"repeats", "warmup"});
+  s.timing.repeats = static_cast<int>(ti.get_int("repeats", s.timing.repeats));
+  if (s.timing.repeats < 1) ti["repeats"].fail("must be >= 1");
+  s.timing.warmup = static_cast<int>(ti.get_int("warmup", s.timing.warmup));
+  if (s.timing.warmup < 0) ti["warmup"].fail("must be >= 0");
+}
+
+void parse_search(const YamlNode& se, ExperimentSpec& s) {
+  se.expect_keys({"split", "epsilon", "max_k", "step", "limit", "latency"});
+  s.search.latency = se.get_choice("latency", s.search.latency, {"measured", "cost"});
+  s.search.split = se.get_choice("split", s.search.split, {"train", "valid", "validation", "calibration"});
+  s.search.epsilon = se.get_double("epsilon", s.search.epsilon);
+  if (s.search.epsilon < 0) se["epsilon"].fail("must be >= 0");
+  if (se.has("max_k")) {
+    s.search.max_k = static_cast<int>(se["max_k"].as_int());
+    if (*s.search.max_k < 0) se["max_k"].fail("must be >= 0");
+  }
+  s.search.step = static_cast<int>(se.get_int("step", 1));
+  if (s.search.step < 1) se["step"].fail("must be >= 1");
+  s.search.limit = static_cast<int>(se.get_int("limit", 0));
+  if (s.search.limit < 0) se["limit"].fail("must be >= 0");
+}
+
+void parse_sweep(const YamlNode& sw, ExperimentSpec& s) {
+  sw.expect_keys({"thresholds", "window", "metric"});
+  if (sw.has("thresholds")) s.early_exit_sweep.thresholds = sw["thresholds"].as_double_list();
+  s.early_exit_sweep.window = static_cast<int>(sw.get_int("window", s.early_exit_sweep.window));
+  if (s.early_exit_sweep.window < 1) sw["window"].fail("must be >= 1");
+  s.early_exit_sweep.metric = sw.get_choice("metric", s.early_exit_sweep.metric, {"probability", "logit"});
+  if (s.early_exit_sweep.thresholds.empty()) sw["thresholds"].fail("needs at least one threshold");
+}
+
 }  // namespace
 
 ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& source) {
@@ -44,57 +138,10 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
   s.model = root.require_string("model");
   s.tokenizer = root.get_string("tokenizer", "");
 
-  if (auto rt = root["runtime"]; rt.defined()) {
-    rt.expect_keys({"device", "dtype", "threads", "prefix_sharing"});
-    s.device = rt.get_string("device", s.device);
-    s.dtype = rt.get_string("dtype", s.dtype);
-    s.threads = static_cast<int>(rt.get_int("threads", 0));
-    if (s.threads < 0) rt["threads"].fail("must be >= 0");
-    s.prefix_sharing = rt.get_bool("prefix_sharing", s.prefix_sharing);
-  }
-
-  if (auto d = root["data"]; d.defined()) {
-    d.expect_keys({"dataset", "root", "split", "offset", "limit", "seed", "calibration_size", "skip_malformed"});
-    s.dataset = d.get_string("dataset", s.dataset);
-    s.data_root = d.get_string("root", "");
-    s.split = d.get_choice("split", s.split, {"train", "valid", "validation", "test", "calibration"});
-    auto offset = d.get_int("offset", 0);
-    if (offset < 0) d["offset"].fail("must be >= 0");
-    s.load.offset = static_cast<size_t>(offset);
-    if (d.has("limit")) {
-      auto limit = d["limit"].as_int();
-      if (limit < 1) d["limit"].fail("must be >= 1");
-      s.load.limit = static_cast<size_t>(limit);
-    }
-    s.load.seed = static_cast<uint64_t>(d.get_int("seed", static_cast<int64_t>(kDefaultSplitSeed)));
-    auto cal = d.get_int("calibration_size", static_cast<int64_t>(kDefaultCalibrationSize));
-    if (cal < 1) d["calibration_size"].fail("must be >= 1");
-    s.load.calibration_size = static_cast<size_t>(cal);
-    s.load.skip_malformed = d.get_bool("skip_malformed", false);
-  }
-
-  if (auto p = root["prompt"]; p.defined()) {
-    p.expect_keys({"format", "mode", "chat_template", "exemplars", "system_prompt"});
-    s.prompt_format = p.get_choice("format", s.prompt_format, {"tinythinker", "chat"});
-    s.mode = p.get_choice("mode", s.mode, {"recall_analyze_summarize", "recall_summarize", "analyze_summarize", "summarize"});
-    s.chat_template = p.get_choice("chat_template", s.chat_template, {"auto", "none", "chatml", "zephyr", "llama3"});
-    s.exemplars = p.get_bool("exemplars", s.exemplars);
-    s.system_prompt = p.get_string("system_prompt", "");
-  }
-
-  if (auto g = root["generation"]; g.defined()) {
-    g.expect_keys({"max_new_tokens", "temperature", "top_k", "top_p", "seed", "stop", "batch_analyze"});
-    s.max_new_tokens = static_cast<int>(g.get_int("max_new_tokens", s.max_new_tokens));
-    if (s.max_new_tokens < 1) g["max_new_tokens"].fail("must be >= 1");
-    s.sampling.temperature = g.get_double("temperature", 0.0);
-    if (s.sampling.temperature < 0) g["temperature"].fail("must be >= 0");
-    s.sampling.top_k = static_cast<int>(g.get_int("top_k", 0));
-    s.sampling.top_p = g.get_double("top_p", 1.0);
-    if (s.sampling.top_p < 0 || s.sampling.top_p > 1) g["top_p"].fail("must be in [0, 1]");
-    s.sampling.seed = static_cast<uint64_t>(g.get_int("seed", 0));
-    if (g.has("stop")) s.stop = g["stop"].as_string_list();
-    s.batch_analyze = g.get_bool("batch_analyze", false);
-  }
+  if (auto rt = root["runtime"]; rt.defined()) parse_runtime(rt, s);
+  if (auto d = root["data"]; d.defined()) parse_data(d, s);
+  if (auto p = root["prompt"]; p.defined()) parse_prompt(p, s);
+  if (auto g = root["generation"]; g.defined()) parse_generation(g, s);
 
   s.early_exit = parse_early_exit_yaml(root["early_exit"], EarlyExitConfig{});
   if (auto st = root["stages"]; st.defined()) {
@@ -106,44 +153,10 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
   s.output_dir = root.get_string("output_dir", "runs/" + s.name);
   s.seed = static_cast<uint64_t>(root.get_int("seed", 0));
 
-  if (auto im = root["importance"]; im.defined()) {
-    im.expect_keys({"split", "examples", "pooling", "accumulate"});
-    s.importance.split = im.get_choice("split", s.importance.split, {"train", "valid", "validation", "calibration"});
-    s.importance.examples = static_cast<int>(im.get_int("examples", s.importance.examples));
-    if (s.importance.examples < 1) im["examples"].fail("must be >= 1");
-    s.importance.pooling = im.get_choice("pooling", s.importance.pooling, {"mean", "last"});
-    s.importance.accumulate = im.get_choice("accumulate", s.importance.accumulate, {"sum", "mean"});
-  }
-  if (auto ti = root["timing"]; ti.defined()) {
-    ti.expect_keys({"repeats", "warmup"});
-    s.timing.repeats = static_cast<int>(ti.get_int("repeats", s.timing.repeats));
-    if (s.timing.repeats < 1) ti["repeats"].fail("must be >= 1");
-    s.timing.warmup = static_cast<int>(ti.get_int("warmup", s.timing.warmup));
-    if (s.timing.warmup < 0) ti["warmup"].fail("must be >= 0");
-  }
-  if (auto se = root["search"]; se.defined()) {
-    se.expect_keys({"split", "epsilon", "max_k", "step", "limit", "latency"});
-    s.search.latency = se.get_choice("latency", s.search.latency, {"measured", "cost"});
-    s.search.split = se.get_choice("split", s.search.split, {"train", "valid", "validation", "calibration"});
-    s.search.epsilon = se.get_double("epsilon", s.search.epsilon);
-    if (s.search.epsilon < 0) se["epsilon"].fail("must be >= 0");
-    if (se.has("max_k")) {
-      s.search.max_k = static_cast<int>(se["max_k"].as_int());
-      if (*s.search.max_k < 0) se["max_k"].fail("must be >= 0");
-    }
-    s.search.step = static_cast<int>(se.get_int("step", 1));
-    if (s.search.step < 1) se["step"].fail("must be >= 1");
-    s.search.limit = static_cast<int>(se.get_int("limit", 0));
-    if (s.search.limit < 0) se["limit"].fail("must be >= 0");
-  }
-  if (auto sw = root["early_exit_sweep"]; sw.defined()) {
-    sw.expect_keys({"thresholds", "window", "metric"});
-    if (sw.has("thresholds")) s.early_exit_sweep.thresholds = sw["thresholds"].as_double_list();
-    s.early_exit_sweep.window = static_cast<int>(sw.get_int("window", s.early_exit_sweep.window));
-    if (s.early_exit_sweep.window < 1) sw["window"].fail("must be >= 1");
-    s.early_exit_sweep.metric = sw.get_choice("metric", s.early_exit_sweep.metric, {"probability", "logit"});
-    if (s.early_exit_sweep.thresholds.empty()) sw["thresholds"].fail("needs at least one threshold");
-  }
+  if (auto im = root["importance"]; im.defined()) parse_importance(im, s);
+  if (auto ti = root["timing"]; ti.defined()) parse_timing(ti, s);
+  if (auto se = root["search"]; se.defined()) parse_search(se, s);
+  if (auto sw = root["early_exit_sweep"]; sw.defined()) parse_sweep(sw, s);
   if (root.has("methods")) {
     s.methods = root["methods"].as_string_list();
     for (const auto& m : s.methods)

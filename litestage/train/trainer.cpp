@@ -459,64 +459,105 @@ EvalRecord Trainer::evaluate() {
   return r;
 }
 
+namespace {
+
+// Steps accumulated between two log records.
+struct LogWindow {
+  double seconds = 0, loss = 0, grad = 0;  // loss weighted by target tokens
+  int64_t targets = 0, tokens = 0, padded = 0, steps = 0;
+
+  void add(const StepStats& s) {
+    seconds += s.seconds;
+    loss += s.loss * static_cast<double>(s.target_tokens);
+    targets += s.target_tokens;
+    tokens += s.tokens;
+    padded += s.padded_tokens;
+    grad += s.grad_norm;
+    ++steps;
+  }
+  void fill(TrainLogRecord& r) const {
+    r.loss = loss / static_cast<double>(targets);
+    r.grad_norm = grad / static_cast<double>(steps);
+    r.tokens_per_second = static_cast<double>(tokens) / std::max(seconds, 1e-9);
+    r.target_tokens_per_second = static_cast<double>(targets) / std::max(seconds, 1e-9);
+    r.padding = 1.0 - static_cast<double>(tokens) / static_cast<double>(std::max<int64_t>(padded, 1));
+  }
+};
+
+}  // namespace
+
+void Trainer::announce_start() {
+  std::ostringstream m;
+  m << (resumed_ ? "resuming at step " + std::to_string(global_step_) + " of " : "training for ") << total_steps_
+    << " steps (" << steps_per_epoch_ << " per epoch) on " << train_.size() << " examples";
+  if (!train_stats_.per_stage.empty()) {
+    m << " (";
+    bool first = true;
+    for (const auto& [k, n] : train_stats_.per_stage) {
+      m << (first ? "" : ", ") << to_string(k) << " " << n;
+      first = false;
+    }
+    m << "; " << train_stats_.prompt_tokens << " prompt + " << train_stats_.target_tokens << " target tokens";
+    if (train_stats_.truncated) m << "; " << train_stats_.truncated << " prompts cut from the left";
+    if (train_stats_.boundary_mismatches)
+      m << "; " << train_stats_.boundary_mismatches << " records tokenise differently when prompt and target are joined";
+    m << ")";
+  }
+  m << ", " << validation_.size() << " validation examples; batch " << config_.training.batch_size << " x "
+    << config_.training.grad_accum << " accumulation on " << device_.str() << (autocast_ ? " (bf16 autocast)" : " (f32)");
+  message(m.str());
+  nlohmann::json j{{"event", resumed_ ? "resume" : "start"}, {"step", global_step_}, {"total_steps", total_steps_},
+                   {"examples", train_.size()}, {"validation_examples", validation_.size()},
+                   {"prompt_tokens", train_stats_.prompt_tokens}, {"target_tokens", train_stats_.target_tokens},
+                   {"truncated", train_stats_.truncated}, {"boundary_mismatches", train_stats_.boundary_mismatches},
+                   {"data_digest", train_digest_}};
+  log_json(j.dump());
+}
+
+void Trainer::log_train(const TrainLogRecord& r) {
+  log_json(nlohmann::json{{"event", "train"},
+                          {"step", r.step},
+                          {"epoch", r.epoch},
+                          {"loss", r.loss},
+                          {"lr", r.lr},
+                          {"grad_norm", r.grad_norm},
+                          {"tokens_per_s", r.tokens_per_second},
+                          {"target_tokens_per_s", r.target_tokens_per_second},
+                          {"padding", r.padding},
+                          {"tokens", r.tokens},
+                          {"elapsed_s", r.elapsed_seconds}}
+               .dump());
+  if (hooks_.on_log)
+    hooks_.on_log(r);
+  else
+    std::cout << format_log_line(r) << std::endl;
+}
+
 TrainSummary Trainer::train() {
   TrainSummary sum;
   sum.start_step = global_step_;
   sum.total_steps = total_steps_;
   sum.output_dir = out_;
-  {
-    std::ostringstream m;
-    m << (resumed_ ? "resuming at step " + std::to_string(global_step_) + " of " : "training for ") << total_steps_
-      << " steps (" << steps_per_epoch_ << " per epoch) on " << train_.size() << " examples";
-    if (!train_stats_.per_stage.empty()) {
-      m << " (";
-      bool first = true;
-      for (const auto& [k, n] : train_stats_.per_stage) {
-        m << (first ? "" : ", ") << to_string(k) << " " << n;
-        first = false;
-      }
-      m << "; " << train_stats_.prompt_tokens << " prompt + " << train_stats_.target_tokens << " target tokens";
-      if (train_stats_.truncated) m << "; " << train_stats_.truncated << " prompts cut from the left";
-      if (train_stats_.boundary_mismatches)
-        m << "; " << train_stats_.boundary_mismatches << " records tokenise differently when prompt and target are joined";
-      m << ")";
-    }
-    m << ", " << validation_.size() << " validation examples; batch " << config_.training.batch_size << " x "
-      << config_.training.grad_accum << " accumulation on " << device_.str() << (autocast_ ? " (bf16 autocast)" : " (f32)");
-    message(m.str());
-    nlohmann::json j{{"event", resumed_ ? "resume" : "start"}, {"step", global_step_}, {"total_steps", total_steps_},
-                     {"examples", train_.size()}, {"validation_examples", validation_.size()},
-                     {"prompt_tokens", train_stats_.prompt_tokens}, {"target_tokens", train_stats_.target_tokens},
-                     {"truncated", train_stats_.truncated}, {"boundary_mismatches", train_stats_.boundary_mismatches},
-                     {"data_digest", train_digest_}};
-    log_json(j.dump());
-  }
+  sum.best_value = best_value_;
+  sum.best_criterion = best_criterion_;
+  sum.best_step = best_step_;
+  announce_start();
   if (global_step_ >= total_steps_) {
     message("nothing to do: step " + std::to_string(global_step_) + " of " + std::to_string(total_steps_));
     sum.end_step = global_step_;
-    sum.best_value = best_value_;
-    sum.best_criterion = best_criterion_;
-    sum.best_step = best_step_;
     return sum;
   }
 
   Timer wall;
   double train_seconds = 0;
-  double win_seconds = 0, win_loss = 0, win_grad = 0;
-  int64_t win_targets = 0, win_tokens = 0, win_padded = 0, win_steps = 0;
+  LogWindow window;
   int64_t last_eval_step = -1;
   const auto& t = config_.training;
   while (global_step_ < total_steps_) {
     StepStats s = step();
     train_seconds += s.seconds;
     sum.tokens += s.tokens;
-    win_seconds += s.seconds;
-    win_loss += s.loss * static_cast<double>(s.target_tokens);
-    win_targets += s.target_tokens;
-    win_tokens += s.tokens;
-    win_padded += s.padded_tokens;
-    win_grad += s.grad_norm;
-    ++win_steps;
+    window.add(s);
     if (hooks_.on_step) hooks_.on_step(s);
 
     const bool at_end = global_step_ == total_steps_;
@@ -525,33 +566,13 @@ TrainSummary Trainer::train() {
       r.step = global_step_;
       r.total_steps = total_steps_;
       r.epoch = static_cast<double>(epoch_) + static_cast<double>(position_) / static_cast<double>(train_.size());
-      r.loss = win_loss / static_cast<double>(win_targets);
       r.lr = s.lr;
-      r.grad_norm = win_grad / static_cast<double>(win_steps);
-      r.tokens_per_second = static_cast<double>(win_tokens) / std::max(win_seconds, 1e-9);
-      r.target_tokens_per_second = static_cast<double>(win_targets) / std::max(win_seconds, 1e-9);
-      r.padding = 1.0 - static_cast<double>(win_tokens) / static_cast<double>(std::max<int64_t>(win_padded, 1));
+      window.fill(r);
       r.tokens = sum.tokens;
       r.elapsed_seconds = wall.seconds();
       sum.last_loss = r.loss;
-      log_json(nlohmann::json{{"event", "train"},
-                              {"step", r.step},
-                              {"epoch", r.epoch},
-                              {"loss", r.loss},
-                              {"lr", r.lr},
-                              {"grad_norm", r.grad_norm},
-                              {"tokens_per_s", r.tokens_per_second},
-                              {"target_tokens_per_s", r.target_tokens_per_second},
-                              {"padding", r.padding},
-                              {"tokens", r.tokens},
-                              {"elapsed_s", r.elapsed_seconds}}
-                   .dump());
-      if (hooks_.on_log)
-        hooks_.on_log(r);
-      else
-        std::cout << format_log_line(r) << std::endl;
-      win_seconds = win_loss = win_grad = 0;
-      win_targets = win_tokens = win_padded = win_steps = 0;
+      log_train(r);
+      window = LogWindow{};
     }
     if (at_end) break;
     const bool do_eval = t.eval_every > 0 && global_step_ % t.eval_every == 0;
@@ -564,13 +585,12 @@ TrainSummary Trainer::train() {
   }
   if (last_eval_step != global_step_) sum.last_eval = evaluate();
   save_last();
-
   sum.end_step = global_step_;
-  sum.seconds = wall.seconds();
-  sum.tokens_per_second = static_cast<double>(sum.tokens) / std::max(train_seconds, 1e-9);
   sum.best_value = best_value_;
   sum.best_criterion = best_criterion_;
   sum.best_step = best_step_;
+  sum.seconds = wall.seconds();
+  sum.tokens_per_second = static_cast<double>(sum.tokens) / std::max(train_seconds, 1e-9);
   log_json(nlohmann::json{{"event", "end"}, {"step", global_step_}, {"seconds", sum.seconds},
                           {"tokens_per_s", sum.tokens_per_second}}
                .dump());

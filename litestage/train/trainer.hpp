@@ -167,6 +167,8 @@ class Trainer {
   void write_checkpoint(const std::filesystem::path& dir, bool with_state);
   void write_state(const std::filesystem::path& dir) const;
   void log_json(const std::string& line);
+  void announce_start();                      // the start/resume message and log record
+  void log_train(const TrainLogRecord& r);    // one "train" log record, and the hook or stdout line
   void message(const std::string& text) const;
   const std::vector<size_t>& order();
 
