@@ -271,196 +271,224 @@ void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint)
   write_file_atomic(fp_path.string(), fingerprint.dump(2) + "\n");
 }
 
-WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
-  const auto& spec = session.spec();
-  Timer total;
-  WorkflowReport report;
-  const int L = session.num_layers();
-  const auto& config = session.model()->config();
-  fs::path out = spec.output_dir;
-  fs::create_directories(out / "cache");
-  fs::create_directories(out / "sweeps");
-  dist::write_output((out / "config.yaml").string(), experiment_yaml(spec));
+namespace {
+
+// What the steps of one workflow run share, in the order the steps fill it in.
+struct WorkflowRun {
+  Session& session;
+  const ExperimentSpec& spec;
+  const WorkflowOptions& options;
+  WorkflowReport& report;
+  const int L;
+  const fs::path out;
+  Dataset search_data;                             // step 1
+  PipelineConfig base;                             // the full model
+  SearchSettings settings;
+  std::vector<double> epsilons;                    // the main one first
+  std::map<double, SearchResult> litestage_by_eps;  // step 2
+  EarlyExitConfig litestage_ee;                    // step 3: at the main epsilon
+  std::vector<Candidate> candidates;               // steps 2-4: what the test split evaluates
+
+  WorkflowRun(Session& s, const WorkflowOptions& o, WorkflowReport& r)
+      : session(s), spec(s.spec()), options(o), report(r), L(s.num_layers()), out(s.spec().output_dir) {}
+  bool wants(const std::string& m) const {
+    return std::find(spec.methods.begin(), spec.methods.end(), m) != spec.methods.end();
+  }
+  const SearchResult& main_search() const { return litestage_by_eps.at(spec.search.epsilon); }
+  void add_files(const std::vector<std::string>& files) {
+    report.files.insert(report.files.end(), files.begin(), files.end());
+  }
+};
+
+StagePlans full_plans(int L) { return {SkipPlan(L), SkipPlan(L), SkipPlan(L)}; }
+
+// Step 1: the output directory (claimed for this configuration), the search split, importance,
+// a warm-up, and the search settings.
+void prepare(WorkflowRun& run) {
+  const auto& spec = run.spec;
+  fs::create_directories(run.out / "cache");
+  fs::create_directories(run.out / "sweeps");
+  dist::write_output((run.out / "config.yaml").string(), experiment_yaml(spec));
   for (const auto& m : spec.methods)
     if (!is_method(m)) throw_error(spec.source, ": methods: unknown method '", m, "' (known: ", join(method_names(), ", "), ")");
-
-  const Dataset search_data = search_split(session);
-  claim_output_dir(out.string(), run_fingerprint(session, search_data));
+  run.search_data = search_split(run.session);
+  claim_output_dir(run.out.string(), run_fingerprint(run.session, run.search_data));
 
   banner("importance on " + spec.dataset + "/" + spec.importance.split + " (" +
          std::to_string(spec.importance.examples) + " examples)");
-  report.importance = run_importance(session);
-  const auto ranking = report.importance.ranking();
-
-  StageCache search_cache((out / "cache" / "search_stages.jsonl").string());
-  auto base = session.full_pipeline_config();
+  run.report.importance = run_importance(run.session);
+  run.base = run.session.full_pipeline_config();
   {
     // Untimed warm-up (allocator, thread pool, caches): the first measured latencies are kept for
     // good by the stage caches, so they must not be cold ones.
-    MultiStagePipeline warm(session.generator(), base);
-    for (size_t i = 0; i < std::min<size_t>(2, search_data.examples.size()); ++i) warm.run(search_data.examples[i]);
+    MultiStagePipeline warm(run.session.generator(), run.base);
+    for (size_t i = 0; i < std::min<size_t>(2, run.search_data.examples.size()); ++i) warm.run(run.search_data.examples[i]);
   }
-  PipelineEvaluator evaluator(session.generator(), base, search_data.examples, &search_cache, "search",
-                              timing_settings(spec));
-  SearchJournal journal((out / "search_journal.jsonl").string());
-
-  SearchSettings settings;
-  settings.max_k = settings_max_k(spec, L);
-  settings.step = spec.search.step;
-  settings.latency = parse_latency_mode(spec.search.latency);
-  std::vector<double> epsilons = {spec.search.epsilon};
+  run.settings.max_k = settings_max_k(spec, run.L);
+  run.settings.step = spec.search.step;
+  run.settings.latency = parse_latency_mode(spec.search.latency);
+  run.epsilons = {spec.search.epsilon};
   for (double e : spec.epsilons)
-    if (std::find(epsilons.begin(), epsilons.end(), e) == epsilons.end()) epsilons.push_back(e);
-  warn_resolution(epsilons, search_data.examples.size());
-  auto wants = [&](const std::string& m) { return std::find(spec.methods.begin(), spec.methods.end(), m) != spec.methods.end(); };
+    if (std::find(run.epsilons.begin(), run.epsilons.end(), e) == run.epsilons.end()) run.epsilons.push_back(e);
+  warn_resolution(run.epsilons, run.search_data.examples.size());
+  run.candidates.push_back({"full", -1, full_plans(run.L), {}});
+}
 
-  std::vector<Candidate> candidates;
-  candidates.push_back({"full", -1, {SkipPlan(L), SkipPlan(L), SkipPlan(L)}, {}});
-  std::map<double, SearchResult> litestage_by_eps;
-  auto build = [&](StageKind, int k) { return prefix_plan(ranking, k, L); };
-  for (double eps : epsilons) {
+// Step 2: LiteStage's stage-wise search at every epsilon.
+void search_litestage(WorkflowRun& run, SearchJournal& journal, PipelineEvaluator& evaluator) {
+  const auto ranking = run.report.importance.ranking();
+  auto build = [&](StageKind, int k) { return prefix_plan(ranking, k, run.L); };
+  auto settings = run.settings;
+  for (double eps : run.epsilons) {
     settings.epsilon = eps;
     banner("LiteStage stage-wise search, epsilon " + eps_label(eps) + " points, K = " + std::to_string(settings.max_k) +
-           ", on " + spec.dataset + "/" + search_data.info.split + " (" + std::to_string(search_data.examples.size()) +
-           " examples)");
-    auto r = stage_wise_search(journal, evaluator, build, L, settings);
-    litestage_by_eps[eps] = r;
-    report.searches.push_back(r);
-    dist::write_output((out / "sweeps" / ("litestage_eps" + eps_label(eps) + ".json")).string(),
-                      nlohmann::json(r).dump(2) + "\n");
-    if (options.plots && dist::is_root()) {
-      auto f = plot_sweep(r, (out / "plots").string(), "sweep_litestage_eps" + eps_label(eps));
-      report.files.insert(report.files.end(), f.begin(), f.end());
-    }
+           ", on " + run.spec.dataset + "/" + run.search_data.info.split + " (" +
+           std::to_string(run.search_data.examples.size()) + " examples)");
+    auto r = stage_wise_search(journal, evaluator, build, run.L, settings);
+    run.litestage_by_eps[eps] = r;
+    run.report.searches.push_back(r);
+    dist::write_output((run.out / "sweeps" / ("litestage_eps" + eps_label(eps) + ".json")).string(),
+                       nlohmann::json(r).dump(2) + "\n");
+    if (run.options.plots && dist::is_root())
+      run.add_files(plot_sweep(r, (run.out / "plots").string(), "sweep_litestage_eps" + eps_label(eps)));
   }
-  const auto& main_search = litestage_by_eps.at(spec.search.epsilon);
+}
 
-  // Early-exit threshold: the fastest setting that still meets the search's target, on the same data.
-  auto sweep_threshold = [&](const StagePlans& plans, double target, const std::string& what) {
-    return sweep_early_exit(session, base, plans, target, search_data.examples, search_cache, settings.latency,
-                            out / "sweeps" / ("early_exit_" + what + ".json"));
+// Step 3: the early-exit threshold for LiteStage's plans (and the full model's, for
+// early_exit_only): the fastest setting that still meets the search's target, on the same data.
+void sweep_thresholds(WorkflowRun& run, StageCache& cache) {
+  const auto& spec = run.spec;
+  auto sweep = [&](const StagePlans& plans, double target, const std::string& what) {
+    return sweep_early_exit(run.session, run.base, plans, target, run.search_data.examples, cache,
+                            run.settings.latency, run.out / "sweeps" / ("early_exit_" + what + ".json"));
   };
-  EarlyExitConfig litestage_ee;
-  for (double eps : epsilons) {
-    const auto& r = litestage_by_eps.at(eps);
-    if (wants("litestage")) {
+  for (double eps : run.epsilons) {
+    const auto& r = run.litestage_by_eps.at(eps);
+    if (run.wants("litestage")) {
       banner("early-exit threshold sweep on LiteStage's plans, epsilon " + eps_label(eps));
-      auto ee = sweep_threshold(r.plans, r.target, "litestage_eps" + eps_label(eps));
-      if (eps == spec.search.epsilon) litestage_ee = ee;
-      candidates.push_back({"litestage", eps, r.plans, ee});
+      auto ee = sweep(r.plans, r.target, "litestage_eps" + eps_label(eps));
+      if (eps == spec.search.epsilon) run.litestage_ee = ee;
+      run.candidates.push_back({"litestage", eps, r.plans, ee});
     }
-    if (wants("litestage_no_ee") && (eps == spec.search.epsilon || !wants("litestage")))
-      candidates.push_back({"litestage_no_ee", eps, r.plans, {}});
+    if (run.wants("litestage_no_ee") && (eps == spec.search.epsilon || !run.wants("litestage")))
+      run.candidates.push_back({"litestage_no_ee", eps, r.plans, {}});
   }
-  if (wants("early_exit_only")) {
+  if (run.wants("early_exit_only")) {
     banner("early-exit threshold sweep on the full model");
-    auto ee = sweep_threshold({SkipPlan(L), SkipPlan(L), SkipPlan(L)}, main_search.target, "full");
-    candidates.push_back({"early_exit_only", spec.search.epsilon, {SkipPlan(L), SkipPlan(L), SkipPlan(L)}, ee});
+    auto ee = sweep(full_plans(run.L), run.main_search().target, "full");
+    run.candidates.push_back({"early_exit_only", spec.search.epsilon, full_plans(run.L), ee});
   }
+}
 
-  // uniform and adaskip are compared at every epsilon; shortgpt and random at the main one.
-  const std::vector<double> main_only = {spec.search.epsilon};
+// Step 4: the baselines under the same target. uniform and adaskip are compared at every
+// epsilon; shortgpt and random at the main one.
+void search_baselines(WorkflowRun& run, SearchJournal& journal, PipelineEvaluator& evaluator) {
+  const auto& spec = run.spec;
+  const int L = run.L;
   auto shared = [&](const std::string& method, const std::function<SkipPlan(int)>& make, int max_k,
                     const std::vector<double>& eps_list) {
-    auto s = settings;
+    auto s = run.settings;
     s.max_k = max_k;
     for (double eps : eps_list) {
       s.epsilon = eps;
       banner(method + " search, epsilon " + eps_label(eps) + " points");
       auto r = shared_knob_search(method, journal, evaluator, make, L, s);
-      report.searches.push_back(r);
-      dist::write_output((out / "sweeps" / (method + "_eps" + eps_label(eps) + ".json")).string(),
-                        nlohmann::json(r).dump(2) + "\n");
-      candidates.push_back({method, eps, r.plans, {}});
+      run.report.searches.push_back(r);
+      dist::write_output((run.out / "sweeps" / (method + "_eps" + eps_label(eps) + ".json")).string(),
+                         nlohmann::json(r).dump(2) + "\n");
+      run.candidates.push_back({method, eps, r.plans, {}});
     }
   };
-  if (wants("uniform")) shared("uniform", [&](int k) { return prefix_plan(ranking, k, L); }, settings.max_k, epsilons);
-  if (wants("adaskip")) {
-    auto ada = adaskip_ranking(report.importance);
+  const auto ranking = run.report.importance.ranking();
+  const auto& config = run.session.model()->config();
+  if (run.wants("uniform"))
+    shared("uniform", [&](int k) { return prefix_plan(ranking, k, L); }, run.settings.max_k, run.epsilons);
+  if (run.wants("adaskip")) {
+    auto ada = adaskip_ranking(run.report.importance);
     // Ratios in steps of one sub-layer's average share, up to the share of K sub-layers.
     double per = SkipPlan::parse("b0-" + std::to_string(L - 1), L).removed_weight_fraction(config) / (2.0 * L);
-    shared("adaskip", [&, ada, per](int k) { return adaskip_plan(ada, per * k, config); }, settings.max_k, epsilons);
+    shared("adaskip", [&, ada, per](int k) { return adaskip_plan(ada, per * k, config); }, run.settings.max_k,
+           run.epsilons);
   }
-  if (wants("shortgpt")) {
-    auto blocks = report.importance.block_ranking();
-    shared("shortgpt", [&, blocks](int n) { return shortgpt_plan(blocks, n, L); }, std::max(1, settings.max_k / 2),
-           main_only);
+  if (run.wants("shortgpt")) {
+    auto blocks = run.report.importance.block_ranking();
+    shared("shortgpt", [&, blocks](int n) { return shortgpt_plan(blocks, n, L); }, std::max(1, run.settings.max_k / 2),
+           {spec.search.epsilon});
   }
   // random skips as many sub-layers per stage as LiteStage chose, drawn at random: a control, not
   // held to the accuracy target (labelled so in the table).
-  if (wants("random"))
-    candidates.push_back({"random", spec.search.epsilon, random_plans(main_search.k, L, spec.seed + 17), {}, true});
+  if (run.wants("random"))
+    run.candidates.push_back(
+        {"random", spec.search.epsilon, random_plans(run.main_search().k, L, spec.seed + 17), {}, true});
+}
 
-  // The budget profile: LiteStage at the main epsilon, with its early exit.
-  auto& p = report.profile;
+// The profile's settings record: how the search was run.
+std::map<std::string, std::string> profile_settings(const WorkflowRun& run) {
+  std::vector<std::string> order, thresholds;
+  for (auto s : run.main_search().order) order.emplace_back(to_string(s));
+  for (double v : run.spec.early_exit_sweep.thresholds) thresholds.push_back(eps_label(v));
+  return {{"max_k", std::to_string(run.settings.max_k)},
+          {"step", std::to_string(run.settings.step)},
+          {"search_order", join(order, ",")},
+          {"importance_examples", std::to_string(run.report.importance.examples)},
+          {"early_exit_thresholds_swept", join(thresholds, ",")}};
+}
+
+// Step 5: the budget profile, LiteStage at the main epsilon with its early exit. Its accuracy
+// comes from the stage cache; its latencies from the full model and it timed together.
+void write_profile(WorkflowRun& run, StageCache& cache) {
+  const auto& spec = run.spec;
+  const auto& main_search = run.main_search();
+  auto& p = run.report.profile;
   p.method = "litestage";
   p.created = utc_timestamp();
-  p.model = session.identity();
+  p.model = run.session.identity();
   p.tokenizer = spec.tokenizer.empty() ? spec.model : spec.tokenizer;
-  p.search_split = search_data.info;
+  p.search_split = run.search_data.info;
   p.pooling = spec.importance.pooling;
   p.accumulate = spec.importance.accumulate;
-  p.ranking = ranking;
+  p.ranking = run.report.importance.ranking();
   for (auto kind : kStages) {
-    StageBudget b;
+    StageBudget& b = p.stages[kind];
     b.k = main_search.k[kind];
     b.skip = main_search.plans[kind];
-    b.early_exit = litestage_ee;
-    p.stages[kind] = b;
+    b.early_exit = run.litestage_ee;
   }
   p.epsilon = spec.search.epsilon;
   p.full_accuracy = main_search.full.accuracy;
   p.target_accuracy = main_search.target;
-  {
-    // Its accuracy from the stage cache; its latencies: the full model and the chosen configuration
-    // timed together.
-    const PipelineConfig chosen = final_config(base, main_search.plans, litestage_ee);
-    PipelineEvaluator final_eval(session.generator(), chosen, search_data.examples, &search_cache, "profile");
-    const auto measured = final_eval.evaluate(main_search.plans);
-    const auto timed =
-        time_interleaved_progress(session.generator(), {base, chosen}, search_data.examples, timing_settings(spec), "profile");
-    p.accuracy = measured.accuracy;
-    p.latency = timed[1].median();
-    p.full_latency = timed[0].median();
-  }
-  p.settings = {{"max_k", std::to_string(settings.max_k)},
-                {"step", std::to_string(settings.step)},
-                {"search_order", [&] {
-                   std::vector<std::string> o;
-                   for (auto s : main_search.order) o.emplace_back(to_string(s));
-                   return join(o, ",");
-                 }()},
-                {"importance_examples", std::to_string(report.importance.examples)},
-                {"early_exit_thresholds_swept", [&] {
-                   std::vector<std::string> t;
-                   for (double v : spec.early_exit_sweep.thresholds) t.push_back(eps_label(v));
-                   return join(t, ",");
-                 }()}};
-  if (dist::is_root()) save_profile(p, out / "budget_profile.yaml");
-  report.files.push_back((out / "budget_profile.yaml").string());
+  const PipelineConfig chosen = final_config(run.base, main_search.plans, run.litestage_ee);
+  PipelineEvaluator final_eval(run.session.generator(), chosen, run.search_data.examples, &cache, "profile");
+  const auto measured = final_eval.evaluate(main_search.plans);
+  const auto timed = time_interleaved_progress(run.session.generator(), {run.base, chosen}, run.search_data.examples,
+                                               timing_settings(spec), "profile");
+  p.accuracy = measured.accuracy;
+  p.latency = timed[1].median();
+  p.full_latency = timed[0].median();
+  p.settings = profile_settings(run);
+  if (dist::is_root()) save_profile(p, run.out / "budget_profile.yaml");
+  run.report.files.push_back((run.out / "budget_profile.yaml").string());
+  if (run.options.plots && dist::is_root()) run.add_files(plot_importance(run.report.importance, (run.out / "plots").string()));
+}
 
-  if (options.plots && dist::is_root()) {
-    auto f = plot_importance(report.importance, (out / "plots").string());
-    report.files.insert(report.files.end(), f.begin(), f.end());
-  }
-  if (!options.evaluate_test) return report;
-
-  // Every candidate on the experiment's own split; identical stage generations are shared.
-  auto test = session.dataset(spec.split);
-  dist::write_output((out / "split.json").string(), nlohmann::json(test.info).dump(2) + "\n");
-  StageCache test_cache((out / "cache" / (std::string(to_string(parse_split(spec.split))) + "_stages.jsonl")).string());
-  fs::create_directories(out / "methods");
+// Step 6: every candidate on the experiment's own split (identical stage generations shared
+// through the split's stage cache), then all of them timed together.
+void evaluate_candidates(WorkflowRun& run, const Dataset& test) {
+  const auto& spec = run.spec;
+  dist::write_output((run.out / "split.json").string(), nlohmann::json(test.info).dump(2) + "\n");
+  StageCache test_cache((run.out / "cache" / (std::string(to_string(parse_split(spec.split))) + "_stages.jsonl")).string());
+  fs::create_directories(run.out / "methods");
   std::vector<PipelineConfig> configs;
-  for (const auto& c : candidates) {
+  for (const auto& c : run.candidates) {
     std::string label = c.method + (c.epsilon >= 0 && c.method != "full" ? " (eps=" + eps_label(c.epsilon) + ")" : "");
     banner("evaluating " + label + " on " + spec.dataset + "/" + test.info.split + " (" +
            std::to_string(test.examples.size()) + " examples)");
-    configs.push_back(final_config(base, c.plans, c.early_exit));
-    MultiStagePipeline pipeline(session.generator(), configs.back(), &test_cache);
+    configs.push_back(final_config(run.base, c.plans, c.early_exit));
+    MultiStagePipeline pipeline(run.session.generator(), configs.back(), &test_cache);
     EvalOptions eo;
     eo.label = label;
     std::string file = c.method + (c.epsilon >= 0 ? "_eps" + eps_label(c.epsilon) : "");
-    eo.traces_path = (out / "methods" / (file + ".traces.jsonl")).string();
+    eo.traces_path = (run.out / "methods" / (file + ".traces.jsonl")).string();
     eo.resume = true;
     auto result = evaluate(pipeline, test.examples, eo);
     MethodRow row;
@@ -471,44 +499,71 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
     row.early_exit = ee_text(c.early_exit);
     row.summary = result.summary;
     row.unconstrained = c.unconstrained;
-    report.rows.push_back(row);
+    run.report.rows.push_back(row);
   }
   banner("timing every method on " + test.info.split + ": " + std::to_string(spec.timing.repeats) +
          " interleaved passes");
-  time_methods(session.generator(), configs, test.examples, timing_settings(spec), report.rows);
-  std::string caption = spec.name + ": " + spec.dataset + "/" + test.info.split + ", " +
-                        std::to_string(test.examples.size()) + " questions, " + dtype_name(session.runtime().dtype) +
-                        " on " + session.runtime().device.str() + ", " + std::to_string(at::get_num_threads()) +
-                        " threads; search on " + search_data.info.split + " (" +
-                        std::to_string(search_data.examples.size()) + ", choices by " + spec.search.latency +
-                        "), epsilon in accuracy points; latency: median (min–max) of " +
-                        std::to_string(spec.timing.repeats) + " passes interleaved over the methods after a warm-up, "
-                        "speedup with a 95% bootstrap interval over questions; cost speedup: the full model's FLOPs "
-                        "per question over the method's (deterministic); too long: questions with a stage past the "
-                        "context (answered wrong)";
-  if (dist::is_root()) write_tables(report.rows, out.string(), "table", caption);
-  for (auto ext : {".md", ".csv", ".tex"}) report.files.push_back((out / ("table" + std::string(ext))).string());
-  if (options.plots && dist::is_root()) {
-    auto f = plot_tradeoff(report.rows, (out / "plots").string());
-    report.files.insert(report.files.end(), f.begin(), f.end());
-  }
+  time_methods(run.session.generator(), configs, test.examples, timing_settings(spec), run.report.rows);
+}
+
+std::string table_caption(const WorkflowRun& run, const Dataset& test) {
+  const auto& spec = run.spec;
+  return spec.name + ": " + spec.dataset + "/" + test.info.split + ", " + std::to_string(test.examples.size()) +
+         " questions, " + dtype_name(run.session.runtime().dtype) + " on " + run.session.runtime().device.str() + ", " +
+         std::to_string(at::get_num_threads()) + " threads; search on " + run.search_data.info.split + " (" +
+         std::to_string(run.search_data.examples.size()) + ", choices by " + spec.search.latency +
+         "), epsilon in accuracy points; latency: median (min–max) of " + std::to_string(spec.timing.repeats) +
+         " passes interleaved over the methods after a warm-up, "
+         "speedup with a 95% bootstrap interval over questions; cost speedup: the full model's FLOPs "
+         "per question over the method's (deterministic); too long: questions with a stage past the "
+         "context (answered wrong)";
+}
+
+// Step 7: the tables, the trade-off plot and results.json.
+void write_report(WorkflowRun& run, const Dataset& test, size_t search_cache_entries, double seconds) {
+  const auto caption = table_caption(run, test);
+  const auto& rows = run.report.rows;
+  if (dist::is_root()) write_tables(rows, run.out.string(), "table", caption);
+  for (auto ext : {".md", ".csv", ".tex"}) run.report.files.push_back((run.out / ("table" + std::string(ext))).string());
+  if (run.options.plots && dist::is_root()) run.add_files(plot_tradeoff(rows, (run.out / "plots").string()));
   nlohmann::json summary = nlohmann::json::array();
-  for (const auto& r : report.rows)
+  for (const auto& r : rows)
     summary.push_back({{"method", r.method}, {"label", r.label}, {"epsilon", r.epsilon}, {"summary", r.summary},
                        {"accuracy_wilson95", {r.accuracy_ci().low, r.accuracy_ci().high}},
                        {"timing", r.timing}, {"speedup", r.speedup()},
                        {"speedup_bootstrap95", {r.speedup_ci.low, r.speedup_ci.high}},
                        {"cost_speedup", r.cost_speedup()}, {"delta_points", r.delta_points()},
                        {"held_to_target", !r.unconstrained}, {"skip", r.skip}, {"early_exit", r.early_exit}});
-  dist::write_output((out / "results.json").string(),
-                    nlohmann::json{{"experiment", spec.name}, {"split", test.info}, {"rows", summary},
-                                   {"search_stage_cache", {{"entries", search_cache.size()}}},
-                                   {"runtime", runtime_description(session.runtime())},
-                                   {"ranks", dist::world_size()},
-                                   {"seconds", total.seconds()}}.dump(2) + "\n");
-  if (options.print_table) std::cout << "\n" << table_markdown(report.rows, caption) << "\n";
+  dist::write_output((run.out / "results.json").string(),
+                     nlohmann::json{{"experiment", run.spec.name}, {"split", test.info}, {"rows", summary},
+                                    {"search_stage_cache", {{"entries", search_cache_entries}}},
+                                    {"runtime", runtime_description(run.session.runtime())},
+                                    {"ranks", dist::world_size()},
+                                    {"seconds", seconds}}.dump(2) + "\n");
+  if (run.options.print_table) std::cout << "\n" << table_markdown(rows, caption) << "\n";
+}
+
+}  // namespace
+
+WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
+  Timer total;
+  WorkflowReport report;
+  WorkflowRun run(session, options, report);
+  prepare(run);
+  StageCache search_cache((run.out / "cache" / "search_stages.jsonl").string());
+  PipelineEvaluator evaluator(session.generator(), run.base, run.search_data.examples, &search_cache, "search",
+                              timing_settings(run.spec));
+  SearchJournal journal((run.out / "search_journal.jsonl").string());
+  search_litestage(run, journal, evaluator);
+  sweep_thresholds(run, search_cache);
+  search_baselines(run, journal, evaluator);
+  write_profile(run, search_cache);
+  if (!options.evaluate_test) return report;
+  const auto test = session.dataset(run.spec.split);
+  evaluate_candidates(run, test);
+  write_report(run, test, search_cache.size(), total.seconds());
   std::fprintf(stderr, "workflow finished in %s; results in %s/\n", format_duration(total.seconds()).c_str(),
-               out.string().c_str());
+               run.out.string().c_str());
   return report;
 }
 
