@@ -651,46 +651,15 @@ std::unique_ptr<BpeTokenizer> load_bpe_tokenizer(const std::filesystem::path& di
                              [&](const AddedToken& a) { return a.id == t.id; });
     if (!known) spec.added_tokens.push_back(t);
   }
-  const auto template_bos_token = spec.template_bos;
+  SpecialTokenDefaults defaults;
+  defaults.add_bos = spec.template_bos.has_value();
+  defaults.bos_piece = spec.template_bos;
+  defaults.bos_piece_source = json_path.string() + ": post_processor";
+  defaults.eos_pieces = {"<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>"};
   auto tok = std::make_unique<BpeTokenizer>(std::move(spec));
-
-  const std::string config = (dir / "tokenizer_config.json").string();
-  auto id_of = [&](const std::string& name, const char* key) {
-    auto id = tok->token_id(name);
-    if (!id) throw_error(config, ": ", key, " \"", name, "\" is not in the vocabulary");
-    return *id;
-  };
-  std::optional<int32_t> bos;
-  if (conv.add_bos_token) {
-    if (*conv.add_bos_token) {
-      if (conv.bos_token) {
-        bos = id_of(*conv.bos_token, "bos_token");
-      } else if (conv.bos_token_id) {
-        bos = conv.bos_token_id;
-      } else {
-        throw_error(config, ": add_bos_token is true but no bos_token is named");
-      }
-    }
-  } else if (template_bos_token) {
-    bos = tok->token_id(*template_bos_token);
-    if (!bos) throw_error(json_path.string(), ": post_processor names \"", *template_bos_token, "\", which is not a token");
-  }
-  std::vector<int32_t> eos;
-  auto add_eos = [&](int32_t id) {
-    if (std::find(eos.begin(), eos.end(), id) == eos.end()) eos.push_back(id);
-  };
-  if (conv.eos_token) add_eos(id_of(*conv.eos_token, "eos_token"));
-  for (int32_t id : conv.eos_token_ids) add_eos(id);
-  for (const char* name : {"<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>"}) {
-    if (auto id = tok->token_id(name)) add_eos(*id);
-  }
-  std::optional<int32_t> pad;
-  if (conv.pad_token) {
-    pad = id_of(*conv.pad_token, "pad_token");
-  } else {
-    pad = conv.pad_token_id;
-  }
-  tok->set_special_ids(bos, std::move(eos), pad);
+  auto ids = resolve_special_tokens(conv, defaults, [&](std::string_view piece) { return tok->token_id(piece); },
+                                    (dir / "tokenizer_config.json").string());
+  tok->set_special_ids(ids.bos, std::move(ids.eos), ids.pad);
   return tok;
 }
 

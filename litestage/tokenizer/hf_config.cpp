@@ -1,5 +1,7 @@
 #include "litestage/tokenizer/hf_config.hpp"
 
+#include <algorithm>
+
 #include "litestage/tokenizer/json_file.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
@@ -138,6 +140,44 @@ HfConventions read_hf_conventions(const std::filesystem::path& dir) {
     if (auto p = dir / "chat_template.jinja"; std::filesystem::exists(p)) c.chat_template = read_file(p.string());
   }
   return c;
+}
+
+SpecialTokenIds resolve_special_tokens(const HfConventions& conv, const SpecialTokenDefaults& defaults,
+                                       const std::function<std::optional<int32_t>(std::string_view)>& token_id,
+                                       const std::string& config_file) {
+  auto id_of = [&](const std::string& name, const std::string& key, const std::string& file) {
+    auto id = token_id(name);
+    if (!id) throw_error(file, ": ", key, " \"", name, "\" is not in the vocabulary");
+    return *id;
+  };
+  SpecialTokenIds ids;
+  if (conv.add_bos_token.value_or(defaults.add_bos)) {
+    if (conv.bos_token)
+      ids.bos = id_of(*conv.bos_token, "bos_token", config_file);
+    else if (conv.bos_token_id)
+      ids.bos = conv.bos_token_id;
+    else if (defaults.bos_piece)
+      ids.bos = id_of(*defaults.bos_piece, "BOS", defaults.bos_piece_source);
+    else if (defaults.bos_id)
+      ids.bos = defaults.bos_id;
+    else if (conv.add_bos_token)  // asked for explicitly; a default with no BOS just adds none
+      throw_error(config_file, ": add_bos_token is true but no bos_token is named");
+  }
+  auto add_eos = [&](int32_t id) {
+    if (std::find(ids.eos.begin(), ids.eos.end(), id) == ids.eos.end()) ids.eos.push_back(id);
+  };
+  if (conv.eos_token) add_eos(id_of(*conv.eos_token, "eos_token", config_file));
+  for (int32_t id : conv.eos_token_ids) add_eos(id);
+  if (defaults.eos_id) add_eos(*defaults.eos_id);
+  for (const auto& piece : defaults.eos_pieces)
+    if (auto id = token_id(piece)) add_eos(*id);
+  if (conv.pad_token)
+    ids.pad = id_of(*conv.pad_token, "pad_token", config_file);
+  else if (conv.pad_token_id)
+    ids.pad = conv.pad_token_id;
+  else
+    ids.pad = defaults.pad_id;
+  return ids;
 }
 
 }  // namespace litestage

@@ -209,39 +209,14 @@ std::unique_ptr<SentencePieceTokenizer> load_sentencepiece_tokenizer(const std::
   }
   HfConventions conv = read_hf_conventions(dir);
   auto tok = std::make_unique<SentencePieceTokenizer>(model, conv.added_tokens);
-  const std::string config = (dir / "tokenizer_config.json").string();
-  auto id_of = [&](const std::string& name, const char* key) {
-    auto id = tok->token_id(name);
-    if (!id) throw_error(config, ": ", key, " \"", name, "\" is not in the vocabulary");
-    return *id;
-  };
-
-  std::optional<int32_t> bos;
-  if (conv.add_bos_token.value_or(true)) {
-    if (conv.bos_token_id) {
-      bos = conv.bos_token_id;
-    } else if (conv.bos_token) {
-      bos = id_of(*conv.bos_token, "bos_token");
-    } else {
-      bos = tok->model_bos_id();
-    }
-  }
-  std::vector<int32_t> eos;
-  auto add_eos = [&](int32_t id) {
-    if (std::find(eos.begin(), eos.end(), id) == eos.end()) eos.push_back(id);
-  };
-  if (conv.eos_token) add_eos(id_of(*conv.eos_token, "eos_token"));
-  for (int32_t id : conv.eos_token_ids) add_eos(id);
-  if (auto id = tok->model_eos_id()) add_eos(*id);
-  std::optional<int32_t> pad;
-  if (conv.pad_token) {
-    pad = id_of(*conv.pad_token, "pad_token");
-  } else if (conv.pad_token_id) {
-    pad = conv.pad_token_id;
-  } else {
-    pad = tok->model_pad_id();
-  }
-  tok->set_special_ids(bos, std::move(eos), pad);
+  SpecialTokenDefaults defaults;
+  defaults.add_bos = true;  // the Llama convention SentencePiece checkpoints follow
+  defaults.bos_id = tok->model_bos_id();
+  defaults.eos_id = tok->model_eos_id();
+  defaults.pad_id = tok->model_pad_id();
+  auto ids = resolve_special_tokens(conv, defaults, [&](std::string_view piece) { return tok->token_id(piece); },
+                                    (dir / "tokenizer_config.json").string());
+  tok->set_special_ids(ids.bos, std::move(ids.eos), ids.pad);
   return tok;
 }
 
