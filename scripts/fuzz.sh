@@ -74,7 +74,7 @@ for t in $run; do
     [[ -f $artifact ]] || continue
     kind=$(basename "$artifact" | cut -d- -f1)
     min=$seeds/regress-$kind-$(sha1sum "$artifact" | cut -c1-12)
-    "$exe" -minimize_crash=1 -runs=20000 -exact_artifact_path="$min" "$artifact" >>"$log" 2>&1 || true
+    timeout 300 "$exe" -minimize_crash=1 -runs=20000 -exact_artifact_path="$min" "$artifact" >>"$log" 2>&1 || true
     [[ -f $min ]] || cp "$artifact" "$min"
     rm -f "$artifact"
     echo "fuzz: $t: FINDING ($kind) minimised to ${min#$root/}"

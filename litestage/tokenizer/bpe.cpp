@@ -108,6 +108,12 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec) : source_(std::move(spec.source)) {
     max_id = std::max(max_id, t.id);
   }
   vocab_size_ = max_id + 1;
+  // Ids index dense tables: refuse a vocabulary that is mostly holes (a stray huge id would
+  // otherwise allocate gigabytes before anything could fail).
+  const size_t entries = spec.vocab.size() + spec.added_tokens.size();
+  if (static_cast<size_t>(vocab_size_) > 2 * entries + 1024)
+    throw_error(source_, ": ids are not dense: the largest is ", max_id, " for ", entries,
+                " vocabulary entries and added tokens");
 
   spelled_.resize(static_cast<size_t>(vocab_size_));
   bytes_.resize(static_cast<size_t>(vocab_size_));

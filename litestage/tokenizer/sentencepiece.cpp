@@ -2,6 +2,7 @@
 
 
 #include <algorithm>
+#include <limits>
 #include <unordered_map>
 
 #include "litestage/tokenizer/added_tokens.hpp"
@@ -67,7 +68,8 @@ SentencePieceTokenizer::SentencePieceTokenizer(const std::filesystem::path& mode
     }
   }
   for (auto& t : added) {
-    if (t.id < 0 || t.content.empty()) throw_error(m.source, ": added token \"", t.content, "\" (id ", t.id, ") is invalid");
+    if (t.id < 0 || t.id == std::numeric_limits<int32_t>::max() || t.content.empty())
+      throw_error(m.source, ": added token \"", t.content, "\" (id ", t.id, ") is invalid");
     utf8::validate(t.content, m.source + ": added token " + std::to_string(t.id));
     if (t.id < m.model_size) {
       if (m.sp().id_to_piece(t.id) != t.content) {

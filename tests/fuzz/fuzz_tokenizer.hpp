@@ -23,10 +23,10 @@ inline void exercise_tokenizer(const Tokenizer& tokenizer, std::string_view text
     });
   }
   // Two bytes of text per id, mapped onto [-2, vocab_size + 2): mostly real ids, a few invalid.
-  const int32_t span = tokenizer.vocab_size() + 4;
+  const int64_t span = int64_t{tokenizer.vocab_size()} + 4;
   std::vector<int32_t> raw;
   for (std::size_t i = 0; i + 1 < text.size() && raw.size() < 64; i += 2)
-    raw.push_back((static_cast<uint8_t>(text[i]) | static_cast<uint8_t>(text[i + 1]) << 8) % span - 2);
+    raw.push_back(static_cast<int32_t>((static_cast<uint8_t>(text[i]) | static_cast<uint8_t>(text[i + 1]) << 8) % span - 2));
   expect_clear_error([&] { (void)tokenizer.decode(raw, false); });
   expect_clear_error([&] {
     StreamDecoder stream(tokenizer);
