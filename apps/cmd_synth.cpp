@@ -7,8 +7,8 @@
 
 #include "command.hpp"
 #include "litestage/data/synthetic.hpp"
-#include "litestage/data/synthetic_corpus.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/corpus/synthetic_corpus.hpp"
+#include "litestage/prompt/prompts.hpp"
 #include "options.hpp"
 
 namespace litestage::cli {

@@ -6,7 +6,7 @@
 
 #include "litestage/data/example.hpp"
 #include "litestage/data/stage_records.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/prompt/prompts.hpp"
 
 namespace litestage::test {
 

@@ -5,7 +5,7 @@
 //    "Reference": where the exemplar came from ("CoT", "MT-CoT", "Self-Consistency")}
 // Key Information is the Recall target; the part of each explanation after its "Because " is the
 // Analyze target for that option; the one option marked "is correct." is the answer.
-// litestage/reasoning/prompts.hpp turns them into per-stage (user, assistant) turns.
+// litestage/prompt/prompts.hpp turns them into per-stage (user, assistant) turns.
 
 #include <string>
 #include <vector>

@@ -4,7 +4,7 @@
 //   analyze:   {"input": <stage-2 prompt for option X>, "GT": "B", "analyze": <one sentence>}
 //   summarize: {"input": <stage-3 prompt>,            "GT": "B", "summarize": "So the answer is option B."}
 // "GT" is the gold label. Written as JSON Lines with keys in that order. The prompt strings are
-// built by litestage/reasoning/prompts.hpp (build_stage_records), so training data and inference
+// built by litestage/prompt/prompts.hpp (build_stage_records), so training data and inference
 // prompts are the same strings.
 
 #include <optional>

@@ -1,7 +1,7 @@
 #include "litestage/experiment/diagnose.hpp"
 
 #include "litestage/stage/stage.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/prompt/prompts.hpp"
 
 namespace litestage {
 

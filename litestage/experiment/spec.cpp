@@ -168,16 +168,27 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
   return s;
 }
 
+namespace {
+
+// "" when `path` exists, else why not (missing, or a name the file system refuses).
+std::string missing_reason(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) return "";
+  return ec ? "cannot be checked: " + ec.message() : "does not exist";
+}
+
+}  // namespace
+
 ExperimentSpec load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
-  if (!std::filesystem::exists(path)) throw_error("experiment file '", path, "' does not exist");
+  if (auto why = missing_reason(path); !why.empty()) throw_error("experiment file '", path, "' ", why);
   auto root = YamlNode::load_file(path);
   YAML::Node tree = YAML::Clone(root.raw());
   for (const auto& o : overrides) apply_yaml_override(tree, o);
   auto spec = parse_experiment(tree, path);
-  if (!std::filesystem::exists(spec.model))
-    YamlNode(tree["model"], "model", path).fail("model directory '" + spec.model + "' does not exist");
-  if (!spec.tokenizer.empty() && !std::filesystem::exists(spec.tokenizer))
-    YamlNode(tree["tokenizer"], "tokenizer", path).fail("tokenizer directory '" + spec.tokenizer + "' does not exist");
+  if (auto why = missing_reason(spec.model); !why.empty())
+    YamlNode(tree["model"], "model", path).fail("model directory '" + spec.model + "' " + why);
+  if (auto why = spec.tokenizer.empty() ? "" : missing_reason(spec.tokenizer); !why.empty())
+    YamlNode(tree["tokenizer"], "tokenizer", path).fail("tokenizer directory '" + spec.tokenizer + "' " + why);
   return spec;
 }
 

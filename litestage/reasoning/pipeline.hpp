@@ -15,8 +15,8 @@
 #include "litestage/data/stage_records.hpp"
 #include "litestage/generate/generator.hpp"
 #include "litestage/model/cost.hpp"
-#include "litestage/reasoning/answer.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/prompt/answer.hpp"
+#include "litestage/prompt/prompts.hpp"
 #include "litestage/tokenizer/chat_template.hpp"
 
 namespace litestage {

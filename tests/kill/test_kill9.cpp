@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "litestage/data/stage_records.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/prompt/prompts.hpp"
 #include "litestage/search/profile.hpp"
 #include "litestage/util/strings.hpp"
 #include "demo_experiment.hpp"

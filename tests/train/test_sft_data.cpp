@@ -3,7 +3,7 @@
 #include "generate/fake_tokenizer.hpp"
 #include "litestage/data/exemplars.hpp"
 #include "litestage/generate/generator.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/prompt/prompts.hpp"
 #include "litestage/tokenizer/tokenizer.hpp"
 #include "litestage/train/sft_data.hpp"
 #include "litestage/util/strings.hpp"

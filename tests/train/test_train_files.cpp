@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "litestage/io/checkpoint.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/prompt/prompts.hpp"
 #include "litestage/tokenizer/tokenizer.hpp"
 #include "litestage/util/strings.hpp"
 #include "toy_example.hpp"

@@ -1,4 +1,4 @@
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/prompt/prompts.hpp"
 
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"

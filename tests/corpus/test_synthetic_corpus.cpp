@@ -10,8 +10,8 @@
 
 #include "litestage/data/json_records.hpp"
 #include "litestage/data/synthetic.hpp"
-#include "litestage/data/synthetic_corpus.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/corpus/synthetic_corpus.hpp"
+#include "litestage/prompt/prompts.hpp"
 #include "litestage/tokenizer/spm_library.hpp"
 #include "litestage/tokenizer/tokenizer.hpp"
 #include "litestage/util/strings.hpp"

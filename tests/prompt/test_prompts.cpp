@@ -3,7 +3,7 @@
 #include "litestage/data/dataset.hpp"
 #include "litestage/data/exemplars.hpp"
 #include "litestage/data/readers.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/prompt/prompts.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
 #include "support.hpp"

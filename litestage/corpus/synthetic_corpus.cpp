@@ -1,18 +1,11 @@
-// Link note: this file calls build_stage_records() (litestage/reasoning/prompts.cpp) so that the
-// training records are the inference prompts to the character. prompts.cpp is torch-free but is
-// compiled into litestage_reasoning, which links LibTorch; a target that uses this file without
-// litestage_reasoning must compile prompts.cpp itself (see tests/data/test_synthetic_corpus.cpp)
-// until prompts.cpp moves into a torch-free library.
-
-#include "litestage/data/synthetic_corpus.hpp"
-
+#include "litestage/corpus/synthetic_corpus.hpp"
 
 #include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "litestage/data/shuffle.hpp"
-#include "litestage/reasoning/prompts.hpp"
+#include "litestage/prompt/prompts.hpp"
 #include "litestage/tokenizer/sentencepiece.hpp"
 #include "litestage/tokenizer/spm_library.hpp"
 #include "litestage/util/error.hpp"

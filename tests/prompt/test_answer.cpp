@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "litestage/reasoning/answer.hpp"
+#include "litestage/prompt/answer.hpp"
 
 using namespace litestage;
 

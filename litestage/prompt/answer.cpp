@@ -1,4 +1,4 @@
-#include "litestage/reasoning/answer.hpp"
+#include "litestage/prompt/answer.hpp"
 
 #include <regex>
 #include <string>

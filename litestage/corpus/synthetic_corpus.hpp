@@ -17,8 +17,8 @@
 //                                     from train_synthetic_tokenizer: a Hugging Face SentencePiece tokenizer
 //                                     directory that load_tokenizer(<dir>) reads
 //
-// The stage records are built by litestage/reasoning/prompts.cpp (build_stage_records), so callers
-// must link the prompt builders (see the note in synthetic_corpus.cpp).
+// The stage records are built by build_stage_records (litestage/prompt/prompts.hpp): the training
+// records are the inference prompts to the character.
 
 #include <cstddef>
 #include <string>
