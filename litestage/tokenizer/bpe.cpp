@@ -8,6 +8,7 @@
 #include "litestage/tokenizer/normalizer.hpp"
 #include "litestage/tokenizer/regex.hpp"
 #include "litestage/util/utf8.hpp"
+#include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 
 namespace litestage {
@@ -526,7 +527,7 @@ std::pair<std::string, std::string> split_merge(std::string_view line, const std
 
 BpeSpec read_tokenizer_json(const std::filesystem::path& file) {
   const std::string where = file.string();
-  json j = json_file::read(file);
+  json j = read_json_file(file.string());
   if (!j.is_object()) throw_error(where, ": expected a JSON object at top level");
   auto model_it = j.find("model");
   if (model_it == j.end() || !model_it->is_object()) throw_error(where, ": missing the \"model\" object");
@@ -608,7 +609,7 @@ BpeSpec read_vocab_merges(const std::filesystem::path& vocab_json, const std::fi
                           const HfConventions& conventions) {
   BpeSpec spec;
   spec.source = vocab_json.string() + " + " + merges_txt.filename().string();
-  read_vocab_object(json_file::read(vocab_json), vocab_json.string(), spec);
+  read_vocab_object(read_json_file(vocab_json.string()), vocab_json.string(), spec);
 
   const std::string text = read_file(merges_txt.string());
   size_t line_no = 0, pos = 0;

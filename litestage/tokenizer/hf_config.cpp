@@ -11,10 +11,6 @@ namespace litestage {
 
 namespace json_file {
 
-nlohmann::json read(const std::filesystem::path& path) {
-  return read_json_file(path.string());
-}
-
 std::string type_name(const nlohmann::json& j) { return j.type_name(); }
 
 std::optional<std::string> get_string(const nlohmann::json& obj, const char* key, const std::string& where) {
@@ -72,7 +68,7 @@ void read_ids(const json& obj, const char* key, const std::string& where, std::v
 
 void read_tokenizer_config(const std::filesystem::path& path, HfConventions& c) {
   const std::string where = path.string();
-  json j = json_file::read(path);
+  json j = read_json_file(path.string());
   if (!j.is_object()) throw_error(where, ": expected a JSON object at top level");
   c.bos_token = token_name(j, "bos_token", where);
   c.eos_token = token_name(j, "eos_token", where);
@@ -121,7 +117,7 @@ void read_tokenizer_config(const std::filesystem::path& path, HfConventions& c) 
 
 void read_model_config(const std::filesystem::path& path, HfConventions& c) {
   const std::string where = path.string();
-  json j = json_file::read(path);
+  json j = read_json_file(path.string());
   if (!j.is_object()) throw_error(where, ": expected a JSON object at top level");
   if (auto v = json_file::get_int(j, "bos_token_id", where); v && !c.bos_token_id) c.bos_token_id = static_cast<int32_t>(*v);
   if (auto v = json_file::get_int(j, "pad_token_id", where); v && !c.pad_token_id) c.pad_token_id = static_cast<int32_t>(*v);

@@ -8,10 +8,6 @@
 
 namespace litestage::json_file {
 
-// Parses a whole file; throws litestage::Error "<path>: malformed JSON: ..." or naming the path
-// when it cannot be read.
-nlohmann::json read(const std::filesystem::path& path);
-
 // Name of a JSON value's type for messages ("string", "number", ...).
 std::string type_name(const nlohmann::json& j);
 

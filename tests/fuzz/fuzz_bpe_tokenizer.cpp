@@ -7,11 +7,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace litestage::fuzz;
   auto parts = split_parts(data, size, 3);
-  write_file("tokenizer.json", parts[0]);
-  if (parts.size() > 1)
-    write_file("tokenizer_config.json", parts[1]);
-  else
-    remove_file("tokenizer_config.json");
+  write_part("tokenizer.json", parts, 0);
+  write_part("tokenizer_config.json", parts, 1);
   std::string_view text = parts.size() > 2 ? parts[2] : std::string_view("Hello, world! 12345 <|im_end|>");
   expect_clear_error([&] {
     auto tokenizer = litestage::load_bpe_tokenizer(scratch_dir());

@@ -37,7 +37,11 @@ std::filesystem::path write_file(const std::string& name, std::string_view bytes
   return path;
 }
 
-void remove_file(const std::string& name) {
+void write_part(const std::string& name, const std::vector<std::string_view>& parts, std::size_t i) {
+  if (i < parts.size()) {
+    write_file(name, parts[i]);
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove(scratch_dir() / name, ec);
 }

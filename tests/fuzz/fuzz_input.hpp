@@ -22,8 +22,8 @@ const std::filesystem::path& scratch_dir();
 // Writes `bytes` to scratch_dir()/name (replacing it) and returns the path.
 std::filesystem::path write_file(const std::string& name, std::string_view bytes);
 
-// Removes scratch_dir()/name if present (a part the input did not supply).
-void remove_file(const std::string& name);
+// Writes parts[i] to scratch_dir()/name, or removes that file when the input has no part i.
+void write_part(const std::string& name, const std::vector<std::string_view>& parts, std::size_t i);
 
 // The input cut at NUL bytes into at most `max_parts` parts; the last part keeps any further NULs.
 std::vector<std::string_view> split_parts(const uint8_t* data, std::size_t size, std::size_t max_parts);

@@ -22,11 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   (void)linked;
   auto parts = split_parts(data, size, 3);
-  write_file("tokenizer_config.json", parts[0]);
-  if (parts.size() > 1)
-    write_file("config.json", parts[1]);
-  else
-    remove_file("config.json");
+  write_part("tokenizer_config.json", parts, 0);
+  write_part("config.json", parts, 1);
   std::string_view text = parts.size() > 2 ? parts[2] : std::string_view("Recall: water boils. </s> <s>");
   expect_clear_error([&] {
     auto tokenizer = litestage::load_sentencepiece_tokenizer(scratch_dir());
