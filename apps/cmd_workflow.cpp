@@ -5,7 +5,7 @@
 
 #include "command.hpp"
 #include "litestage/experiment/tradeoff.hpp"
-#include "litestage/experiment/workflow.hpp"
+#include "litestage/workflow/workflow.hpp"
 #include "litestage/util/strings.hpp"
 #include "model_setup.hpp"
 #include "options.hpp"

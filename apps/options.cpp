@@ -1,6 +1,9 @@
 #include "options.hpp"
 
+#include <algorithm>
 #include <iostream>
+
+#include "litestage/experiment/spec.hpp"
 
 namespace litestage::cli {
 
@@ -49,8 +52,13 @@ std::optional<int> parse_experiment_args(const std::string& command, const std::
   po::options_description desc(command + " options");
   desc.add_options()
       ("experiment", po::value<std::string>()->required(), "experiment YAML file")
-      ("set", po::value<std::vector<std::string>>()->composing(), "override a key: --set data.limit=20 (repeatable)");
+      ("set", po::value<std::vector<std::string>>()->composing(), "override a key: --set data.limit=20 (repeatable)")
+      ("list-options", "print every experiment key (type, default, meaning) and exit");
   if (extra) desc.add(*extra);
+  if (std::find(args.begin(), args.end(), "--list-options") != args.end()) {
+    std::cout << list_options(option_infos(experiment_options()));
+    return 0;
+  }
   po::positional_options_description pos;
   pos.add("experiment", 1);
   std::string usage = "EXPERIMENT.yaml [--set key=value ...]";

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "litestage/search/policies.hpp"
 #include "litestage/search/profile.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
@@ -16,159 +15,217 @@ std::string ExperimentSpec::data_root_or_default() const {
 
 namespace {
 
-StageSpec parse_stage(const YamlNode& n, const EarlyExitConfig& inherited) {
-  StageSpec s;
-  if (!n.defined()) return s;
-  n.expect_keys({"skip", "max_new_tokens", "early_exit"});
-  s.skip = n.get_string("skip", "none");
-  if (n.has("max_new_tokens")) {
-    s.max_new_tokens = static_cast<int>(n["max_new_tokens"].as_int());
-    if (*s.max_new_tokens < 1) n["max_new_tokens"].fail("must be >= 1");
+using Spec = ExperimentSpec;
+using Options = std::vector<Option<Spec>>;
+
+const std::vector<std::string> kTrainingSplits = {"train", "valid", "validation", "calibration"};
+
+// A key whose default is computed: shown with a note; a string left empty is not written.
+template <class Field>
+Option<Spec> computed(std::string key, Field field, std::string note, std::string help) {
+  auto o = option<Spec>(std::move(key), field, std::move(help)).default_note(std::move(note));
+  if constexpr (std::is_same_v<std::decay_t<decltype(field(std::declval<Spec&>()))>, std::string>)
+    o.write = [field](const Spec& s) { return field(s).empty() ? no_value() : YAML::Node(field(s)); };
+  return o;
+}
+
+void not_fingerprinted_since(Options& t, size_t first) {
+  for (size_t i = first; i < t.size(); ++i) t[i].info.fingerprint = false;
+}
+
+void declare_top(Options& t) {
+  t.push_back(computed("name", [](auto& s) -> auto& { return s.name; }, "file name without extension",
+                       "names the run: default output_dir, progress labels, table caption")
+                  .not_fingerprinted());
+  t.push_back(option<Spec>("model", [](auto& s) -> auto& { return s.model; }, "Hugging Face checkpoint directory")
+                  .required()
+                  .not_fingerprinted());
+  t.push_back(computed("tokenizer", [](auto& s) -> auto& { return s.tokenizer; }, "the model directory",
+                       "directory with the tokenizer files")
+                  .not_fingerprinted());
+}
+void declare_runtime(Options& t) {
+  // The session resolves device, dtype and threads; the fingerprint records the resolved values.
+  t.push_back(option<Spec>("runtime.device", [](auto& s) -> auto& { return s.device; }, "cpu, cuda or cuda:N")
+                  .not_fingerprinted());
+  t.push_back(option<Spec>("runtime.dtype", [](auto& s) -> auto& { return s.dtype; },
+                           "f32, bf16, f16 or auto (bf16 where the device multiplies it natively)")
+                  .not_fingerprinted());
+  t.push_back(option<Spec>("runtime.threads", [](auto& s) -> auto& { return s.threads; },
+                           "intra-op CPU threads (0: one per core)")
+                  .min(0)
+                  .not_fingerprinted());
+  t.push_back(option<Spec>("runtime.prefix_sharing", [](auto& s) -> auto& { return s.prefix_sharing; },
+                           "Analyze options share their common prompt prefix's KV cache"));
+}
+
+void declare_data(Options& t) {
+  t.push_back(option<Spec>("data.dataset", [](auto& s) -> auto& { return s.dataset; },
+                           "obqa, csqa, strategyqa or synthetic"));
+  auto root = computed("data.root", [](auto& s) -> auto& { return s.data_root; },
+                       "$LITESTAGE_DATA_ROOT, else ../shared/data", "the data root");
+  root.write = [](const Spec& s) { return YAML::Node(s.data_root_or_default()); };
+  t.push_back(std::move(root));
+  t.push_back(option<Spec>("data.split", [](auto& s) -> auto& { return s.split; },
+                           "the split eval evaluates and run reports on")
+                  .choices({"train", "valid", "validation", "test", "calibration"}));
+  t.push_back(option<Spec>("data.offset", [](auto& s) -> auto& { return s.load.offset; },
+                           "skip this many examples of the split")
+                  .min(0));
+  t.push_back(computed("data.limit", [](auto& s) -> auto& { return s.load.limit; }, "all",
+                       "then keep at most this many")
+                  .min(1));
+  t.push_back(option<Spec>("data.seed", [](auto& s) -> auto& { return s.load.seed; },
+                           "seeds the random splits and the calibration draw"));
+  t.push_back(option<Spec>("data.calibration_size", [](auto& s) -> auto& { return s.load.calibration_size; },
+                           "size of the calibration split (a seeded subset of valid)")
+                  .min(1));
+  t.push_back(option<Spec>("data.skip_malformed", [](auto& s) -> auto& { return s.load.skip_malformed; },
+                           "skip and record malformed records instead of failing"));
+}
+
+void declare_prompt(Options& t) {
+  t.push_back(option<Spec>("prompt.format", [](auto& s) -> auto& { return s.prompt_format; },
+                           "TinyThinker completion prompts, or chat turns for instruct models")
+                  .choices({"tinythinker", "chat"}));
+  t.push_back(option<Spec>("prompt.mode", [](auto& s) -> auto& { return s.mode; }, "TinyThinker's stage ablations")
+                  .choices({"recall_analyze_summarize", "recall_summarize", "analyze_summarize", "summarize"}));
+  t.push_back(option<Spec>("prompt.chat_template", [](auto& s) -> auto& { return s.chat_template; },
+                           "chat format: the template (auto: recognised from the tokenizer directory)")
+                  .choices({"auto", "none", "chatml", "zephyr", "llama3"}));
+  t.push_back(option<Spec>("prompt.exemplars", [](auto& s) -> auto& { return s.exemplars; },
+                           "chat format: TinyThinker's few-shot exemplars as turns"));
+  t.push_back(computed("prompt.system_prompt", [](auto& s) -> auto& { return s.system_prompt; }, "empty",
+                       "chat format: a system message"));
+}
+
+void declare_generation(Options& t) {
+  t.push_back(option<Spec>("generation.max_new_tokens", [](auto& s) -> auto& { return s.max_new_tokens; },
+                           "token budget of each generate call")
+                  .min(1));
+  t.push_back(option<Spec>("generation.temperature", [](auto& s) -> auto& { return s.sampling.temperature; },
+                           "0: greedy decoding")
+                  .min(0));
+  t.push_back(option<Spec>("generation.top_k", [](auto& s) -> auto& { return s.sampling.top_k; },
+                           "sample from the k most likely tokens (0: off)")
+                  .min(0));
+  t.push_back(option<Spec>("generation.top_p", [](auto& s) -> auto& { return s.sampling.top_p; },
+                           "nucleus sampling mass (1: off)")
+                  .min(0)
+                  .max(1));
+  t.push_back(option<Spec>("generation.seed", [](auto& s) -> auto& { return s.sampling.seed; },
+                           "sampling seed; every generate call starts from it"));
+  t.push_back(option<Spec>("generation.stop", [](auto& s) -> auto& { return s.stop; },
+                           "stop strings: the output is cut before the first one"));
+  t.push_back(option<Spec>("generation.batch_analyze", [](auto& s) -> auto& { return s.batch_analyze; },
+                           "generate a question's Analyze options as one left-padded batch"));
+}
+
+// The pipeline eval runs: early exit (every stage, or per stage) and the stages' skips and budgets.
+// The workflow commands build their configurations from the full model: these keys (but the
+// per-stage token budgets) do not change their results.
+void declare_stages(Options& t) {
+  size_t first = t.size();
+  nest(t, "early_exit", early_exit_options(), [](const Spec& s) { return s.early_exit; },
+       [](Spec& s) -> EarlyExitConfig& { return s.early_exit; });
+  not_fingerprinted_since(t, first);
+  for (StageKind kind : kStages) {
+    const std::string at = "stages." + std::string(to_string(kind));
+    t.push_back(option<Spec>(at + ".skip", [kind](auto& s) -> auto& { return s.stages[kind].skip; },
+                             "the sub-layers this stage skips, as a skip spec (a3, f0-2, b5, ...)")
+                    .not_fingerprinted());
+    auto budget = computed(at + ".max_new_tokens", [kind](auto& s) -> auto& { return s.stages[kind].max_new_tokens; },
+                           "generation.max_new_tokens", "this stage's token budget per call")
+                      .min(1);
+    budget.write = [kind](const Spec& s) { return YAML::Node(s.stages[kind].max_new_tokens.value_or(s.max_new_tokens)); };
+    t.push_back(std::move(budget));
+    // A stage's early exit starts from the top-level one; the keys it gives replace those values.
+    first = t.size();
+    nest(
+        t, at + ".early_exit", early_exit_options(),
+        [kind](const Spec& s) { return s.stages[kind].early_exit.value_or(s.early_exit); },
+        [kind](Spec& s) -> EarlyExitConfig& {
+          auto& e = s.stages[kind].early_exit;
+          if (!e) e = s.early_exit;
+          return *e;
+        },
+        "early_exit");
+    not_fingerprinted_since(t, first);
   }
-  if (n.has("early_exit")) s.early_exit = parse_early_exit_yaml(n["early_exit"], inherited);
-  return s;
+  t.push_back(computed("budget_profile", [](auto& s) -> auto& { return s.budget_profile; }, "none",
+                       "a budget profile file: every stage's skip plan and early exit")
+                  .not_fingerprinted());
+  t.push_back(option<Spec>("force_profile", [](auto& s) -> auto& { return s.force_profile; },
+                           "apply a profile made for another checkpoint (same layer count)")
+                  .not_fingerprinted());
 }
 
-void parse_runtime(const YamlNode& rt, ExperimentSpec& s) {
-  rt.expect_keys({"device", "dtype", "threads", "prefix_sharing"});
-  s.device = rt.get_string("device", s.device);
-  s.dtype = rt.get_string("dtype", s.dtype);
-  s.threads = static_cast<int>(rt.get_int("threads", 0));
-  if (s.threads < 0) rt["threads"].fail("must be >= 0");
-  s.prefix_sharing = rt.get_bool("prefix_sharing", s.prefix_sharing);
+void declare_run(Options& t) {
+  t.push_back(computed("output_dir", [](auto& s) -> auto& { return s.output_dir; }, "runs/<name>",
+                       "where results go")
+                  .not_fingerprinted());
+  t.push_back(option<Spec>("seed", [](auto& s) -> auto& { return s.seed; }, "seeds the random baseline's draws"));
 }
 
-void parse_data(const YamlNode& d, ExperimentSpec& s) {
-  d.expect_keys({"dataset", "root", "split", "offset", "limit", "seed", "calibration_size", "skip_malformed"});
-  s.dataset = d.get_string("dataset", s.dataset);
-  s.data_root = d.get_string("root", "");
-  s.split = d.get_choice("split", s.split, {"train", "valid", "validation", "test", "calibration"});
-  auto offset = d.get_int("offset", 0);
-  if (offset < 0) d["offset"].fail("must be >= 0");
-  s.load.offset = static_cast<size_t>(offset);
-  if (d.has("limit")) {
-    auto limit = d["limit"].as_int();
-    if (limit < 1) d["limit"].fail("must be >= 1");
-    s.load.limit = static_cast<size_t>(limit);
-  }
-  s.load.seed = static_cast<uint64_t>(d.get_int("seed", static_cast<int64_t>(kDefaultSplitSeed)));
-  auto cal = d.get_int("calibration_size", static_cast<int64_t>(kDefaultCalibrationSize));
-  if (cal < 1) d["calibration_size"].fail("must be >= 1");
-  s.load.calibration_size = static_cast<size_t>(cal);
-  s.load.skip_malformed = d.get_bool("skip_malformed", false);
+void declare_importance(Options& t) {
+  t.push_back(option<Spec>("importance.split", [](auto& s) -> auto& { return s.importance.split; },
+                           "the split importance is measured on (never test)")
+                  .choices(kTrainingSplits));
+  t.push_back(option<Spec>("importance.examples", [](auto& s) -> auto& { return s.importance.examples; },
+                           "N: the first N examples of that split")
+                  .min(1));
+  t.push_back(enum_option<Spec>("importance.pooling", [](auto& s) -> auto& { return s.importance.pooling; },
+                                token_pooling_names(), "pooling of one prefill's per-token cos(in, out)"));
+  t.push_back(enum_option<Spec>("importance.accumulate", [](auto& s) -> auto& { return s.importance.accumulate; },
+                                stage_accumulation_names(), "how the stages' scores combine into the ranking"));
 }
 
-void parse_prompt(const YamlNode& p, ExperimentSpec& s) {
-  p.expect_keys({"format", "mode", "chat_template", "exemplars", "system_prompt"});
-  s.prompt_format = p.get_choice("format", s.prompt_format, {"tinythinker", "chat"});
-  s.mode = p.get_choice("mode", s.mode, {"recall_analyze_summarize", "recall_summarize", "analyze_summarize", "summarize"});
-  s.chat_template = p.get_choice("chat_template", s.chat_template, {"auto", "none", "chatml", "zephyr", "llama3"});
-  s.exemplars = p.get_bool("exemplars", s.exemplars);
-  s.system_prompt = p.get_string("system_prompt", "");
+void declare_search(Options& t) {
+  t.push_back(option<Spec>("search.split", [](auto& s) -> auto& { return s.search.split; },
+                           "the split the searches and the threshold sweep measure on")
+                  .choices(kTrainingSplits));
+  t.push_back(option<Spec>("search.epsilon", [](auto& s) -> auto& { return s.search.epsilon; },
+                           "the main budget: target accuracy = full accuracy - epsilon points")
+                  .min(0));
+  t.push_back(computed("search.max_k", [](auto& s) -> auto& { return s.search.max_k; }, "L (the number of layers)",
+                       "K: each stage sweeps k = 0..K skipped sub-layers")
+                  .min(0));
+  t.push_back(option<Spec>("search.step", [](auto& s) -> auto& { return s.search.step; }, "k step").min(1));
+  t.push_back(option<Spec>("search.limit", [](auto& s) -> auto& { return s.search.limit; },
+                           "examples of the search split used (0: all)")
+                  .min(0));
+  t.push_back(enum_option<Spec>("search.latency", [](auto& s) -> auto& { return s.search.latency; },
+                                latency_mode_names(), "compare configurations by measured latency or by cost"));
+  t.push_back(option<Spec>("timing.repeats", [](auto& s) -> auto& { return s.timing.repeats; },
+                           "timed passes per configuration, interleaved; latencies are medians")
+                  .min(1));
+  t.push_back(option<Spec>("timing.warmup", [](auto& s) -> auto& { return s.timing.warmup; },
+                           "untimed questions before the first timed pass")
+                  .min(0));
+  t.push_back(option<Spec>("early_exit_sweep.thresholds",
+                           [](auto& s) -> auto& { return s.early_exit_sweep.thresholds; },
+                           "early-exit thresholds tried, on all stages alike"));
+  t.push_back(option<Spec>("early_exit_sweep.window", [](auto& s) -> auto& { return s.early_exit_sweep.window; },
+                           "n of the thresholds tried")
+                  .min(1));
+  t.push_back(enum_option<Spec>("early_exit_sweep.metric", [](auto& s) -> auto& { return s.early_exit_sweep.metric; },
+                                confidence_metric_names(), "the confidence the thresholds apply to"));
+  t.push_back(option<Spec>("methods", [](auto& s) -> auto& { return s.methods; }, "the methods run/reproduce compare")
+                  .choices(method_names())
+                  .default_note("all eight")
+                  .not_fingerprinted());
+  t.push_back(option<Spec>("epsilons", [](auto& s) -> auto& { return s.epsilons; },
+                           "further epsilon values to search and report")
+                  .min(0));
 }
 
-void parse_generation(const YamlNode& g, ExperimentSpec& s) {
-  g.expect_keys({"max_new_tokens", "temperature", "top_k", "top_p", "seed", "stop", "batch_analyze"});
-  s.max_new_tokens = static_cast<int>(g.get_int("max_new_tokens", s.max_new_tokens));
-  if (s.max_new_tokens < 1) g["max_new_tokens"].fail("must be >= 1");
-  s.sampling.temperature = g.get_double("temperature", 0.0);
-  if (s.sampling.temperature < 0) g["temperature"].fail("must be >= 0");
-  s.sampling.top_k = static_cast<int>(g.get_int("top_k", 0));
-  s.sampling.top_p = g.get_double("top_p", 1.0);
-  if (s.sampling.top_p < 0 || s.sampling.top_p > 1) g["top_p"].fail("must be in [0, 1]");
-  s.sampling.seed = static_cast<uint64_t>(g.get_int("seed", 0));
-  if (g.has("stop")) s.stop = g["stop"].as_string_list();
-  s.batch_analyze = g.get_bool("batch_analyze", false);
+Options declare_all() {
+  Options t;
+  for (auto declare : {declare_top, declare_runtime, declare_data, declare_prompt, declare_generation, declare_stages,
+                       declare_run, declare_importance, declare_search})
+    declare(t);
+  return t;
 }
-
-void parse_importance(const YamlNode& im, ExperimentSpec& s) {
-  im.expect_keys({"split", "examples", "pooling", "accumulate"});
-  s.importance.split = im.get_choice("split", s.importance.split, {"train", "valid", "validation", "calibration"});
-  s.importance.examples = static_cast<int>(im.get_int("examples", s.importance.examples));
-  if (s.importance.examples < 1) im["examples"].fail("must be >= 1");
-  s.importance.pooling = im.get_choice("pooling", s.importance.pooling, {"mean", "last"});
-  s.importance.accumulate = im.get_choice("accumulate", s.importance.accumulate, {"sum", "mean"});
-}
-
-void parse_timing(const YamlNode& ti, ExperimentSpec& s) {
-  ti.expect_keys({"repeats", "warmup"});
-  s.timing.repeats = static_cast<int>(ti.get_int("repeats", s.timing.repeats));
-  if (s.timing.repeats < 1) ti["repeats"].fail("must be >= 1");
-  s.timing.warmup = static_cast<int>(ti.get_int("warmup", s.timing.warmup));
-  if (s.timing.warmup < 0) ti["warmup"].fail("must be >= 0");
-}
-
-void parse_search(const YamlNode& se, ExperimentSpec& s) {
-  se.expect_keys({"split", "epsilon", "max_k", "step", "limit", "latency"});
-  s.search.latency = se.get_choice("latency", s.search.latency, {"measured", "cost"});
-  s.search.split = se.get_choice("split", s.search.split, {"train", "valid", "validation", "calibration"});
-  s.search.epsilon = se.get_double("epsilon", s.search.epsilon);
-  if (s.search.epsilon < 0) se["epsilon"].fail("must be >= 0");
-  if (se.has("max_k")) {
-    s.search.max_k = static_cast<int>(se["max_k"].as_int());
-    if (*s.search.max_k < 0) se["max_k"].fail("must be >= 0");
-  }
-  s.search.step = static_cast<int>(se.get_int("step", 1));
-  if (s.search.step < 1) se["step"].fail("must be >= 1");
-  s.search.limit = static_cast<int>(se.get_int("limit", 0));
-  if (s.search.limit < 0) se["limit"].fail("must be >= 0");
-}
-
-void parse_sweep(const YamlNode& sw, ExperimentSpec& s) {
-  sw.expect_keys({"thresholds", "window", "metric"});
-  if (sw.has("thresholds")) s.early_exit_sweep.thresholds = sw["thresholds"].as_double_list();
-  s.early_exit_sweep.window = static_cast<int>(sw.get_int("window", s.early_exit_sweep.window));
-  if (s.early_exit_sweep.window < 1) sw["window"].fail("must be >= 1");
-  s.early_exit_sweep.metric = sw.get_choice("metric", s.early_exit_sweep.metric, {"probability", "logit"});
-  if (s.early_exit_sweep.thresholds.empty()) sw["thresholds"].fail("needs at least one threshold");
-}
-
-}  // namespace
-
-ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& source) {
-  YamlNode root(tree, "", source);
-  if (!root.defined()) root.fail("the experiment file is empty");
-  root.expect_keys({"name", "model", "tokenizer", "runtime", "data", "prompt", "generation", "early_exit", "stages",
-                    "budget_profile", "force_profile", "output_dir", "seed", "importance", "search", "timing",
-                    "early_exit_sweep", "methods", "epsilons"});
-  ExperimentSpec s;
-  s.source = source;
-  s.effective = tree;
-  s.name = root.get_string("name", std::filesystem::path(source).stem().string());
-  s.model = root.require_string("model");
-  s.tokenizer = root.get_string("tokenizer", "");
-
-  if (auto rt = root["runtime"]; rt.defined()) parse_runtime(rt, s);
-  if (auto d = root["data"]; d.defined()) parse_data(d, s);
-  if (auto p = root["prompt"]; p.defined()) parse_prompt(p, s);
-  if (auto g = root["generation"]; g.defined()) parse_generation(g, s);
-
-  s.early_exit = parse_early_exit_yaml(root["early_exit"], EarlyExitConfig{});
-  if (auto st = root["stages"]; st.defined()) {
-    st.expect_keys({"recall", "analyze", "summarize"});
-    for (StageKind kind : kStages) s.stages[kind] = parse_stage(st[std::string(to_string(kind))], s.early_exit);
-  }
-  s.budget_profile = root.get_string("budget_profile", "");
-  s.force_profile = root.get_bool("force_profile", false);
-  s.output_dir = root.get_string("output_dir", "runs/" + s.name);
-  s.seed = static_cast<uint64_t>(root.get_int("seed", 0));
-
-  if (auto im = root["importance"]; im.defined()) parse_importance(im, s);
-  if (auto ti = root["timing"]; ti.defined()) parse_timing(ti, s);
-  if (auto se = root["search"]; se.defined()) parse_search(se, s);
-  if (auto sw = root["early_exit_sweep"]; sw.defined()) parse_sweep(sw, s);
-  if (root.has("methods")) {
-    s.methods = root["methods"].as_string_list();
-    for (const auto& m : s.methods)
-      if (!is_method(m)) root["methods"].fail("unknown method '" + m + "' (known: " + join(method_names(), ", ") + ")");
-  }
-  if (s.prompt_format == "chat" && s.chat_template == "none")
-    root["prompt"]["chat_template"].fail("'none' cannot render a chat prompt; use auto, chatml, zephyr or llama3");
-  if (root.has("epsilons")) s.epsilons = root["epsilons"].as_double_list();
-  return s;
-}
-
-namespace {
 
 // "" when `path` exists, else why not (missing, or a name the file system refuses).
 std::string missing_reason(const std::string& path) {
@@ -178,6 +235,26 @@ std::string missing_reason(const std::string& path) {
 }
 
 }  // namespace
+
+const std::vector<Option<ExperimentSpec>>& experiment_options() {
+  static const Options table = declare_all();
+  return table;
+}
+
+ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& source) {
+  YamlNode root(tree, "", source);
+  if (!root.defined()) root.fail("the experiment file is empty");
+  ExperimentSpec s;
+  read_options(root, experiment_options(), s);
+  s.source = source;
+  s.effective = tree;
+  if (s.name.empty()) s.name = std::filesystem::path(source).stem().string();
+  if (s.output_dir.empty()) s.output_dir = "runs/" + s.name;
+  if (s.prompt_format == "chat" && s.chat_template == "none")
+    root["prompt"]["chat_template"].fail("'none' cannot render a chat prompt; use auto, chatml, zephyr or llama3");
+  if (s.early_exit_sweep.thresholds.empty()) root["early_exit_sweep"]["thresholds"].fail("needs at least one threshold");
+  return s;
+}
 
 ExperimentSpec load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
   if (auto why = missing_reason(path); !why.empty()) throw_error("experiment file '", path, "' ", why);
@@ -192,65 +269,6 @@ ExperimentSpec load_experiment(const std::string& path, const std::vector<std::s
   return spec;
 }
 
-std::string experiment_yaml(const ExperimentSpec& s) {
-  YAML::Node n;
-  n["name"] = s.name;
-  n["model"] = s.model;
-  if (!s.tokenizer.empty()) n["tokenizer"] = s.tokenizer;
-  n["runtime"]["device"] = s.device;
-  n["runtime"]["dtype"] = s.dtype;
-  n["runtime"]["threads"] = s.threads;
-  n["runtime"]["prefix_sharing"] = s.prefix_sharing;
-  n["data"]["dataset"] = s.dataset;
-  n["data"]["root"] = s.data_root_or_default();
-  n["data"]["split"] = s.split;
-  n["data"]["offset"] = s.load.offset;
-  if (s.load.limit) n["data"]["limit"] = *s.load.limit;
-  n["data"]["seed"] = s.load.seed;
-  n["data"]["calibration_size"] = s.load.calibration_size;
-  n["data"]["skip_malformed"] = s.load.skip_malformed;
-  n["prompt"]["format"] = s.prompt_format;
-  n["prompt"]["mode"] = s.mode;
-  n["prompt"]["chat_template"] = s.chat_template;
-  n["prompt"]["exemplars"] = s.exemplars;
-  if (!s.system_prompt.empty()) n["prompt"]["system_prompt"] = s.system_prompt;
-  n["generation"]["max_new_tokens"] = s.max_new_tokens;
-  n["generation"]["temperature"] = s.sampling.temperature;
-  n["generation"]["top_k"] = s.sampling.top_k;
-  n["generation"]["top_p"] = s.sampling.top_p;
-  n["generation"]["seed"] = s.sampling.seed;
-  n["generation"]["stop"] = s.stop;
-  n["generation"]["batch_analyze"] = s.batch_analyze;
-  n["early_exit"] = early_exit_yaml(s.early_exit);
-  for (auto kind : kStages) {
-    const auto& st = s.stages[kind];
-    std::string k(to_string(kind));
-    n["stages"][k]["skip"] = st.skip;
-    n["stages"][k]["max_new_tokens"] = st.max_new_tokens.value_or(s.max_new_tokens);
-    n["stages"][k]["early_exit"] = early_exit_yaml(st.early_exit.value_or(s.early_exit));
-  }
-  if (!s.budget_profile.empty()) n["budget_profile"] = s.budget_profile;
-  n["force_profile"] = s.force_profile;
-  n["output_dir"] = s.output_dir;
-  n["seed"] = s.seed;
-  n["importance"]["split"] = s.importance.split;
-  n["importance"]["examples"] = s.importance.examples;
-  n["importance"]["pooling"] = s.importance.pooling;
-  n["importance"]["accumulate"] = s.importance.accumulate;
-  n["search"]["split"] = s.search.split;
-  n["search"]["epsilon"] = s.search.epsilon;
-  if (s.search.max_k) n["search"]["max_k"] = *s.search.max_k;
-  n["search"]["step"] = s.search.step;
-  n["search"]["limit"] = s.search.limit;
-  n["search"]["latency"] = s.search.latency;
-  n["timing"]["repeats"] = s.timing.repeats;
-  n["timing"]["warmup"] = s.timing.warmup;
-  n["early_exit_sweep"]["thresholds"] = s.early_exit_sweep.thresholds;
-  n["early_exit_sweep"]["window"] = s.early_exit_sweep.window;
-  n["early_exit_sweep"]["metric"] = s.early_exit_sweep.metric;
-  n["methods"] = s.methods;
-  n["epsilons"] = s.epsilons;
-  return yaml_dump(n);
-}
+std::string experiment_yaml(const ExperimentSpec& s) { return yaml_dump(write_options(experiment_options(), s)); }
 
 }  // namespace litestage

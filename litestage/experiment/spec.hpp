@@ -1,7 +1,9 @@
 #pragma once
-// ExperimentSpec: one YAML experiment file (docs/experiments.md is its schema). Every key is
-// declared here once with its default; unknown keys and wrong types are errors naming the key
-// path. The same file drives eval, importance, search, reproduce and run.
+// ExperimentSpec: one YAML experiment file (docs/experiments.md is its schema). The struct's
+// member initialisers are the defaults; `experiment_options()` declares every key once (type,
+// bounds or allowed values, one line of help) and drives reading, the effective YAML, the output
+// directory's fingerprint and `--list-options`. Unknown keys and wrong types are errors naming the
+// key path. The same file drives eval, importance, search, reproduce and run.
 
 #include <optional>
 #include <string>
@@ -12,6 +14,10 @@
 #include "litestage/data/dataset.hpp"
 #include "litestage/generate/early_exit.hpp"
 #include "litestage/reasoning/pipeline.hpp"
+#include "litestage/search/budget_search.hpp"
+#include "litestage/search/importance.hpp"
+#include "litestage/search/policies.hpp"
+#include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
 
@@ -24,8 +30,8 @@ struct StageSpec {
 struct ImportanceSpec {
   std::string split = "calibration";
   int examples = 32;             // N calibration examples
-  std::string pooling = "mean";  // token pooling of cos(in, out): mean | last
-  std::string accumulate = "sum";  // across stages: sum | mean
+  TokenPooling pooling = TokenPooling::Mean;             // of one prefill's per-token cos(in, out)
+  StageAccumulation accumulate = StageAccumulation::Sum;  // across stages
 };
 
 struct SearchSpec {
@@ -34,10 +40,10 @@ struct SearchSpec {
   std::optional<int> max_k;      // K; default: number of layers (L)
   int step = 1;
   int limit = 0;                 // examples of the search split used (0: all)
-  // How configurations are compared: "measured" (median of timing.repeats interleaved passes,
-  // differences inside the noise band are ties won by lower cost) or "cost" (the deterministic
-  // cost alone: reproducible bit for bit).
-  std::string latency = "measured";
+  // How configurations are compared: measured (median of timing.repeats interleaved passes,
+  // differences inside the noise band are ties won by lower cost) or cost (the deterministic cost
+  // alone: reproducible bit for bit).
+  LatencyMode latency = LatencyMode::Measured;
 };
 
 struct TimingSpec {
@@ -48,7 +54,7 @@ struct TimingSpec {
 struct ThresholdSweepSpec {
   std::vector<double> thresholds = {0.4, 0.5, 0.6, 0.7, 0.8};
   int window = 4;
-  std::string metric = "probability";
+  ConfidenceMetric metric = ConfidenceMetric::Probability;
   // A threshold is accepted when the search's accuracy target (full - search.epsilon) still holds.
 };
 
@@ -90,14 +96,16 @@ struct ExperimentSpec {
   SearchSpec search;
   TimingSpec timing;
   ThresholdSweepSpec early_exit_sweep;
-  std::vector<std::string> methods = {"full", "litestage", "litestage_no_ee", "uniform", "adaskip",
-                                      "shortgpt", "random", "early_exit_only"};
+  std::vector<std::string> methods = method_names();
   std::vector<double> epsilons;  // extra ε values to report (run/reproduce), besides search.epsilon
 
   YAML::Node effective;          // the tree after --set overrides, as parsed
 
   std::string data_root_or_default() const;
 };
+
+// Every key of an experiment file, in the order the effective YAML writes them.
+const std::vector<Option<ExperimentSpec>>& experiment_options();
 
 // Parses a YAML file with optional "key.path=value" overrides applied first.
 ExperimentSpec load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});

@@ -6,7 +6,7 @@
 
 #include "litestage/search/budget_search.hpp"
 #include "litestage/experiment/evaluate.hpp"
-#include "litestage/experiment/workflow.hpp"
+#include "litestage/experiment/run_importance.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"

@@ -4,14 +4,30 @@
 
 namespace litestage {
 
-ConfidenceMetric parse_confidence_metric(const std::string& name) {
-  if (name == "probability" || name == "prob") return ConfidenceMetric::Probability;
-  if (name == "logit") return ConfidenceMetric::Logit;
-  throw_error("unknown confidence metric '", name, "' (expected probability or logit)");
+const EnumNames<ConfidenceMetric>& confidence_metric_names() {
+  static const EnumNames<ConfidenceMetric> names = {{"probability", ConfidenceMetric::Probability},
+                                                    {"logit", ConfidenceMetric::Logit}};
+  return names;
 }
 
-std::string confidence_metric_name(ConfidenceMetric metric) {
-  return metric == ConfidenceMetric::Probability ? "probability" : "logit";
+ConfidenceMetric parse_confidence_metric(const std::string& name) {
+  return enum_from_name(confidence_metric_names(), name, "confidence metric");
+}
+
+std::string confidence_metric_name(ConfidenceMetric metric) { return enum_name(confidence_metric_names(), metric); }
+
+const std::vector<Option<EarlyExitConfig>>& early_exit_options() {
+  using E = EarlyExitConfig;
+  static const std::vector<Option<E>> table = {
+      option<E>("enabled", [](auto& e) -> auto& { return e.enabled; }, "turn the confidence early exit on"),
+      option<E>("window", [](auto& e) -> auto& { return e.window; }, "n: the FIFO holds the last n tokens' confidences")
+          .min(1),
+      option<E>("threshold", [](auto& e) -> auto& { return e.threshold; },
+                "end the call once the full FIFO's mean is <= this"),
+      enum_option<E>("metric", [](auto& e) -> auto& { return e.metric; }, confidence_metric_names(),
+                     "the confidence: max softmax probability or max raw logit"),
+  };
+  return table;
 }
 
 EarlyExit::EarlyExit(const EarlyExitConfig& config) : config_(config) {

@@ -6,6 +6,9 @@
 
 #include <deque>
 #include <string>
+#include <vector>
+
+#include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
 
@@ -13,7 +16,8 @@ enum class ConfidenceMetric {
   Probability,  // max softmax probability of the next-token distribution (default)
   Logit,        // max raw logit, as drawn in the paper's figure
 };
-ConfidenceMetric parse_confidence_metric(const std::string& name);  // "probability" | "logit"
+const EnumNames<ConfidenceMetric>& confidence_metric_names();  // "probability" | "logit"
+ConfidenceMetric parse_confidence_metric(const std::string& name);
 std::string confidence_metric_name(ConfidenceMetric metric);
 
 struct EarlyExitConfig {
@@ -27,6 +31,9 @@ struct EarlyExitConfig {
   }
   bool operator!=(const EarlyExitConfig& o) const { return !(*this == o); }
 };
+
+// The YAML keys of an early-exit mapping (experiment files, budget profiles).
+const std::vector<Option<EarlyExitConfig>>& early_exit_options();
 
 class EarlyExit {
  public:

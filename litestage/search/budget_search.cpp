@@ -40,13 +40,12 @@ void from_json(const nlohmann::json& j, EvalPoint& p) {
   if (j.contains("timing")) p.timing = j.at("timing").get<LatencySamples>();
 }
 
-LatencyMode parse_latency_mode(const std::string& name) {
-  if (name == "measured") return LatencyMode::Measured;
-  if (name == "cost") return LatencyMode::Cost;
-  throw_error("unknown latency mode '", name, "' (expected measured or cost)");
+const EnumNames<LatencyMode>& latency_mode_names() {
+  static const EnumNames<LatencyMode> names = {{"measured", LatencyMode::Measured}, {"cost", LatencyMode::Cost}};
+  return names;
 }
 
-std::string to_string(LatencyMode mode) { return mode == LatencyMode::Cost ? "cost" : "measured"; }
+std::string to_string(LatencyMode mode) { return enum_name(latency_mode_names(), mode); }
 
 void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans, const std::vector<EvalPoint*>& points) {
   const std::vector<LatencySamples> samples = evaluator.time(plans);

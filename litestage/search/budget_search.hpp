@@ -20,6 +20,7 @@
 #include "litestage/model/skip_plan.hpp"
 #include "litestage/reasoning/pipeline.hpp"
 #include "litestage/reasoning/timing.hpp"
+#include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
 
@@ -55,7 +56,7 @@ class PlanEvaluator {
 // the timed passes' spread are ties, broken by lower cost) or by the deterministic cost alone,
 // which makes every choice reproducible bit for bit.
 enum class LatencyMode { Measured, Cost };
-LatencyMode parse_latency_mode(const std::string& name);  // "measured" | "cost"
+const EnumNames<LatencyMode>& latency_mode_names();  // "measured" | "cost"
 std::string to_string(LatencyMode mode);
 
 // Times `points` (their plans in `plans`) together through the evaluator and stores the medians.

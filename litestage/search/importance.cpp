@@ -11,16 +11,14 @@
 
 namespace litestage {
 
-TokenPooling parse_token_pooling(const std::string& name) {
-  if (name == "mean") return TokenPooling::Mean;
-  if (name == "last") return TokenPooling::Last;
-  throw_error("unknown token pooling '", name, "' (expected mean or last)");
+const EnumNames<TokenPooling>& token_pooling_names() {
+  static const EnumNames<TokenPooling> names = {{"mean", TokenPooling::Mean}, {"last", TokenPooling::Last}};
+  return names;
 }
 
-StageAccumulation parse_stage_accumulation(const std::string& name) {
-  if (name == "sum") return StageAccumulation::Sum;
-  if (name == "mean") return StageAccumulation::Mean;
-  throw_error("unknown stage accumulation '", name, "' (expected sum or mean)");
+const EnumNames<StageAccumulation>& stage_accumulation_names() {
+  static const EnumNames<StageAccumulation> names = {{"sum", StageAccumulation::Sum}, {"mean", StageAccumulation::Mean}};
+  return names;
 }
 
 namespace {
@@ -78,8 +76,8 @@ void to_json(nlohmann::json& j, const ImportanceResult& r) {
   for (const auto& s : r.ranking()) ranking.push_back(to_string(s));
   j = {{"layers", r.layers},
        {"examples", r.examples},
-       {"pooling", r.settings.pooling == TokenPooling::Mean ? "mean" : "last"},
-       {"accumulate", r.settings.accumulate == StageAccumulation::Sum ? "sum" : "mean"},
+       {"pooling", enum_name(token_pooling_names(), r.settings.pooling)},
+       {"accumulate", enum_name(stage_accumulation_names(), r.settings.accumulate)},
        {"stages", stages},
        {"attn", r.attn},
        {"ffn", r.ffn},
@@ -93,8 +91,9 @@ void to_json(nlohmann::json& j, const ImportanceResult& r) {
 void from_json(const nlohmann::json& j, ImportanceResult& r) {
   r.layers = j.at("layers").get<int>();
   r.examples = j.at("examples").get<int>();
-  r.settings.pooling = parse_token_pooling(j.at("pooling").get<std::string>());
-  r.settings.accumulate = parse_stage_accumulation(j.at("accumulate").get<std::string>());
+  r.settings.pooling = enum_from_name(token_pooling_names(), j.at("pooling").get<std::string>(), "pooling");
+  r.settings.accumulate =
+      enum_from_name(stage_accumulation_names(), j.at("accumulate").get<std::string>(), "accumulate");
   r.stages = {};
   for (const auto& [name, st] : j.at("stages").items()) {
     StageImportance s;

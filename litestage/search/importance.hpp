@@ -19,13 +19,14 @@
 #include "litestage/data/stage_records.hpp"
 #include "litestage/model/observer.hpp"
 #include "litestage/reasoning/pipeline.hpp"
+#include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
 
 enum class TokenPooling { Mean, Last };
-TokenPooling parse_token_pooling(const std::string& name);  // "mean" | "last"
+const EnumNames<TokenPooling>& token_pooling_names();  // "mean" | "last"
 enum class StageAccumulation { Sum, Mean };
-StageAccumulation parse_stage_accumulation(const std::string& name);  // "sum" | "mean"
+const EnumNames<StageAccumulation>& stage_accumulation_names();  // "sum" | "mean"
 
 struct ImportanceSettings {
   TokenPooling pooling = TokenPooling::Mean;

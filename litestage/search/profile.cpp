@@ -225,23 +225,10 @@ std::string profile_text(const BudgetProfile& p) {
   return o.str();
 }
 
-YAML::Node early_exit_yaml(const EarlyExitConfig& e) {
-  YAML::Node y;
-  y["enabled"] = e.enabled;
-  y["window"] = e.window;
-  y["threshold"] = e.threshold;
-  y["metric"] = confidence_metric_name(e.metric);
-  return y;
-}
+YAML::Node early_exit_yaml(const EarlyExitConfig& e) { return write_options(early_exit_options(), e); }
 
 EarlyExitConfig parse_early_exit_yaml(const YamlNode& n, EarlyExitConfig base) {
-  if (!n.defined()) return base;
-  n.expect_keys({"enabled", "window", "threshold", "metric"});
-  base.enabled = n.get_bool("enabled", base.enabled);
-  base.window = static_cast<int>(n.get_int("window", base.window));
-  base.threshold = n.get_double("threshold", base.threshold);
-  base.metric = parse_confidence_metric(n.get_choice("metric", confidence_metric_name(base.metric), {"probability", "logit"}));
-  if (base.window < 1) n["window"].fail("must be >= 1");
+  if (n.defined()) read_options(n, early_exit_options(), base);
   return base;
 }
 

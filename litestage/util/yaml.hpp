@@ -17,6 +17,14 @@ class YamlNode {
  public:
   YamlNode() = default;
   YamlNode(YAML::Node node, std::string path, std::string file = "");
+  YamlNode(const YamlNode&) = default;
+  // Rebinds to the other node (a YAML::Node assigned to would write through its handle instead).
+  YamlNode& operator=(const YamlNode& other) {
+    node_.reset(other.node_);
+    path_ = other.path_;
+    file_ = other.file_;
+    return *this;
+  }
 
   // Parses a file (errors name it and the line).
   static YamlNode load_file(const std::string& path);

@@ -4,13 +4,14 @@
 // stage-wise budget search, the early-exit threshold choice, the baselines searched under the
 // same accuracy target, evaluation of every method on the test split, and the tables, plots and
 // budget profile. Everything it measures is journaled under output_dir, so an interrupted run
-// picks up where it stopped.
+// picks up where it stopped. The steps, in the order they run, are steps.hpp and step<N>_*.cpp.
 
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "litestage/experiment/report.hpp"
+#include "litestage/experiment/run_importance.hpp"
 #include "litestage/experiment/session.hpp"
 #include "litestage/search/budget_search.hpp"
 #include "litestage/search/importance.hpp"
@@ -31,10 +32,6 @@ struct WorkflowReport {
   std::vector<MethodRow> rows;          // test-split comparison
   std::vector<std::string> files;       // written outputs
 };
-
-// Importance on the experiment's importance split (loaded from output_dir/importance.json when a
-// previous run with the same settings left it).
-ImportanceResult run_importance(Session& session, bool write = true);
 
 // Every setting that changes a result of `litestage run`, with the model's and the data's hashes
 // (`search_data`: the search split as the run uses it).

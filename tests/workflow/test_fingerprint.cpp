@@ -2,7 +2,7 @@
 
 #include <filesystem>
 
-#include "litestage/experiment/workflow.hpp"
+#include "litestage/workflow/workflow.hpp"
 #include "litestage/util/strings.hpp"
 #include "support.hpp"
 

@@ -1,0 +1,58 @@
+#include "litestage/workflow/steps.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace litestage {
+namespace fs = std::filesystem;
+
+WorkflowRun::WorkflowRun(Session& s, const WorkflowOptions& o, WorkflowReport& r)
+    : session(s), spec(s.spec()), options(o), report(r), L(s.num_layers()), out(s.spec().output_dir) {}
+
+WorkflowRun::~WorkflowRun() = default;
+
+bool WorkflowRun::wants(const std::string& method) const {
+  return std::find(spec.methods.begin(), spec.methods.end(), method) != spec.methods.end();
+}
+
+void WorkflowRun::add_files(const std::vector<std::string>& files) {
+  report.files.insert(report.files.end(), files.begin(), files.end());
+}
+
+void banner(const std::string& text) { std::fprintf(stderr, "\n== %s\n", text.c_str()); }
+
+std::string ee_text(const EarlyExitConfig& e) {
+  if (!e.enabled) return "off";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "threshold %.3g (%s, n=%d)", e.threshold, confidence_metric_name(e.metric).c_str(),
+                e.window);
+  return buf;
+}
+
+std::string plans_text(const StagePlans& p) {
+  std::string out;
+  for (StageKind k : kStages) out += (out.empty() ? "" : " | ") + std::string(to_string(k)) + " " + p[k].to_string();
+  return out;
+}
+
+std::string eps_label(double eps) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", eps);
+  return buf;
+}
+
+StagePlans full_plans(int L) { return {SkipPlan(L), SkipPlan(L), SkipPlan(L)}; }
+
+PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const EarlyExitConfig& early_exit) {
+  for (auto kind : kStages) {
+    base.stages[kind].skip = plans[kind];
+    base.stages[kind].early_exit = early_exit;
+  }
+  return base;
+}
+
+TimingSettings timing_settings(const ExperimentSpec& spec) { return {spec.timing.repeats, spec.timing.warmup}; }
+
+int settings_max_k(const ExperimentSpec& spec, int layers) { return spec.search.max_k.value_or(layers); }
+
+}  // namespace litestage

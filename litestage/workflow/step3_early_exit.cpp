@@ -1,0 +1,84 @@
+#include "litestage/workflow/steps.hpp"
+
+#include <cstdio>
+
+#include "litestage/dist/dist.hpp"
+
+namespace litestage {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The early-exit threshold sweep on fixed plans: accuracy (and cost) of each threshold from the
+// stage cache, then, with measured latency, every threshold and the plans without early exit timed
+// together; the fastest setting meeting the target wins (noise-aware, ties by cost). Writes `file`.
+EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, const StagePlans& plans, double target,
+                                 const std::vector<Example>& examples, StageCache& cache, LatencyMode mode,
+                                 const fs::path& file) {
+  const auto& spec = session.spec();
+  std::vector<EarlyExitConfig> settings = {EarlyExitConfig{}};  // [0]: early exit off
+  for (double t : spec.early_exit_sweep.thresholds) {
+    EarlyExitConfig ee;
+    ee.enabled = true;
+    ee.window = spec.early_exit_sweep.window;
+    ee.threshold = t;
+    ee.metric = spec.early_exit_sweep.metric;
+    settings.push_back(ee);
+  }
+  std::vector<EvalPoint> points;
+  std::vector<PipelineConfig> configs;
+  for (const auto& ee : settings) {
+    configs.push_back(final_config(base, plans, ee));
+    PipelineEvaluator eval(session.generator(), configs.back(), examples, &cache, "early-exit " + ee_text(ee));
+    points.push_back(eval.evaluate(plans));
+  }
+  if (mode == LatencyMode::Measured) {
+    const auto timed =
+        time_interleaved_progress(session.generator(), configs, examples, timing_settings(spec), "early-exit sweep");
+    for (size_t i = 0; i < points.size(); ++i) {
+      points[i].timing = timed[i];
+      points[i].latency = timed[i].median();
+    }
+  }
+  size_t best = 0;
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < points.size(); ++i) {
+    const bool ok = points[i].accuracy >= target - 1e-9;
+    rows.push_back({{"early_exit", ee_text(settings[i])}, {"point", points[i]}, {"meets_target", ok}});
+    if (i > 0 && ok && faster(points[i], points[best], mode)) best = i;
+  }
+  dist::write_output(file.string(), nlohmann::json{{"target_accuracy", target}, {"latency", to_string(mode)},
+                                                  {"rows", rows}, {"chosen", ee_text(settings[best])}}.dump(2) + "\n");
+  std::fprintf(stderr, "early exit: %s\n", ee_text(settings[best]).c_str());
+  return settings[best];
+}
+
+}  // namespace
+
+// Step 3: the early-exit threshold for LiteStage's plans (and the full model's, for
+// early_exit_only): the fastest setting that still meets the search's target, on the same data.
+void sweep_thresholds(WorkflowRun& run) {
+  const auto& spec = run.spec;
+  auto sweep = [&](const StagePlans& plans, double target, const std::string& what) {
+    return sweep_early_exit(run.session, run.base, plans, target, run.search_data.examples, *run.search_cache,
+                            run.settings.latency, run.out / "sweeps" / ("early_exit_" + what + ".json"));
+  };
+  for (double eps : run.epsilons) {
+    const auto& r = run.litestage_by_eps.at(eps);
+    if (run.wants("litestage")) {
+      banner("early-exit threshold sweep on LiteStage's plans, epsilon " + eps_label(eps));
+      auto ee = sweep(r.plans, r.target, "litestage_eps" + eps_label(eps));
+      if (eps == spec.search.epsilon) run.litestage_ee = ee;
+      run.candidates.push_back({"litestage", eps, r.plans, ee});
+    }
+    if (run.wants("litestage_no_ee") && (eps == spec.search.epsilon || !run.wants("litestage")))
+      run.candidates.push_back({"litestage_no_ee", eps, r.plans, {}});
+  }
+  if (run.wants("early_exit_only")) {
+    banner("early-exit threshold sweep on the full model");
+    auto ee = sweep(full_plans(run.L), run.main_search().target, "full");
+    run.candidates.push_back({"early_exit_only", spec.search.epsilon, full_plans(run.L), ee});
+  }
+}
+
+}  // namespace litestage

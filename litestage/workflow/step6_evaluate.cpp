@@ -1,0 +1,92 @@
+#include "litestage/workflow/steps.hpp"
+
+#include <map>
+#include <numeric>
+
+#include "litestage/dist/dist.hpp"
+#include "litestage/experiment/evaluate.hpp"
+#include "litestage/util/stats.hpp"
+
+namespace litestage {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Times every method together on the evaluation split and puts the timed medians into the rows
+// (stage latencies, total, shares), with the full model's as the reference and a bootstrap interval
+// over questions on each speedup. The first row is the full model.
+void time_methods(Generator& generator, const std::vector<PipelineConfig>& configs,
+                  const std::vector<Example>& examples, const TimingSettings& timing, std::vector<MethodRow>& rows) {
+  // Rows with the same plans and early exit (e.g. one method at several ε) are one configuration:
+  // timed once, they share the samples.
+  std::vector<PipelineConfig> unique;
+  std::vector<size_t> slot;
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto [it, added] = seen.emplace(rows[i].skip + " / " + rows[i].early_exit, unique.size());
+    if (added) unique.push_back(configs[i]);
+    slot.push_back(it->second);
+  }
+  const auto samples = time_interleaved_progress(generator, unique, examples, timing, "methods");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    Summary& s = rows[i].summary;
+    rows[i].timing = samples[slot[i]];
+    s.mean_seconds = rows[i].timing.median();
+    for (auto kind : kStages) {
+      auto& agg = s.stages[kind];
+      agg.mean_seconds = rows[i].timing.stage_median(kind);
+      agg.share = s.mean_seconds > 0 ? agg.mean_seconds / s.mean_seconds : 0;
+    }
+  }
+  for (auto& r : rows) {
+    r.full_accuracy = rows.front().summary.accuracy;
+    r.full_latency = rows.front().summary.mean_seconds;
+    r.full_flops = rows.front().summary.mean_cost.flops;
+    const auto& full = rows.front().timing.per_question;
+    const auto& own = r.timing.per_question;
+    const double own_sum = std::accumulate(own.begin(), own.end(), 0.0);
+    r.timed_speedup = own_sum > 0 ? std::accumulate(full.begin(), full.end(), 0.0) / own_sum : 0;
+    r.speedup_ci = bootstrap_ratio_interval(full, own);
+  }
+}
+
+}  // namespace
+
+// Step 6: every candidate on the experiment's own split (identical stage generations shared
+// through the split's stage cache), then all of them timed together.
+void evaluate_candidates(WorkflowRun& run) {
+  run.test = run.session.dataset(run.spec.split);
+  const Dataset& test = run.test;
+  const auto& spec = run.spec;
+  dist::write_output((run.out / "split.json").string(), nlohmann::json(test.info).dump(2) + "\n");
+  StageCache test_cache((run.out / "cache" / (std::string(to_string(parse_split(spec.split))) + "_stages.jsonl")).string());
+  fs::create_directories(run.out / "methods");
+  std::vector<PipelineConfig> configs;
+  for (const auto& c : run.candidates) {
+    std::string label = c.method + (c.epsilon >= 0 && c.method != "full" ? " (eps=" + eps_label(c.epsilon) + ")" : "");
+    banner("evaluating " + label + " on " + spec.dataset + "/" + test.info.split + " (" +
+           std::to_string(test.examples.size()) + " examples)");
+    configs.push_back(final_config(run.base, c.plans, c.early_exit));
+    MultiStagePipeline pipeline(run.session.generator(), configs.back(), &test_cache);
+    EvalOptions eo;
+    eo.label = label;
+    std::string file = c.method + (c.epsilon >= 0 ? "_eps" + eps_label(c.epsilon) : "");
+    eo.traces_path = (run.out / "methods" / (file + ".traces.jsonl")).string();
+    eo.resume = true;
+    auto result = evaluate(pipeline, test.examples, eo);
+    MethodRow row;
+    row.method = c.method;
+    row.label = label;
+    row.epsilon = c.method == "full" ? -1 : c.epsilon;
+    row.skip = plans_text(c.plans);
+    row.early_exit = ee_text(c.early_exit);
+    row.summary = result.summary;
+    row.unconstrained = c.unconstrained;
+    run.report.rows.push_back(row);
+  }
+  banner("timing every method on " + test.info.split + ": " + std::to_string(spec.timing.repeats) +
+         " interleaved passes");
+  time_methods(run.session.generator(), configs, test.examples, timing_settings(spec), run.report.rows);
+}
+
+}  // namespace litestage

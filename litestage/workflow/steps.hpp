@@ -1,0 +1,82 @@
+#pragma once
+// The steps of one workflow run, in the order run_workflow takes them (step<N>_*.cpp), and the
+// record they share. Each step reads what the earlier ones filled in and adds its own part, so a
+// test can set a step's inputs by hand and run it alone.
+//
+//   1 prepare              output directory claimed, search split, importance, warm-up, settings
+//   2 search_litestage     LiteStage's stage-wise search at every epsilon
+//   3 sweep_thresholds     the early-exit threshold on LiteStage's (and the full model's) plans
+//   4 search_baselines     uniform, adaskip, shortgpt, random under the same target
+//   5 write_profile        the budget profile (LiteStage at the main epsilon, timed)
+//   6 evaluate_candidates  every method on the experiment's split, then timed together
+//   7 write_report         tables, plots, results.json
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "litestage/search/budget_search.hpp"
+#include "litestage/reasoning/timing.hpp"
+#include "litestage/util/timer.hpp"
+#include "litestage/workflow/workflow.hpp"
+
+namespace litestage {
+
+// One configuration of a method to evaluate on the test split.
+struct Candidate {
+  std::string method;
+  double epsilon = -1;
+  StagePlans plans;
+  EarlyExitConfig early_exit;  // all stages
+  bool unconstrained = false;  // not held to the accuracy target
+};
+
+// What the steps of one workflow run share, in the order the steps fill it in.
+struct WorkflowRun {
+  Session& session;
+  const ExperimentSpec& spec;
+  const WorkflowOptions& options;
+  WorkflowReport& report;
+  const int L;
+  const std::filesystem::path out;
+  Timer clock;
+  Dataset search_data;                              // step 1
+  PipelineConfig base;                              // the full model
+  SearchSettings settings;
+  std::vector<double> epsilons;                     // the main one first
+  std::unique_ptr<StageCache> search_cache;         // the search split's stage generations
+  std::unique_ptr<SearchJournal> journal;           // every search point measured
+  std::unique_ptr<PipelineEvaluator> evaluator;     // plans on the search split
+  std::map<double, SearchResult> litestage_by_eps;  // step 2
+  EarlyExitConfig litestage_ee;                     // step 3: at the main epsilon
+  std::vector<Candidate> candidates;                // steps 1-4: what the test split evaluates
+  Dataset test;                                     // step 6
+
+  WorkflowRun(Session& s, const WorkflowOptions& o, WorkflowReport& r);
+  ~WorkflowRun();
+  bool wants(const std::string& method) const;
+  const SearchResult& main_search() const { return litestage_by_eps.at(spec.search.epsilon); }
+  void add_files(const std::vector<std::string>& files);
+};
+
+void prepare(WorkflowRun& run);              // step 1
+void search_litestage(WorkflowRun& run);     // step 2
+void sweep_thresholds(WorkflowRun& run);     // step 3
+void search_baselines(WorkflowRun& run);     // step 4
+void write_profile(WorkflowRun& run);        // step 5
+void evaluate_candidates(WorkflowRun& run);  // step 6
+void write_report(WorkflowRun& run);         // step 7
+
+// Shared by the steps.
+void banner(const std::string& text);
+std::string ee_text(const EarlyExitConfig& e);
+std::string plans_text(const StagePlans& p);
+std::string eps_label(double eps);
+StagePlans full_plans(int L);
+PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const EarlyExitConfig& early_exit);
+TimingSettings timing_settings(const ExperimentSpec& spec);
+int settings_max_k(const ExperimentSpec& spec, int layers);
+
+}  // namespace litestage

@@ -1,0 +1,167 @@
+// Each workflow step on its own: its inputs set by hand where they can be (or by the steps before
+// it where they come from the model), its own outputs checked. stories260K on two OBQA questions.
+
+#include <catch2/catch.hpp>
+
+#include <memory>
+
+#include "litestage/search/profile.hpp"
+#include "litestage/util/jsonl.hpp"
+#include "litestage/util/strings.hpp"
+#include "litestage/workflow/steps.hpp"
+#include "support.hpp"
+
+using namespace litestage;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A prepared run (step 1 done) on stories260K; `extra` is appended to the experiment (YAML lines).
+struct TinyRun {
+  std::unique_ptr<Session> session;
+  WorkflowOptions options;
+  WorkflowReport report;
+  std::unique_ptr<WorkflowRun> run;
+  fs::path out;
+
+  TinyRun(const fs::path& model, const fs::path& data, const std::string& name, const std::string& extra = "") {
+    const auto dir = test::temp_dir(name);
+    out = dir / "out";
+    write_file_atomic((dir / "e.yaml").string(),
+                      "model: " + model.string() + "\nruntime: {threads: 1}\ndata: {dataset: obqa, root: " +
+                          data.parent_path().string() + ", limit: 2, calibration_size: 5}\n"
+                          "generation: {max_new_tokens: 6}\nimportance: {examples: 2}\n"
+                          "search: {max_k: 2, latency: cost}\ntiming: {repeats: 1, warmup: 0}\n"
+                          "early_exit_sweep: {thresholds: [0.5, 0.9]}\noutput_dir: " + out.string() + "\n" + extra);
+    session = std::make_unique<Session>(load_experiment((dir / "e.yaml").string()));
+    options.plots = false;
+    options.print_table = false;
+    run = std::make_unique<WorkflowRun>(*session, options, report);
+    prepare(*run);
+  }
+  // A search result at the main epsilon with these plans (as step 2 would leave it).
+  void set_main_search(const StagePlans& plans, double target) {
+    SearchResult r;
+    r.method = "litestage";
+    r.target = target;
+    r.plans = plans;
+    for (StageKind kind : kStages) r.k[kind] = static_cast<int>(plans[kind].num_skipped());
+    run->litestage_by_eps[run->spec.search.epsilon] = r;
+  }
+};
+
+StagePlans plans_of(const std::string& spec, int L) {
+  const auto plan = SkipPlan::parse(spec, L);
+  return {plan, plan, plan};
+}
+
+}  // namespace
+
+TEST_CASE("step 1 claims the output directory and keeps the search split apart from importance",
+          "[workflow][steps][shared][spm]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  TinyRun t(model, data, "step1", "epsilons: [5, 2]\n");
+  auto& run = *t.run;
+  for (auto f : {"config.yaml", "fingerprint.json", "importance.json", "ranking.txt"}) CHECK(fs::exists(t.out / f));
+  CHECK(run.search_data.examples.size() == 3);  // 5 calibration questions, the first 2 for importance
+  CHECK(run.epsilons == std::vector<double>{2, 5});  // the main one first, once
+  CHECK(run.report.importance.ranking().size() == 10);
+  CHECK(run.settings.max_k == 2);
+  REQUIRE(run.candidates.size() == 1);
+  CHECK(run.candidates[0].method == "full");
+  CHECK(run.evaluator);
+  CHECK(read_json_file((t.out / "fingerprint.json").string()).at("search").at("max_k") == 2);
+}
+
+TEST_CASE("step 2 searches every epsilon within K", "[workflow][steps][shared][spm]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  TinyRun t(model, data, "step2", "epsilons: [50]\n");
+  search_litestage(*t.run);
+  REQUIRE(t.run->litestage_by_eps.size() == 2);
+  for (const auto& [eps, r] : t.run->litestage_by_eps) {
+    for (StageKind kind : kStages) CHECK(r.k[kind] <= 2);
+    CHECK(fs::exists(t.out / "sweeps" / ("litestage_eps" + eps_label(eps) + ".json")));
+  }
+  CHECK(t.report.searches.size() == 2);
+}
+
+TEST_CASE("step 3 keeps early exit off when no threshold meets the target, and records the sweep",
+          "[workflow][steps][shared][spm]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  TinyRun t(model, data, "step3");
+  t.set_main_search(full_plans(t.run->L), 2.0);  // an accuracy no setting can reach
+  sweep_thresholds(*t.run);
+  CHECK(!t.run->litestage_ee.enabled);
+  const auto sweep = read_json_file((t.out / "sweeps" / "early_exit_litestage_eps2.json").string());
+  CHECK(sweep.at("rows").size() == 3);  // off, 0.5, 0.9
+  CHECK(sweep.at("chosen") == "off");
+  std::vector<std::string> methods;
+  for (const auto& c : t.run->candidates) methods.push_back(c.method);
+  CHECK(methods == std::vector<std::string>{"full", "litestage", "litestage_no_ee", "early_exit_only"});
+  // A target every setting meets: the cheapest threshold wins (costs decide under latency: cost).
+  TinyRun u(model, data, "step3b");
+  u.set_main_search(full_plans(u.run->L), 0.0);
+  sweep_thresholds(*u.run);
+  const auto rows = read_json_file((u.out / "sweeps" / "early_exit_litestage_eps2.json").string()).at("rows");
+  for (const auto& row : rows) CHECK(row.at("meets_target") == true);
+}
+
+TEST_CASE("step 4 adds the baselines the experiment asks for", "[workflow][steps][shared][spm]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  TinyRun t(model, data, "step4", "methods: [full, uniform, random]\n");
+  t.set_main_search(plans_of("a1,f3", t.run->L), 0.0);
+  search_baselines(*t.run);
+  REQUIRE(t.run->candidates.size() == 3);
+  CHECK(t.run->candidates[1].method == "uniform");
+  const auto& random = t.run->candidates[2];
+  CHECK(random.method == "random");
+  CHECK(random.unconstrained);
+  for (StageKind kind : kStages) CHECK(random.plans[kind].num_skipped() == 2);  // as many as LiteStage chose
+  CHECK(fs::exists(t.out / "sweeps" / "uniform_eps2.json"));
+}
+
+TEST_CASE("step 5 writes the budget profile of the main search with its early exit", "[workflow][steps][shared][spm]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  TinyRun t(model, data, "step5");
+  const auto plans = plans_of("a0,f4", t.run->L);
+  t.set_main_search(plans, 0.0);
+  t.run->litestage_ee.enabled = true;
+  t.run->litestage_ee.threshold = 0.9;
+  write_profile(*t.run);
+  const auto p = load_profile(t.out / "budget_profile.yaml");
+  for (StageKind kind : kStages) {
+    CHECK(p.stages[kind].skip.to_string() == plans[kind].to_string());
+    CHECK(p.stages[kind].early_exit == t.run->litestage_ee);
+  }
+  CHECK(p.ranking == t.report.importance.ranking());
+  CHECK(p.accuracy >= 0);
+  CHECK(p.latency > 0);
+}
+
+TEST_CASE("steps 6 and 7 evaluate the candidates on the split and report them", "[workflow][steps][shared][spm]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  TinyRun t(model, data, "step6");
+  const auto plans = plans_of("b0", t.run->L);
+  t.run->candidates.push_back({"uniform", 2, plans, {}});
+  evaluate_candidates(*t.run);
+  REQUIRE(t.report.rows.size() == 2);
+  CHECK(t.report.rows[0].method == "full");
+  CHECK(t.report.rows[1].skip.find(plans[StageKind::Recall].to_string()) != std::string::npos);
+  for (const auto& row : t.report.rows) {
+    CHECK(row.summary.examples == 2);
+    CHECK(row.summary.mean_seconds > 0);
+  }
+  CHECK(t.report.rows[0].speedup() == Approx(1.0));
+  CHECK(fs::exists(t.out / "methods" / "full.traces.jsonl"));
+  write_report(*t.run);
+  for (auto f : {"table.md", "table.csv", "table.tex", "results.json"}) CHECK(fs::exists(t.out / f));
+  const auto results = read_json_file((t.out / "results.json").string());
+  CHECK(results.at("rows").size() == 2);
+  CHECK(read_file((t.out / "table.md").string()).find("uniform") != std::string::npos);
+}
