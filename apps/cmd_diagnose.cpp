@@ -79,7 +79,7 @@ nlohmann::json pipeline_section(MultiStagePipeline& pipeline, const po::variable
     const Dataset data = load_dataset(dataset, root, split, LoadOptions{kDefaultSplitSeed, 0, limit});
     EvalOptions eo;
     eo.label = "pipeline " + split;
-    const EvalResult r = evaluate(pipeline, data.examples, eo);
+    const EvalResult r = run_pipeline(pipeline, data.examples, eo);
     const auto n = static_cast<size_t>(r.summary.examples), k = static_cast<size_t>(r.summary.correct);
     const double chance = chance_accuracy(data.examples);
     char chance_text[32];

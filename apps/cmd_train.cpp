@@ -71,7 +71,7 @@ int run_train(const std::vector<std::string>& args) {
           MultiStagePipeline pipeline(generator, pc);
           EvalOptions eo;
           eo.label = "pipeline eval";
-          return evaluate(pipeline, examples, eo).summary.accuracy;
+          return run_pipeline(pipeline, examples, eo).summary.accuracy;
         },
         "pipeline_accuracy");
   }

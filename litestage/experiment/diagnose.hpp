@@ -5,7 +5,7 @@
 // Teacher-forced exact match: each stage record's prompt holds the gold earlier stages; the model
 // continues it greedily with the pipeline's settings for that stage, and the normalised output is
 // compared with the normalised target. Together with the full three-stage accuracy on the same
-// kind of questions (evaluate()), it says which stage fails and whether it fails on training data.
+// kind of questions (run_pipeline()), it says which stage fails and whether it fails on training data.
 
 #include <array>
 #include <string>

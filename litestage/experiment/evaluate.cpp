@@ -40,7 +40,7 @@ size_t exchange_round() { return dist::active() ? 8 : 1; }
 
 }  // namespace
 
-EvalResult evaluate(MultiStagePipeline& pipeline, const std::vector<Example>& examples, const EvalOptions& opt) {
+EvalResult run_pipeline(MultiStagePipeline& pipeline, const std::vector<Example>& examples, const EvalOptions& opt) {
   EvalResult result;
   const bool journal = !opt.traces_path.empty();
   auto done = opt.resume && journal ? finished_traces(opt.traces_path) : std::map<std::string, ExampleTrace>{};
@@ -129,7 +129,7 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
   opt.traces_path = (dir / "traces.jsonl").string();
   opt.resume = resume;
   opt.stop_after = stop_after;
-  auto result = evaluate(pipeline, data.examples, opt);
+  auto result = run_pipeline(pipeline, data.examples, opt);
   if (!result.complete) return result;
 
   std::string predictions;

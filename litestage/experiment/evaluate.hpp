@@ -28,7 +28,7 @@ struct EvalResult {
   size_t resumed = 0;                   // examples taken from an earlier run
 };
 
-EvalResult evaluate(MultiStagePipeline& pipeline, const std::vector<Example>& examples, const EvalOptions& options);
+EvalResult run_pipeline(MultiStagePipeline& pipeline, const std::vector<Example>& examples, const EvalOptions& options);
 
 // Reads a traces JSONL file (a partially written last line is ignored).
 std::vector<ExampleTrace> read_traces(const std::string& path);

@@ -30,7 +30,7 @@ TradeoffRow evaluate_row(Session& session, const std::vector<Example>& examples,
   MultiStagePipeline pipeline(session.generator(), config);
   EvalOptions eo;
   eo.label = "k=" + std::to_string(k);
-  const Summary s = evaluate(pipeline, examples, eo).summary;
+  const Summary s = run_pipeline(pipeline, examples, eo).summary;
   TradeoffRow row;
   row.k = k;
   row.skipped = plan.to_string();

@@ -12,17 +12,16 @@
 
 namespace litestage {
 
-std::string exit_reason_name(ExitReason reason) {
-  switch (reason) {
-    case ExitReason::Eos: return "eos";
-    case ExitReason::MaxTokens: return "max_tokens";
-    case ExitReason::StopString: return "stop_string";
-    case ExitReason::EarlyExit: return "early_exit";
-    case ExitReason::Callback: return "callback";
-    case ExitReason::ContextFull: return "context_full";
-  }
-  return "unknown";
+const EnumNames<ExitReason>& exit_reason_names() {
+  static const EnumNames<ExitReason> names = {
+      {"eos", ExitReason::Eos},           {"max_tokens", ExitReason::MaxTokens},
+      {"stop_string", ExitReason::StopString}, {"early_exit", ExitReason::EarlyExit},
+      {"callback", ExitReason::Callback}, {"context_full", ExitReason::ContextFull},
+      {"prompt_too_long", ExitReason::PromptTooLong}};
+  return names;
 }
+
+const std::string& exit_reason_name(ExitReason reason) { return enum_name(exit_reason_names(), reason); }
 
 Generator::Generator(CausalLM model, std::shared_ptr<const Tokenizer> tokenizer)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)) {

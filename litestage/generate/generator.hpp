@@ -36,8 +36,11 @@ struct GenerationConfig {
   bool add_bos = true;                            // when the tokenizer's convention has one
 };
 
-enum class ExitReason { Eos, MaxTokens, StopString, EarlyExit, Callback, ContextFull };
-std::string exit_reason_name(ExitReason reason);
+// Why a generate call ended. PromptTooLong: the prompt alone does not fit the context, so the
+// pipeline did not call the model at all.
+enum class ExitReason { Eos, MaxTokens, StopString, EarlyExit, Callback, ContextFull, PromptTooLong };
+const EnumNames<ExitReason>& exit_reason_names();
+const std::string& exit_reason_name(ExitReason reason);
 
 struct GenerationResult {
   std::vector<int32_t> tokens;      // generated ids, without the EOS that ended generation

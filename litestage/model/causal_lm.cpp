@@ -32,69 +32,91 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& config, const Runtime& runtime)
   if (!tied_) lm_head = register_module("lm_head", Linear(config_.hidden_size, config_.vocab_size, false, opts));
 }
 
-torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const ForwardOptions& opt) {
+namespace {
+
+void check_inputs(const torch::Tensor& input_ids, const ForwardOptions& opt, int num_layers) {
   TORCH_CHECK(input_ids.dim() == 2, "input_ids must be (batch, seq), got ", input_ids.sizes());
+  TORCH_CHECK(input_ids.size(1) > 0, "input_ids has no tokens");
+  if (opt.cache)
+    TORCH_CHECK(opt.cache->batch() == input_ids.size(0), "KV cache batch ", opt.cache->batch(), " != input batch ",
+                input_ids.size(0));
+  if (opt.skip && opt.skip->num_layers() != 0)
+    TORCH_CHECK(opt.skip->num_layers() == num_layers, "skip plan has ", opt.skip->num_layers(), " layers, the model ",
+                num_layers);
+}
+
+// RoPE positions of the new tokens, (B, T) int64; undefined when they are start..start+T in every
+// row. With padding, a token's position is the number of real tokens before it, as Hugging Face's
+// attention_mask.cumsum(-1) - 1.
+torch::Tensor token_positions(const ForwardOptions& opt, int64_t B, int64_t T, int64_t start, bool padded,
+                              torch::Device dev) {
+  if (opt.positions.defined()) return opt.positions.to(dev, torch::kLong);
+  if (!padded) return {};
+  const auto longs = torch::TensorOptions().dtype(torch::kLong).device(dev);
+  auto mask = opt.token_mask.defined() ? opt.token_mask.to(dev, torch::kLong) : torch::ones({B, T}, longs);
+  auto before = opt.cache && start > 0 ? opt.cache->valid().narrow(1, 0, start).to(torch::kLong).sum(1, true)
+                                       : torch::zeros({B, 1}, longs);
+  return (before + mask.cumsum(1) - 1).clamp_min(0);
+}
+
+// Additive mask over the S = start + T key slots, (B or 1, 1, 1, T, S) f32: causal by slot, and
+// padding keys hidden. Undefined for one new token of unpadded sequences, which sees every slot.
+torch::Tensor attention_mask(const ForwardOptions& opt, int64_t B, int64_t T, int64_t start, bool padded,
+                             torch::Device dev) {
+  if (T == 1 && !padded) return {};
+  const int64_t S = start + T;
+  const auto longs = torch::TensorOptions().dtype(torch::kLong).device(dev);
+  auto q_slots = torch::arange(start, S, longs).view({T, 1});
+  auto k_slots = torch::arange(S, longs).view({1, S});
+  auto allowed = (k_slots <= q_slots).unsqueeze(0);  // (1, T, S)
+  if (padded) {
+    auto key_valid = opt.cache ? opt.cache->valid().narrow(1, 0, S) : opt.token_mask.to(dev).to(torch::kBool);
+    allowed = allowed & key_valid.view({B, 1, S});
+  }
+  auto mask = torch::zeros(allowed.sizes(), torch::TensorOptions().dtype(torch::kFloat).device(dev));
+  mask.masked_fill_(allowed.logical_not(), std::numeric_limits<float>::lowest());
+  return mask.view({mask.size(0), 1, 1, T, S});
+}
+
+// One new token per row through model/decode_kernel: unpadded f32 on CPU, no observer, no autograd.
+bool decode_kernel_usable(const ForwardOptions& opt, const torch::Tensor& h, bool padded) {
+  return opt.fast_decode && h.size(1) == 1 && opt.cache && !padded && !opt.positions.defined() && !opt.observer &&
+         h.device().is_cpu() && h.scalar_type() == torch::kFloat && !torch::GradMode::is_enabled();
+}
+
+}  // namespace
+
+// embed -> every decoder layer under the plan -> final norm, as llama2.c's forward().
+torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const ForwardOptions& opt) {
+  check_inputs(input_ids, opt, num_layers());
   const int64_t B = input_ids.size(0), T = input_ids.size(1);
-  TORCH_CHECK(T > 0, "input_ids has no tokens");
   const auto dev = runtime_.device;
   KVCache* cache = opt.cache;
-  if (cache) TORCH_CHECK(cache->batch() == B, "KV cache batch ", cache->batch(), " != input batch ", B);
-  if (opt.skip && opt.skip->num_layers() != 0)
-    TORCH_CHECK(opt.skip->num_layers() == num_layers(), "skip plan has ", opt.skip->num_layers(),
-                " layers, the model ", num_layers());
-
+  const bool padded = opt.token_mask.defined() || (cache && cache->has_padding());
   LayerContext ctx;
   ctx.rope = &rope_;
   ctx.cache = cache;
   ctx.start = cache ? cache->length() : 0;
-  const int64_t S = ctx.start + T;
-
-  const bool padded = opt.token_mask.defined() || (cache && cache->has_padding());
-  if (opt.positions.defined()) {
-    ctx.positions = opt.positions.to(dev, torch::kLong);
-  } else if (padded) {
-    // Position = number of real tokens before this one, as HF's attention_mask.cumsum(-1) - 1.
-    auto mask = opt.token_mask.defined() ? opt.token_mask.to(dev, torch::kLong)
-                                         : torch::ones({B, T}, torch::TensorOptions().dtype(torch::kLong).device(dev));
-    auto before = cache && ctx.start > 0 ? cache->valid().narrow(1, 0, ctx.start).to(torch::kLong).sum(1, true)
-                                         : torch::zeros({B, 1}, mask.options());
-    ctx.positions = (before + mask.cumsum(1) - 1).clamp_min(0);
-  }
+  ctx.positions = token_positions(opt, B, T, ctx.start, padded, dev);  // reads the slots before this step
   if (cache) cache->begin_step(T, opt.token_mask.defined() ? opt.token_mask.to(dev) : torch::Tensor());
+  ctx.attn_mask = attention_mask(opt, B, T, ctx.start, padded, dev);
 
-  // Additive mask over key slots: causal by slot index, and padding keys hidden. A single new
-  // token of an unpadded sequence may see every slot, so decode needs no mask at all.
-  if (T > 1 || padded) {
-    auto long_opts = torch::TensorOptions().dtype(torch::kLong).device(dev);
-    auto q_slots = torch::arange(ctx.start, S, long_opts).view({T, 1});
-    auto k_slots = torch::arange(S, long_opts).view({1, S});
-    auto allowed = (k_slots <= q_slots).unsqueeze(0);  // (1, T, S)
-    if (padded) {
-      auto key_valid = cache ? cache->valid().narrow(1, 0, S) : opt.token_mask.to(dev).to(torch::kBool);
-      allowed = allowed & key_valid.view({B, 1, S});
-    }
-    auto mask = torch::zeros(allowed.sizes(), torch::TensorOptions().dtype(torch::kFloat).device(dev));
-    mask.masked_fill_(allowed.logical_not(), std::numeric_limits<float>::lowest());
-    ctx.attn_mask = mask.view({mask.size(0), 1, 1, T, S});
-  }
-
-  auto h = model->embed_tokens->forward(input_ids.to(dev));  // (B, T, hidden)
   const SkipPlan none;
   const SkipPlan& plan = opt.skip ? *opt.skip : none;
-  const bool kernel = opt.fast_decode && T == 1 && cache && !padded && !opt.positions.defined() && !opt.observer &&
-                      dev.is_cpu() && h.scalar_type() == torch::kFloat && !torch::GradMode::is_enabled();
+  auto h = model->embed_tokens->forward(input_ids.to(dev));  // (B, T, hidden)
+  const bool kernel = decode_kernel_usable(opt, h, padded);
   for (int l = 0; l < num_layers(); ++l) {
     DecoderLayerImpl& layer = *model->blocks[l];
     if (kernel && decode_kernel_applies(layer)) {
       h = h.contiguous();
-      decode_layer_step(layer, l, h, ctx.start, *cache, rope_, plan.skip_attention(l), plan.skip_ffn(l));
+      decode_layer_step(layer, l, h, ctx.start, *cache, rope_, plan);
     } else {
-      h = layer.forward(h, ctx, plan.skip_attention(l), plan.skip_ffn(l), opt.observer);
+      h = layer.forward(h, ctx, plan, opt.observer);
     }
   }
   if (cache) cache->end_step(T);
   if (opt.last_logits_only) h = h.narrow(1, T - 1, 1);
-  return model->norm->forward(h);
+  return model->norm->forward(h);  // (B, T or 1, hidden)
 }
 
 torch::Tensor CausalLMImpl::logits_from_hidden(const torch::Tensor& hidden) const {

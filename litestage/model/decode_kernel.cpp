@@ -8,6 +8,7 @@
 #include <ATen/Parallel.h>
 
 #include "litestage/model/kv_cache.hpp"
+#include "litestage/model/skip_plan.hpp"
 #include "litestage/model/layers.hpp"
 #include "litestage/model/matvec.hpp"
 
@@ -115,15 +116,14 @@ bool decode_kernel_applies(const DecoderLayerImpl& layer) {
 }
 
 void decode_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& h, int64_t position,
-                       KVCache& cache, const RotaryEmbedding& rope_table, bool skip_attention, bool skip_ffn) {
+                       KVCache& cache, const RotaryEmbedding& rope_table, const SkipPlan& plan) {
+  const bool skip_attention = plan.skip_attention(layer_index), skip_ffn = plan.skip_ffn(layer_index);
   TORCH_CHECK(h.dim() == 3 && h.size(1) == 1 && h.is_contiguous() && h.scalar_type() == torch::kFloat,
               "decode_layer_step: h must be (batch, 1, hidden) contiguous f32");
   const int64_t B = h.size(0), hidden = h.size(2);
   float* rows = h.data_ptr<float>();
   if (!skip_attention) {
-    TORCH_CHECK(cache.layer_length(layer_index) == position, "layer ", layer_index, " KV cache holds ",
-                cache.layer_length(layer_index), " tokens but the sequence is at ", position,
-                ": a skip plan must stay the same for the whole sequence");
+    cache.expect_at(layer_index, position);
     for (int64_t b = 0; b < B; ++b)
       attention_step(*layer.self_attn, layer_index, rows + b * hidden, b, position, cache, rope_table,
                      *layer.input_layernorm);

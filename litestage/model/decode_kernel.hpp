@@ -14,11 +14,12 @@ namespace litestage {
 class DecoderLayerImpl;
 class KVCache;
 class RotaryEmbedding;
+class SkipPlan;
 
 // h: (batch, 1, hidden) f32 contiguous CPU, updated in place. `position` is the new token's
 // sequence index, shared by every row (= its cache slot).
 void decode_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& h, int64_t position,
-                       KVCache& cache, const RotaryEmbedding& rope, bool skip_attention, bool skip_ffn);
+                       KVCache& cache, const RotaryEmbedding& rope, const SkipPlan& plan);
 
 // Whether the layer's weights suit the kernel: f32, contiguous, on CPU.
 bool decode_kernel_applies(const DecoderLayerImpl& layer);

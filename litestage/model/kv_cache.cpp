@@ -33,6 +33,21 @@ void KVCache::begin_step(int64_t num_tokens, const at::Tensor& token_mask) {
   }
 }
 
+void KVCache::expect_at(int layer, int64_t start) const {
+  if (layer_len_[layer] != start)
+    throw_error("layer ", layer, " KV cache holds ", layer_len_[layer], " tokens but the sequence is at ", start,
+                ": a skip plan must stay the same for the whole sequence");
+}
+
+std::pair<at::Tensor, at::Tensor> KVCache::append(int layer, int64_t start, const at::Tensor& k, const at::Tensor& v) {
+  expect_at(layer, start);
+  const int64_t T = k.size(2), S = start + T;
+  k_[layer].narrow(2, start, T).copy_(k);
+  v_[layer].narrow(2, start, T).copy_(v);
+  layer_len_[layer] = S;
+  return {k_[layer].narrow(2, 0, S), v_[layer].narrow(2, 0, S)};
+}
+
 void KVCache::reset() {
   length_ = 0;
   has_padding_ = false;

@@ -5,6 +5,7 @@
 // is tracked per layer so a plan that changes mid-sequence is caught, not silently wrong.
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include <ATen/core/Tensor.h>
@@ -31,8 +32,17 @@ class KVCache {
 
   // Forward-pass bookkeeping (called by CausalLM::forward).
   void begin_step(int64_t num_tokens, const at::Tensor& token_mask);
-  void mark_layer_written(int layer, int64_t new_length) { layer_len_[layer] = new_length; }
   void end_step(int64_t num_tokens) { length_ += num_tokens; }
+
+  // Throws unless `layer` holds exactly the tokens before `start` (a plan that skipped this
+  // layer's attention earlier in the sequence cannot start using it now).
+  void expect_at(int layer, int64_t start) const;
+  // Writes the new tokens' keys and values, (batch, kv_heads, T, head_dim) each, into slots
+  // start..start+T of `layer` and returns the keys and values visible to them: slots 0..start+T,
+  // (batch, kv_heads, start+T, head_dim) views of the cache.
+  std::pair<at::Tensor, at::Tensor> append(int layer, int64_t start, const at::Tensor& k, const at::Tensor& v);
+  // For writers that fill the slots themselves (the decode kernel): slots 0..new_length are written.
+  void mark_layer_written(int layer, int64_t new_length) { layer_len_[layer] = new_length; }
 
   // Forget all tokens (buffers are kept for reuse).
   void reset();

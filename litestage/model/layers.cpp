@@ -1,10 +1,11 @@
 #include "litestage/model/layers.hpp"
 
 #include <cmath>
-
+#include <tuple>
 
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/matvec.hpp"
+#include "litestage/model/skip_plan.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -15,20 +16,7 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::Ten
 }
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
-  // One f32 token (batch-1 decode) without autograd: a matrix-vector product (model/matvec.hpp)
-  // streams the weights once, where the GEMM path of torch::linear with a single row does not
-  // reach memory bandwidth on CPU. bf16 stays on torch::linear (oneDNN): with LibTorch's bf16 mv
-  // the TinyLlama-1.1B shape decoded at 526 ms/token, through torch::linear at 290 (one thread,
-  // AVX512-BF16 without AMX).
-  if (x.numel() == x.size(-1) && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
-      weight.scalar_type() == torch::kFloat && weight.is_contiguous() && !torch::GradMode::is_enabled()) {
-    auto sizes = x.sizes().vec();
-    sizes.back() = weight.size(0);
-    auto xv = x.contiguous();
-    auto y = torch::empty({weight.size(0)}, x.options());
-    matvec(weight, bias, xv.data_ptr<float>(), y.data_ptr<float>());
-    return y.view(sizes);
-  }
+  if (matvec_applies(x, weight)) return linear_matvec(x, weight, bias);  // one f32 token (model/matvec.hpp)
   return bias.defined() ? torch::linear(x, weight, bias) : torch::linear(x, weight);
 }
 
@@ -126,19 +114,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, int layer, const La
   q = ctx.rope->apply(q, ctx.start, ctx.positions);
   k = ctx.rope->apply(k, ctx.start, ctx.positions);
 
-  int64_t S = T;  // keys visible to this forward
-  if (ctx.cache) {
-    KVCache& cache = *ctx.cache;
-    TORCH_CHECK(cache.layer_length(layer) == ctx.start,
-                "layer ", layer, " KV cache holds ", cache.layer_length(layer), " tokens but the sequence is at ",
-                ctx.start, ": a skip plan must stay the same for the whole sequence");
-    cache.keys(layer).narrow(2, ctx.start, T).copy_(k);
-    cache.values(layer).narrow(2, ctx.start, T).copy_(v);
-    S = ctx.start + T;
-    cache.mark_layer_written(layer, S);
-    k = cache.keys(layer).narrow(2, 0, S);    // (B, KV, S, D)
-    v = cache.values(layer).narrow(2, 0, S);
-  }
+  if (ctx.cache) std::tie(k, v) = ctx.cache->append(layer, ctx.start, k, v);  // (B, KV, S, D): all visible keys
+  const int64_t S = k.size(2);
 
   // Grouped-query attention without repeating K/V: query heads of one KV group are stacked
   // along the row axis, (B, KV, G*T, D) x (B, KV, D, S).
@@ -173,15 +150,15 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int index, const torch:
       register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps, opts));
 }
 
-torch::Tensor DecoderLayerImpl::forward(torch::Tensor h, const LayerContext& ctx, bool skip_attention, bool skip_ffn,
+torch::Tensor DecoderLayerImpl::forward(torch::Tensor h, const LayerContext& ctx, const SkipPlan& plan,
                                         const SubLayerObserver* observer) {
   const bool prefill = h.size(1) > 1;
-  if (!skip_attention) {
+  if (!plan.skip_attention(index_)) {
     auto out = h + self_attn->forward(input_layernorm->forward(h), index_, ctx);
     if (observer) (*observer)(SubLayerEvent{index_, SubLayerKind::Attention, h, out, prefill});
     h = std::move(out);
   }
-  if (!skip_ffn) {
+  if (!plan.skip_ffn(index_)) {
     auto out = h + mlp->forward(post_attention_layernorm->forward(h));
     if (observer) (*observer)(SubLayerEvent{index_, SubLayerKind::FFN, h, out, prefill});
     h = std::move(out);

@@ -14,6 +14,7 @@
 namespace litestage {
 
 class KVCache;
+class SkipPlan;
 
 // y = x W^T (+ b). Parameters are allocated uninitialised: a checkpoint or init_weights fills them.
 class LinearImpl : public torch::nn::Module {
@@ -93,12 +94,13 @@ class MLPImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MLP);
 
-// Pre-norm block. A skipped sub-layer is the identity on the residual stream: its norm and
-// projections do not run, and a skipped attention does not touch its KV cache.
+// Pre-norm block: h + Attn(norm(h)), then h + FFN(norm(h)). A sub-layer the plan skips is the
+// identity on the residual stream: its norm and projections do not run, and a skipped attention
+// does not touch its KV cache.
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, int index, const torch::TensorOptions& opts);
-  torch::Tensor forward(torch::Tensor h, const LayerContext& ctx, bool skip_attention, bool skip_ffn,
+  torch::Tensor forward(torch::Tensor h, const LayerContext& ctx, const SkipPlan& plan,
                         const SubLayerObserver* observer);
   Attention self_attn{nullptr};
   MLP mlp{nullptr};

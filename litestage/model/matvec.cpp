@@ -46,4 +46,18 @@ void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, fl
   at::parallel_for(0, rows, std::max<int64_t>(1, (kParallelWork / 4) / cols), run);
 }
 
+bool matvec_applies(const at::Tensor& x, const at::Tensor& weight) {
+  return x.numel() == x.size(-1) && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
+         weight.scalar_type() == at::kFloat && weight.is_contiguous() && !at::GradMode::is_enabled();
+}
+
+at::Tensor linear_matvec(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  auto sizes = x.sizes().vec();
+  sizes.back() = weight.size(0);
+  const auto xv = x.contiguous();
+  auto y = at::empty({weight.size(0)}, x.options());
+  matvec(weight, bias, xv.data_ptr<float>(), y.data_ptr<float>());
+  return y.view(sizes);
+}
+
 }  // namespace litestage

@@ -50,7 +50,7 @@ void to_json(nlohmann::json& j, const StageTrace& t) {
                      {"tokens", t.tokens},
                      {"prefill_seconds", t.prefill_seconds},
                      {"decode_seconds", t.decode_seconds},
-                     {"exit_reason", t.exit_reason},
+                     {"exit_reason", exit_reason_name(t.exit_reason)},
                      {"skip", t.skip},
                      {"cost", t.cost},
                      {"cached", t.cached}};
@@ -66,7 +66,7 @@ void from_json(const nlohmann::json& j, StageTrace& t) {
   t.tokens = j.at("tokens").get<int>();
   t.prefill_seconds = j.at("prefill_seconds").get<double>();
   t.decode_seconds = j.at("decode_seconds").get<double>();
-  t.exit_reason = j.at("exit_reason").get<std::string>();
+  t.exit_reason = enum_from_name(exit_reason_names(), j.at("exit_reason").get<std::string>(), "exit_reason");
   t.skip = j.at("skip").get<std::string>();
   t.cost = j.at("cost").get<ForwardCost>();
   t.cached = j.value("cached", false);
@@ -117,7 +117,7 @@ nlohmann::json prediction_json(const ExampleTrace& t) {
                       {"option", s.option},
                       {"output", s.output},
                       {"tokens", s.tokens},
-                      {"exit_reason", s.exit_reason},
+                      {"exit_reason", exit_reason_name(s.exit_reason)},
                       {"cost", s.cost}});
   return {{"id", t.id},
           {"gold", t.gold},
@@ -146,11 +146,11 @@ Summary summarize(const std::vector<ExampleTrace>& traces) {
     for (const auto& st : t.stages) {
       auto& agg = s.stages[st.stage];
       agg.calls += 1;
-      agg.early_exits += st.exit_reason == "early_exit";
+      agg.early_exits += st.exit_reason == ExitReason::EarlyExit;
       agg.mean_flops += st.cost.flops;
       s.mean_cost += st.cost;
       s.cached_stages += st.cached ? 1 : 0;
-      too_long = too_long || st.exit_reason == "prompt_too_long";
+      too_long = too_long || st.exit_reason == ExitReason::PromptTooLong;
     }
     s.prompt_too_long += too_long ? 1 : 0;
   }
@@ -364,7 +364,7 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   if (static_cast<int64_t>(ids.size()) >= generator_.model()->config().max_position_embeddings) {
     // Earlier stages rambled past the context: this stage cannot run, and the question counts as
     // unanswered rather than aborting the evaluation.
-    t.exit_reason = "prompt_too_long";
+    t.exit_reason = ExitReason::PromptTooLong;
     t.skip = cfg.skip.to_string();
     t.prefill_seconds = timer.seconds();  // what it really cost: rendering and encoding the prompt
     if (!key.empty()) cache_->insert(key, t);
@@ -378,7 +378,7 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   t.tokens = static_cast<int>(r.tokens.size());
   t.prefill_seconds = prefix_seconds + r.prefill_seconds;
   t.decode_seconds = r.decode_seconds;
-  t.exit_reason = exit_reason_name(r.exit_reason);
+  t.exit_reason = r.exit_reason;
   t.skip = cfg.skip.to_string();
   t.cost = stage_cost(cfg.skip, r, shared_tokens);
   if (!key.empty()) cache_->insert(key, t);
@@ -425,7 +425,7 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& 
     // per-question Analyze latency sums to the wall time of the batched call.
     t.prefill_seconds = i == 0 ? prefix_seconds + results[i].prefill_seconds : 0;
     t.decode_seconds = i == 0 ? results[i].decode_seconds : 0;
-    t.exit_reason = exit_reason_name(results[i].exit_reason);
+    t.exit_reason = results[i].exit_reason;
     t.skip = cfg.skip.to_string();
     // Each row as if alone: padding rows are not counted.
     t.cost = stage_cost(cfg.skip, results[i], share.counted(static_cast<int>(i)));

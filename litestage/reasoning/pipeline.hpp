@@ -66,7 +66,7 @@ struct StageTrace {
   int tokens = 0;             // generated tokens (EOS excluded)
   double prefill_seconds = 0;
   double decode_seconds = 0;
-  std::string exit_reason;
+  ExitReason exit_reason = ExitReason::MaxTokens;
   std::string skip;           // skip plan used, text form
   ForwardCost cost;           // what the model executed (model/cost.hpp): deterministic
   // The output came from a StageCache: it is exact, but its timings are not a measurement of this

@@ -74,7 +74,7 @@ std::string SearchJournal::key(const StagePlans& plans) {
   return join_stages(plans, [](const SkipPlan& plan) { return plan.to_string(); });
 }
 
-EvalPoint SearchJournal::evaluate(PlanEvaluator& evaluator, const StagePlans& plans) {
+EvalPoint SearchJournal::point(PlanEvaluator& evaluator, const StagePlans& plans) {
   auto k = key(plans);
   auto it = points_.find(k);
   if (it != points_.end()) return it->second;
@@ -164,7 +164,7 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
   SearchResult r;
   r.method = "litestage";
   StagePlans plans = {SkipPlan(num_layers), SkipPlan(num_layers), SkipPlan(num_layers)};
-  r.full = journal.evaluate(evaluator, plans);
+  r.full = journal.point(evaluator, plans);
   if (settings.latency == LatencyMode::Measured) time_points(evaluator, {plans}, {&r.full});
   r.target = r.full.accuracy - settings.epsilon / 100.0;
   r.order = stage_order(r.full, settings.latency);
@@ -177,7 +177,7 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
       SweepRow row;
       row.stage = std::string(to_string(stage));
       row.k = k;
-      row.point = journal.evaluate(evaluator, trial);
+      row.point = journal.point(evaluator, trial);
       row.meets_target = meets(row.point.accuracy, r.target);
       rows.push_back(row);
       trials.push_back(trial);
@@ -208,7 +208,7 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
   SearchResult r;
   r.method = method;
   StagePlans none = {SkipPlan(num_layers), SkipPlan(num_layers), SkipPlan(num_layers)};
-  r.full = journal.evaluate(evaluator, none);
+  r.full = journal.point(evaluator, none);
   r.target = r.full.accuracy - settings.epsilon / 100.0;
   std::vector<SweepRow> rows;
   std::vector<StagePlans> trials;
@@ -217,7 +217,7 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
     SweepRow row;
     row.stage = "all";
     row.k = k;
-    row.point = journal.evaluate(evaluator, {plan, plan, plan});
+    row.point = journal.point(evaluator, {plan, plan, plan});
     row.meets_target = meets(row.point.accuracy, r.target);
     rows.push_back(row);
     trials.push_back({plan, plan, plan});
@@ -230,7 +230,7 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
   r.k = {k, k, k};
   r.plans = {plan, plan, plan};
   r.sweep = rows;
-  r.final = best ? rows[*best].point : journal.evaluate(evaluator, r.plans);
+  r.final = best ? rows[*best].point : journal.point(evaluator, r.plans);
   return r;
 }
 

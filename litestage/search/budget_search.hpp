@@ -67,7 +67,8 @@ class SearchJournal {
  public:
   SearchJournal() = default;
   explicit SearchJournal(std::string path);  // loads existing entries (a torn last line is ignored)
-  EvalPoint evaluate(PlanEvaluator& evaluator, const StagePlans& plans);
+  // The point of these plans: the journal's, else the evaluator's (then recorded).
+  EvalPoint point(PlanEvaluator& evaluator, const StagePlans& plans);
   size_t evaluations() const { return evaluations_; }  // evaluator calls made through this journal
   size_t size() const { return points_.size(); }
 

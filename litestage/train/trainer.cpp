@@ -411,7 +411,7 @@ double Trainer::mean_loss(const std::vector<SftExample>& examples, std::map<std:
   return total / static_cast<double>(count);
 }
 
-EvalRecord Trainer::evaluate() {
+EvalRecord Trainer::validate() {
   Timer timer;
   EvalRecord r;
   r.step = global_step_;
@@ -578,12 +578,12 @@ TrainSummary Trainer::train() {
     const bool do_eval = t.eval_every > 0 && global_step_ % t.eval_every == 0;
     const bool do_save = t.save_every > 0 ? global_step_ % t.save_every == 0 : do_eval;
     if (do_eval) {
-      sum.last_eval = evaluate();
+      sum.last_eval = validate();
       last_eval_step = global_step_;
     }
     if (do_save) save_last();
   }
-  if (last_eval_step != global_step_) sum.last_eval = evaluate();
+  if (last_eval_step != global_step_) sum.last_eval = validate();
   save_last();
   sum.end_step = global_step_;
   sum.best_value = best_value_;

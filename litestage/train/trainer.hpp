@@ -129,13 +129,13 @@ class Trainer {
   void set_accuracy_metric(AccuracyFn fn, std::string name = "accuracy");
   void set_hooks(TrainerHooks hooks) { hooks_ = std::move(hooks); }
 
-  // Runs steps until total_steps(), evaluating and saving on schedule, then evaluates and saves
+  // Runs steps until total_steps(), validating and saving on schedule, then validates and saves
   // last/ (and best/) once more.
   TrainSummary train();
   // One optimizer step (exposed for tests and custom loops; does no logging or saving).
   StepStats step();
   // Validation loss (+ metric), and OUT/best when it improves.
-  EvalRecord evaluate();
+  EvalRecord validate();
   // Mean target-token NLL over `examples` without gradients; per-stage means in by_stage.
   double mean_loss(const std::vector<SftExample>& examples, std::map<std::string, double>* by_stage = nullptr);
   // OUT/last with trainer_state.pt.

@@ -73,7 +73,7 @@ void evaluate_candidates(WorkflowRun& run) {
     std::string file = c.method + (c.epsilon >= 0 ? "_eps" + eps_label(c.epsilon) : "");
     eo.traces_path = (run.out / "methods" / (file + ".traces.jsonl")).string();
     eo.resume = true;
-    auto result = evaluate(pipeline, test.examples, eo);
+    auto result = run_pipeline(pipeline, test.examples, eo);
     MethodRow row;
     row.method = c.method;
     row.label = label;

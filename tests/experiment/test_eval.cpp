@@ -77,7 +77,6 @@ TEST_CASE("eval over 5 OBQA questions with stories260K: complete traces, summary
     for (const auto& st : t.stages) {
       CHECK(st.tokens > 0);
       CHECK(st.prefill_seconds > 0);
-      CHECK(!st.exit_reason.empty());
       CHECK(st.tokens <= (st.stage == StageKind::Analyze ? 8 : 12));
     }
   }

@@ -44,7 +44,7 @@ void check_same_outputs(const std::string& name, const std::string& body) {
       CHECK(a.stages[i].output == b.stages[i].output);
       CHECK(a.stages[i].prompt_tokens == b.stages[i].prompt_tokens);
       CHECK(a.stages[i].shared_prefix_tokens == 0);
-      if (b.stages[i].stage == StageKind::Analyze && b.stages[i].exit_reason != "prompt_too_long")
+      if (b.stages[i].stage == StageKind::Analyze && b.stages[i].exit_reason != ExitReason::PromptTooLong)
         CHECK(b.stages[i].shared_prefix_tokens > 0);
     }
   }

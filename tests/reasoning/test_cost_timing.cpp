@@ -118,7 +118,7 @@ TEST_CASE("every stage trace carries its cost; a cache hit carries no timing", "
     INFO(to_string(t.stage));
     CHECK_FALSE(t.cached);
     CHECK(t.seconds() > 0);
-    const bool eos = t.exit_reason == "eos";
+    const bool eos = t.exit_reason == ExitReason::Eos;
     // Analyze option 1 reads the options' shared prefix from option 0's cache (prefix sharing is on).
     const int cached = t.option > 0 ? t.shared_prefix_tokens : 0;
     CHECK((t.stage == StageKind::Analyze) == (t.shared_prefix_tokens > 0));
@@ -155,7 +155,7 @@ TEST_CASE("a stage whose prompt does not fit is a wrong answer with its real tim
   Generator gen(model, tok);
   MultiStagePipeline pipeline(gen, short_stages(6));
   const ExampleTrace t = pipeline.run(toy_example());
-  REQUIRE(t.stages.back().exit_reason == "prompt_too_long");
+  REQUIRE(t.stages.back().exit_reason == ExitReason::PromptTooLong);
   CHECK_FALSE(t.correct);
   CHECK(t.stages.back().seconds() > 0);
   CHECK(t.stages.back().cost.flops == 0);  // nothing ran

@@ -147,7 +147,7 @@ TEST_CASE("resume continues bit-for-bit: k steps + save + fresh trainer + N-k st
     Trainer first(first_cfg, tiny_model(1), data, val);
     first.set_hooks(quiet_hooks());
     for (int i = 0; i < k; ++i) first.step();
-    first.evaluate();  // a best to carry over
+    first.validate();  // a best to carry over
     first.save_last();
   }
   TrainConfig second_cfg = first_cfg;
