@@ -3,7 +3,7 @@
 # Tests that need ../shared (datasets, real checkpoints) skip with a message when it is absent.
 #   bash scripts/test.sh [ctest args]             # Release build in build/
 #   bash scripts/test.sh --sanitize [ctest args]  # AddressSanitizer + UBSan build in build-sanitize/
-# The sanitized suite skips only the [spm] cases (CTest: "Skipped"; docs/testing.md says why).
+# The sanitized suite skips only the [deepbind] cases (CTest: "Skipped"; docs/testing.md says why).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

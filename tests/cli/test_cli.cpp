@@ -150,7 +150,7 @@ TEST_CASE("usage errors exit 2 with a message", "[cli][errors]") {
   }
 }
 
-TEST_CASE("runtime errors exit 1 with 'error:' and the cause", "[cli][errors][spm]") {
+TEST_CASE("runtime errors exit 1 with 'error:' and the cause", "[cli][errors][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   const std::string m = model.string();
   SECTION("bad --skip spec") {
@@ -244,7 +244,7 @@ TEST_CASE("bench on a random model from config.json prints the skip table", "[cl
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("generate continues a prompt and prints timings", "[cli][shared][generate][spm]") {
+TEST_CASE("generate continues a prompt and prints timings", "[cli][shared][generate][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   auto r = run({"generate", "--model", model.string(), "--prompt", "Once upon a time", "--max-new-tokens", "16", kThreads});
   SHOW(r);
@@ -309,7 +309,7 @@ TEST_CASE("logits agree with the library's forward, with and without a skip plan
 
 // --- Known bugs (failing until fixed; see the test report) -----------------------------------
 
-TEST_CASE("generate keeps the space between the prompt and the continuation", "[cli][shared][generate][bug][spm]") {
+TEST_CASE("generate keeps the space between the prompt and the continuation", "[cli][shared][generate][bug][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   // Greedy from "Once upon a" continues with "▁time": SentencePiece drops the space of the
   // first piece of a sequence, so streaming the continuation decoded on its own prints
@@ -320,7 +320,7 @@ TEST_CASE("generate keeps the space between the prompt and the continuation", "[
   CHECK_THAT(r.out, Catch::StartsWith("Once upon a time, there"));
 }
 
-TEST_CASE("generate --top-p 0 keeps the most likely token, as transformers does", "[cli][shared][generate][bug][spm]") {
+TEST_CASE("generate --top-p 0 keeps the most likely token, as transformers does", "[cli][shared][generate][bug][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   // transformers' TopPLogitsWarper always keeps at least one token, so top_p = 0 is greedy. Here
   // every token was masked and at::multinomial failed, printing a LibTorch backtrace.
@@ -334,7 +334,7 @@ TEST_CASE("generate --top-p 0 keeps the most likely token, as transformers does"
   CHECK(r.out.substr(0, r.out.find("\n\n")) == greedy.out.substr(0, greedy.out.find("\n\n")));
 }
 
-TEST_CASE("sampling options out of range are refused by name", "[cli][shared][generate][bug][spm]") {
+TEST_CASE("sampling options out of range are refused by name", "[cli][shared][generate][bug][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   // Today a negative temperature silently means greedy, a negative top-k or a top-p above 1
   // silently means "off".
@@ -355,7 +355,7 @@ TEST_CASE("sampling options out of range are refused by name", "[cli][shared][ge
   }
 }
 
-TEST_CASE("generate prints the text cut before a stop string", "[cli][shared][generate][bug][spm]") {
+TEST_CASE("generate prints the text cut before a stop string", "[cli][shared][generate][bug][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   // The greedy text is ", there was a little girl named Lily." (pieces ▁a ▁little ▁g ir l ▁named ▁Lily).
   // Trailing spaces aside: the cut leaves "named " / "little " in the generated text.
@@ -377,7 +377,7 @@ TEST_CASE("generate prints the text cut before a stop string", "[cli][shared][ge
   CHECK(text_of(many) == "Once upon a time, there was a little");
 }
 
-TEST_CASE("diagnose and tradeoff on the embedded demo model", "[cli][demo][spm]") {
+TEST_CASE("diagnose and tradeoff on the embedded demo model", "[cli][demo][deepbind]") {
   const std::filesystem::path root = LITESTAGE_SOURCE_DIR;
   const std::string model = (root / "data" / "demo-model").string();
   const std::string settings = (root / "data" / "synthetic" / "settings.json").string();

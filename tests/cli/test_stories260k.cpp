@@ -57,7 +57,7 @@ Stories load(const std::filesystem::path& dir) {
 
 }  // namespace
 
-TEST_CASE("stories260K: greedy generation reproduces llama2.c's text", "[cli][shared][real][generate][spm]") {
+TEST_CASE("stories260K: greedy generation reproduces llama2.c's text", "[cli][shared][real][generate][deepbind]") {
   REQUIRE_SHARED(dir, "models/stories260K");
   auto s = load(dir);
   CHECK(s.tokenizer->encode("Once upon a time") == std::vector<int32_t>{1, 403, 407, 261, 378});
@@ -81,7 +81,7 @@ TEST_CASE("stories260K: greedy generation reproduces llama2.c's text", "[cli][sh
   CHECK(all.text == kReference);
 }
 
-TEST_CASE("stories260K: perplexity far below a random model of the same shape", "[cli][shared][real][spm]") {
+TEST_CASE("stories260K: perplexity far below a random model of the same shape", "[cli][shared][real][deepbind]") {
   REQUIRE_SHARED(dir, "models/stories260K");
   auto s = load(dir);
   CausalLM random(s.model->config());

@@ -106,7 +106,7 @@ TEST_CASE("the launcher's environment is read like torchrun's, and bad values ar
   CHECK_FALSE(dist::launch_from_env().launched);
 }
 
-TEST_CASE("two ranks evaluate and search like one process", "[dist][demo][spm]") {
+TEST_CASE("two ranks evaluate and search like one process", "[dist][demo][deepbind]") {
   const auto dir = test::temp_dir("dist-same");
   const auto exp = experiment(dir, 16);
   REQUIRE(launch("eval", exp, dir / "eval1", 1) == std::vector<int>{0});
@@ -234,7 +234,7 @@ TEST_CASE("a rank whose master is unreachable fails with the address within the 
   CHECK_THAT(slurp(dir / "rank1.log"), Catch::Contains("could not join the group") && Catch::Contains("127.0.0.1"));
 }
 
-TEST_CASE("SLURM's variables and a FileStore rendezvous work as well", "[dist][demo][spm]") {
+TEST_CASE("SLURM's variables and a FileStore rendezvous work as well", "[dist][demo][deepbind]") {
   const auto dir = test::temp_dir("dist-slurm");
   const auto exp = experiment(dir, 4);
   REQUIRE(launch("eval", exp, dir / "one", 1) == std::vector<int>{0});

@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 // The embedded demo model is committed with the project (data/demo-model/), so this test needs
 // nothing from ../shared: the synthetic questions are regenerated from data/synthetic/settings.json.
 TEST_CASE("the embedded demo model loads and answers held-out synthetic questions in three stages",
-          "[experiment][demo][spm]") {
+          "[experiment][demo][deepbind]") {
   fs::path root = LITESTAGE_SOURCE_DIR;
   auto model = root / "data" / "demo-model";
   REQUIRE(fs::exists(model / "model.safetensors"));

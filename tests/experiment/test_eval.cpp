@@ -56,7 +56,7 @@ TEST_CASE("YAML errors: unknown key, wrong type, missing model dir", "[experimen
 }
 
 TEST_CASE("eval over 5 OBQA questions with stories260K: complete traces, summary, identical resume",
-          "[experiment][shared][spm]") {
+          "[experiment][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   auto dir = test::temp_dir("exp-eval");

@@ -55,7 +55,7 @@ void check_same_outputs(const std::string& name, const std::string& body) {
 
 }  // namespace
 
-TEST_CASE("prefix sharing: the demo model answers every question as without it", "[experiment][demo][prefix][spm]") {
+TEST_CASE("prefix sharing: the demo model answers every question as without it", "[experiment][demo][prefix][deepbind]") {
   fs::path root = LITESTAGE_SOURCE_DIR;
   check_same_outputs("prefix-demo", "model: " + (root / "data" / "demo-model").string() +
                                         "\ndata: {dataset: synthetic, root: " +
@@ -63,7 +63,7 @@ TEST_CASE("prefix sharing: the demo model answers every question as without it",
                                         ", split: test, limit: 40}\ngeneration: {max_new_tokens: 48}\n");
 }
 
-TEST_CASE("prefix sharing: stories260K on OBQA generates as without it", "[experiment][shared][real][prefix][spm]") {
+TEST_CASE("prefix sharing: stories260K on OBQA generates as without it", "[experiment][shared][real][prefix][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data");
   // A story model's stage outputs are not reasoning, but they are long, varied and deterministic:

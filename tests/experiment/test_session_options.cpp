@@ -7,7 +7,7 @@
 using namespace litestage;
 namespace fs = std::filesystem;
 
-TEST_CASE("batched Analyze gives the same outputs as sequential Analyze", "[experiment][batch][shared][spm]") {
+TEST_CASE("batched Analyze gives the same outputs as sequential Analyze", "[experiment][batch][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   auto dir = test::temp_dir("exp-batch");
@@ -30,7 +30,7 @@ TEST_CASE("batched Analyze gives the same outputs as sequential Analyze", "[expe
   }
 }
 
-TEST_CASE("chat prompt format renders few-shot stage turns with the template", "[experiment][chat][shared][spm]") {
+TEST_CASE("chat prompt format renders few-shot stage turns with the template", "[experiment][chat][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   auto dir = test::temp_dir("exp-chat");

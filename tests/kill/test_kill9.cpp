@@ -130,7 +130,7 @@ std::vector<std::string> command(const std::string& name, const fs::path& exp, c
 
 }  // namespace
 
-TEST_CASE("kill -9: eval killed while writing traces resumes to the uninterrupted predictions", "[kill][demo][spm]") {
+TEST_CASE("kill -9: eval killed while writing traces resumes to the uninterrupted predictions", "[kill][demo][deepbind]") {
   const auto dir = test::temp_dir("kill-eval");
   const auto exp = experiment(dir, 12);
   run_to_end(command("eval", exp, dir / "whole"), dir / "whole.log");
@@ -151,7 +151,7 @@ TEST_CASE("kill -9: eval killed while writing traces resumes to the uninterrupte
 }
 
 TEST_CASE("kill -9: search and run killed at journal, cache and table writes end with the same choices",
-          "[kill][demo][spm]") {
+          "[kill][demo][deepbind]") {
   const auto dir = test::temp_dir("kill-run");
   const auto exp = experiment(dir, 6);
   run_to_end(command("run", exp, dir / "whole"), dir / "whole.log");
@@ -187,7 +187,7 @@ TEST_CASE("kill -9: search and run killed at journal, cache and table writes end
   check_nothing_half_written(out);
 }
 
-TEST_CASE("kill -9: train killed during checkpoint writes resumes to the uninterrupted weights", "[kill][shared][spm]") {
+TEST_CASE("kill -9: train killed during checkpoint writes resumes to the uninterrupted weights", "[kill][shared][deepbind]") {
   REQUIRE_SHARED(model_dir, "models/stories260K");
   const auto dir = test::temp_dir("kill-train");
   std::vector<StageRecord> records;

@@ -119,7 +119,7 @@ TEST_CASE("fit_example: left truncation keeps BOS and the whole target, refusals
   CHECK_THROWS_WITH(fit_example(too_long, 4, Truncation::Left, true, "r"), Catch::Contains("targets are never cut"));
 }
 
-TEST_CASE("joining rule: prompt ids + target ids equal the joint tokenisation (real tokenizers)", "[train][data][shared][spm]") {
+TEST_CASE("joining rule: prompt ids + target ids equal the joint tokenisation (real tokenizers)", "[train][data][shared][deepbind]") {
   REQUIRE_SHARED(tokenizers, "tokenizers");
   Example e;
   e.id = "t";

@@ -14,7 +14,7 @@ using namespace litestage;
 using namespace litestage::test;
 namespace fs = std::filesystem;
 
-TEST_CASE("Trainer from YAML: stage-record files, HF checkpoint, tokenizer files, resume", "[train][files][shared][spm]") {
+TEST_CASE("Trainer from YAML: stage-record files, HF checkpoint, tokenizer files, resume", "[train][files][shared][deepbind]") {
   REQUIRE_SHARED(model_dir, "models/stories260K");
   const fs::path dir = temp_dir("files");
   write_stage_records((dir / "train.jsonl").string(), toy_story_records());

@@ -58,7 +58,7 @@ StagePlans plans_of(const std::string& spec, int L) {
 }  // namespace
 
 TEST_CASE("step 1 claims the output directory and keeps the search split apart from importance",
-          "[workflow][steps][shared][spm]") {
+          "[workflow][steps][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   TinyRun t(model, data, "step1", "epsilons: [5, 2]\n");
@@ -74,7 +74,7 @@ TEST_CASE("step 1 claims the output directory and keeps the search split apart f
   CHECK(read_json_file((t.out / "fingerprint.json").string()).at("search").at("max_k") == 2);
 }
 
-TEST_CASE("step 2 searches every epsilon within K", "[workflow][steps][shared][spm]") {
+TEST_CASE("step 2 searches every epsilon within K", "[workflow][steps][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   TinyRun t(model, data, "step2", "epsilons: [50]\n");
@@ -88,7 +88,7 @@ TEST_CASE("step 2 searches every epsilon within K", "[workflow][steps][shared][s
 }
 
 TEST_CASE("step 3 keeps early exit off when no threshold meets the target, and records the sweep",
-          "[workflow][steps][shared][spm]") {
+          "[workflow][steps][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   TinyRun t(model, data, "step3");
@@ -109,7 +109,7 @@ TEST_CASE("step 3 keeps early exit off when no threshold meets the target, and r
   for (const auto& row : rows) CHECK(row.at("meets_target") == true);
 }
 
-TEST_CASE("step 4 adds the baselines the experiment asks for", "[workflow][steps][shared][spm]") {
+TEST_CASE("step 4 adds the baselines the experiment asks for", "[workflow][steps][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   TinyRun t(model, data, "step4", "methods: [full, uniform, random]\n");
@@ -124,7 +124,7 @@ TEST_CASE("step 4 adds the baselines the experiment asks for", "[workflow][steps
   CHECK(fs::exists(t.out / "sweeps" / "uniform_eps2.json"));
 }
 
-TEST_CASE("step 5 writes the budget profile of the main search with its early exit", "[workflow][steps][shared][spm]") {
+TEST_CASE("step 5 writes the budget profile of the main search with its early exit", "[workflow][steps][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   TinyRun t(model, data, "step5");
@@ -143,7 +143,7 @@ TEST_CASE("step 5 writes the budget profile of the main search with its early ex
   CHECK(p.latency > 0);
 }
 
-TEST_CASE("steps 6 and 7 evaluate the candidates on the split and report them", "[workflow][steps][shared][spm]") {
+TEST_CASE("steps 6 and 7 evaluate the candidates on the split and report them", "[workflow][steps][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   TinyRun t(model, data, "step6");

@@ -8,7 +8,7 @@ using namespace litestage;
 namespace fs = std::filesystem;
 
 TEST_CASE("run workflow on stories260K writes importance, sweeps, profile, table and plots",
-          "[experiment][workflow][shared][spm]") {
+          "[experiment][workflow][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
   auto dir = test::temp_dir("exp-workflow");
