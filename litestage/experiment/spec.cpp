@@ -180,6 +180,7 @@ void declare_importance(Options& t) {
                                 stage_accumulation_names(), "how the stages' scores combine into the ranking"));
 }
 
+// The offline search: its split and budget, how latencies are measured, the early-exit thresholds.
 void declare_search(Options& t) {
   t.push_back(option<Spec>("search.split", [](auto& s) -> auto& { return s.search.split; },
                            "the split the searches and the threshold sweep measure on")
@@ -210,6 +211,10 @@ void declare_search(Options& t) {
                   .min(1));
   t.push_back(enum_option<Spec>("early_exit_sweep.metric", [](auto& s) -> auto& { return s.early_exit_sweep.metric; },
                                 confidence_metric_names(), "the confidence the thresholds apply to"));
+}
+
+// What run/reproduce compare.
+void declare_comparison(Options& t) {
   t.push_back(option<Spec>("methods", [](auto& s) -> auto& { return s.methods; }, "the methods run/reproduce compare")
                   .choices(method_names())
                   .default_note("all eight")
@@ -222,7 +227,7 @@ void declare_search(Options& t) {
 Options declare_all() {
   Options t;
   for (auto declare : {declare_top, declare_runtime, declare_data, declare_prompt, declare_generation, declare_stages,
-                       declare_run, declare_importance, declare_search})
+                       declare_run, declare_importance, declare_search, declare_comparison})
     declare(t);
   return t;
 }

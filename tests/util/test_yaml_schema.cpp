@@ -88,7 +88,8 @@ TEST_CASE("a declared table names the key of every bad value", "[util][yaml_sche
   CHECK_THROWS_WITH(read("name: x\nrun: {mode: slow}"), Catch::Contains("run.mode: 'slow' is not one of: fast, exact"));
   CHECK_THROWS_WITH(read("name: x\nmethods: [a, c]"), Catch::Contains("'c' is not one of: a, b"));
   CHECK_THROWS_WITH(read("name: x\neps: [1, -1]"), Catch::Contains("must be >= 0"));
-  CHECK_THROWS_WITH(read("name: x\nrun: 3"), Catch::Contains("run"));
+  CHECK_THROWS_WITH(read("name: x\nrun: {mass: .nan}"), Catch::Contains("run.mass: expected a number, got '.nan'"));
+  CHECK_THROWS_WITH(read("name: x\nrun: 3"), Catch::Contains("run: expected a mapping, got '3'"));
   CHECK_THROWS_WITH(read("name: x\nown: {window: 0}"), Catch::Contains("own.window: must be >= 1"));
 }
 
