@@ -56,7 +56,7 @@ void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
   YAML::Node n;
   n["format"] = p.format;
   n["decision_hash"] = p.decision_hash();
-  n["created"] = p.created.empty() ? utc_timestamp() : p.created;
+  if (!p.created.empty()) n["created"] = p.created;  // as made: saving invents nothing
   n["method"] = p.method;
   n["model"]["path"] = p.model.path;
   n["model"]["model_type"] = p.model.model_type;

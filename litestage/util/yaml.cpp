@@ -199,9 +199,43 @@ void apply_yaml_override(YAML::Node& root, const std::string& assignment) {
   chain.back()[keys.back()] = parsed;
 }
 
+namespace {
+
+// As yaml-cpp writes a node, except that a string with a carriage return is double-quoted with
+// escapes: yaml-cpp writes it raw, and one just before a line break would read back as part of it.
+void emit(YAML::Emitter& out, const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      if (n.Style() == YAML::EmitterStyle::Flow) out << YAML::Flow;
+      out << YAML::BeginMap;
+      for (const auto& kv : n) {
+        out << YAML::Key;
+        emit(out, kv.first);
+        out << YAML::Value;
+        emit(out, kv.second);
+      }
+      out << YAML::EndMap;
+      break;
+    case YAML::NodeType::Sequence:
+      if (n.Style() == YAML::EmitterStyle::Flow) out << YAML::Flow;
+      out << YAML::BeginSeq;
+      for (const auto& item : n) emit(out, item);
+      out << YAML::EndSeq;
+      break;
+    case YAML::NodeType::Scalar:
+      if (n.Scalar().find('\r') != std::string::npos) out << YAML::DoubleQuoted;
+      out << n.Scalar();
+      break;
+    default:
+      out << YAML::Null;
+  }
+}
+
+}  // namespace
+
 std::string yaml_dump(const YAML::Node& node) {
   YAML::Emitter out;
-  out << node;
+  emit(out, node);
   return std::string(out.c_str()) + "\n";
 }
 

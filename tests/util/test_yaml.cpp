@@ -33,3 +33,18 @@ TEST_CASE("set overrides create paths and keep types", "[util][yaml]") {
   CHECK_THROWS_WITH(apply_yaml_override(root, "novalue"), Catch::Contains("expected key.path=value"));
   CHECK_THROWS_WITH(apply_yaml_override(root, "a.b.c=1"), Catch::Contains("'b' is not a mapping"));
 }
+
+TEST_CASE("yaml_dump writes what reads back, carriage returns included", "[util][yaml]") {
+  YAML::Node n;
+  n["device"] = std::string("\r");
+  n["stop"].push_back(std::string("a\r"));
+  n["stop"].push_back(std::string("\n"));
+  n["plain"] = "cpu";
+  const auto text = yaml_dump(n);
+  CHECK(text.find("plain: cpu") != std::string::npos);
+  const auto back = YAML::Load(text);
+  CHECK(back["device"].as<std::string>() == "\r");
+  CHECK(back["stop"][0].as<std::string>() == "a\r");
+  CHECK(back["stop"][1].as<std::string>() == "\n");
+  CHECK(yaml_dump(back) == text);
+}
