@@ -1,7 +1,7 @@
 #pragma once
 // Hugging Face checkpoint directories (safetensors only) and loading them into a LibTorch module
 // whose parameters are registered under Hugging Face names, so that state-dict keys equal
-// checkpoint keys and loading is one loop (see DESIGN.md, "CTranslate2 layers").
+// checkpoint keys and loading is one loop (docs/architecture.md, "Hugging Face names").
 
 #include <ATen/core/Tensor.h>
 

@@ -1,6 +1,5 @@
 #pragma once
-// TinyThinker's completion prompts (DESIGN.md's table is the authority; docs/datasets.md shows
-// each shape with an example). Pure functions over (Example, stage outputs, mode): the pipeline
+// TinyThinker's completion prompts (docs/datasets.md shows each shape with an example). Pure functions over (Example, stage outputs, mode): the pipeline
 // calls them at inference, build_stage_records() at training-data time, few_shot_turns() for
 // exemplars, so all three use byte-identical strings.
 //

@@ -1,7 +1,7 @@
 #pragma once
 // MultiStagePipeline: TinyThinker's three generate calls per question — Recall, Analyze once per
 // option, Summarize — each over its own prompt with its own skip plan, early exit and token
-// budget, exactly as DESIGN.md. The search and every evaluation drive this one pipeline.
+// budget (docs/methods.md). The search and every evaluation drive this one pipeline.
 
 #include <functional>
 #include <optional>
