@@ -279,14 +279,19 @@ LoadReport load_into(torch::nn::Module& module, const Checkpoint& checkpoint, at
     problems.push_back(std::to_string(mismatched.size() - kMaxListed) + " more shape mismatches");
   if (!problems.empty()) throw_error(where, join(problems, "; "));
 
-  // Pass 2: replace each tensor's data. set_data keeps the Parameter object (and requires_grad)
-  // and swaps in the loaded storage, dtype and device; the old storage is freed as we go, so peak
-  // memory is about one model plus one tensor.
+  // Pass 2: fill each tensor. One already in the requested dtype and device is filled in place, so
+  // tensors that view its storage (model/fused_rows.hpp) see the values; any other gets the loaded
+  // storage, dtype and device through set_data, which keeps the Parameter object (and
+  // requires_grad) and frees the old storage as we go. Peak memory: one model plus one tensor.
   c10::NoGradGuard no_grad;
   for (const auto& t : targets) {
     const at::ScalarType target = t.tensor.is_floating_point() ? dtype : t.tensor.scalar_type();
     if (const TensorInfo* info = checkpoint.find(t.name)) {
-      t.tensor.set_data(checkpoint.load(t.name, target, device));
+      at::Tensor loaded = checkpoint.load(t.name, target, device);
+      if (loaded.scalar_type() == t.tensor.scalar_type() && loaded.device() == t.tensor.device())
+        t.tensor.copy_(loaded);
+      else
+        t.tensor.set_data(loaded);
       report.loaded.push_back(t.name);
       report.bytes_read += info->nbytes();
     } else {

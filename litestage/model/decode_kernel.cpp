@@ -40,7 +40,7 @@ void rope(float* x, int64_t heads, int64_t D, const float* cos, const float* sin
 
 // Reused between steps: no allocation per token once the sizes are seen.
 struct Scratch {
-  std::vector<float> norm, q, k, v, att, out, scores, gate, up;
+  std::vector<float> norm, qkv, att, out, scores, gate_up;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -53,26 +53,26 @@ void attention_step(AttentionImpl& attn, int layer, float* x, int64_t row, int64
   const int64_t hidden = attn.o_proj->weight.size(0), D = rope_table.cos().size(1);
   const int64_t H = attn.q_proj->weight.size(0) / D, KV = attn.k_proj->weight.size(0) / D, G = H / KV;
   const int64_t cap = cache.capacity(), S = pos + 1;
-  s.norm.resize(hidden), s.q.resize(H * D), s.att.resize(H * D), s.out.resize(hidden), s.scores.resize(S);
+  s.norm.resize(hidden), s.qkv.resize((H + 2 * KV) * D), s.att.resize(H * D), s.out.resize(hidden);
+  s.scores.resize(S);
   rms_norm(x, norm, hidden, s.norm.data());
   float* kc = cache.keys(layer).data_ptr<float>() + row * KV * cap * D;
   float* vc = cache.values(layer).data_ptr<float>() + row * KV * cap * D;
-  s.k.resize(KV * D), s.v.resize(KV * D);
-  matvec(attn.q_proj->weight, attn.q_proj->bias, s.norm.data(), s.q.data());
-  matvec(attn.k_proj->weight, attn.k_proj->bias, s.norm.data(), s.k.data());
-  matvec(attn.v_proj->weight, attn.v_proj->bias, s.norm.data(), s.v.data());
+  const auto& bias = attn.qkv_bias();
+  matvec(attn.qkv_weight().tensor(), bias.defined() ? bias.tensor() : at::Tensor(), s.norm.data(), s.qkv.data());
+  float *qs = s.qkv.data(), *ks = qs + H * D, *vs = ks + KV * D;
   const float* cos = rope_table.cos().data_ptr<float>() + pos * D;
   const float* sin = rope_table.sin().data_ptr<float>() + pos * D;
-  rope(s.q.data(), H, D, cos, sin);
-  rope(s.k.data(), KV, D, cos, sin);
+  rope(qs, H, D, cos, sin);
+  rope(ks, KV, D, cos, sin);
   for (int64_t g = 0; g < KV; ++g) {
-    std::copy_n(s.k.data() + g * D, D, kc + (g * cap + pos) * D);
-    std::copy_n(s.v.data() + g * D, D, vc + (g * cap + pos) * D);
+    std::copy_n(ks + g * D, D, kc + (g * cap + pos) * D);
+    std::copy_n(vs + g * D, D, vc + (g * cap + pos) * D);
   }
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
   for (int64_t h = 0; h < H; ++h) {
     const int64_t g = h / G;
-    const float* q = s.q.data() + h * D;
+    const float* q = qs + h * D;
     float top = std::numeric_limits<float>::lowest();
     for (int64_t t = 0; t < S; ++t) top = std::max(top, s.scores[t] = dot(q, kc + (g * cap + t) * D, D) * scale);
     float total = 0.0f;
@@ -92,12 +92,12 @@ void attention_step(AttentionImpl& attn, int layer, float* x, int64_t row, int64
 void ffn_step(MLPImpl& mlp, float* x, const RMSNormImpl& norm) {
   Scratch& s = scratch();
   const int64_t hidden = mlp.down_proj->weight.size(0), inner = mlp.gate_proj->weight.size(0);
-  s.norm.resize(hidden), s.gate.resize(inner), s.up.resize(inner), s.out.resize(hidden);
+  s.norm.resize(hidden), s.gate_up.resize(2 * inner), s.out.resize(hidden);
   rms_norm(x, norm, hidden, s.norm.data());
-  matvec(mlp.gate_proj->weight, {}, s.norm.data(), s.gate.data());
-  matvec(mlp.up_proj->weight, {}, s.norm.data(), s.up.data());
-  for (int64_t i = 0; i < inner; ++i) s.gate[i] = s.gate[i] / (1.0f + std::exp(-s.gate[i])) * s.up[i];
-  matvec(mlp.down_proj->weight, {}, s.gate.data(), s.out.data());
+  matvec(mlp.gate_up_weight().tensor(), {}, s.norm.data(), s.gate_up.data());
+  float *gate = s.gate_up.data(), *up = gate + inner;
+  for (int64_t i = 0; i < inner; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  matvec(mlp.down_proj->weight, {}, gate, s.out.data());
   for (int64_t i = 0; i < hidden; ++i) x[i] += s.out[i];
 }
 
@@ -110,8 +110,13 @@ bool suits(const torch::Tensor& t) {
 bool decode_kernel_applies(const DecoderLayerImpl& layer) {
   const auto& a = *layer.self_attn;
   const auto& m = *layer.mlp;
-  for (const Linear* l : {&a.q_proj, &a.k_proj, &a.v_proj, &a.o_proj, &m.gate_proj, &m.up_proj, &m.down_proj})
-    if (!suits((*l)->weight) || !suits((*l)->bias)) return false;
+  // The kernel multiplies q/k/v and gate/up as their fused tensors (model/fused_rows.hpp).
+  if (!a.fused() || !m.fused()) return false;
+  const auto& qkv_bias = a.qkv_bias();
+  for (const at::Tensor* t : {&a.qkv_weight().tensor(), &m.gate_up_weight().tensor(), &a.o_proj->weight,
+                              &a.o_proj->bias, &m.down_proj->weight})
+    if (!suits(*t)) return false;
+  if (qkv_bias.defined() && !suits(qkv_bias.tensor())) return false;
   return suits(layer.input_layernorm->weight) && suits(layer.post_attention_layernorm->weight);
 }
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <tuple>
+#include <vector>
 
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/matvec.hpp"
@@ -15,10 +16,17 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::Ten
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, opts));
 }
 
-torch::Tensor LinearImpl::forward(const torch::Tensor& x) const {
+LinearImpl::LinearImpl(torch::Tensor w, torch::Tensor b) {
+  weight = register_parameter("weight", std::move(w));
+  if (b.defined()) bias = register_parameter("bias", std::move(b));
+}
+
+torch::Tensor project(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
   if (matvec_applies(x, weight)) return linear_matvec(x, weight, bias);  // one f32 token (model/matvec.hpp)
   return bias.defined() ? torch::linear(x, weight, bias) : torch::linear(x, weight);
 }
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) const { return project(x, weight, bias); }
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& opts) {
   weight = register_parameter("weight", torch::empty({vocab, dim}, opts));
@@ -100,17 +108,34 @@ AttentionImpl::AttentionImpl(const ModelConfig& c, const torch::TensorOptions& o
       kv_heads_(c.num_key_value_heads),
       head_dim_(c.head_dim),
       scale_(1.0 / std::sqrt(static_cast<double>(c.head_dim))) {
-  q_proj = register_module("q_proj", Linear(c.hidden_size, heads_ * head_dim_, c.qkv_bias, opts));
-  k_proj = register_module("k_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias, opts));
-  v_proj = register_module("v_proj", Linear(c.hidden_size, kv_heads_ * head_dim_, c.qkv_bias, opts));
+  const std::vector<int64_t> rows{heads_ * head_dim_, kv_heads_ * head_dim_, kv_heads_ * head_dim_};
+  qkv_weight_ = FusedRows(rows, {c.hidden_size}, opts);
+  if (c.qkv_bias) qkv_bias_ = FusedRows(rows, {}, opts);
+  auto bias = [&](std::size_t i) { return c.qkv_bias ? qkv_bias_.block(i) : torch::Tensor(); };
+  q_proj = register_module("q_proj", Linear(qkv_weight_.block(0), bias(0)));
+  k_proj = register_module("k_proj", Linear(qkv_weight_.block(1), bias(1)));
+  v_proj = register_module("v_proj", Linear(qkv_weight_.block(2), bias(2)));
   o_proj = register_module("o_proj", Linear(heads_ * head_dim_, c.hidden_size, c.o_bias, opts));
+}
+
+bool AttentionImpl::fused() const {
+  return qkv_weight_.intact({&q_proj->weight, &k_proj->weight, &v_proj->weight}) &&
+         (!qkv_bias_.defined() || qkv_bias_.intact({&q_proj->bias, &k_proj->bias, &v_proj->bias}));
 }
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, int layer, const LayerContext& ctx) {
   const int64_t B = x.size(0), T = x.size(1), G = heads_ / kv_heads_;
-  auto q = q_proj->forward(x).view({B, T, heads_, head_dim_}).transpose(1, 2);      // (B, H, T, D)
-  auto k = k_proj->forward(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);   // (B, KV, T, D)
-  auto v = v_proj->forward(x).view({B, T, kv_heads_, head_dim_}).transpose(1, 2);   // (B, KV, T, D)
+  torch::Tensor q, k, v;
+  if (!torch::GradMode::is_enabled() && fused()) {  // one product; autograd needs the separate leaves
+    const int64_t nq = heads_ * head_dim_, nkv = kv_heads_ * head_dim_;
+    auto qkv = project(x, qkv_weight_.tensor(), qkv_bias_.defined() ? qkv_bias_.tensor() : torch::Tensor());
+    q = qkv.narrow(-1, 0, nq), k = qkv.narrow(-1, nq, nkv), v = qkv.narrow(-1, nq + nkv, nkv);
+  } else {
+    q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
+  }
+  q = q.view({B, T, heads_, head_dim_}).transpose(1, 2);      // (B, H, T, D)
+  k = k.view({B, T, kv_heads_, head_dim_}).transpose(1, 2);   // (B, KV, T, D)
+  v = v.view({B, T, kv_heads_, head_dim_}).transpose(1, 2);   // (B, KV, T, D)
   q = ctx.rope->apply(q, ctx.start, ctx.positions);
   k = ctx.rope->apply(k, ctx.start, ctx.positions);
 
@@ -133,12 +158,20 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, int layer, const La
 }
 
 MLPImpl::MLPImpl(const ModelConfig& c, const torch::TensorOptions& opts) {
-  gate_proj = register_module("gate_proj", Linear(c.hidden_size, c.intermediate_size, false, opts));
-  up_proj = register_module("up_proj", Linear(c.hidden_size, c.intermediate_size, false, opts));
+  gate_up_ = FusedRows({c.intermediate_size, c.intermediate_size}, {c.hidden_size}, opts);
+  gate_proj = register_module("gate_proj", Linear(gate_up_.block(0), torch::Tensor()));
+  up_proj = register_module("up_proj", Linear(gate_up_.block(1), torch::Tensor()));
   down_proj = register_module("down_proj", Linear(c.intermediate_size, c.hidden_size, false, opts));
 }
 
+bool MLPImpl::fused() const { return gate_up_.intact({&gate_proj->weight, &up_proj->weight}); }
+
 torch::Tensor MLPImpl::forward(const torch::Tensor& x) const {
+  if (!torch::GradMode::is_enabled() && fused()) {
+    const int64_t inner = gate_proj->weight.size(0);
+    auto gate_up = project(x, gate_up_.tensor(), torch::Tensor());
+    return down_proj->forward(torch::silu(gate_up.narrow(-1, 0, inner)) * gate_up.narrow(-1, inner, inner));
+  }
   return down_proj->forward(torch::silu(gate_proj->forward(x)) * up_proj->forward(x));
 }
 

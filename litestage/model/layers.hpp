@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include "litestage/model/config.hpp"
+#include "litestage/model/fused_rows.hpp"
 #include "litestage/model/observer.hpp"
 
 namespace litestage {
@@ -16,10 +17,15 @@ namespace litestage {
 class KVCache;
 class SkipPlan;
 
+// y = x W^T (+ b); one f32 CPU row without autograd goes through model/matvec (streams W once).
+torch::Tensor project(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
+
 // y = x W^T (+ b). Parameters are allocated uninitialised: a checkpoint or init_weights fills them.
 class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in, int64_t out, bool bias, const torch::TensorOptions& opts);
+  // Registers the given tensors (e.g. blocks of a FusedRows); bias may be undefined.
+  LinearImpl(torch::Tensor weight, torch::Tensor bias);
   torch::Tensor forward(const torch::Tensor& x) const;
   torch::Tensor weight;  // (out, in)
   torch::Tensor bias;    // (out) or undefined
@@ -78,8 +84,13 @@ class AttentionImpl : public torch::nn::Module {
   // x: (batch, seq, hidden) normalised input; returns (batch, seq, hidden).
   torch::Tensor forward(const torch::Tensor& x, int layer, const LayerContext& ctx);
   Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  // q/k/v's weights (and biases) as rows of one tensor; fused() while the three still view it.
+  const FusedRows& qkv_weight() const { return qkv_weight_; }
+  const FusedRows& qkv_bias() const { return qkv_bias_; }  // undefined without q/k/v biases
+  bool fused() const;
 
  private:
+  FusedRows qkv_weight_, qkv_bias_;
   int64_t heads_, kv_heads_, head_dim_;
   double scale_;
 };
@@ -91,6 +102,12 @@ class MLPImpl : public torch::nn::Module {
   MLPImpl(const ModelConfig& config, const torch::TensorOptions& opts);
   torch::Tensor forward(const torch::Tensor& x) const;
   Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+  // gate/up's weights as rows of one tensor; fused() while both still view it.
+  const FusedRows& gate_up_weight() const { return gate_up_; }
+  bool fused() const;
+
+ private:
+  FusedRows gate_up_;
 };
 TORCH_MODULE(MLP);
 
