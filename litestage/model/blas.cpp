@@ -70,19 +70,33 @@ std::string blas_kernel_warning(const BlasInfo& blas, const CpuInfo& cpu) {
          " before starting the process (litestage does so itself unless OPENBLAS_CORETYPE is set).";
 }
 
-double measure_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int repeats) {
+namespace {
+
+// Seconds of each of `repeats` n x n x n products after `warmup` untimed ones (caches, JIT kernels).
+std::vector<double> gemm_seconds(c10::ScalarType dtype, const c10::Device& device, int n, int warmup, int repeats) {
   c10::InferenceMode guard;
   auto opts = torch::TensorOptions().dtype(dtype).device(device);
   auto a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
   std::vector<double> seconds;
-  for (int i = 0; i <= repeats; ++i) {
+  for (int i = 0; i < warmup + repeats; ++i) {
     synchronize(device);
     Timer t;
     auto c = torch::matmul(a, b);
     synchronize(device);
-    if (i > 0) seconds.push_back(t.seconds());  // the first product warms caches and kernels
+    if (i >= warmup) seconds.push_back(t.seconds());
   }
-  return 2.0 * n * n * n / median(seconds) / 1e9;
+  return seconds;
+}
+
+}  // namespace
+
+double measure_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int repeats) {
+  return 2.0 * n * n * n / median(gemm_seconds(dtype, device, n, 1, repeats)) / 1e9;
+}
+
+double peak_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int tries) {
+  const auto s = gemm_seconds(dtype, device, n, 2, tries);
+  return 2.0 * n * n * n / *std::min_element(s.begin(), s.end()) / 1e9;
 }
 
 std::string runtime_description(const Runtime& rt) {

@@ -38,6 +38,9 @@ std::string blas_kernel_warning(const BlasInfo& blas, const CpuInfo& cpu);
 
 // Measured matrix-product throughput: median GFLOP/s of n x n x n products in dtype on device.
 double measure_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int repeats = 5);
+// What the hardware can do: the best of `tries` products after two warm-ups (a probe; a median of
+// short products swung from 35 to 674 GFLOP/s between runs on one machine).
+double peak_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int tries);
 
 // One line on what runs the model: "cpu, f32 (requested), 2 threads; BLAS: OpenBLAS 0.3.21
 // (SkylakeX kernels); CPU: avx2 avx512 avx512_bf16". Cheap: nothing is measured.

@@ -2,6 +2,7 @@
 // Where and in what precision a model runs: device and dtype parsing, CPU thread count, and
 // device synchronisation for honest timing.
 
+#include <functional>
 #include <string>
 
 #include <c10/core/Device.h>
@@ -24,12 +25,18 @@ struct DtypeChoice {
 
 // "cpu", "cuda", "cuda:1". Refuses cuda when torch::cuda::is_available() is false.
 c10::Device parse_device(const std::string& name);
-// "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16", or "auto": bf16 on CUDA and on CPUs with
-// AMX (oneDNN's bf16 products through LibTorch), f32 on other CPUs.
+// "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16", or "auto" (see auto_dtype).
 DtypeChoice choose_dtype(const std::string& name, const c10::Device& device);
 c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device);
-// What `auto` picks on device for a host with cpu's features.
-DtypeChoice auto_dtype(const c10::Device& device, const CpuInfo& cpu);
+// Matrix-product throughput (GFLOP/s) in a dtype on the CPU; the default measures it once per
+// dtype (the best of 5 1024^3 products: 0.1-0.3 s) and remembers it.
+using GemmProbe = std::function<double(c10::ScalarType)>;
+double measured_cpu_gemm(c10::ScalarType dtype);
+// What `auto` picks on device for a host with cpu's features: bf16 on CUDA and with AMX; f32
+// without native bf16; with AVX512-BF16 alone, bf16 where the probe measures its products at
+// least kAutoBf16Gain times f32's (CPUs differ: 3.7x on one, 0.7x on another).
+constexpr double kAutoBf16Gain = 1.5;
+DtypeChoice auto_dtype(const c10::Device& device, const CpuInfo& cpu, const GemmProbe& probe = measured_cpu_gemm);
 std::string dtype_name(c10::ScalarType dtype);
 // Whether this LibTorch build can run a matmul in dtype on the device (probed once, cached).
 bool dtype_supported(c10::ScalarType dtype, const c10::Device& device);  // "f32" / "bf16" / "f16"

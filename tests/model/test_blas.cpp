@@ -42,14 +42,28 @@ TEST_CASE("OpenBLAS kernel fix: the kernel set the CPU deserves, only when it ru
   CHECK(blas_description({}) == "not OpenBLAS (MKL or the build's own)");
 }
 
-TEST_CASE("dtype auto: bf16 on CPUs with AMX, f32 elsewhere, and says why", "[model][dtype]") {
+TEST_CASE("dtype auto: bf16 with AMX, measured with AVX512-BF16 alone, f32 elsewhere, and says why",
+          "[model][dtype]") {
   const c10::Device cpu(c10::kCPU);
-  DtypeChoice plain = auto_dtype(cpu, cpu_with(true, true, false));
+  int probes = 0;
+  auto probe = [&probes](double f32, double bf16) {
+    return [&probes, f32, bf16](c10::ScalarType t) { return ++probes, t == c10::kBFloat16 ? bf16 : f32; };
+  };
+  DtypeChoice plain = auto_dtype(cpu, cpu_with(true, true, false), probe(100, 700));
   CHECK(plain.dtype == c10::kFloat);
   CHECK_THAT(plain.reason, Catch::Contains("no native bf16"));
-  DtypeChoice avx512_bf16 = auto_dtype(cpu, cpu_with(true, true, true));
-  CHECK(avx512_bf16.dtype == c10::kFloat);
-  CHECK_THAT(avx512_bf16.reason, Catch::Contains("no AMX"));
+  CHECK(probes == 0);  // nothing measured where bf16 cannot be native
+  if (dtype_supported(c10::kBFloat16, cpu)) {
+    DtypeChoice fast = auto_dtype(cpu, cpu_with(true, true, true), probe(180, 670));
+    CHECK(fast.dtype == c10::kBFloat16);
+    CHECK(fast.reason == "auto: bf16, the CPU has AVX512-BF16 without AMX and multiplied bf16 at 670 GFLOP/s, f32 at 180");
+    DtypeChoice slow = auto_dtype(cpu, cpu_with(true, true, true), probe(108, 74));
+    CHECK(slow.dtype == c10::kFloat);
+    CHECK_THAT(slow.reason, Catch::StartsWith("auto: f32,") && Catch::Contains("bf16 at 74 GFLOP/s, f32 at 108"));
+    CHECK(auto_dtype(cpu, cpu_with(true, true, true), probe(100, 149)).dtype == c10::kFloat);  // below 1.5x
+    CHECK(auto_dtype(cpu, cpu_with(true, true, true), probe(100, 150)).dtype == c10::kBFloat16);
+    CHECK(probes == 8);
+  }
   DtypeChoice amx = auto_dtype(cpu, cpu_with(true, true, true, true));
   if (dtype_supported(c10::kBFloat16, cpu)) {
     CHECK(amx.dtype == c10::kBFloat16);
