@@ -8,6 +8,7 @@ find_package(Boost 1.70 REQUIRED COMPONENTS program_options)
 find_package(yaml-cpp REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(Threads REQUIRED)
+find_package(OpenMP)  # LibTorch's intra-op parallelism in our own loops (litestage/CMakeLists.txt)
 # ICU gives the tokenizer NFC normalisation (Qwen2's tokenizer.json normalizer).
 find_package(ICU REQUIRED COMPONENTS uc)
 
