@@ -4,6 +4,8 @@
 #include <iostream>
 
 #include "litestage/experiment/spec.hpp"
+#include "litestage/model/runtime.hpp"
+#include "litestage/util/yaml_schema.hpp"
 
 namespace litestage::cli {
 
@@ -34,7 +36,8 @@ void add_runtime_options(po::options_description& desc, const std::string& defau
   desc.add_options()
       ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")
       ("dtype", po::value<std::string>()->default_value(default_dtype),
-       "f32, bf16 or f16 (auto: bf16 on CUDA, with AMX, and with AVX512-BF16 where a probe measures it 1.5x f32's speed; else f32)")
+       ("f32, bf16 or f16 (auto: bf16 on CUDA, with AMX, and with AVX512-BF16 where a probe measures it " +
+        shortest_number_text(kAutoBf16Gain) + "x f32's speed; else f32)").c_str())
       ("threads", po::value<int>()->default_value(0), "intra-op CPU threads (0 = all cores)");
 }
 

@@ -58,8 +58,7 @@ void attention_step(AttentionImpl& attn, int layer, float* x, int64_t row, int64
   rms_norm(x, norm, hidden, s.norm.data());
   float* kc = cache.keys(layer).data_ptr<float>() + row * KV * cap * D;
   float* vc = cache.values(layer).data_ptr<float>() + row * KV * cap * D;
-  const auto& bias = attn.qkv_bias();
-  matvec(attn.qkv_weight().tensor(), bias.defined() ? bias.tensor() : at::Tensor(), s.norm.data(), s.qkv.data());
+  matvec(attn.qkv_weight().tensor(), attn.qkv_bias().tensor(), s.norm.data(), s.qkv.data());
   float *qs = s.qkv.data(), *ks = qs + H * D, *vs = ks + KV * D;
   const float* cos = rope_table.cos().data_ptr<float>() + pos * D;
   const float* sin = rope_table.sin().data_ptr<float>() + pos * D;
@@ -112,11 +111,9 @@ bool decode_kernel_applies(const DecoderLayerImpl& layer) {
   const auto& m = *layer.mlp;
   // The kernel multiplies q/k/v and gate/up as their fused tensors (model/fused_rows.hpp).
   if (!a.fused() || !m.fused()) return false;
-  const auto& qkv_bias = a.qkv_bias();
-  for (const at::Tensor* t : {&a.qkv_weight().tensor(), &m.gate_up_weight().tensor(), &a.o_proj->weight,
-                              &a.o_proj->bias, &m.down_proj->weight})
-    if (!suits(*t)) return false;
-  if (qkv_bias.defined() && !suits(qkv_bias.tensor())) return false;
+  for (const at::Tensor* t : {&a.qkv_weight().tensor(), &a.qkv_bias().tensor(), &m.gate_up_weight().tensor(),
+                              &a.o_proj->weight, &a.o_proj->bias, &m.down_proj->weight})
+    if (!suits(*t)) return false;  // an undefined bias suits
   return suits(layer.input_layernorm->weight) && suits(layer.post_attention_layernorm->weight);
 }
 

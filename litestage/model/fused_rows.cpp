@@ -1,7 +1,5 @@
 #include "litestage/model/fused_rows.hpp"
 
-#include <numeric>
-
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -22,7 +20,7 @@ torch::Tensor FusedRows::block(std::size_t i) const {
 bool FusedRows::intact(std::initializer_list<const torch::Tensor*> blocks) const {
   if (!fused_.defined() || blocks.size() != rows_.size()) return false;
   const auto* base = static_cast<const char*>(fused_.data_ptr());
-  const int64_t row_bytes = fused_.numel() / fused_.size(0) * static_cast<int64_t>(fused_.element_size());
+  const int64_t row_bytes = fused_.stride(0) * static_cast<int64_t>(fused_.element_size());
   std::size_t i = 0;
   for (const torch::Tensor* t : blocks) {
     if (!t->defined() || t->scalar_type() != fused_.scalar_type() || t->device() != fused_.device() ||

@@ -23,7 +23,8 @@ class FusedRows {
   torch::Tensor block(std::size_t i) const;
   // Whether every given tensor (the registered blocks, in order) is still its block's view.
   bool intact(std::initializer_list<const torch::Tensor*> blocks) const;
-  // The whole (sum(rows), trailing...) tensor; meaningful while intact().
+  // The whole (sum(rows), trailing...) tensor, undefined for a default-constructed FusedRows;
+  // meaningful while intact().
   const torch::Tensor& tensor() const { return fused_; }
   bool defined() const { return fused_.defined(); }
 

@@ -128,7 +128,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x, int layer, const La
   torch::Tensor q, k, v;
   if (!torch::GradMode::is_enabled() && fused()) {  // one product; autograd needs the separate leaves
     const int64_t nq = heads_ * head_dim_, nkv = kv_heads_ * head_dim_;
-    auto qkv = project(x, qkv_weight_.tensor(), qkv_bias_.defined() ? qkv_bias_.tensor() : torch::Tensor());
+    auto qkv = project(x, qkv_weight_.tensor(), qkv_bias_.tensor());
     q = qkv.narrow(-1, 0, nq), k = qkv.narrow(-1, nq, nkv), v = qkv.narrow(-1, nq + nkv, nkv);
   } else {
     q = q_proj->forward(x), k = k_proj->forward(x), v = v_proj->forward(x);
