@@ -78,10 +78,11 @@ torch::Tensor attention_mask(const ForwardOptions& opt, int64_t B, int64_t T, in
   return mask.view({mask.size(0), 1, 1, T, S});
 }
 
-// One new token per row through model/decode_kernel: unpadded f32 on CPU, no observer, no autograd.
+// One new token per row through model/decode_kernel: unpadded f32 or bf16 on CPU, no observer, no autograd.
 bool decode_kernel_usable(const ForwardOptions& opt, const torch::Tensor& h, bool padded) {
   return opt.fast_decode && h.size(1) == 1 && opt.cache && !padded && !opt.positions.defined() && !opt.observer &&
-         h.device().is_cpu() && h.scalar_type() == torch::kFloat && !torch::GradMode::is_enabled();
+         h.device().is_cpu() && (h.scalar_type() == torch::kFloat || h.scalar_type() == torch::kBFloat16) &&
+         !torch::GradMode::is_enabled();
 }
 
 }  // namespace
@@ -120,7 +121,7 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
 }
 
 torch::Tensor CausalLMImpl::logits_from_hidden(const torch::Tensor& hidden) const {
-  return torch::linear(hidden, output_weight()).to(torch::kFloat);
+  return project(hidden, output_weight(), torch::Tensor()).to(torch::kFloat);
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const ForwardOptions& options) {

@@ -1,27 +1,40 @@
 #pragma once
-// The f32 building blocks of one-token (decode) steps on CPU: a vectorised dot product and the
-// matrix-vector product y = W x (+ b), threaded over rows. Used by the decode kernel and by
-// Linear for a single f32 token.
+// The building blocks of one-token (decode) steps on CPU: vectorised dot products and the
+// matrix-vector product y = W x (+ b), threaded over rows, for f32 and bf16 weights. Activations
+// and sums stay f32; a bf16 weight is widened as it is read (exact), so a bf16 model streams half
+// the bytes of an f32 one. Used by the decode kernel and by Linear for a single token.
 
 #include <cstdint>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
+#include <c10/util/BFloat16.h>
 
 namespace litestage {
 
-// sum_i a[i] b[i], n floats.
-float dot(const float* a, const float* b, int64_t n);
+// The vector instructions the dot products run with: the best this CPU has (AVX-512, else AVX2
+// with FMA, else plain loops) unless set lower, to compare them or to test every path.
+enum class VectorIsa { Generic, Avx2, Avx512 };
+const char* vector_isa_name(VectorIsa isa);  // "generic", "avx2", "avx512"
+VectorIsa vector_isa();
+std::vector<VectorIsa> supported_vector_isas();  // Generic first
+void set_vector_isa(VectorIsa isa);              // throws if this CPU or build lacks it
 
-// y = W x (+ bias): weight (rows, cols) contiguous row-major f32, bias (rows) or undefined;
-// x has cols floats, y rows floats (not aliasing x).
+// sum_i a[i] b[i], n elements.
+float dot(const float* a, const float* b, int64_t n);
+float dot(const float* a, const c10::BFloat16* b, int64_t n);
+
+// y = W x (+ bias): weight (rows, cols) contiguous row-major, f32 or bf16; bias (rows) of the
+// same dtype, or undefined; x has cols floats, y rows floats (not aliasing x).
 void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, float* y);
 
-// Whether x W^T is one f32 row on the CPU without autograd, W f32 contiguous: then linear_matvec
-// streams the weights once, where torch::linear's GEMM with a single row does not reach memory
-// bandwidth. bf16 stays on torch::linear (oneDNN): LibTorch's bf16 mv decoded the TinyLlama-1.1B
-// shape at 526 ms/token, torch::linear at 290 (one thread, AVX512-BF16 without AMX).
+// Whether x W^T is one row on the CPU without autograd, x and W both f32 or both bf16, W
+// contiguous: then linear_matvec streams the weights once, where LibTorch's products with a single
+// row do not reach memory bandwidth (bf16: LibTorch's mv decoded the TinyLlama-1.1B shape at 526
+// ms/token and torch::linear at 290 on one AVX512-BF16 core; bandwidth allows about 90).
 bool matvec_applies(const at::Tensor& x, const at::Tensor& weight);
-// x (..., in) with one row, weight (out, in), bias (out) or undefined: x W^T + b as (..., out).
+// x (..., in) with one row, weight (out, in), bias (out) or undefined: x W^T + b as (..., out), in
+// x's dtype (a bf16 result is rounded once, from the f32 sums, as oneDNN's bf16 products do).
 at::Tensor linear_matvec(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 }  // namespace litestage

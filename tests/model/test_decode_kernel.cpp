@@ -12,22 +12,23 @@ using namespace litestage::test;
 
 namespace {
 
-// Prefill a batch of two unpadded rows, then decode `steps` tokens with the kernel on or off;
-// returns every decode step's logits, stacked (steps, batch, vocab).
+// Prefill a batch of two unpadded rows, then decode `steps` fixed tokens (so models of different
+// dtypes see the same inputs) with the kernel on or off; returns every decode step's logits,
+// stacked (steps, batch, vocab).
 torch::Tensor decode_logits(CausalLM& m, const SkipPlan& plan, bool fast, int steps) {
   torch::InferenceMode im;
-  KVCache cache(m->config(), 2, 32, torch::kFloat, torch::kCPU);
+  KVCache cache(m->config(), 2, 32, m->runtime().dtype, torch::kCPU);
   ForwardOptions o;
   o.skip = &plan;
   o.cache = &cache;
   o.fast_decode = fast;
   auto prompt = torch::tensor(std::vector<int64_t>{1, 5, 17, 42, 9, 33, 8, 2}).view({2, 4});
-  auto logits = m->forward(prompt, o).narrow(1, 3, 1);
+  m->forward(prompt, o);
+  const int64_t vocab = m->config().vocab_size;
   std::vector<torch::Tensor> out;
-  for (int s = 0; s < steps; ++s) {
-    auto next = logits.argmax(-1);  // (2, 1)
-    logits = m->forward(next, o);
-    out.push_back(logits.squeeze(1));
+  for (int64_t s = 0; s < steps; ++s) {
+    auto next = torch::tensor(std::vector<int64_t>{(3 + 5 * s) % vocab, (11 + 7 * s) % vocab}).view({2, 1});
+    out.push_back(m->forward(next, o).squeeze(1));
   }
   return torch::stack(out);
 }
@@ -39,6 +40,15 @@ ModelConfig wide_config() {
                                                {"num_attention_heads", 8}, {"num_key_value_heads", 2},
                                                {"max_position_embeddings", 64}, {"rms_norm_eps", 1e-6},
                                                {"tie_word_embeddings", true}, {"eos_token_id", 2}});
+}
+
+// The same weights as m, rounded to bf16.
+CausalLM bf16_copy(CausalLM& m) {
+  CausalLM half(m->config(), Runtime{torch::kCPU, torch::kBFloat16});
+  torch::NoGradGuard ng;
+  auto src = m->named_parameters();
+  for (auto& p : half->named_parameters()) p.value().copy_(src[p.key()]);
+  return half;
 }
 
 }  // namespace
@@ -64,12 +74,45 @@ TEST_CASE("decode kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch 
   at::set_num_threads(saved_threads);
 }
 
-TEST_CASE("decode kernel: applies to f32 CPU weights only, and catches a plan changed mid-sequence", "[model][kernel]") {
+TEST_CASE("decode kernel in bf16: as close to f32 as LibTorch's bf16 ops, and close to them", "[model][kernel][dtype]") {
+  const int saved_threads = at::get_num_threads();
+  for (auto cfg : {tiny_llama_config(), tiny_qwen2_config(), wide_config()}) {
+    auto m32 = random_model(cfg, 5);
+    auto m16 = bf16_copy(m32);
+    REQUIRE(decode_kernel_applies(*m16->model->blocks[0]));
+    for (const std::string spec : {"none", "a1,f0"}) {
+      const SkipPlan plan = SkipPlan::parse(spec, m32->num_layers());
+      for (int threads : {1, 2}) {
+        at::set_num_threads(threads);
+        INFO(cfg.model_type << " skip " << spec << ", " << threads << " threads");
+        auto f32 = decode_logits(m32, plan, true, 6);
+        auto ops16 = decode_logits(m16, plan, false, 6), kernel16 = decode_logits(m16, plan, true, 6);
+        const double kernel_err = max_rel_error(kernel16, f32), ops_err = max_rel_error(ops16, f32);
+        INFO("bf16 vs f32: kernel " << kernel_err << ", LibTorch ops " << ops_err);
+        CHECK(kernel_err < 0.05);
+        CHECK(kernel_err <= 1.25 * ops_err);
+        CHECK(max_rel_error(kernel16, ops16) < 0.05);
+      }
+    }
+  }
+  at::set_num_threads(saved_threads);
+}
+
+TEST_CASE("decode kernel: applies to all-f32 or all-bf16 CPU weights only, and catches a plan changed mid-sequence",
+          "[model][kernel]") {
   auto cfg = tiny_llama_config();
   auto m = random_model(cfg, 7);
   CHECK(decode_kernel_applies(*m->model->blocks[0]));
-  CausalLM half(cfg, make_runtime("cpu", "bf16"));
-  CHECK_FALSE(decode_kernel_applies(*half->model->blocks[0]));
+  auto half = bf16_copy(m);
+  CHECK(decode_kernel_applies(*half->model->blocks[0]));
+  auto mixed = random_model(cfg, 7);
+  {
+    torch::NoGradGuard ng;  // one bf16 weight among f32 ones: the kernel declines
+    auto& w = mixed->model->blocks[1]->mlp->down_proj->weight;
+    w.set_data(w.to(torch::kBFloat16));
+  }
+  CHECK(decode_kernel_applies(*mixed->model->blocks[0]));
+  CHECK_FALSE(decode_kernel_applies(*mixed->model->blocks[1]));
 
   torch::InferenceMode im;
   KVCache cache(cfg, 1, 16, torch::kFloat, torch::kCPU);

@@ -1,0 +1,94 @@
+#include <catch2/catch.hpp>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "litestage/model/matvec.hpp"
+
+using namespace litestage;
+
+namespace {
+
+// y = W x + b in double from the same (already rounded) weights: the exact answer.
+torch::Tensor exact(const torch::Tensor& w, const torch::Tensor& b, const torch::Tensor& x) {
+  auto y = torch::mv(w.to(torch::kDouble), x.to(torch::kDouble));
+  return b.defined() ? y + b.to(torch::kDouble) : y;
+}
+
+double rel_error(const torch::Tensor& got, const torch::Tensor& want) {
+  return ((got.to(torch::kDouble) - want).abs().max() / want.abs().max()).item<double>();
+}
+
+}  // namespace
+
+TEST_CASE("matvec: every instruction set this CPU has, f32 and bf16, with and without bias, 1 and 2 threads",
+          "[model][matvec]") {
+  torch::NoGradGuard ng;
+  const int saved = at::get_num_threads();
+  const VectorIsa saved_isa = vector_isa();
+  CHECK(saved_isa == supported_vector_isas().back());  // the best is the default
+  // Rows x cols: ragged tails (cols % 64, % 16 and % 8 != 0), below and above the threading threshold.
+  const std::vector<std::pair<int64_t, int64_t>> shapes{{7, 13}, {96, 200}, {300, 500}, {640, 515}};
+  for (VectorIsa isa : supported_vector_isas())
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (auto [rows, cols] : shapes) {
+      for (bool with_bias : {false, true}) {
+        for (int threads : {1, 2}) {
+          at::set_num_threads(threads);
+          set_vector_isa(isa);
+          INFO(vector_isa_name(isa) << " " << c10::toString(dtype) << " " << rows << "x" << cols << " bias " << with_bias << ", " << threads
+                                    << " threads");
+          auto w = torch::randn({rows, cols}).to(dtype);
+          auto b = with_bias ? torch::randn({rows}).to(dtype) : torch::Tensor();
+          auto x = torch::randn({cols});
+          std::vector<float> y(rows, -1.0f);
+          matvec(w, b, x.data_ptr<float>(), y.data());
+          CHECK(rel_error(torch::tensor(y), exact(w, b, x)) < 1e-5);
+        }
+      }
+    }
+  }
+  at::set_num_threads(saved);
+  set_vector_isa(saved_isa);
+}
+
+TEST_CASE("matvec: dot products over f32 and bf16, and a mismatched bias is refused", "[model][matvec]") {
+  auto a = torch::randn({37}), b = torch::randn({37});
+  const double want = torch::dot(a.to(torch::kDouble), b.to(torch::kDouble)).item<double>();
+  CHECK(dot(a.data_ptr<float>(), b.data_ptr<float>(), 37) == Approx(want).epsilon(1e-5));
+  auto b16 = b.to(torch::kBFloat16);
+  const double want16 = torch::dot(a.to(torch::kDouble), b16.to(torch::kDouble)).item<double>();
+  CHECK(dot(a.data_ptr<float>(), b16.data_ptr<c10::BFloat16>(), 37) == Approx(want16).epsilon(1e-5));
+
+  std::vector<float> y(4);
+  auto x = torch::randn({3});
+  CHECK_THROWS_WITH(matvec(torch::randn({4, 3}), torch::randn({4}).to(torch::kBFloat16), x.data_ptr<float>(), y.data()),
+                    Catch::Contains("bias and weight dtypes differ"));
+  CHECK_THROWS_WITH(matvec(torch::randn({4, 3}).to(torch::kDouble), {}, x.data_ptr<float>(), y.data()),
+                    Catch::Contains("f32 or bf16"));
+}
+
+TEST_CASE("linear_matvec: one row in x's dtype, as torch::linear; matvec_applies says when", "[model][matvec]") {
+  torch::NoGradGuard ng;
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    INFO(c10::toString(dtype));
+    auto w = torch::randn({40, 24}).to(dtype), b = torch::randn({40}).to(dtype);
+    auto x = torch::randn({1, 1, 24}).to(dtype);
+    REQUIRE(matvec_applies(x, w));
+    auto got = linear_matvec(x, w, b);
+    CHECK(got.sizes() == torch::IntArrayRef{1, 1, 40});
+    CHECK(got.scalar_type() == dtype);
+    auto want = torch::linear(x.to(torch::kFloat), w.to(torch::kFloat), b.to(torch::kFloat));
+    // bf16: one rounding of the result (8 bits of mantissa).
+    CHECK(rel_error(got.to(torch::kFloat), want.to(torch::kDouble)) < (dtype == torch::kFloat ? 1e-5 : 1e-2));
+  }
+  auto w = torch::randn({8, 4});
+  CHECK_FALSE(matvec_applies(torch::randn({2, 4}), w));                          // two rows
+  CHECK_FALSE(matvec_applies(torch::randn({1, 4}).to(torch::kBFloat16), w));     // dtypes differ
+  CHECK_FALSE(matvec_applies(torch::randn({1, 4}), w.t().contiguous().t()));     // not contiguous
+  CHECK_FALSE(matvec_applies(torch::randn({1, 4}).to(torch::kDouble), w.to(torch::kDouble)));
+  {
+    torch::AutoGradMode grad(true);
+    CHECK_FALSE(matvec_applies(torch::randn({1, 4}), w));  // autograd needs LibTorch's ops
+  }
+}
