@@ -12,6 +12,7 @@
 #include "litestage/data/readers.hpp"
 #include "litestage/data/shuffle.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/strings.hpp"
 
 namespace litestage {
 
@@ -30,7 +31,12 @@ Split parse_split(std::string_view name) {
   if (name == "valid" || name == "validation") return Split::Valid;
   if (name == "test") return Split::Test;
   if (name == "calibration") return Split::Calibration;
-  throw_error("unknown split '", name, "' (expected train, valid, test or calibration)");
+  throw_error("unknown split '", name, "' (expected one of: ", join(split_names(), ", "), ")");
+}
+
+const std::vector<std::string>& split_names() {
+  static const std::vector<std::string> names = {"train", "valid", "validation", "test", "calibration"};
+  return names;
 }
 
 std::string ids_fingerprint(const std::vector<Example>& examples) {

@@ -29,6 +29,8 @@ enum class Split { Train, Valid, Test, Calibration };
 std::string_view to_string(Split split);
 // "train", "valid" (or "validation"), "test", "calibration"; throws listing the names otherwise.
 Split parse_split(std::string_view name);
+// Every name parse_split accepts, in that order (for option choices and messages).
+const std::vector<std::string>& split_names();
 
 inline constexpr uint64_t kDefaultSplitSeed = 42;
 inline constexpr size_t kDefaultCalibrationSize = 32;

@@ -1,5 +1,6 @@
 #include "litestage/experiment/spec.hpp"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "litestage/search/profile.hpp"
@@ -18,7 +19,12 @@ namespace {
 using Spec = ExperimentSpec;
 using Options = std::vector<Option<Spec>>;
 
-const std::vector<std::string> kTrainingSplits = {"train", "valid", "validation", "calibration"};
+// The splits a search or a calibration may draw from: any but the test split.
+std::vector<std::string> training_splits() {
+  std::vector<std::string> names = split_names();
+  names.erase(std::remove(names.begin(), names.end(), "test"), names.end());
+  return names;
+}
 
 // A key whose default is computed: shown with a note; a string left empty is not written.
 template <class Field>
@@ -68,7 +74,7 @@ void declare_data(Options& t) {
   t.push_back(std::move(root));
   t.push_back(option<Spec>("data.split", [](auto& s) -> auto& { return s.split; },
                            "the split eval evaluates and run reports on")
-                  .choices({"train", "valid", "validation", "test", "calibration"}));
+                  .choices(split_names()));
   t.push_back(option<Spec>("data.offset", [](auto& s) -> auto& { return s.load.offset; },
                            "skip this many examples of the split")
                   .min(0));
@@ -170,7 +176,7 @@ void declare_run(Options& t) {
 void declare_importance(Options& t) {
   t.push_back(option<Spec>("importance.split", [](auto& s) -> auto& { return s.importance.split; },
                            "the split importance is measured on (never test)")
-                  .choices(kTrainingSplits));
+                  .choices(training_splits()));
   t.push_back(option<Spec>("importance.examples", [](auto& s) -> auto& { return s.importance.examples; },
                            "N: the first N examples of that split")
                   .min(1));
@@ -184,7 +190,7 @@ void declare_importance(Options& t) {
 void declare_search(Options& t) {
   t.push_back(option<Spec>("search.split", [](auto& s) -> auto& { return s.search.split; },
                            "the split the searches and the threshold sweep measure on")
-                  .choices(kTrainingSplits));
+                  .choices(training_splits()));
   t.push_back(option<Spec>("search.epsilon", [](auto& s) -> auto& { return s.search.epsilon; },
                            "the main budget: target accuracy = full accuracy - epsilon points")
                   .min(0));

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "litestage/data/dataset.hpp"
 #include "litestage/model/config.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
@@ -216,7 +217,7 @@ TrainConfig parse_train_config(const YamlNode& root) {
     c.pipeline_eval.enabled = true;
     c.pipeline_eval.dataset = pe.require_string("dataset");
     c.pipeline_eval.root = pe.get_string("root", "");
-    c.pipeline_eval.split = pe.get_choice("split", "valid", {"train", "valid", "validation", "calibration", "test"});
+    c.pipeline_eval.split = pe.get_choice("split", "valid", split_names());
     c.pipeline_eval.limit = static_cast<int>(int_at_least(pe, "limit", 100, 1));
     c.pipeline_eval.max_new_tokens = static_cast<int>(int_at_least(pe, "max_new_tokens", 64, 1));
   }

@@ -169,23 +169,12 @@ std::string YamlNode::get_choice(const std::string& key, const std::string& fall
   return v;
 }
 
-void apply_yaml_override(YAML::Node& root, const std::string& assignment) {
-  auto eq = assignment.find('=');
-  if (eq == std::string::npos || eq == 0) throw_error("--set '", assignment, "': expected key.path=value");
-  std::string path = trim(assignment.substr(0, eq));
-  std::string value = assignment.substr(eq + 1);
-  utf8::validate(assignment, "--set '" + assignment + "'");
-  auto keys = split(path, '.', false);
+void set_yaml_path(YAML::Node& root, const std::string& dotted, const YAML::Node& value) {
+  const auto keys = split(dotted, '.', false);
   for (const auto& k : keys)
-    if (k.empty()) throw_error("--set '", assignment, "': empty key in path");
-  YAML::Node parsed;
-  try {
-    parsed = YAML::Load(value);
-  } catch (const YAML::Exception& e) {
-    throw_error("--set '", assignment, "': value is not valid YAML: ", e.msg);
-  }
+    if (k.empty()) throw_error("empty key in path '", dotted, "'");
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  // yaml-cpp nodes are handles: walk by reassigning a handle to each child.
+  // yaml-cpp nodes are handles: walk by keeping a handle to each mapping on the way.
   std::vector<YAML::Node> chain{root};
   for (size_t i = 0; i + 1 < keys.size(); ++i) {
     YAML::Node child = chain.back()[keys[i]];
@@ -193,10 +182,27 @@ void apply_yaml_override(YAML::Node& root, const std::string& assignment) {
       chain.back()[keys[i]] = YAML::Node(YAML::NodeType::Map);
       child = chain.back()[keys[i]];
     }
-    if (!child.IsMap()) throw_error("--set '", assignment, "': '", keys[i], "' is not a mapping");
+    if (!child.IsMap()) throw_error("'", keys[i], "' is not a mapping");
     chain.push_back(child);
   }
-  chain.back()[keys.back()] = parsed;
+  chain.back()[keys.back()] = value;
+}
+
+void apply_yaml_override(YAML::Node& root, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) throw_error("--set '", assignment, "': expected key.path=value");
+  utf8::validate(assignment, "--set '" + assignment + "'");
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(assignment.substr(eq + 1));
+  } catch (const YAML::Exception& e) {
+    throw_error("--set '", assignment, "': value is not valid YAML: ", e.msg);
+  }
+  try {
+    set_yaml_path(root, trim(assignment.substr(0, eq)), parsed);
+  } catch (const Error& e) {
+    throw_error("--set '", assignment, "': ", e.what());
+  }
 }
 
 namespace {

@@ -71,6 +71,10 @@ class YamlNode {
   std::string file_;
 };
 
+// Sets `value` at a dotted path of `root` ("a.b.c"), creating mappings where keys are missing or
+// null. Throws on an empty key, or where the path runs through a value that is not a mapping.
+void set_yaml_path(YAML::Node& root, const std::string& dotted, const YAML::Node& value);
+
 // Applies "a.b.c=value" overrides (value parsed as YAML, so numbers stay numbers) to a tree,
 // creating intermediate mappings. Throws on a malformed assignment.
 void apply_yaml_override(YAML::Node& root, const std::string& assignment);

@@ -138,17 +138,6 @@ std::vector<YamlNode> checked_nodes(const YamlNode& root, const std::vector<Opti
   return nodes;
 }
 
-void set_yaml_path(YAML::Node& root, const std::string& dotted, const YAML::Node& value) {
-  const auto parts = split(dotted, '.', false);
-  // yaml-cpp nodes are handles: walk by keeping a handle to each mapping on the way.
-  std::vector<YAML::Node> chain{root};
-  for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    if (!chain.back()[parts[i]].IsMap()) chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
-    chain.push_back(chain.back()[parts[i]]);
-  }
-  chain.back()[parts.back()] = value;
-}
-
 nlohmann::json yaml_to_json(const YAML::Node& node) {
   if (node.IsMap()) {
     nlohmann::json j = nlohmann::json::object();

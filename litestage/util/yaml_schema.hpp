@@ -220,9 +220,6 @@ void read_options(const YamlNode& root, const std::vector<Option<Spec>>& table, 
 template <class Spec>
 YAML::Node write_options(const std::vector<Option<Spec>>& table, const Spec& spec, bool fingerprint_only = false);
 
-// Sets `value` at a dotted path of `root`, creating mappings on the way.
-void set_yaml_path(YAML::Node& root, const std::string& dotted, const YAML::Node& value);
-
 template <class Spec>
 YAML::Node write_options(const std::vector<Option<Spec>>& table, const Spec& spec, bool fingerprint_only) {
   YAML::Node root(YAML::NodeType::Map);

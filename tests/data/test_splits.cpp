@@ -97,7 +97,9 @@ TEST_CASE("split names", "[data][splits]") {
   CHECK(parse_split("test") == Split::Test);
   CHECK(parse_split("calibration") == Split::Calibration);
   CHECK(to_string(Split::Calibration) == "calibration");
-  CHECK_THROWS_WITH(parse_split("dev"), Contains("unknown split 'dev'"));
+  CHECK_THROWS_WITH(parse_split("dev"), Contains("unknown split 'dev' (expected one of: train, valid, validation"));
+  for (const auto& name : split_names()) CHECK_NOTHROW(parse_split(name));  // the listed names all parse
+  CHECK(split_names().size() == 5);
 }
 
 TEST_CASE("split rules on a small data root", "[data][splits]") {

@@ -34,6 +34,21 @@ TEST_CASE("set overrides create paths and keep types", "[util][yaml]") {
   CHECK_THROWS_WITH(apply_yaml_override(root, "a.b.c=1"), Catch::Contains("'b' is not a mapping"));
 }
 
+TEST_CASE("set_yaml_path fills null or missing mappings and refuses to run through a value", "[util][yaml]") {
+  YAML::Node root;  // undefined: becomes a mapping
+  set_yaml_path(root, "runtime.dtype", YAML::Node("bf16"));
+  set_yaml_path(root, "runtime.threads", YAML::Node(2));
+  root["search"] = YAML::Node(YAML::NodeType::Null);
+  set_yaml_path(root, "search.epsilon", YAML::Node(1.5));
+  YamlNode n(root, "");
+  CHECK(n["runtime"].get_string("dtype", "") == "bf16");
+  CHECK(n["runtime"].get_int("threads", 0) == 2);
+  CHECK(n["search"].get_double("epsilon", 0) == 1.5);
+  CHECK_THROWS_WITH(set_yaml_path(root, "runtime.dtype.x", YAML::Node(1)), Catch::Contains("'dtype' is not a mapping"));
+  CHECK_THROWS_WITH(set_yaml_path(root, "runtime..x", YAML::Node(1)), Catch::Contains("empty key in path 'runtime..x'"));
+  CHECK_THROWS_WITH(apply_yaml_override(root, ".a=1"), Catch::Contains("--set '.a=1': empty key"));
+}
+
 TEST_CASE("yaml_dump writes what reads back, carriage returns included", "[util][yaml]") {
   YAML::Node n;
   n["device"] = std::string("\r");
