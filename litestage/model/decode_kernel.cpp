@@ -49,7 +49,7 @@ void rope(float* x, int64_t heads, int64_t D, const T* cos, const T* sin) {
 
 // Reused between steps: no allocation per token once the sizes are seen.
 struct Scratch {
-  std::vector<float> norm, qkv, att, out, scores, gate_up;
+  std::vector<float> norm, qkv, att, out, scores, gate_up, act;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -72,67 +72,73 @@ void attend(const float* q, const T* keys, const T* values, int64_t S, int64_t D
   }
 }
 
+// Attention for the B rows of x (B, hidden), each one new token at `pos`: the projections run
+// once for the whole batch (each weight read once), RoPE, cache writes and attention per row.
 template <typename T>
-void attention_step(AttentionImpl& attn, int layer, float* x, int64_t row, int64_t pos, KVCache& cache,
+void attention_step(AttentionImpl& attn, int layer, float* x, int64_t B, int64_t pos, KVCache& cache,
                     const RotaryEmbedding& rope_table, const RMSNormImpl& norm) {
   Scratch& s = scratch();
   const int64_t hidden = attn.o_proj->weight.size(0), D = rope_table.cos().size(1);
   const int64_t H = attn.q_proj->weight.size(0) / D, KV = attn.k_proj->weight.size(0) / D, G = H / KV;
-  const int64_t cap = cache.capacity(), S = pos + 1;
-  s.norm.resize(hidden), s.qkv.resize((H + 2 * KV) * D), s.att.resize(H * D), s.out.resize(hidden);
+  const int64_t cap = cache.capacity(), S = pos + 1, width = (H + 2 * KV) * D;
+  s.norm.resize(B * hidden), s.qkv.resize(B * width), s.att.resize(B * H * D), s.out.resize(B * hidden);
   s.scores.resize(S);
-  rms_norm<T>(x, norm, hidden, s.norm.data());
-  T* kc = data<T>(cache.keys(layer)) + row * KV * cap * D;
-  T* vc = data<T>(cache.values(layer)) + row * KV * cap * D;
-  matvec(attn.qkv_weight().tensor(), attn.qkv_bias().tensor(), s.norm.data(), s.qkv.data());
-  float *qs = s.qkv.data(), *ks = qs + H * D, *vs = ks + KV * D;
+  for (int64_t b = 0; b < B; ++b) rms_norm<T>(x + b * hidden, norm, hidden, s.norm.data() + b * hidden);
+  matvec(attn.qkv_weight().tensor(), attn.qkv_bias().tensor(), s.norm.data(), s.qkv.data(), B);
   const T* cos = data<T>(rope_table.cos()) + pos * D;
   const T* sin = data<T>(rope_table.sin()) + pos * D;
-  rope(qs, H, D, cos, sin);
-  rope(ks, KV, D, cos, sin);
-  for (int64_t g = 0; g < KV; ++g) {
-    std::copy_n(ks + g * D, D, kc + (g * cap + pos) * D);  // rounds to T
-    std::copy_n(vs + g * D, D, vc + (g * cap + pos) * D);
-  }
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
-  for (int64_t h = 0; h < H; ++h) {
-    const int64_t g = h / G;
-    attend(qs + h * D, kc + g * cap * D, vc + g * cap * D, S, D, scale, s.scores.data(), s.att.data() + h * D);
+  for (int64_t b = 0; b < B; ++b) {
+    T* kc = data<T>(cache.keys(layer)) + b * KV * cap * D;
+    T* vc = data<T>(cache.values(layer)) + b * KV * cap * D;
+    float *qs = s.qkv.data() + b * width, *ks = qs + H * D, *vs = ks + KV * D;
+    rope(qs, H, D, cos, sin);
+    rope(ks, KV, D, cos, sin);
+    for (int64_t g = 0; g < KV; ++g) {
+      std::copy_n(ks + g * D, D, kc + (g * cap + pos) * D);  // rounds to T
+      std::copy_n(vs + g * D, D, vc + (g * cap + pos) * D);
+    }
+    float* att = s.att.data() + b * H * D;
+    for (int64_t h = 0; h < H; ++h) {
+      const int64_t g = h / G;
+      attend(qs + h * D, kc + g * cap * D, vc + g * cap * D, S, D, scale, s.scores.data(), att + h * D);
+    }
   }
-  matvec(attn.o_proj->weight, attn.o_proj->bias, s.att.data(), s.out.data());
-  for (int64_t i = 0; i < hidden; ++i) x[i] += s.out[i];
+  matvec(attn.o_proj->weight, attn.o_proj->bias, s.att.data(), s.out.data(), B);
+  for (int64_t i = 0; i < B * hidden; ++i) x[i] += s.out[i];
 }
 
+// The SwiGLU feed-forward for the B rows of x (B, hidden), its products batched as above.
 template <typename T>
-void ffn_step(MLPImpl& mlp, float* x, const RMSNormImpl& norm) {
+void ffn_step(MLPImpl& mlp, float* x, int64_t B, const RMSNormImpl& norm) {
   Scratch& s = scratch();
   const int64_t hidden = mlp.down_proj->weight.size(0), inner = mlp.gate_proj->weight.size(0);
-  s.norm.resize(hidden), s.gate_up.resize(2 * inner), s.out.resize(hidden);
-  rms_norm<T>(x, norm, hidden, s.norm.data());
-  matvec(mlp.gate_up_weight().tensor(), {}, s.norm.data(), s.gate_up.data());
-  float *gate = s.gate_up.data(), *up = gate + inner;
-  for (int64_t i = 0; i < inner; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
-  matvec(mlp.down_proj->weight, {}, gate, s.out.data());
-  for (int64_t i = 0; i < hidden; ++i) x[i] += s.out[i];
+  s.norm.resize(B * hidden), s.gate_up.resize(B * 2 * inner), s.act.resize(B * inner), s.out.resize(B * hidden);
+  for (int64_t b = 0; b < B; ++b) rms_norm<T>(x + b * hidden, norm, hidden, s.norm.data() + b * hidden);
+  matvec(mlp.gate_up_weight().tensor(), {}, s.norm.data(), s.gate_up.data(), B);
+  for (int64_t b = 0; b < B; ++b) {
+    const float *gate = s.gate_up.data() + b * 2 * inner, *up = gate + inner;
+    float* act = s.act.data() + b * inner;
+    for (int64_t i = 0; i < inner; ++i) act[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  }
+  matvec(mlp.down_proj->weight, {}, s.act.data(), s.out.data(), B);
+  for (int64_t i = 0; i < B * hidden; ++i) x[i] += s.out[i];
 }
 
 bool suits(const torch::Tensor& t, c10::ScalarType dtype) {
   return !t.defined() || (t.scalar_type() == dtype && t.is_contiguous() && t.device().is_cpu());
 }
 
-// h: (B, 1, hidden) f32 rows, updated in place.
+// rows: (B, 1, hidden) f32, updated in place.
 template <typename T>
-void layer_step(DecoderLayerImpl& layer, int layer_index, float* rows, int64_t B, int64_t hidden, int64_t position,
+void layer_step(DecoderLayerImpl& layer, int layer_index, float* rows, int64_t B, int64_t position,
                 KVCache& cache, const RotaryEmbedding& rope_table, const SkipPlan& plan) {
   if (!plan.skip_attention(layer_index)) {
     cache.expect_at(layer_index, position);
-    for (int64_t b = 0; b < B; ++b)
-      attention_step<T>(*layer.self_attn, layer_index, rows + b * hidden, b, position, cache, rope_table,
-                        *layer.input_layernorm);
+    attention_step<T>(*layer.self_attn, layer_index, rows, B, position, cache, rope_table, *layer.input_layernorm);
     cache.mark_layer_written(layer_index, position + 1);
   }
-  if (!plan.skip_ffn(layer_index))
-    for (int64_t b = 0; b < B; ++b) ffn_step<T>(*layer.mlp, rows + b * hidden, *layer.post_attention_layernorm);
+  if (!plan.skip_ffn(layer_index)) ffn_step<T>(*layer.mlp, rows, B, *layer.post_attention_layernorm);
 }
 
 }  // namespace
@@ -158,12 +164,12 @@ void decode_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& 
               "decode_layer_step: h must be (batch, 1, hidden) contiguous, in the weights' dtype");
   TORCH_CHECK(cache.keys(layer_index).scalar_type() == dtype && rope_table.cos().scalar_type() == dtype,
               "decode_layer_step: the KV cache and rope tables must hold the weights' dtype");
-  const int64_t B = h.size(0), hidden = h.size(2);
+  const int64_t B = h.size(0);
   if (dtype == torch::kFloat)
-    return layer_step<float>(layer, layer_index, h.data_ptr<float>(), B, hidden, position, cache, rope_table, plan);
+    return layer_step<float>(layer, layer_index, h.data_ptr<float>(), B, position, cache, rope_table, plan);
   // bf16: the residual stream is rounded at the layer's end, as LibTorch's bf16 ops leave it.
   auto rows = h.to(torch::kFloat);
-  layer_step<BFloat16>(layer, layer_index, rows.data_ptr<float>(), B, hidden, position, cache, rope_table, plan);
+  layer_step<BFloat16>(layer, layer_index, rows.data_ptr<float>(), B, position, cache, rope_table, plan);
   h.copy_(rows);
 }
 

@@ -137,22 +137,37 @@ float dot_any(const float* x, const W* w, int64_t n) {
   return dot_generic(x, w, n);
 }
 
-// Rows [begin, end) of y = W x (+ b).
+// One product: y = W x (+ b) for `batch` vectors, x (batch, cols) and y (batch, rows) row-major.
 template <typename W>
-void dot_rows(const W* w, int64_t cols, const float* x, const W* b, float* y, int64_t begin, int64_t end) {
-  for (int64_t r = begin; r < end; ++r) y[r] = dot_any(x, w + r * cols, cols) + (b ? widen(b[r]) : 0.0f);
-}
+struct Product {
+  const W* w;
+  const W* b;
+  int64_t rows, cols, batch;
+  const float* x;
+  float* y;
+
+  // Weight rows [begin, end); each row is read from memory once and reused, from cache, for
+  // every vector of the batch.
+  void run(int64_t begin, int64_t end) const {
+    for (int64_t r = begin; r < end; ++r) {
+      const W* row = w + r * cols;
+      const float bias = b ? widen(b[r]) : 0.0f;
+      for (int64_t v = 0; v < batch; ++v) y[v * rows + r] = dot_any(x + v * cols, row, cols) + bias;
+    }
+  }
+};
 
 // Split over the intra-op threads from this many multiply-adds (smaller products run on the
 // calling thread: a parallel region costs more than they do).
 constexpr int64_t kParallelWork = int64_t{1} << 17;
 
 template <typename W>
-void matvec_rows(const W* w, int64_t rows, int64_t cols, const W* b, const float* x, float* y) {
-  auto loop = [&](int64_t begin, int64_t end) { dot_rows(w, cols, x, b, y, begin, end); };
-  if (rows * cols >= kParallelWork && at::get_num_threads() > 1)
-    return at::parallel_for(0, rows, std::max<int64_t>(1, (kParallelWork / 4) / cols), loop);
-  loop(0, rows);
+void run_product(const Product<W>& p) {
+  const int64_t work = p.rows * p.cols * p.batch;
+  auto loop = [&p](int64_t begin, int64_t end) { p.run(begin, end); };
+  if (work >= kParallelWork && at::get_num_threads() > 1)
+    return at::parallel_for(0, p.rows, std::max<int64_t>(1, (kParallelWork / 4) / (p.cols * p.batch)), loop);
+  loop(0, p.rows);
 }
 
 }  // namespace
@@ -183,21 +198,22 @@ void set_vector_isa(VectorIsa isa) {
 float dot(const float* a, const float* b, int64_t n) { return dot_any(a, b, n); }
 float dot(const float* a, const c10::BFloat16* b, int64_t n) { return dot_any(a, bf16_bits(b), n); }
 
-// y = W x (+ bias), W (rows, cols) row-major, streamed once. No BLAS: OpenBLAS (single-threaded
-// under set_threads) serialises concurrent calls, and its single-thread f32 matrix-vector kernel
-// was no faster than these loops; no BLAS multiplies bf16 weights by an f32 vector.
-// at::parallel_for is a header template: without -fopenmp it runs on the calling thread only
-// (litestage_model is compiled with OpenMP; see litestage/CMakeLists.txt).
-void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, float* y) {
+// y = W x (+ bias), W (rows, cols) row-major, streamed once for the whole batch. No BLAS:
+// OpenBLAS (single-threaded under set_threads) serialises concurrent calls, and its single-thread
+// f32 matrix-vector kernel was no faster than these loops; no BLAS multiplies bf16 weights by an
+// f32 vector. at::parallel_for is a header template: without -fopenmp it runs on the calling
+// thread only (litestage_model is compiled with OpenMP; see litestage/CMakeLists.txt).
+void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, float* y, int64_t batch) {
   TORCH_CHECK(!bias.defined() || bias.scalar_type() == weight.scalar_type(), "matvec: bias and weight dtypes differ");
+  TORCH_CHECK(batch >= 1, "matvec: batch must be >= 1");
   const int64_t rows = weight.size(0), cols = weight.size(1);
   if (weight.scalar_type() == at::kBFloat16) {
     const uint16_t* b = bias.defined() ? bf16_bits(bias.data_ptr<c10::BFloat16>()) : nullptr;
-    return matvec_rows(bf16_bits(weight.data_ptr<c10::BFloat16>()), rows, cols, b, x, y);
+    return run_product(Product<uint16_t>{bf16_bits(weight.data_ptr<c10::BFloat16>()), b, rows, cols, batch, x, y});
   }
   TORCH_CHECK(weight.scalar_type() == at::kFloat, "matvec: weights must be f32 or bf16");
   const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
-  matvec_rows(weight.data_ptr<float>(), rows, cols, b, x, y);
+  run_product(Product<float>{weight.data_ptr<float>(), b, rows, cols, batch, x, y});
 }
 
 bool matvec_applies(const at::Tensor& x, const at::Tensor& weight) {

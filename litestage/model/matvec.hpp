@@ -25,8 +25,10 @@ float dot(const float* a, const float* b, int64_t n);
 float dot(const float* a, const c10::BFloat16* b, int64_t n);
 
 // y = W x (+ bias): weight (rows, cols) contiguous row-major, f32 or bf16; bias (rows) of the
-// same dtype, or undefined; x has cols floats, y rows floats (not aliasing x).
-void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, float* y);
+// same dtype, or undefined; x has cols floats, y rows floats (not aliasing x). With batch > 1, x
+// is (batch, cols) and y (batch, rows), row-major: each weight row is read from memory once for
+// all of them, so a batch of decode rows costs about one row's memory traffic.
+void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, float* y, int64_t batch = 1);
 
 // Whether x W^T is one row on the CPU without autograd, x and W both f32 or both bf16, W
 // contiguous: then linear_matvec streams the weights once, where LibTorch's products with a single

@@ -21,7 +21,7 @@ double rel_error(const torch::Tensor& got, const torch::Tensor& want) {
 
 }  // namespace
 
-TEST_CASE("matvec: every instruction set this CPU has, f32 and bf16, with and without bias, 1 and 2 threads",
+TEST_CASE("matvec: every instruction set this CPU has, f32 and bf16, bias or not, batch 1 and 3, 1 and 2 threads",
           "[model][matvec]") {
   torch::NoGradGuard ng;
   const int saved = at::get_num_threads();
@@ -29,24 +29,23 @@ TEST_CASE("matvec: every instruction set this CPU has, f32 and bf16, with and wi
   CHECK(saved_isa == supported_vector_isas().back());  // the best is the default
   // Rows x cols: ragged tails (cols % 64, % 16 and % 8 != 0), below and above the threading threshold.
   const std::vector<std::pair<int64_t, int64_t>> shapes{{7, 13}, {96, 200}, {300, 500}, {640, 515}};
-  for (VectorIsa isa : supported_vector_isas())
-  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
-    for (auto [rows, cols] : shapes) {
-      for (bool with_bias : {false, true}) {
-        for (int threads : {1, 2}) {
-          at::set_num_threads(threads);
-          set_vector_isa(isa);
-          INFO(vector_isa_name(isa) << " " << c10::toString(dtype) << " " << rows << "x" << cols << " bias " << with_bias << ", " << threads
-                                    << " threads");
-          auto w = torch::randn({rows, cols}).to(dtype);
-          auto b = with_bias ? torch::randn({rows}).to(dtype) : torch::Tensor();
-          auto x = torch::randn({cols});
-          std::vector<float> y(rows, -1.0f);
-          matvec(w, b, x.data_ptr<float>(), y.data());
-          CHECK(rel_error(torch::tensor(y), exact(w, b, x)) < 1e-5);
-        }
-      }
-    }
+  for (VectorIsa isa : supported_vector_isas()) {
+    set_vector_isa(isa);
+    for (auto dtype : {torch::kFloat, torch::kBFloat16})
+      for (auto [rows, cols] : shapes)
+        for (bool with_bias : {false, true})
+          for (int64_t batch : {1, 3})
+            for (int threads : {1, 2}) {
+              at::set_num_threads(threads);
+              INFO(vector_isa_name(isa) << " " << c10::toString(dtype) << " " << rows << "x" << cols << " bias "
+                                        << with_bias << " batch " << batch << ", " << threads << " threads");
+              auto w = torch::randn({rows, cols}).to(dtype);
+              auto b = with_bias ? torch::randn({rows}).to(dtype) : torch::Tensor();
+              auto x = torch::randn({batch, cols});
+              auto y = torch::full({batch, rows}, -1.0f);
+              matvec(w, b, x.data_ptr<float>(), y.data_ptr<float>(), batch);
+              for (int64_t v = 0; v < batch; ++v) CHECK(rel_error(y[v], exact(w, b, x[v])) < 1e-5);
+            }
   }
   at::set_num_threads(saved);
   set_vector_isa(saved_isa);
