@@ -64,4 +64,9 @@ std::optional<int> wait_for(pid_t pid, double seconds) {
   }
 }
 
+bool has_exited(pid_t pid) {
+  siginfo_t info{};
+  return ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid;
+}
+
 }  // namespace litestage::test

@@ -23,5 +23,7 @@ pid_t spawn(const std::string& exe, const std::vector<std::string>& args, const 
 
 // The exit status (128 + signal when killed), or nullopt if it still runs after `seconds`.
 std::optional<int> wait_for(pid_t pid, double seconds);
+// Whether the child has ended, without reaping it (wait_for still returns its status).
+bool has_exited(pid_t pid);
 
 }  // namespace litestage::test
