@@ -65,7 +65,7 @@ struct Measurement {
 };
 
 Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int64_t>& prompt, int gen_len,
-                    int warmup, int repeats, bool decode_kernel) {
+                    int warmup, int repeats, bool kernels) {
   c10::InferenceMode im;
   const auto& rt = model->runtime();
   const int64_t P = static_cast<int64_t>(prompt.size());
@@ -75,7 +75,7 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
   fo.skip = &plan;
   fo.cache = &cache;
   fo.last_logits_only = true;
-  fo.fast_decode = decode_kernel;
+  fo.kernels = kernels;
   std::vector<double> prefill, decode;
   for (int rep = 0; rep < warmup + repeats; ++rep) {
     cache.reset();
@@ -114,8 +114,8 @@ int run_bench(const std::vector<std::string>& args) {
       ("skip-fraction", po::value<std::vector<double>>()->multitoken(),
        "fractions of the 2L sub-layers to skip (default 0 0.25 0.5)")
       ("seed", po::value<uint64_t>()->default_value(0), "seed for random weights and prompt ids")
-      ("decode-kernel", po::value<std::string>()->default_value("on"),
-       "on: one-token f32 CPU steps through the decode kernel; off: LibTorch's ops (to compare)");
+      ("kernels", po::value<std::string>()->default_value("on"),
+       "on: CPU steps through the plain-loop decode and prefill kernels; off: LibTorch's ops (to compare)");
   add_runtime_options(desc);
   po::variables_map vm;
   if (auto rc = parse_options("bench", "(--model DIR | --config config.json) [options]", desc, args, vm)) return *rc;
@@ -123,9 +123,9 @@ int run_bench(const std::vector<std::string>& args) {
   if (model_dir.empty() == config_file.empty()) throw_error("give exactly one of --model DIR or --config FILE");
   int prompt_len = vm["prompt-len"].as<int>(), gen_len = vm["gen-len"].as<int>();
   int repeats = vm["repeats"].as<int>(), warmup = vm["warmup"].as<int>();
-  const std::string kernel_flag = vm["decode-kernel"].as<std::string>();
-  if (kernel_flag != "on" && kernel_flag != "off") throw_error("--decode-kernel must be on or off, got '", kernel_flag, "'");
-  const bool decode_kernel = kernel_flag == "on";
+  const std::string kernel_flag = vm["kernels"].as<std::string>();
+  if (kernel_flag != "on" && kernel_flag != "off") throw_error("--kernels must be on or off, got '", kernel_flag, "'");
+  const bool kernels = kernel_flag == "on";
   if (prompt_len < 1 || gen_len < 1 || repeats < 1 || warmup < 0)
     throw_error("--prompt-len, --gen-len and --repeats must be >= 1, --warmup >= 0");
   std::vector<double> fractions = {0.0, 0.25, 0.5};
@@ -174,7 +174,7 @@ int run_bench(const std::vector<std::string>& args) {
   Measurement base{};
   for (double f : fractions) {
     auto plan = plan_for_fraction(f, model->num_layers());
-    auto m = measure(model, plan, prompt, gen_len, warmup, repeats, decode_kernel);
+    auto m = measure(model, plan, prompt, gen_len, warmup, repeats, kernels);
     if (f == 0.0) base = m;
     double removed = plan.removed_weight_fraction(cfg);
     double ideal = 1.0 / (1.0 - removed);

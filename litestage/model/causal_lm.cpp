@@ -6,6 +6,7 @@
 
 #include "litestage/model/decode_kernel.hpp"
 #include "litestage/model/kv_cache.hpp"
+#include "litestage/model/prefill_kernel.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -78,11 +79,17 @@ torch::Tensor attention_mask(const ForwardOptions& opt, int64_t B, int64_t T, in
   return mask.view({mask.size(0), 1, 1, T, S});
 }
 
-// One new token per row through model/decode_kernel: unpadded f32 or bf16 on CPU, no observer, no autograd.
-bool decode_kernel_usable(const ForwardOptions& opt, const torch::Tensor& h, bool padded) {
-  return opt.fast_decode && h.size(1) == 1 && opt.cache && !padded && !opt.positions.defined() && !opt.observer &&
-         h.device().is_cpu() && (h.scalar_type() == torch::kFloat || h.scalar_type() == torch::kBFloat16) &&
-         !torch::GradMode::is_enabled();
+// Which plain-loop kernel a step may take: one new token per row (model/decode_kernel, f32 or bf16)
+// or several (model/prefill_kernel, f32); either needs unpadded CPU rows at the cache's next slots,
+// no observer and no autograd.
+enum class Kernel { None, Decode, Prefill };
+Kernel usable_kernel(const ForwardOptions& opt, const torch::Tensor& h, bool padded) {
+  if (!opt.kernels || !opt.cache || padded || opt.positions.defined() || opt.observer || !h.device().is_cpu() ||
+      torch::GradMode::is_enabled())
+    return Kernel::None;
+  if (h.size(1) == 1 && (h.scalar_type() == torch::kFloat || h.scalar_type() == torch::kBFloat16)) return Kernel::Decode;
+  if (h.size(1) > 1 && h.scalar_type() == torch::kFloat) return Kernel::Prefill;
+  return Kernel::None;
 }
 
 }  // namespace
@@ -105,12 +112,15 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
   const SkipPlan none;
   const SkipPlan& plan = opt.skip ? *opt.skip : none;
   auto h = model->embed_tokens->forward(input_ids.to(dev));  // (B, T, hidden)
-  const bool kernel = decode_kernel_usable(opt, h, padded);
+  const Kernel kernel = usable_kernel(opt, h, padded);
   for (int l = 0; l < num_layers(); ++l) {
     DecoderLayerImpl& layer = *model->blocks[l];
-    if (kernel && decode_kernel_applies(layer)) {
+    if (kernel == Kernel::Decode && decode_kernel_applies(layer)) {
       h = h.contiguous();
       decode_layer_step(layer, l, h, ctx.start, *cache, rope_, plan);
+    } else if (kernel == Kernel::Prefill && prefill_kernel_applies(layer)) {
+      h = h.contiguous();
+      prefill_layer_step(layer, l, h, ctx.start, *cache, rope_, plan);
     } else {
       h = layer.forward(h, ctx, plan, opt.observer);
     }

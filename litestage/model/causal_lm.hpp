@@ -37,9 +37,10 @@ struct ForwardOptions {
   // (batch, seq) int64 RoPE positions; overrides the default (sequence index, or mask-derived).
   torch::Tensor positions;
   bool last_logits_only = false;             // (batch, 1, vocab) instead of (batch, seq, vocab)
-  // One-token steps of unpadded f32 CPU sequences without an observer or gradients run through
-  // model/decode_kernel (plain loops, no per-op dispatch); false forces LibTorch's ops.
-  bool fast_decode = true;
+  // Steps of unpadded CPU sequences with a cache, without an observer or gradients, run through
+  // plain-loop kernels: one token per row through model/decode_kernel (f32, bf16), several
+  // through model/prefill_kernel (f32). false forces LibTorch's ops (the reference).
+  bool kernels = true;
 };
 
 class LlamaModelImpl : public torch::nn::Module {

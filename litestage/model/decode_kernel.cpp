@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "litestage/model/kernel_rows.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/skip_plan.hpp"
 #include "litestage/model/layers.hpp"
@@ -15,36 +16,14 @@ namespace litestage {
 namespace {
 
 using c10::BFloat16;
+using kernel::rms_norm;
+using kernel::rope;
 
 // The kernel's weights, rope tables and KV cache hold T (float or BFloat16); activations and
 // sums are f32, and a bf16 value is rounded once, where it is stored into the cache.
 template <typename T>
 T* data(const torch::Tensor& t) {
   return t.data_ptr<T>();
-}
-
-// out = weight * (x / rms(x)), as RMSNormImpl computes it in f32.
-template <typename T>
-void rms_norm(const float* x, const RMSNormImpl& norm, int64_t n, float* out) {
-  const T* w = data<T>(norm.weight);
-  float ss = 0.0f;
-  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
-  const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + static_cast<float>(norm.eps));
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(w[i]) * (x[i] * inv);
-}
-
-// rotate_half RoPE on `heads` vectors of head_dim D at one position's cos/sin rows.
-template <typename T>
-void rope(float* x, int64_t heads, int64_t D, const T* cos, const T* sin) {
-  const int64_t half = D / 2;
-  for (int64_t h = 0; h < heads; ++h) {
-    float* v = x + h * D;
-    for (int64_t i = 0; i < half; ++i) {
-      const float a = v[i], b = v[i + half];
-      v[i] = a * static_cast<float>(cos[i]) - b * static_cast<float>(sin[i]);
-      v[i + half] = b * static_cast<float>(cos[i + half]) + a * static_cast<float>(sin[i + half]);
-    }
-  }
 }
 
 // Reused between steps: no allocation per token once the sizes are seen.
@@ -125,10 +104,6 @@ void ffn_step(MLPImpl& mlp, float* x, int64_t B, const RMSNormImpl& norm) {
   for (int64_t i = 0; i < B * hidden; ++i) x[i] += s.out[i];
 }
 
-bool suits(const torch::Tensor& t, c10::ScalarType dtype) {
-  return !t.defined() || (t.scalar_type() == dtype && t.is_contiguous() && t.device().is_cpu());
-}
-
 // rows: (B, 1, hidden) f32, updated in place.
 template <typename T>
 void layer_step(DecoderLayerImpl& layer, int layer_index, float* rows, int64_t B, int64_t position,
@@ -144,17 +119,7 @@ void layer_step(DecoderLayerImpl& layer, int layer_index, float* rows, int64_t B
 }  // namespace
 
 bool decode_kernel_applies(const DecoderLayerImpl& layer) {
-  const auto& a = *layer.self_attn;
-  const auto& m = *layer.mlp;
-  // The kernel multiplies q/k/v and gate/up as their fused tensors (model/fused_rows.hpp).
-  if (!a.fused() || !m.fused()) return false;
-  const auto dtype = a.qkv_weight().tensor().scalar_type();
-  if (dtype != torch::kFloat && dtype != torch::kBFloat16) return false;
-  for (const at::Tensor* t : {&a.qkv_weight().tensor(), &a.qkv_bias().tensor(), &m.gate_up_weight().tensor(),
-                              &a.o_proj->weight, &a.o_proj->bias, &m.down_proj->weight,
-                              &layer.input_layernorm->weight, &layer.post_attention_layernorm->weight})
-    if (!suits(*t, dtype)) return false;  // an undefined bias suits
-  return true;
+  return kernel::layer_suits(layer, {torch::kFloat, torch::kBFloat16});
 }
 
 void decode_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& h, int64_t position,

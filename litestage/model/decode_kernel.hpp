@@ -4,7 +4,7 @@
 // no padding. For small models, LibTorch's per-op dispatch (about 70 ops per layer) costs several
 // times the arithmetic; this path runs the same math without it. For large ones it streams each
 // weight once at memory bandwidth (bf16: half the bytes of f32). CausalLM::hidden_states takes it
-// when `decode_kernel_applies` holds and ForwardOptions::fast_decode is on; the LibTorch path
+// when `decode_kernel_applies` holds and ForwardOptions::kernels is on; the LibTorch path
 // stays the reference (tests compare them).
 
 #include <cstdint>

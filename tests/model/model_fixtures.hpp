@@ -38,6 +38,16 @@ inline ModelConfig tiny_qwen2_config() {
                                                {"eos_token_id", 7}});
 }
 
+// Wider than the tiny configs (hidden 512, 8 heads over 2 KV groups): products large enough for
+// LibTorch's threaded GEMMs.
+inline ModelConfig wide_qwen2_config() {
+  return ModelConfig::from_json(nlohmann::json{{"model_type", "qwen2"}, {"vocab_size", 64}, {"hidden_size", 512},
+                                               {"intermediate_size", 1024}, {"num_hidden_layers", 2},
+                                               {"num_attention_heads", 8}, {"num_key_value_heads", 2},
+                                               {"max_position_embeddings", 64}, {"rms_norm_eps", 1e-6},
+                                               {"tie_word_embeddings", true}, {"eos_token_id", 2}});
+}
+
 inline CausalLM random_model(const ModelConfig& c, uint64_t seed = 1) {
   CausalLM m(c);
   m->init_weights(seed);
@@ -49,6 +59,15 @@ inline CausalLM random_model(const ModelConfig& c, uint64_t seed = 1) {
       p.value().add_(at::normal(0.0, 0.1, p.value().sizes(), gen));
   }
   return m;
+}
+
+// The same weights as m, rounded to bf16.
+inline CausalLM bf16_copy(CausalLM& m) {
+  CausalLM half(m->config(), Runtime{torch::kCPU, torch::kBFloat16});
+  torch::NoGradGuard ng;
+  auto src = m->named_parameters();
+  for (auto& p : half->named_parameters()) p.value().copy_(src[p.key()]);
+  return half;
 }
 
 inline torch::Tensor ref_rmsnorm(const torch::Tensor& x, const torch::Tensor& w, double eps) {

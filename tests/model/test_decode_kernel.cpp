@@ -21,7 +21,7 @@ torch::Tensor decode_logits(CausalLM& m, const SkipPlan& plan, bool fast, int st
   ForwardOptions o;
   o.skip = &plan;
   o.cache = &cache;
-  o.fast_decode = fast;
+  o.kernels = fast;
   auto prompt = torch::tensor(std::vector<int64_t>{1, 5, 17, 42, 9, 33, 8, 2}).view({2, 4});
   m->forward(prompt, o);
   const int64_t vocab = m->config().vocab_size;
@@ -33,30 +33,12 @@ torch::Tensor decode_logits(CausalLM& m, const SkipPlan& plan, bool fast, int st
   return torch::stack(out);
 }
 
-// Wide enough that the projections take the BLAS branch of the kernel's matrix-vector product.
-ModelConfig wide_config() {
-  return ModelConfig::from_json(nlohmann::json{{"model_type", "qwen2"}, {"vocab_size", 64}, {"hidden_size", 512},
-                                               {"intermediate_size", 1024}, {"num_hidden_layers", 2},
-                                               {"num_attention_heads", 8}, {"num_key_value_heads", 2},
-                                               {"max_position_embeddings", 64}, {"rms_norm_eps", 1e-6},
-                                               {"tie_word_embeddings", true}, {"eos_token_id", 2}});
-}
-
-// The same weights as m, rounded to bf16.
-CausalLM bf16_copy(CausalLM& m) {
-  CausalLM half(m->config(), Runtime{torch::kCPU, torch::kBFloat16});
-  torch::NoGradGuard ng;
-  auto src = m->named_parameters();
-  for (auto& p : half->named_parameters()) p.value().copy_(src[p.key()]);
-  return half;
-}
-
 }  // namespace
 
 TEST_CASE("decode kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch 2, skip plans, 1 and 2 threads",
           "[model][kernel]") {
   const int saved_threads = at::get_num_threads();
-  for (auto cfg : {tiny_llama_config(), tiny_qwen2_config(), wide_config()}) {
+  for (auto cfg : {tiny_llama_config(), tiny_qwen2_config(), wide_qwen2_config()}) {
     auto m = random_model(cfg, 5);
     const int L = m->num_layers();
     for (const std::string spec : {"none", "a0", "f1", "a1,f0"}) {
@@ -76,7 +58,7 @@ TEST_CASE("decode kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch 
 
 TEST_CASE("decode kernel in bf16: as close to f32 as LibTorch's bf16 ops, and close to them", "[model][kernel][dtype]") {
   const int saved_threads = at::get_num_threads();
-  for (auto cfg : {tiny_llama_config(), tiny_qwen2_config(), wide_config()}) {
+  for (auto cfg : {tiny_llama_config(), tiny_qwen2_config(), wide_qwen2_config()}) {
     auto m32 = random_model(cfg, 5);
     auto m16 = bf16_copy(m32);
     REQUIRE(decode_kernel_applies(*m16->model->blocks[0]));
