@@ -8,7 +8,7 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread
   libsentencepiece-dev sentencepiece
   libboost-program-options-dev libyaml-cpp-dev catch2 nlohmann-json3-dev libpcre2-dev libicu-dev
-  libgloo-dev
+  libgloo-dev libsleef-dev
   gnuplot-nox
 )
 

@@ -7,13 +7,10 @@
 #include <ATen/Parallel.h>
 #include <torch/types.h>
 
+#include "litestage/model/simd.hpp"
 #include "litestage/util/cpu_info.hpp"
 #include "litestage/util/error.hpp"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define LITESTAGE_X86_KERNELS 1
-#endif
 
 namespace litestage {
 
@@ -46,7 +43,6 @@ float dot_generic(const float* x, const W* w, int64_t n) {
 #ifdef LITESTAGE_X86_KERNELS
 // Four independent vector sums, so the multiply-adds' latency does not bound the stream: one row
 // streams at 25-33 GB/s per core (f32) on a 2-core AMD EPYC, where a single 16-float sum reached 17.
-#define LITESTAGE_AVX512 __attribute__((target("avx512f")))
 LITESTAGE_AVX512 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 // The zero-masked forms: GCC 12's unmasked ones read an "undefined" register that -Wall flags.
 LITESTAGE_AVX512 inline __m512 load16(const uint16_t* p) {
@@ -77,7 +73,6 @@ LITESTAGE_AVX512 float dot_avx512(const float* x, const W* w, int64_t n) {
   return sum;
 }
 
-#define LITESTAGE_AVX2 __attribute__((target("avx2,fma")))
 LITESTAGE_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 LITESTAGE_AVX2 inline __m256 load8(const uint16_t* p) {
   const __m128i half = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));

@@ -1,14 +1,18 @@
 #include "litestage/model/prefill_kernel.hpp"
 
 #include <algorithm>
+
+#include <ATen/Parallel.h>
 #include <cmath>
 #include <limits>
 #include <vector>
 
+#include "litestage/model/gemm.hpp"
 #include "litestage/model/kernel_rows.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/layers.hpp"
 #include "litestage/model/skip_plan.hpp"
+#include "litestage/model/vector_math.hpp"
 
 namespace litestage {
 
@@ -17,7 +21,7 @@ namespace {
 // Buffers reused from one prompt to the next (no allocation, no first-touch page faults once the
 // sizes are seen), wrapped as tensors for the out= forms of LibTorch's products.
 struct Scratch {
-  std::vector<float> norm, qkv, q, scores, probs, out, att, gate_up, delta;
+  std::vector<float> norm, qkv, q, scores, out, att, gate_up, act, delta;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -38,13 +42,11 @@ torch::Tensor norm_rows(const float* x, int64_t N, int64_t n, const RMSNormImpl&
   return t;
 }
 
-// out = x W^T (+ b), one GEMM.
-torch::Tensor gemm(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, std::vector<float>& out) {
+// out = x W^T (+ b), x (N, in) contiguous: one product over all threads (model/gemm).
+torch::Tensor project_rows(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                           std::vector<float>& out) {
   auto y = wrap(out, {x.size(0), w.size(0)});
-  if (b.defined())
-    at::addmm_out(y, b, x, w.t());
-  else
-    at::mm_out(y, x, w.t());
+  gemm(x.data_ptr<float>(), x.size(0), w, b, y.data_ptr<float>());
   return y;
 }
 
@@ -83,14 +85,16 @@ void place_rows(const Shape& s, float* qkv, const RotaryEmbedding& rope_table, f
     }
 }
 
-// Hides the slots after each query's own: scores (B*KV, G*T, S), S = start + T.
-void mask_future(const Shape& s, float* scores) {
-  const int64_t S = s.start + s.T;
-  for (int64_t r = 0; r < s.B * s.KV * s.G; ++r)
-    for (int64_t t = 0; t < s.T; ++t) {
-      float* row = scores + (r * s.T + t) * S;
-      std::fill(row + s.start + t + 1, row + S, -std::numeric_limits<float>::infinity());
-    }
+// One KV group's attention (group r of B*KV): scores = q k^T over the visible slots, a causal
+// softmax per query row, out = probs v. q and out are (G*T, D) for the group, keys and values
+// (S, D) from its cache rows, scores a (G*T, S) scratch.
+void attend_group(const Shape& s, const float* q, const float* keys, const float* values, float* scores,
+                  float* out) {
+  const int64_t S = s.start + s.T, rows = s.G * s.T;
+  gemm_nt(q, rows, s.D, keys, S, nullptr, scores);
+  for (int64_t row = 0; row < rows; ++row)
+    softmax_prefix(scores + row * S, s.start + row % s.T + 1, S);
+  gemm_nn(scores, rows, S, values, s.D, out);
 }
 
 // out (B*KV, G*T, D) back to token rows (B*T, H*D).
@@ -108,8 +112,7 @@ torch::Tensor token_rows(const Shape& s, const float* out, std::vector<float>& b
 void attention_block(AttentionImpl& attn, int layer, float* x, const Shape& s, KVCache& cache,
                      const RotaryEmbedding& rope_table, const RMSNormImpl& norm) {
   Scratch& b = scratch();
-  const int64_t S = s.start + s.T;
-  auto qkv = gemm(norm_rows(x, s.B * s.T, s.hidden, norm, b.norm), attn.qkv_weight().tensor(),
+  auto qkv = project_rows(norm_rows(x, s.B * s.T, s.hidden, norm, b.norm), attn.qkv_weight().tensor(),
                   attn.qkv_bias().tensor(), b.qkv);
   auto q = wrap(b.q, {s.B * s.KV, s.G * s.T, s.D});
   auto& keys = cache.keys(layer);
@@ -117,30 +120,29 @@ void attention_block(AttentionImpl& attn, int layer, float* x, const Shape& s, K
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.D)));
   place_rows(s, qkv.data_ptr<float>(), rope_table, scale, q.data_ptr<float>(), keys.data_ptr<float>(),
              values.data_ptr<float>());
-  auto visible = [&](const torch::Tensor& c) { return c.view({s.B * s.KV, s.cap, s.D}).narrow(1, 0, S); };
-  auto scores = wrap(b.scores, {s.B * s.KV, s.G * s.T, S});
-  at::bmm_out(scores, q, visible(keys).transpose(1, 2));
-  mask_future(s, scores.data_ptr<float>());
-  auto probs = wrap(b.probs, scores.sizes());
-  at::_softmax_out(probs, scores, -1, false);
-  auto out = wrap(b.out, {s.B * s.KV, s.G * s.T, s.D});
-  at::bmm_out(out, probs, visible(values));
+  const int64_t S = s.start + s.T, groups = s.B * s.KV, rows = s.G * s.T;
+  auto scores = wrap(b.scores, {groups, rows, S});
+  auto out = wrap(b.out, {groups, rows, s.D});
+  const float *qs = q.data_ptr<float>(), *ks = keys.data_ptr<float>(), *vs = values.data_ptr<float>();
+  float *sc = scores.data_ptr<float>(), *os = out.data_ptr<float>();
+  at::parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t r = g0; r < g1; ++r)
+      attend_group(s, qs + r * rows * s.D, ks + r * s.cap * s.D, vs + r * s.cap * s.D, sc + r * rows * S,
+                   os + r * rows * s.D);
+  });
   auto att = token_rows(s, out.data_ptr<float>(), b.att);
-  add_into(x, gemm(att, attn.o_proj->weight, attn.o_proj->bias, b.delta));
+  add_into(x, project_rows(att, attn.o_proj->weight, attn.o_proj->bias, b.delta));
 }
 
 void ffn_block(MLPImpl& mlp, float* x, const Shape& s, const RMSNormImpl& norm) {
   Scratch& b = scratch();
   const int64_t N = s.B * s.T, inner = mlp.gate_proj->weight.size(0);
-  auto gate_up = gemm(norm_rows(x, N, s.hidden, norm, b.norm), mlp.gate_up_weight().tensor(), {}, b.gate_up);
-  auto gate = gate_up.narrow(1, 0, inner);  // (N, inner), rows 2 inner apart
-  torch::silu_(gate);
-  float* g = gate_up.data_ptr<float>();
-  for (int64_t r = 0; r < N; ++r) {
-    float* row = g + r * 2 * inner;
-    for (int64_t i = 0; i < inner; ++i) row[i] *= row[inner + i];
-  }
-  add_into(x, gemm(gate, mlp.down_proj->weight, {}, b.delta));
+  auto gate_up = project_rows(norm_rows(x, N, s.hidden, norm, b.norm), mlp.gate_up_weight().tensor(), {}, b.gate_up);
+  auto act = wrap(b.act, {N, inner});
+  const float* g = gate_up.data_ptr<float>();
+  float* a = act.data_ptr<float>();
+  for (int64_t r = 0; r < N; ++r) silu_mul(g + r * 2 * inner, g + r * 2 * inner + inner, a + r * inner, inner);
+  add_into(x, project_rows(act, mlp.down_proj->weight, {}, b.delta));
 }
 
 }  // namespace

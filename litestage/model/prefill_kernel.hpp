@@ -1,11 +1,12 @@
 #pragma once
-// Several new tokens per row (a prompt) through one decoder layer in few LibTorch calls: the four
-// projections and the attention's two batched products are one GEMM each, the softmax and SiLU one
-// vectorised op each, and everything between them (norms, RoPE, cache writes, the causal mask,
-// SwiGLU's product, residuals) plain loops over rows. f32 on CPU, unpadded rows at consecutive
-// positions. LibTorch's op-by-op path issues about 60 ops per layer, which is most of a small
-// model's prefill time (the demo model: 128 tokens of hidden 128 in about 6 ms); this path issues
-// 8. CausalLM::hidden_states takes it when `prefill_kernel_applies` holds and
+// Several new tokens per row (a prompt) through one decoder layer without LibTorch's ops: the four
+// projections (q/k/v and gate/up fused) and each KV group's two attention products are
+// register-tiled GEMMs over all threads (model/gemm), the causal softmax and SwiGLU vectorised
+// loops with SLEEF's exp (model/vector_math), and the norms, RoPE, cache writes and residuals
+// loops over rows, into buffers reused between prompts. f32 on CPU, unpadded rows at consecutive
+// positions. LibTorch's op-by-op path issues about 60 ops per layer, most of a small model's
+// prefill time, and its products run single-threaded in OpenBLAS (model/runtime.cpp).
+// CausalLM::hidden_states takes this path when `prefill_kernel_applies` holds and
 // ForwardOptions::kernels is on; the LibTorch path stays the reference (tests compare them).
 
 #include <cstdint>
