@@ -38,6 +38,8 @@ for ((r = 1; r <= rounds; r++)); do
   # prefill and decode: with both OpenBLAS's and PyTorch's OpenMP threads spinning on a 2-core
   # machine its prefill swung between 500 and 14,000 tok/s from one pass to the next, while large
   # products gain from OpenBLAS's threads. OPENBLAS_NUM_THREADS set by the caller is the only setting.
+  core=$(grep -o 'OpenBLAS [0-9.]* ([A-Za-z0-9]* kernels)' <<< "$out" | head -1 | sed 's/.*(\([A-Za-z0-9]*\) kernels)/\1/')
+  ours_p+=("$p") ours_d+=("$d")
   q=0 e=inf
   for blas_threads in ${OPENBLAS_NUM_THREADS:-1 $threads}; do
     peer=$(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$core} OPENBLAS_NUM_THREADS=$blas_threads \
