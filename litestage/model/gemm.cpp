@@ -30,8 +30,8 @@ struct Tile {
   const float* panel;  // (K, width): columns n0.. of W^T
 };
 
-// Columns [n0, n0 + width) of W^T as a (K, width) panel, zero past N; `from` (0 or a multiple of
-// 16) skips the rows of W and columns of the panel a vectorised transpose has filled.
+// Columns [n0, n0 + width) of W^T as a (K, width) panel, zero past N. Rows k < k_from of the
+// panel already hold their columns j < j_to (filled by pack_avx512's transposes) and keep them.
 void pack(const Gemm& g, int64_t n0, int64_t width, float* panel, int64_t k_from = 0, int64_t j_to = 0) {
   const int64_t cols = std::min(width, g.N - n0);
   if (cols < width && k_from == 0) std::fill_n(panel, g.K * width, 0.0f);
