@@ -4,7 +4,6 @@
 
 #include <ATen/Parallel.h>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "litestage/model/gemm.hpp"
@@ -18,8 +17,8 @@ namespace litestage {
 
 namespace {
 
-// Buffers reused from one prompt to the next (no allocation, no first-touch page faults once the
-// sizes are seen), wrapped as tensors for the out= forms of LibTorch's products.
+// Buffers reused from one prompt to the next: no allocation, and no first-touch page faults once
+// the sizes are seen.
 struct Scratch {
   std::vector<float> norm, qkv, q, scores, out, att, gate_up, act, delta;
 };
@@ -27,33 +26,30 @@ Scratch& scratch() {
   thread_local Scratch s;
   return s;
 }
-torch::Tensor wrap(std::vector<float>& buffer, at::IntArrayRef sizes) {
-  int64_t n = 1;
-  for (int64_t d : sizes) n *= d;
+// The buffer grown to at least n floats.
+float* space(std::vector<float>& buffer, int64_t n) {
   if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(n);
-  return torch::from_blob(buffer.data(), sizes, torch::kFloat);
+  return buffer.data();
 }
 
 // The N rows of x (N, n) normalised into `out`.
-torch::Tensor norm_rows(const float* x, int64_t N, int64_t n, const RMSNormImpl& norm, std::vector<float>& out) {
-  auto t = wrap(out, {N, n});
-  float* o = t.data_ptr<float>();
+const float* norm_rows(const float* x, int64_t N, int64_t n, const RMSNormImpl& norm, std::vector<float>& out) {
+  float* o = space(out, N * n);
   for (int64_t r = 0; r < N; ++r) kernel::rms_norm<float>(x + r * n, norm, n, o + r * n);
-  return t;
+  return o;
 }
 
-// out = x W^T (+ b), x (N, in) contiguous: one product over all threads (model/gemm).
-torch::Tensor project_rows(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
-                           std::vector<float>& out) {
-  auto y = wrap(out, {x.size(0), w.size(0)});
-  gemm(x.data_ptr<float>(), x.size(0), w, b, y.data_ptr<float>());
+// out = x W^T (+ b) for the N rows of x: one product over all threads (model/gemm).
+float* project_rows(const float* x, int64_t N, const torch::Tensor& w, const torch::Tensor& b,
+                    std::vector<float>& out) {
+  float* y = space(out, N * w.size(0));
+  gemm(x, N, w, b, y);
   return y;
 }
 
-// x += delta, element by element (delta contiguous, as many elements as x holds).
-void add_into(float* x, const torch::Tensor& delta) {
-  const float* d = delta.data_ptr<float>();
-  for (int64_t i = 0, n = delta.numel(); i < n; ++i) x[i] += d[i];
+// x += delta, n elements.
+void add_into(float* x, const float* delta, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += delta[i];
 }
 
 struct Shape {
@@ -98,51 +94,45 @@ void attend_group(const Shape& s, const float* q, const float* keys, const float
 }
 
 // out (B*KV, G*T, D) back to token rows (B*T, H*D).
-torch::Tensor token_rows(const Shape& s, const float* out, std::vector<float>& buffer) {
-  auto att = wrap(buffer, {s.B * s.T, s.H * s.D});
-  float* a = att.data_ptr<float>();
+const float* token_rows(const Shape& s, const float* out, std::vector<float>& buffer) {
+  float* a = space(buffer, s.B * s.T * s.H * s.D);
   for (int64_t b = 0; b < s.B; ++b)
     for (int64_t h = 0; h < s.H; ++h)
       for (int64_t t = 0; t < s.T; ++t)
         std::copy_n(out + (((b * s.KV + h / s.G) * s.G + h % s.G) * s.T + t) * s.D, s.D,
                     a + (b * s.T + t) * s.H * s.D + h * s.D);
-  return att;
+  return a;
 }
 
 void attention_block(AttentionImpl& attn, int layer, float* x, const Shape& s, KVCache& cache,
                      const RotaryEmbedding& rope_table, const RMSNormImpl& norm) {
   Scratch& b = scratch();
-  auto qkv = project_rows(norm_rows(x, s.B * s.T, s.hidden, norm, b.norm), attn.qkv_weight().tensor(),
-                  attn.qkv_bias().tensor(), b.qkv);
-  auto q = wrap(b.q, {s.B * s.KV, s.G * s.T, s.D});
-  auto& keys = cache.keys(layer);
-  auto& values = cache.values(layer);
+  const int64_t N = s.B * s.T, S = s.start + s.T, groups = s.B * s.KV, rows = s.G * s.T;
+  float* qkv = project_rows(norm_rows(x, N, s.hidden, norm, b.norm), N, attn.qkv_weight().tensor(),
+                            attn.qkv_bias().tensor(), b.qkv);
+  float* q = space(b.q, groups * rows * s.D);
+  float* keys = cache.keys(layer).data_ptr<float>();
+  float* values = cache.values(layer).data_ptr<float>();
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.D)));
-  place_rows(s, qkv.data_ptr<float>(), rope_table, scale, q.data_ptr<float>(), keys.data_ptr<float>(),
-             values.data_ptr<float>());
-  const int64_t S = s.start + s.T, groups = s.B * s.KV, rows = s.G * s.T;
-  auto scores = wrap(b.scores, {groups, rows, S});
-  auto out = wrap(b.out, {groups, rows, s.D});
-  const float *qs = q.data_ptr<float>(), *ks = keys.data_ptr<float>(), *vs = values.data_ptr<float>();
-  float *sc = scores.data_ptr<float>(), *os = out.data_ptr<float>();
+  place_rows(s, qkv, rope_table, scale, q, keys, values);
+  float* scores = space(b.scores, groups * rows * S);
+  float* out = space(b.out, groups * rows * s.D);
   at::parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
     for (int64_t r = g0; r < g1; ++r)
-      attend_group(s, qs + r * rows * s.D, ks + r * s.cap * s.D, vs + r * s.cap * s.D, sc + r * rows * S,
-                   os + r * rows * s.D);
+      attend_group(s, q + r * rows * s.D, keys + r * s.cap * s.D, values + r * s.cap * s.D, scores + r * rows * S,
+                   out + r * rows * s.D);
   });
-  auto att = token_rows(s, out.data_ptr<float>(), b.att);
-  add_into(x, project_rows(att, attn.o_proj->weight, attn.o_proj->bias, b.delta));
+  const float* att = token_rows(s, out, b.att);
+  add_into(x, project_rows(att, N, attn.o_proj->weight, attn.o_proj->bias, b.delta), N * s.hidden);
 }
 
 void ffn_block(MLPImpl& mlp, float* x, const Shape& s, const RMSNormImpl& norm) {
   Scratch& b = scratch();
   const int64_t N = s.B * s.T, inner = mlp.gate_proj->weight.size(0);
-  auto gate_up = project_rows(norm_rows(x, N, s.hidden, norm, b.norm), mlp.gate_up_weight().tensor(), {}, b.gate_up);
-  auto act = wrap(b.act, {N, inner});
-  const float* g = gate_up.data_ptr<float>();
-  float* a = act.data_ptr<float>();
+  const float* g = project_rows(norm_rows(x, N, s.hidden, norm, b.norm), N, mlp.gate_up_weight().tensor(), {}, b.gate_up);
+  float* a = space(b.act, N * inner);
   for (int64_t r = 0; r < N; ++r) silu_mul(g + r * 2 * inner, g + r * 2 * inner + inner, a + r * inner, inner);
-  add_into(x, project_rows(act, mlp.down_proj->weight, {}, b.delta));
+  add_into(x, project_rows(a, N, mlp.down_proj->weight, {}, b.delta), N * s.hidden);
 }
 
 }  // namespace
