@@ -1,6 +1,7 @@
 #include "litestage/model/gemm.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -19,40 +20,34 @@ struct Gemm {
   const float* x;
   const float* w;
   const float* b;  // nullptr: no bias
-  int64_t M, N, K;
+  int64_t M, N, K;  // N: rows of W, columns of the product
   float* y;
+  int64_t ldy;
   bool w_by_k;  // w is (K, N), not (N, K)
+  GemmStore store;
+  int64_t band;  // < 0, or the causal band (gemm_nt: of y's columns; gemm_nn: of x's entries)
+  int64_t outputs() const { return store == GemmStore::SwiGLU ? N / 2 : N; }
 };
 
-// One tile's place: rows m0.. of x and y, columns n0..n0+cols of y.
+// One tile's place: rows m0.. of x and y, output columns n0..n0+cols of y.
 struct Tile {
   int64_t m0, n0, cols;
-  const float* panel;  // (K, width): columns n0.. of W^T
+  const float* panel;  // (K, width): the columns of W^T that feed them
+  const float* bias;   // width values, in panel order
 };
 
-// Columns [n0, n0 + width) of W^T as a (K, width) panel, zero past N. Rows k < k_from of the
-// panel already hold their columns j < j_to (filled by pack_avx512's transposes) and keep them.
-void pack(const Gemm& g, int64_t n0, int64_t width, float* panel, int64_t k_from = 0, int64_t j_to = 0) {
-  const int64_t cols = std::min(width, g.N - n0);
-  if (cols < width && k_from == 0) std::fill_n(panel, g.K * width, 0.0f);
-  if (g.w_by_k) {  // already (K, N): copy each row's slice
-    for (int64_t k = 0; k < g.K; ++k) std::copy_n(g.w + k * g.N + n0, cols, panel + k * width);
-    return;
-  }
-  const float* w = g.w + n0 * g.K;
-  for (int64_t k = 0; k < g.K; ++k)
-    for (int64_t j = k < k_from ? j_to : 0; j < cols; ++j) panel[k * width + j] = w[j * g.K + k];
-}
+// Output columns per panel: all of it, or a gate half beside an up half.
+int64_t outputs_per_panel(const Gemm& g, int64_t width) { return g.store == GemmStore::SwiGLU ? width / 2 : width; }
 
-// Any CPU: `rows` rows of a tile.
-void tile_generic(const Gemm& g, const Tile& t, int rows, int64_t width) {
-  for (int r = 0; r < rows; ++r) {
-    const float* x = g.x + (t.m0 + r) * g.K;
-    float* y = g.y + (t.m0 + r) * g.N + t.n0;
-    for (int64_t j = 0; j < t.cols; ++j) y[j] = g.b ? g.b[t.n0 + j] : 0.0f;
-    for (int64_t k = 0; k < g.K; ++k)
-      for (int64_t j = 0; j < t.cols; ++j) y[j] += x[k] * t.panel[k * width + j];
-  }
+// Row r of a tile from its sums s (panel order), stored as g.store says.
+void store_row(const Gemm& g, const Tile& t, int r, const float* s, int64_t width) {
+  float* y = g.y + (t.m0 + r) * g.ldy + t.n0;
+  const int64_t half = width / 2;
+  for (int64_t j = 0; j < t.cols; ++j) switch (g.store) {
+      case GemmStore::Set: y[j] = s[j]; break;
+      case GemmStore::Add: y[j] += s[j]; break;
+      case GemmStore::SwiGLU: y[j] = s[j] * s[half + j] / (1.0f + std::exp(-s[j])); break;
+    }
 }
 
 #ifdef LITESTAGE_X86_KERNELS
@@ -86,59 +81,62 @@ LITESTAGE_AVX512 void transpose16(const float* w, int64_t ld, float* out, int64_
   }
 }
 
-// pack() with the full 16 x 16 blocks transposed in registers.
-void pack_avx512(const Gemm& g, int64_t n0, int64_t width, float* panel) {
-  const int64_t cols = std::min(width, g.N - n0), full_k = g.K / 16 * 16, full_j = cols / 16 * 16;
-  if (cols < width) std::fill_n(panel, g.K * width, 0.0f);
-  for (int64_t j = 0; j < full_j; j += 16)
-    for (int64_t k = 0; k < full_k; k += 16) transpose16(g.w + (n0 + j) * g.K + k, g.K, panel + k * width + j, width);
-  pack(g, n0, width, panel, full_k, full_j);
-}
 #undef LITESTAGE_SHUFFLE
 #undef LITESTAGE_LANES
 
-// R rows x 32 columns in 2R zmm sums: per step of k, two panel loads and 2R multiply-adds.
-template <int R>
+// Rows of a tile multiply-add up to x's last entry a causal band leaves nonzero.
+int64_t k_end(const Gemm& g, int64_t m0, int rows) {
+  return g.w_by_k && g.band >= 0 ? std::min(g.K, g.band + m0 + rows) : g.K;
+}
+
+// R rows x 16V columns (V = 1 or 2) in RV zmm sums: per step of k, V panel loads and RV
+// multiply-adds.
+template <int R, int V>
 LITESTAGE_AVX512 void tile_avx512(const Gemm& g, const Tile& t) {
-  const int64_t cols = t.cols;
-  const __mmask16 lo = static_cast<__mmask16>(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
-  const __mmask16 hi = static_cast<__mmask16>(cols >= 32 ? 0xFFFF : cols > 16 ? (1u << (cols - 16)) - 1 : 0);
-  const __m512 b0 = g.b ? _mm512_maskz_loadu_ps(lo, g.b + t.n0) : _mm512_setzero_ps();
-  const __m512 b1 = g.b ? _mm512_maskz_loadu_ps(hi, g.b + t.n0 + 16) : _mm512_setzero_ps();
-  __m512 acc[R][2];
+  constexpr int width = 16 * V;
+  __m512 acc[R][V];
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_loadu_ps(t.bias + 16 * v);
+  const float* x = g.x + t.m0 * g.K;
+  const float* panel = t.panel;
+  for (int64_t k = 0, end = k_end(g, t.m0, R); k < end; ++k) {
+    __m512 w[V];
+    for (int v = 0; v < V; ++v) w[v] = _mm512_loadu_ps(panel + k * width + 16 * v);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; ++r) {
+      const __m512 xv = _mm512_set1_ps(x[r * g.K + k]);
+      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(xv, w[v], acc[r][v]);
+    }
+  }
+  const bool full = t.cols == outputs_per_panel(g, width);
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) {
+    float* y = g.y + (t.m0 + r) * g.ldy + t.n0;
+    if (!full) {
+      alignas(64) float sums[width];
+      for (int v = 0; v < V; ++v) _mm512_store_ps(sums + 16 * v, acc[r][v]);
+      store_row(g, t, r, sums, width);
+    } else if (g.store == GemmStore::SwiGLU) {
+      _mm512_storeu_ps(y, simd::silu_mul(acc[r][0], acc[r][V - 1]));
+    } else {
+      const bool add = g.store == GemmStore::Add;
+      for (int v = 0; v < V; ++v)
+        _mm512_storeu_ps(y + 16 * v, add ? _mm512_add_ps(acc[r][v], _mm512_loadu_ps(y + 16 * v)) : acc[r][v]);
+    }
+  }
+}
+
+// R rows x 16 columns in 2R ymm sums.
+template <int R>
+LITESTAGE_AVX2 void tile_avx2(const Gemm& g, const Tile& t) {
+  __m256 acc[R][2];
+  const __m256 b0 = _mm256_loadu_ps(t.bias), b1 = _mm256_loadu_ps(t.bias + 8);
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) acc[r][0] = b0, acc[r][1] = b1;
   const float* x = g.x + t.m0 * g.K;
   const float* panel = t.panel;
-  for (int64_t k = 0; k < g.K; ++k) {
-    const __m512 w0 = _mm512_loadu_ps(panel + k * 32), w1 = _mm512_loadu_ps(panel + k * 32 + 16);
-#pragma GCC unroll 6
-    for (int r = 0; r < R; ++r) {
-      const __m512 xv = _mm512_set1_ps(x[r * g.K + k]);
-      acc[r][0] = _mm512_fmadd_ps(xv, w0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(xv, w1, acc[r][1]);
-    }
-  }
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) {
-    float* y = g.y + (t.m0 + r) * g.N + t.n0;
-    _mm512_mask_storeu_ps(y, lo, acc[r][0]);
-    _mm512_mask_storeu_ps(y + 16, hi, acc[r][1]);
-  }
-}
-
-// R rows x 16 columns in 2R ymm sums; a partial panel goes through a small buffer.
-template <int R>
-LITESTAGE_AVX2 void tile_avx2(const Gemm& g, const Tile& t) {
-  const int64_t cols = t.cols;
-  alignas(32) float bias[16] = {};
-  if (g.b) std::copy_n(g.b + t.n0, cols, bias);
-  __m256 acc[R][2];
-#pragma GCC unroll 6
-  for (int r = 0; r < R; ++r) acc[r][0] = _mm256_load_ps(bias), acc[r][1] = _mm256_load_ps(bias + 8);
-  const float* x = g.x + t.m0 * g.K;
-  const float* panel = t.panel;
-  for (int64_t k = 0; k < g.K; ++k) {
+  for (int64_t k = 0, end = k_end(g, t.m0, R); k < end; ++k) {
     const __m256 w0 = _mm256_loadu_ps(panel + k * 16), w1 = _mm256_loadu_ps(panel + k * 16 + 8);
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
@@ -147,17 +145,21 @@ LITESTAGE_AVX2 void tile_avx2(const Gemm& g, const Tile& t) {
       acc[r][1] = _mm256_fmadd_ps(xv, w1, acc[r][1]);
     }
   }
+  const bool full = t.cols == outputs_per_panel(g, 16);
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r) {
-    float* y = g.y + (t.m0 + r) * g.N + t.n0;
-    if (cols == 16) {
-      _mm256_storeu_ps(y, acc[r][0]);
-      _mm256_storeu_ps(y + 8, acc[r][1]);
+    float* y = g.y + (t.m0 + r) * g.ldy + t.n0;
+    if (!full) {
+      alignas(32) float sums[16];
+      _mm256_store_ps(sums, acc[r][0]);
+      _mm256_store_ps(sums + 8, acc[r][1]);
+      store_row(g, t, r, sums, 16);
+    } else if (g.store == GemmStore::SwiGLU) {
+      _mm256_storeu_ps(y, simd::silu_mul(acc[r][0], acc[r][1]));
     } else {
-      alignas(32) float out[16];
-      _mm256_store_ps(out, acc[r][0]);
-      _mm256_store_ps(out + 8, acc[r][1]);
-      std::copy_n(out, cols, y);
+      const bool add = g.store == GemmStore::Add;
+      _mm256_storeu_ps(y, add ? _mm256_add_ps(acc[r][0], _mm256_loadu_ps(y)) : acc[r][0]);
+      _mm256_storeu_ps(y + 8, add ? _mm256_add_ps(acc[r][1], _mm256_loadu_ps(y + 8)) : acc[r][1]);
     }
   }
 }
@@ -176,7 +178,11 @@ auto by_rows(int rows) {
 }
 template <int R>
 struct Avx512Tile {
-  static void run(const Gemm& g, const Tile& t) { tile_avx512<R>(g, t); }
+  static void run(const Gemm& g, const Tile& t) { tile_avx512<R, 2>(g, t); }
+};
+template <int R>
+struct Avx512NarrowTile {  // 16 columns: products with at most 16 outputs (an attention head's)
+  static void run(const Gemm& g, const Tile& t) { tile_avx512<R, 1>(g, t); }
 };
 template <int R>
 struct Avx2Tile {
@@ -184,23 +190,70 @@ struct Avx2Tile {
 };
 #endif
 
+// Any CPU: `rows` rows of a tile.
+void tile_generic(const Gemm& g, const Tile& t, int rows, int64_t width) {
+  float sums[32];
+  for (int r = 0; r < rows; ++r) {
+    const float* x = g.x + (t.m0 + r) * g.K;
+    std::copy_n(t.bias, width, sums);
+    for (int64_t k = 0, end = k_end(g, t.m0, rows); k < end; ++k)
+      for (int64_t j = 0; j < width; ++j) sums[j] += x[k] * t.panel[k * width + j];
+    store_row(g, t, r, sums, width);
+  }
+}
+
+// `cols` columns of W^T from W's row `row0` on (or of w's column row0 on, when it is (K, N)) into
+// a panel `width` wide, from its column 0.
+void pack_columns(const Gemm& g, int64_t row0, int64_t cols, float* panel, int64_t width, VectorIsa isa) {
+  if (g.w_by_k) {
+    for (int64_t k = 0; k < g.K; ++k) std::copy_n(g.w + k * g.N + row0, cols, panel + k * width);
+    return;
+  }
+  const float* w = g.w + row0 * g.K;
+  int64_t full_k = 0, full_j = 0;  // the part done as 16 x 16 transposes in registers
+#ifdef LITESTAGE_X86_KERNELS
+  if (isa == VectorIsa::Avx512) {
+    full_k = g.K / 16 * 16, full_j = cols / 16 * 16;
+    for (int64_t j = 0; j < full_j; j += 16)
+      for (int64_t k = 0; k < full_k; k += 16) transpose16(w + j * g.K + k, g.K, panel + k * width + j, width);
+  }
+#else
+  (void)isa;
+#endif
+  for (int64_t k = 0; k < g.K; ++k)
+    for (int64_t j = k < full_k ? full_j : 0; j < cols; ++j) panel[k * width + j] = w[j * g.K + k];
+}
+
+// Panel p (K, width) and its bias (width); returns the output columns it feeds. Columns past the
+// product are zero.
+int64_t pack(const Gemm& g, int64_t p, int64_t width, VectorIsa isa, float* panel, float* bias) {
+  const int64_t per = outputs_per_panel(g, width), n0 = p * per, cols = std::min(per, g.outputs() - n0);
+  if (cols < per) std::fill_n(panel, g.K * width, 0.0f);
+  std::fill_n(bias, width, 0.0f);
+  // One block of W's rows, or gate rows then up rows (the second half of W) for SwiGLU.
+  const int blocks = g.store == GemmStore::SwiGLU ? 2 : 1;
+  for (int i = 0; i < blocks; ++i) {
+    const int64_t row0 = i * g.outputs() + n0;
+    pack_columns(g, row0, cols, panel + i * per, width, isa);
+    if (g.b) std::copy_n(g.b + row0, cols, bias + i * per);
+  }
+  return cols;
+}
+
 // Panels [p0, p1) of `width` columns: each packed once, then every tile of rows against it.
 void run_panels(const Gemm& g, VectorIsa isa, int64_t width, int64_t p0, int64_t p1) {
-  thread_local std::vector<float> panel;
-  panel.resize(g.K * width);
+  thread_local std::vector<float> panel, bias;
+  panel.resize(g.K * width), bias.resize(width);
   for (int64_t p = p0; p < p1; ++p) {
-#ifdef LITESTAGE_X86_KERNELS
-    if (isa == VectorIsa::Avx512 && !g.w_by_k)
-      pack_avx512(g, p * width, width, panel.data());
-    else
-#endif
-      pack(g, p * width, width, panel.data());
+    const int64_t cols = pack(g, p, width, isa, panel.data(), bias.data());
+    const int64_t n0 = p * outputs_per_panel(g, width);
     for (int64_t m0 = 0; m0 < g.M; m0 += kTileRows) {
-      const Tile t{m0, p * width, std::min(width, g.N - p * width), panel.data()};
       const int rows = static_cast<int>(std::min<int64_t>(kTileRows, g.M - m0));
+      if (!g.w_by_k && g.band >= 0 && n0 > g.band + m0 + rows - 1) continue;  // past every row's band
+      const Tile t{m0, n0, cols, panel.data(), bias.data()};
 #ifdef LITESTAGE_X86_KERNELS
       if (isa == VectorIsa::Avx512) {
-        by_rows<Avx512Tile>(rows)(g, t);
+        (width == 32 ? by_rows<Avx512Tile>(rows) : by_rows<Avx512NarrowTile>(rows))(g, t);
         continue;
       }
       if (isa == VectorIsa::Avx2) {
@@ -216,10 +269,15 @@ void run_panels(const Gemm& g, VectorIsa isa, int64_t width, int64_t p0, int64_t
 // Split over the intra-op threads from this many multiply-adds.
 constexpr int64_t kParallelWork = int64_t{1} << 17;
 
+// Panel width: 32 columns with AVX-512 (16 for a product with at most 16 outputs), else 16.
+int64_t panel_width(const Gemm& g, VectorIsa isa) {
+  return isa == VectorIsa::Avx512 && (g.store == GemmStore::SwiGLU || g.outputs() > 16) ? 32 : 16;
+}
+
 void run(const Gemm& g) {
   const VectorIsa isa = vector_isa();
-  const int64_t width = isa == VectorIsa::Avx512 ? 32 : 16;
-  const int64_t panels = (g.N + width - 1) / width;
+  const int64_t width = panel_width(g, isa), per = outputs_per_panel(g, width);
+  const int64_t panels = (g.outputs() + per - 1) / per;
   auto loop = [&](int64_t p0, int64_t p1) { run_panels(g, isa, width, p0, p1); };
   if (g.M * g.N * g.K >= kParallelWork && at::get_num_threads() > 1 && !at::in_parallel_region())
     return at::parallel_for(0, panels, 1, loop);
@@ -228,22 +286,27 @@ void run(const Gemm& g) {
 
 }  // namespace
 
-void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor& bias, float* y) {
+void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor& bias, float* y, GemmStore store) {
   TORCH_CHECK(weight.dim() == 2 && weight.scalar_type() == torch::kFloat && weight.is_contiguous() &&
                   weight.device().is_cpu(),
               "gemm: weight must be a contiguous f32 CPU matrix");
   TORCH_CHECK(!bias.defined() || (bias.scalar_type() == torch::kFloat && bias.is_contiguous() &&
                                   bias.numel() == weight.size(0)),
               "gemm: bias must be f32 with one value per weight row");
-  gemm_nt(x, M, weight.size(1), weight.data_ptr<float>(), weight.size(0), bias.defined() ? bias.data_ptr<float>() : nullptr, y);
+  TORCH_CHECK(store != GemmStore::SwiGLU || weight.size(0) % 2 == 0,
+              "gemm: SwiGLU needs gate and up rows of equal count, got ", weight.size(0), " rows");
+  const int64_t N = weight.size(0);
+  run(Gemm{x, weight.data_ptr<float>(), bias.defined() ? bias.data_ptr<float>() : nullptr, M, N, weight.size(1), y,
+           store == GemmStore::SwiGLU ? N / 2 : N, false, store, -1});
 }
 
-void gemm_nt(const float* x, int64_t M, int64_t K, const float* w, int64_t N, const float* bias, float* y) {
-  run(Gemm{x, w, bias, M, N, K, y, false});
+void gemm_nt(const float* x, int64_t M, int64_t K, const float* w, int64_t N, const float* bias, float* y,
+             int64_t band) {
+  run(Gemm{x, w, bias, M, N, K, y, N, false, GemmStore::Set, band});
 }
 
-void gemm_nn(const float* x, int64_t M, int64_t K, const float* w, int64_t N, float* y) {
-  run(Gemm{x, w, nullptr, M, N, K, y, true});
+void gemm_nn(const float* x, int64_t M, int64_t K, const float* w, int64_t N, float* y, int64_t ldy, int64_t band) {
+  run(Gemm{x, w, nullptr, M, N, K, y, ldy > 0 ? ldy : N, true, GemmStore::Set, band});
 }
 
 }  // namespace litestage

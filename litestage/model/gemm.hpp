@@ -3,7 +3,9 @@
 // split over the intra-op threads. Debian's LibTorch hands such products to OpenBLAS, which runs
 // single-threaded inside LibTorch (model/runtime.cpp, set_threads), so a prompt's products used one
 // core; this one uses all of them, with a register-tiled AVX-512 (6 x 32) or AVX2 (6 x 16) inner
-// kernel over packed panels of W, or plain loops elsewhere (the ISA of model/matvec.hpp).
+// kernel over packed panels of W, or plain loops elsewhere (the ISA of model/matvec.hpp). What
+// follows a product in a decoder layer (a residual add, SwiGLU) is done as each tile is stored,
+// while its sums are still in registers.
 
 #include <cstdint>
 
@@ -11,13 +13,26 @@
 
 namespace litestage {
 
-// x (M, K) and y (M, N) row-major floats (y not aliasing x); weight (N, K) f32 contiguous; bias
-// (N) f32 or undefined.
-void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor& bias, float* y);
+// How a product's sums s = x W^T (+ b) reach y.
+enum class GemmStore {
+  Set,     // y = s
+  Add,     // y += s (a residual stream)
+  SwiGLU,  // W stacks gate rows over up rows (2I, K); y (M, I) = silu(s_gate) * s_up
+};
 
-// The same on raw row-major arrays: y = x w^T (+ bias) with w (N, K), bias N floats or nullptr ...
-void gemm_nt(const float* x, int64_t M, int64_t K, const float* w, int64_t N, const float* bias, float* y);
-// ... and y = x w with w (K, N). Inside a parallel region both run on the calling thread.
-void gemm_nn(const float* x, int64_t M, int64_t K, const float* w, int64_t N, float* y);
+// x (M, K) and y (M, N) row-major floats (y not aliasing x; (M, N/2) for SwiGLU); weight (N, K) f32
+// contiguous; bias (N) f32 or undefined.
+void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor& bias, float* y,
+          GemmStore store = GemmStore::Set);
+
+// The same on raw row-major arrays: y = x w^T (+ bias) with w (N, K), bias N floats or nullptr.
+// With band >= 0 the product is causal: row m's columns n > band + m are left unwritten.
+void gemm_nt(const float* x, int64_t M, int64_t K, const float* w, int64_t N, const float* bias, float* y,
+             int64_t band = -1);
+// y = x w with w (K, N), y's rows ldy floats apart (0: N). With band >= 0, x is causal: its entries
+// (m, k > band + m) are zero, and the products skip them. Inside a parallel region both raw
+// products run on the calling thread.
+void gemm_nn(const float* x, int64_t M, int64_t K, const float* w, int64_t N, float* y, int64_t ldy = 0,
+             int64_t band = -1);
 
 }  // namespace litestage

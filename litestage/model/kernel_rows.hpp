@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include "litestage/model/layers.hpp"
+#include "litestage/model/matvec.hpp"
 
 namespace litestage::kernel {
 
@@ -16,8 +17,7 @@ namespace litestage::kernel {
 template <typename T>
 void rms_norm(const float* x, const RMSNormImpl& norm, int64_t n, float* out) {
   const T* w = norm.weight.data_ptr<T>();
-  float ss = 0.0f;
-  for (int64_t i = 0; i < n; ++i) ss += x[i] * x[i];
+  const float ss = dot(x, x, n);
   const float inv = 1.0f / std::sqrt(ss / static_cast<float>(n) + static_cast<float>(norm.eps));
   for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(w[i]) * (x[i] * inv);
 }

@@ -20,7 +20,7 @@ namespace {
 // Buffers reused from one prompt to the next: no allocation, and no first-touch page faults once
 // the sizes are seen.
 struct Scratch {
-  std::vector<float> norm, qkv, q, scores, out, att, gate_up, act, delta;
+  std::vector<float> norm, qkv, q, scores, att, act;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -39,100 +39,73 @@ const float* norm_rows(const float* x, int64_t N, int64_t n, const RMSNormImpl& 
   return o;
 }
 
-// out = x W^T (+ b) for the N rows of x: one product over all threads (model/gemm).
-float* project_rows(const float* x, int64_t N, const torch::Tensor& w, const torch::Tensor& b,
-                    std::vector<float>& out) {
-  float* y = space(out, N * w.size(0));
-  gemm(x, N, w, b, y);
-  return y;
-}
-
-// x += delta, n elements.
-void add_into(float* x, const float* delta, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] += delta[i];
-}
-
 struct Shape {
   int64_t B, T, start, hidden, D, H, KV, G, cap;
   int64_t width() const { return (H + 2 * KV) * D; }
 };
 
-// RoPE on the queries and keys in qkv (B*T, width); the scaled queries go to q (B*KV, G*T, D),
-// a KV group's heads stacked along the rows as LibTorch's path stacks them; the keys and values
-// to their cache slots.
-void place_rows(const Shape& s, float* qkv, const RotaryEmbedding& rope_table, float scale, float* q, float* keys,
-                float* values) {
+// KV group r of B*KV: RoPE on its query heads and key head in qkv (B*T, width); the scaled queries
+// to q (G*T, D), head after head, and the keys and values to their cache slots.
+void place_group(const Shape& s, int64_t r, float* qkv, const RotaryEmbedding& rope_table, float scale, float* q,
+                 float* keys, float* values) {
   const float* cos = rope_table.cos().data_ptr<float>();
   const float* sin = rope_table.sin().data_ptr<float>();
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t t = 0; t < s.T; ++t) {
-      const int64_t pos = s.start + t;
-      float* row = qkv + (b * s.T + t) * s.width();
-      kernel::rope(row, s.H + s.KV, s.D, cos + pos * s.D, sin + pos * s.D);  // query heads, then key heads
-      for (int64_t h = 0; h < s.H; ++h) {
-        float* dst = q + (((b * s.KV + h / s.G) * s.G + h % s.G) * s.T + t) * s.D;
-        for (int64_t i = 0; i < s.D; ++i) dst[i] = row[h * s.D + i] * scale;
-      }
-      for (int64_t g = 0; g < s.KV; ++g) {
-        const int64_t slot = ((b * s.KV + g) * s.cap + pos) * s.D;
-        std::copy_n(row + (s.H + g) * s.D, s.D, keys + slot);
-        std::copy_n(row + (s.H + s.KV + g) * s.D, s.D, values + slot);
-      }
+  const int64_t b = r / s.KV, g = r % s.KV;
+  for (int64_t t = 0; t < s.T; ++t) {
+    const int64_t pos = s.start + t;
+    float* row = qkv + (b * s.T + t) * s.width();
+    kernel::rope(row + g * s.G * s.D, s.G, s.D, cos + pos * s.D, sin + pos * s.D);
+    kernel::rope(row + (s.H + g) * s.D, 1, s.D, cos + pos * s.D, sin + pos * s.D);
+    for (int64_t i = 0; i < s.G; ++i) {
+      const float* src = row + (g * s.G + i) * s.D;
+      float* dst = q + (i * s.T + t) * s.D;
+      for (int64_t d = 0; d < s.D; ++d) dst[d] = src[d] * scale;
     }
+    const int64_t slot = (r * s.cap + pos) * s.D;
+    std::copy_n(row + (s.H + g) * s.D, s.D, keys + slot);
+    std::copy_n(row + (s.H + s.KV + g) * s.D, s.D, values + slot);
+  }
 }
 
-// One KV group's attention (group r of B*KV): scores = q k^T over the visible slots, a causal
-// softmax per query row, out = probs v. q and out are (G*T, D) for the group, keys and values
-// (S, D) from its cache rows, scores a (G*T, S) scratch.
-void attend_group(const Shape& s, const float* q, const float* keys, const float* values, float* scores,
-                  float* out) {
-  const int64_t S = s.start + s.T, rows = s.G * s.T;
-  gemm_nt(q, rows, s.D, keys, S, nullptr, scores);
-  for (int64_t row = 0; row < rows; ++row)
-    softmax_prefix(scores + row * S, s.start + row % s.T + 1, S);
-  gemm_nn(scores, rows, S, values, s.D, out);
-}
-
-// out (B*KV, G*T, D) back to token rows (B*T, H*D).
-const float* token_rows(const Shape& s, const float* out, std::vector<float>& buffer) {
-  float* a = space(buffer, s.B * s.T * s.H * s.D);
-  for (int64_t b = 0; b < s.B; ++b)
-    for (int64_t h = 0; h < s.H; ++h)
-      for (int64_t t = 0; t < s.T; ++t)
-        std::copy_n(out + (((b * s.KV + h / s.G) * s.G + h % s.G) * s.T + t) * s.D, s.D,
-                    a + (b * s.T + t) * s.H * s.D + h * s.D);
-  return a;
+// KV group r's heads, one at a time: scores = q k^T over the slots each query sees (a causal band
+// from `start`), a softmax per query row, then probs v straight into the head's columns of the
+// token rows att (B*T, H*D). keys and values are the group's (cap, D) cache rows.
+void attend_group(const Shape& s, int64_t r, const float* q, const float* keys, const float* values, float* att) {
+  const int64_t S = s.start + s.T, b = r / s.KV, g = r % s.KV;
+  float* scores = space(scratch().scores, s.T * S);  // this thread's
+  for (int64_t i = 0; i < s.G; ++i) {
+    gemm_nt(q + i * s.T * s.D, s.T, s.D, keys, S, nullptr, scores, s.start);
+    for (int64_t t = 0; t < s.T; ++t) softmax_prefix(scores + t * S, s.start + t + 1, S);
+    gemm_nn(scores, s.T, S, values, s.D, att + b * s.T * s.H * s.D + (g * s.G + i) * s.D, s.H * s.D, s.start);
+  }
 }
 
 void attention_block(AttentionImpl& attn, int layer, float* x, const Shape& s, KVCache& cache,
                      const RotaryEmbedding& rope_table, const RMSNormImpl& norm) {
   Scratch& b = scratch();
-  const int64_t N = s.B * s.T, S = s.start + s.T, groups = s.B * s.KV, rows = s.G * s.T;
-  float* qkv = project_rows(norm_rows(x, N, s.hidden, norm, b.norm), N, attn.qkv_weight().tensor(),
-                            attn.qkv_bias().tensor(), b.qkv);
+  const int64_t N = s.B * s.T, groups = s.B * s.KV, rows = s.G * s.T;
+  float* qkv = space(b.qkv, N * s.width());
+  gemm(norm_rows(x, N, s.hidden, norm, b.norm), N, attn.qkv_weight().tensor(), attn.qkv_bias().tensor(), qkv);
   float* q = space(b.q, groups * rows * s.D);
+  float* att = space(b.att, N * s.H * s.D);
   float* keys = cache.keys(layer).data_ptr<float>();
   float* values = cache.values(layer).data_ptr<float>();
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.D)));
-  place_rows(s, qkv, rope_table, scale, q, keys, values);
-  float* scores = space(b.scores, groups * rows * S);
-  float* out = space(b.out, groups * rows * s.D);
   at::parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
-    for (int64_t r = g0; r < g1; ++r)
-      attend_group(s, q + r * rows * s.D, keys + r * s.cap * s.D, values + r * s.cap * s.D, scores + r * rows * S,
-                   out + r * rows * s.D);
+    for (int64_t r = g0; r < g1; ++r) {
+      place_group(s, r, qkv, rope_table, scale, q + r * rows * s.D, keys, values);
+      attend_group(s, r, q + r * rows * s.D, keys + r * s.cap * s.D, values + r * s.cap * s.D, att);
+    }
   });
-  const float* att = token_rows(s, out, b.att);
-  add_into(x, project_rows(att, N, attn.o_proj->weight, attn.o_proj->bias, b.delta), N * s.hidden);
+  gemm(att, N, attn.o_proj->weight, attn.o_proj->bias, x, GemmStore::Add);
 }
 
 void ffn_block(MLPImpl& mlp, float* x, const Shape& s, const RMSNormImpl& norm) {
   Scratch& b = scratch();
-  const int64_t N = s.B * s.T, inner = mlp.gate_proj->weight.size(0);
-  const float* g = project_rows(norm_rows(x, N, s.hidden, norm, b.norm), N, mlp.gate_up_weight().tensor(), {}, b.gate_up);
-  float* a = space(b.act, N * inner);
-  for (int64_t r = 0; r < N; ++r) silu_mul(g + r * 2 * inner, g + r * 2 * inner + inner, a + r * inner, inner);
-  add_into(x, project_rows(a, N, mlp.down_proj->weight, {}, b.delta), N * s.hidden);
+  const int64_t N = s.B * s.T;
+  float* act = space(b.act, N * mlp.gate_proj->weight.size(0));
+  gemm(norm_rows(x, N, s.hidden, norm, b.norm), N, mlp.gate_up_weight().tensor(), {}, act, GemmStore::SwiGLU);
+  gemm(act, N, mlp.down_proj->weight, {}, x, GemmStore::Add);
 }
 
 }  // namespace

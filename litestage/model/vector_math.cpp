@@ -6,15 +6,6 @@
 #include "litestage/model/matvec.hpp"
 #include "litestage/model/simd.hpp"
 
-#ifdef LITESTAGE_X86_KERNELS
-// SLEEF (libsleef, Debian's libsleef-dev) built for each ISA; declared here because sleef.h only
-// declares the functions of the ISA the whole file is compiled for.
-extern "C" {
-LITESTAGE_AVX512 __m512 Sleef_expf16_u10avx512f(__m512);
-LITESTAGE_AVX2 __m256 Sleef_expf8_u10avx2(__m256);
-}
-#endif
-
 namespace litestage {
 
 namespace {
@@ -47,14 +38,33 @@ LITESTAGE_AVX512 float exp_sum_avx512(float* x, int64_t n, float shift) {
   return sum + exp_sum_generic(x + i, n - i, shift);
 }
 
-LITESTAGE_AVX512 void silu_mul_avx512(const float* gate, const float* up, float* out, int64_t n) {
-  const __m512 one = _mm512_set1_ps(1.0f), zero = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512 g = _mm512_loadu_ps(gate + i);
-    const __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(zero, g));
-    _mm512_storeu_ps(out + i, _mm512_div_ps(_mm512_mul_ps(g, _mm512_loadu_ps(up + i)), _mm512_add_ps(one, e)));
+// softmax_prefix on whole vectors, the last one masked.
+LITESTAGE_AVX512 void softmax_avx512(float* x, int64_t visible, int64_t n) {
+  auto mask = [&](int64_t i) { return static_cast<__mmask16>(visible - i >= 16 ? 0xFFFF : (1u << (visible - i)) - 1); };
+  __m512 top = _mm512_set1_ps(x[0]);
+  for (int64_t i = 0; i < visible; i += 16) top = _mm512_mask_max_ps(top, mask(i), top, _mm512_maskz_loadu_ps(mask(i), x + i));
+  alignas(64) float lanes[16];  // not _mm512_reduce_*: GCC 12 flags their unmasked extracts
+  _mm512_store_ps(lanes, top);
+  const __m512 shift = _mm512_set1_ps(*std::max_element(lanes, lanes + 16));
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < visible; i += 16) {
+    const __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_maskz_loadu_ps(mask(i), x + i), shift));
+    sum = _mm512_mask_add_ps(sum, mask(i), sum, e);
+    _mm512_mask_storeu_ps(x + i, mask(i), e);
   }
+  _mm512_store_ps(lanes, sum);
+  float total = 0.0f;
+  for (float v : lanes) total += v;
+  const __m512 inv = _mm512_set1_ps(1.0f / total);
+  for (int64_t i = 0; i < visible; i += 16)
+    _mm512_mask_storeu_ps(x + i, mask(i), _mm512_mul_ps(_mm512_maskz_loadu_ps(mask(i), x + i), inv));
+  std::fill(x + visible, x + n, 0.0f);
+}
+
+LITESTAGE_AVX512 void silu_mul_avx512(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(out + i, simd::silu_mul(_mm512_loadu_ps(gate + i), _mm512_loadu_ps(up + i)));
   silu_mul_generic(gate + i, up + i, out + i, n - i);
 }
 
@@ -75,13 +85,9 @@ LITESTAGE_AVX2 float exp_sum_avx2(float* x, int64_t n, float shift) {
 }
 
 LITESTAGE_AVX2 void silu_mul_avx2(const float* gate, const float* up, float* out, int64_t n) {
-  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const __m256 g = _mm256_loadu_ps(gate + i);
-    const __m256 e = Sleef_expf8_u10avx2(_mm256_sub_ps(zero, g));
-    _mm256_storeu_ps(out + i, _mm256_div_ps(_mm256_mul_ps(g, _mm256_loadu_ps(up + i)), _mm256_add_ps(one, e)));
-  }
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, simd::silu_mul(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
   silu_mul_generic(gate + i, up + i, out + i, n - i);
 }
 #endif
@@ -100,6 +106,9 @@ float exp_sum(float* x, int64_t n, float shift) {
 }  // namespace
 
 void softmax_prefix(float* x, int64_t visible, int64_t n) {
+#ifdef LITESTAGE_X86_KERNELS
+  if (vector_isa() == VectorIsa::Avx512) return softmax_avx512(x, visible, n);
+#endif
   float top = x[0];
   for (int64_t i = 1; i < visible; ++i) top = std::max(top, x[i]);
   const float inv = 1.0f / exp_sum(x, visible, top);

@@ -54,6 +54,66 @@ TEST_CASE("gemm_nn: weights stored (K, N), every instruction set, ragged shapes"
   set_vector_isa(saved_isa);
 }
 
+namespace {
+double relative_error(const torch::Tensor& got, const torch::Tensor& want) {
+  return ((got.to(torch::kDouble) - want).abs().max() / (want.abs().max() + 1e-12)).item<double>();
+}
+}  // namespace
+
+TEST_CASE("gemm: adds into y or applies SwiGLU as it stores, every instruction set, ragged shapes", "[model][gemm]") {
+  torch::NoGradGuard ng;
+  const int saved = at::get_num_threads();
+  const VectorIsa saved_isa = vector_isa();
+  // I (SwiGLU's outputs) around the 8- and 16-column halves of a panel; the last splits over threads.
+  const std::vector<std::array<int64_t, 3>> shapes{{1, 3, 2}, {5, 16, 16}, {7, 17, 24}, {13, 40, 33}, {128, 96, 160}};
+  for (VectorIsa isa : supported_vector_isas()) {
+    set_vector_isa(isa);
+    for (auto [M, K, I] : shapes)
+      for (int threads : {1, 2}) {
+        at::set_num_threads(threads);
+        INFO(vector_isa_name(isa) << " M " << M << " K " << K << " I " << I << ", " << threads << " threads");
+        auto x = torch::randn({M, K}), w = torch::randn({2 * I, K}), b = torch::randn({2 * I});
+        auto y = torch::full({M, I}, std::nanf(""));
+        gemm(x.data_ptr<float>(), M, w, b, y.data_ptr<float>(), GemmStore::SwiGLU);
+        auto s = torch::addmm(b.to(torch::kDouble), x.to(torch::kDouble), w.to(torch::kDouble).t());
+        auto gate = s.narrow(1, 0, I), up = s.narrow(1, I, I);
+        CHECK(relative_error(y, gate * torch::sigmoid(gate) * up) < 1e-5);
+
+        auto y0 = torch::randn({M, 2 * I}), sum = y0.clone();
+        gemm(x.data_ptr<float>(), M, w, b, sum.data_ptr<float>(), GemmStore::Add);
+        CHECK(relative_error(sum, y0.to(torch::kDouble) + s) < 1e-5);
+      }
+  }
+  set_vector_isa(saved_isa);
+  at::set_num_threads(saved);
+}
+
+TEST_CASE("gemm_nt and gemm_nn: causal bands and a row stride, as attention uses them", "[model][gemm]") {
+  const VectorIsa saved_isa = vector_isa();
+  for (VectorIsa isa : supported_vector_isas()) {
+    set_vector_isa(isa);
+    for (auto [T, start, D] : std::vector<std::array<int64_t, 3>>{{1, 0, 4}, {7, 0, 16}, {20, 5, 16}, {13, 40, 24}}) {
+      INFO(vector_isa_name(isa) << " T " << T << " start " << start << " D " << D);
+      const int64_t S = start + T;
+      auto q = torch::randn({T, D}), keys = torch::randn({S, D}), values = torch::randn({S, D});
+      auto scores = torch::full({T, S}, std::nanf(""));
+      gemm_nt(q.data_ptr<float>(), T, D, keys.data_ptr<float>(), S, nullptr, scores.data_ptr<float>(), start);
+      auto want = torch::mm(q.to(torch::kDouble), keys.to(torch::kDouble).t());
+      auto visible = torch::ones({T, S}, torch::kBool).tril(start);  // (t, s <= start + t)
+      CHECK(relative_error(scores.masked_fill(~visible, 0), want.masked_fill(~visible, 0)) < 1e-5);
+
+      auto probs = torch::rand({T, S}).masked_fill(~visible, 0);
+      const int64_t ldy = 3 * D;  // the head's columns of wider token rows
+      auto out = torch::full({T, ldy}, std::nanf(""));
+      gemm_nn(probs.data_ptr<float>(), T, S, values.data_ptr<float>(), D, out.data_ptr<float>() + D, ldy, start);
+      CHECK(relative_error(out.narrow(1, D, D), torch::mm(probs.to(torch::kDouble), values.to(torch::kDouble))) < 1e-5);
+      CHECK(out.narrow(1, 0, D).isnan().all().item<bool>());  // the other columns untouched
+      CHECK(out.narrow(1, 2 * D, D).isnan().all().item<bool>());
+    }
+  }
+  set_vector_isa(saved_isa);
+}
+
 TEST_CASE("gemm: refuses weights it cannot multiply", "[model][gemm]") {
   torch::NoGradGuard ng;
   std::vector<float> x(4), y(4);
@@ -62,4 +122,6 @@ TEST_CASE("gemm: refuses weights it cannot multiply", "[model][gemm]") {
   CHECK_THROWS_WITH(gemm(x.data(), 1, torch::zeros({2, 4}).t(), {}, y.data()), Catch::Contains("contiguous f32"));
   CHECK_THROWS_WITH(gemm(x.data(), 1, torch::zeros({2, 2}), torch::zeros({3}), y.data()),
                     Catch::Contains("one value per weight row"));
+  CHECK_THROWS_WITH(gemm(x.data(), 1, torch::zeros({3, 1}), {}, y.data(), GemmStore::SwiGLU),
+                    Catch::Contains("gate and up rows of equal count"));
 }
