@@ -1,6 +1,7 @@
 #include "litestage/model/prefill_kernel.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include <ATen/Parallel.h>
 #include <cmath>
@@ -42,76 +43,111 @@ const float* norm_rows(const float* x, int64_t N, int64_t n, const RMSNormImpl& 
 struct Shape {
   int64_t B, T, start, hidden, D, H, KV, G, cap;
   int64_t width() const { return (H + 2 * KV) * D; }
+  int64_t rows() const { return B * T; }
 };
 
-// KV group r of B*KV: RoPE on its query heads and key head in qkv (B*T, width); the scaled queries
-// to q (G*T, D), head after head, and the keys and values to their cache slots.
-void place_group(const Shape& s, int64_t r, float* qkv, const RotaryEmbedding& rope_table, float scale, float* q,
-                 float* keys, float* values) {
+// Where a layer's work is split over the threads. By rows when every thread can afford to read all
+// of the layer's weights: each then keeps its rows' activations in its own cache from one product
+// to the next, and the norms and RoPE run in parallel (on a small model, moving activations between
+// cores and waiting at each product's end cost more than the products). Otherwise, for large
+// weights, each product splits its weight panels over the threads (model/gemm) and the row work
+// runs on the calling thread.
+constexpr int64_t kRowSplitWeightBytes = int64_t{8} << 20;  // per layer
+constexpr int64_t kRowGrain = 16;                           // fewer rows than this per thread: one thread
+
+std::atomic<PrefillSplit>& split_setting() {
+  static std::atomic<PrefillSplit> split{PrefillSplit::Auto};
+  return split;
+}
+
+bool split_by_rows(const DecoderLayerImpl& layer) {
+  const PrefillSplit forced = split_setting().load();
+  if (forced != PrefillSplit::Auto) return forced == PrefillSplit::Rows;
+  const auto& a = *layer.self_attn;
+  const auto& m = *layer.mlp;
+  const int64_t elements = a.qkv_weight().tensor().numel() + a.o_proj->weight.numel() +
+                           m.gate_up_weight().tensor().numel() + m.down_proj->weight.numel();
+  return elements * static_cast<int64_t>(sizeof(float)) <= kRowSplitWeightBytes;
+}
+
+// fn(r0, r1) over the prompt's rows: split over the threads, or all on this thread.
+template <class Fn>
+void over_rows(int64_t rows, bool split, const Fn& fn) {
+  if (split) return at::parallel_for(0, rows, kRowGrain, fn);
+  fn(0, rows);
+}
+
+// Rows [r0, r1) (token rows of the batch): norm, q/k/v, RoPE; the scaled queries to q
+// (B*KV, G*T, D), a KV group's heads stacked as LibTorch's path stacks them; the keys and values
+// to their cache slots.
+void qkv_rows(AttentionImpl& attn, const float* x, int64_t r0, int64_t r1, const Shape& s,
+              const RotaryEmbedding& rope_table, const RMSNormImpl& norm, float* q, float* keys, float* values) {
+  Scratch& b = scratch();
+  const int64_t n = r1 - r0;
+  float* qkv = space(b.qkv, n * s.width());
+  gemm(norm_rows(x + r0 * s.hidden, n, s.hidden, norm, b.norm), n, attn.qkv_weight().tensor(),
+       attn.qkv_bias().tensor(), qkv);
   const float* cos = rope_table.cos().data_ptr<float>();
   const float* sin = rope_table.sin().data_ptr<float>();
-  const int64_t b = r / s.KV, g = r % s.KV;
-  for (int64_t t = 0; t < s.T; ++t) {
-    const int64_t pos = s.start + t;
-    float* row = qkv + (b * s.T + t) * s.width();
-    kernel::rope(row + g * s.G * s.D, s.G, s.D, cos + pos * s.D, sin + pos * s.D);
-    kernel::rope(row + (s.H + g) * s.D, 1, s.D, cos + pos * s.D, sin + pos * s.D);
-    for (int64_t i = 0; i < s.G; ++i) {
-      const float* src = row + (g * s.G + i) * s.D;
-      float* dst = q + (i * s.T + t) * s.D;
-      for (int64_t d = 0; d < s.D; ++d) dst[d] = src[d] * scale;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.D)));
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t bt = r / s.T, t = r % s.T, pos = s.start + t;
+    float* row = qkv + (r - r0) * s.width();
+    kernel::rope(row, s.H + s.KV, s.D, cos + pos * s.D, sin + pos * s.D);  // query heads, then key heads
+    for (int64_t h = 0; h < s.H; ++h) {
+      float* dst = q + (((bt * s.KV + h / s.G) * s.G + h % s.G) * s.T + t) * s.D;
+      for (int64_t i = 0; i < s.D; ++i) dst[i] = row[h * s.D + i] * scale;
     }
-    const int64_t slot = (r * s.cap + pos) * s.D;
-    std::copy_n(row + (s.H + g) * s.D, s.D, keys + slot);
-    std::copy_n(row + (s.H + s.KV + g) * s.D, s.D, values + slot);
+    for (int64_t g = 0; g < s.KV; ++g) {
+      const int64_t slot = ((bt * s.KV + g) * s.cap + pos) * s.D;
+      std::copy_n(row + (s.H + g) * s.D, s.D, keys + slot);
+      std::copy_n(row + (s.H + s.KV + g) * s.D, s.D, values + slot);
+    }
   }
 }
 
-// KV group r's heads, one at a time: scores = q k^T over the slots each query sees (a causal band
+// KV group r of B*KV, head by head: scores = q k^T over the slots each query sees (a causal band
 // from `start`), a softmax per query row, then probs v straight into the head's columns of the
-// token rows att (B*T, H*D). keys and values are the group's (cap, D) cache rows.
+// token rows att (B*T, H*D). q is the group's (G*T, D) queries, keys and values its (cap, D) cache
+// rows.
 void attend_group(const Shape& s, int64_t r, const float* q, const float* keys, const float* values, float* att) {
-  const int64_t S = s.start + s.T, b = r / s.KV, g = r % s.KV;
+  const int64_t S = s.start + s.T, bt = r / s.KV, g = r % s.KV;
   float* scores = space(scratch().scores, s.T * S);  // this thread's
   for (int64_t i = 0; i < s.G; ++i) {
     gemm_nt(q + i * s.T * s.D, s.T, s.D, keys, S, nullptr, scores, s.start);
     for (int64_t t = 0; t < s.T; ++t) softmax_prefix(scores + t * S, s.start + t + 1, S);
-    gemm_nn(scores, s.T, S, values, s.D, att + b * s.T * s.H * s.D + (g * s.G + i) * s.D, s.H * s.D, s.start);
+    gemm_nn(scores, s.T, S, values, s.D, att + bt * s.T * s.H * s.D + (g * s.G + i) * s.D, s.H * s.D, s.start);
   }
 }
 
-void attention_block(AttentionImpl& attn, int layer, float* x, const Shape& s, KVCache& cache,
-                     const RotaryEmbedding& rope_table, const RMSNormImpl& norm) {
+// Rows [r0, r1): x += ffn(norm(x)), the SwiGLU applied as gate/up's tiles are stored.
+void ffn_rows(MLPImpl& mlp, float* x, int64_t r0, int64_t r1, const Shape& s, const RMSNormImpl& norm) {
   Scratch& b = scratch();
-  const int64_t N = s.B * s.T, groups = s.B * s.KV, rows = s.G * s.T;
-  float* qkv = space(b.qkv, N * s.width());
-  gemm(norm_rows(x, N, s.hidden, norm, b.norm), N, attn.qkv_weight().tensor(), attn.qkv_bias().tensor(), qkv);
-  float* q = space(b.q, groups * rows * s.D);
-  float* att = space(b.att, N * s.H * s.D);
-  float* keys = cache.keys(layer).data_ptr<float>();
-  float* values = cache.values(layer).data_ptr<float>();
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.D)));
-  at::parallel_for(0, groups, 1, [&](int64_t g0, int64_t g1) {
-    for (int64_t r = g0; r < g1; ++r) {
-      place_group(s, r, qkv, rope_table, scale, q + r * rows * s.D, keys, values);
-      attend_group(s, r, q + r * rows * s.D, keys + r * s.cap * s.D, values + r * s.cap * s.D, att);
-    }
-  });
-  gemm(att, N, attn.o_proj->weight, attn.o_proj->bias, x, GemmStore::Add);
+  const int64_t n = r1 - r0;
+  float* act = space(b.act, n * mlp.gate_proj->weight.size(0));
+  gemm(norm_rows(x + r0 * s.hidden, n, s.hidden, norm, b.norm), n, mlp.gate_up_weight().tensor(), {}, act,
+       GemmStore::SwiGLU);
+  gemm(act, n, mlp.down_proj->weight, {}, x + r0 * s.hidden, GemmStore::Add);
 }
 
-void ffn_block(MLPImpl& mlp, float* x, const Shape& s, const RMSNormImpl& norm) {
-  Scratch& b = scratch();
-  const int64_t N = s.B * s.T;
-  float* act = space(b.act, N * mlp.gate_proj->weight.size(0));
-  gemm(norm_rows(x, N, s.hidden, norm, b.norm), N, mlp.gate_up_weight().tensor(), {}, act, GemmStore::SwiGLU);
-  gemm(act, N, mlp.down_proj->weight, {}, x, GemmStore::Add);
+Shape shape_of(const DecoderLayerImpl& layer, const torch::Tensor& h, int64_t start, const KVCache& cache,
+               const RotaryEmbedding& rope_table) {
+  const auto& attn = *layer.self_attn;
+  Shape s;
+  s.B = h.size(0), s.T = h.size(1), s.start = start, s.hidden = h.size(2), s.D = rope_table.cos().size(1);
+  s.H = attn.q_proj->weight.size(0) / s.D, s.KV = attn.k_proj->weight.size(0) / s.D, s.G = s.H / s.KV;
+  s.cap = cache.capacity();
+  return s;
 }
 
 }  // namespace
 
+void set_prefill_split(PrefillSplit split) { split_setting() = split; }
+
 bool prefill_kernel_applies(const DecoderLayerImpl& layer) { return kernel::layer_suits(layer, {torch::kFloat}); }
 
+// Three passes at most: rows through q/k/v; KV groups through attention; rows through o_proj and
+// the FFN. Each ends where the next needs other rows' results.
 void prefill_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& h, int64_t start, KVCache& cache,
                         const RotaryEmbedding& rope_table, const SkipPlan& plan) {
   TORCH_CHECK(h.dim() == 3 && h.is_contiguous() && h.scalar_type() == torch::kFloat,
@@ -119,17 +155,32 @@ void prefill_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor&
   TORCH_CHECK(cache.keys(layer_index).scalar_type() == torch::kFloat && rope_table.cos().scalar_type() == torch::kFloat,
               "prefill_layer_step: the KV cache and rope tables must be f32");
   auto& attn = *layer.self_attn;
-  Shape s;
-  s.B = h.size(0), s.T = h.size(1), s.start = start, s.hidden = h.size(2), s.D = rope_table.cos().size(1);
-  s.H = attn.q_proj->weight.size(0) / s.D, s.KV = attn.k_proj->weight.size(0) / s.D, s.G = s.H / s.KV;
-  s.cap = cache.capacity();
+  const Shape s = shape_of(layer, h, start, cache, rope_table);
+  const bool split = split_by_rows(layer), attention = !plan.skip_attention(layer_index);
+  const bool ffn = !plan.skip_ffn(layer_index);
   float* x = h.data_ptr<float>();
-  if (!plan.skip_attention(layer_index)) {
+  Scratch& b = scratch();
+  float* att = space(b.att, s.rows() * s.H * s.D);
+  if (attention) {
     cache.expect_at(layer_index, start);
-    attention_block(attn, layer_index, x, s, cache, rope_table, *layer.input_layernorm);
+    float* q = space(b.q, s.rows() * s.H * s.D);
+    float* keys = cache.keys(layer_index).data_ptr<float>();
+    float* values = cache.values(layer_index).data_ptr<float>();
+    over_rows(s.rows(), split, [&](int64_t r0, int64_t r1) {
+      qkv_rows(attn, x, r0, r1, s, rope_table, *layer.input_layernorm, q, keys, values);
+    });
+    at::parallel_for(0, s.B * s.KV, 1, [&](int64_t g0, int64_t g1) {
+      for (int64_t r = g0; r < g1; ++r)
+        attend_group(s, r, q + r * s.G * s.T * s.D, keys + r * s.cap * s.D, values + r * s.cap * s.D, att);
+    });
     cache.mark_layer_written(layer_index, start + s.T);
   }
-  if (!plan.skip_ffn(layer_index)) ffn_block(*layer.mlp, x, s, *layer.post_attention_layernorm);
+  if (attention || ffn)
+    over_rows(s.rows(), split, [&](int64_t r0, int64_t r1) {
+      if (attention)
+        gemm(att + r0 * s.H * s.D, r1 - r0, attn.o_proj->weight, attn.o_proj->bias, x + r0 * s.hidden, GemmStore::Add);
+      if (ffn) ffn_rows(*layer.mlp, x, r0, r1, s, *layer.post_attention_layernorm);
+    });
 }
 
 }  // namespace litestage

@@ -1,9 +1,9 @@
 #pragma once
 // Several new tokens per row (a prompt) through one decoder layer without LibTorch's ops: the four
-// projections (q/k/v and gate/up fused) and each KV group's two attention products are
-// register-tiled GEMMs over all threads (model/gemm), the causal softmax and SwiGLU vectorised
-// loops with SLEEF's exp (model/vector_math), and the norms, RoPE, cache writes and residuals
-// loops over rows, into buffers reused between prompts. f32 on CPU, unpadded rows at consecutive
+// projections (q/k/v and gate/up fused) and each head's two attention products are register-tiled
+// GEMMs (model/gemm) that add the residual or apply SwiGLU as they store, the causal softmax a
+// vectorised loop with SLEEF's exp (model/vector_math), and the norms, RoPE and cache writes loops
+// over rows, into buffers reused between prompts. f32 on CPU, unpadded rows at consecutive
 // positions. LibTorch's op-by-op path issues about 60 ops per layer, most of a small model's
 // prefill time, and its products run single-threaded in OpenBLAS (model/runtime.cpp).
 // CausalLM::hidden_states takes this path when `prefill_kernel_applies` holds and
@@ -24,6 +24,12 @@ class SkipPlan;
 // start..start+T of every row.
 void prefill_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& h, int64_t start, KVCache& cache,
                         const RotaryEmbedding& rope, const SkipPlan& plan);
+
+// How a layer's work splits over the threads: Auto picks by the size of the layer's weights (by
+// rows when every thread can afford to read all of them, else each product by weight panels); Rows
+// and Panels force one, to compare them or to test both.
+enum class PrefillSplit { Auto, Rows, Panels };
+void set_prefill_split(PrefillSplit split);
 
 // Whether the layer suits the kernel: all weights f32, contiguous, on CPU, q/k/v and gate/up fused.
 bool prefill_kernel_applies(const DecoderLayerImpl& layer);

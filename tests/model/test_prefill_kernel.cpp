@@ -12,12 +12,14 @@ using namespace litestage::test;
 
 namespace {
 
-// Two prompt chunks of 5 and 3 tokens per row (the second attends to the first through the cache),
-// then 2 decode steps, all with the kernels on or off (`kernels` covers the decode kernel too, so
-// the ops path is LibTorch's throughout). Returns every position's logits, (batch, 10, vocab).
-torch::Tensor chunked_logits(CausalLM& m, const SkipPlan& plan, bool kernels, int64_t batch) {
+// Two prompt chunks of `first` and `second` tokens per row (the second attends to the first through
+// the cache), then 2 decode steps, all with the kernels on or off (`kernels` covers the decode
+// kernel too, so the ops path is LibTorch's throughout). Returns every position's logits,
+// (batch, first + second + 2, vocab).
+torch::Tensor chunked_logits(CausalLM& m, const SkipPlan& plan, bool kernels, int64_t batch, int64_t first = 5,
+                             int64_t second = 3) {
   torch::InferenceMode im;
-  KVCache cache(m->config(), batch, 16, m->runtime().dtype, torch::kCPU);
+  KVCache cache(m->config(), batch, first + second + 2, m->runtime().dtype, torch::kCPU);
   ForwardOptions o;
   o.skip = &plan;
   o.cache = &cache;
@@ -26,7 +28,7 @@ torch::Tensor chunked_logits(CausalLM& m, const SkipPlan& plan, bool kernels, in
   auto ids = [&](int64_t n, int64_t salt) {
     return (torch::arange(batch * n, torch::kLong).view({batch, n}) * 7 + salt) % vocab;
   };
-  std::vector<torch::Tensor> out{m->forward(ids(5, 1), o), m->forward(ids(3, 4), o)};
+  std::vector<torch::Tensor> out{m->forward(ids(first, 1), o), m->forward(ids(second, 4), o)};
   for (int64_t s = 0; s < 2; ++s) out.push_back(m->forward(ids(1, 9 + s), o));
   return torch::cat(out, 1);
 }
@@ -53,6 +55,31 @@ TEST_CASE("prefill kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch
           CHECK(max_rel_error(fast, slow) < 1e-5);
           CHECK(torch::equal(fast.argmax(-1), slow.argmax(-1)));
         }
+  }
+  at::set_num_threads(saved_threads);
+}
+
+TEST_CASE("prefill kernel: split by rows or by weight panels over 1 and 2 threads, chunks long enough to split",
+          "[model][kernel]") {
+  const int saved_threads = at::get_num_threads();
+  for (auto cfg : {tiny_llama_config(), wide_qwen2_config()}) {
+    auto m = random_model(cfg, 5);
+    const SkipPlan none, skips = SkipPlan::parse("a1,f0", m->num_layers());
+    for (PrefillSplit split : {PrefillSplit::Rows, PrefillSplit::Panels})
+      for (const SkipPlan* plan : {&none, &skips})
+        for (int64_t batch : {1, 2})
+          for (int threads : {1, 2}) {
+            at::set_num_threads(threads);
+            set_prefill_split(split);
+            INFO(cfg.model_type << (split == PrefillSplit::Rows ? " rows" : " panels") << ", batch " << batch << ", "
+                                << threads << " threads");
+            // 21 and 13 rows per sequence: row ranges that cross a sequence's end when batch is 2
+            auto fast = chunked_logits(m, *plan, true, batch, 21, 13);
+            set_prefill_split(PrefillSplit::Auto);
+            auto slow = chunked_logits(m, *plan, false, batch, 21, 13);
+            CHECK(max_rel_error(fast, slow) < 1e-5);
+            CHECK(torch::equal(fast.argmax(-1), slow.argmax(-1)));
+          }
   }
   at::set_num_threads(saved_threads);
 }
