@@ -32,21 +32,30 @@ SkipPlan plan_for_fraction(double fraction, int layers) {
   return SkipPlan::from_ranking(order, std::min(k, order.size()), layers);
 }
 
-// Streaming read bandwidth: sum a buffer as large as the weights (median of 3 passes).
-double read_bandwidth(int64_t bytes, const Runtime& rt) {
-  auto n = std::max<int64_t>(bytes / 4, 1024);
-  auto buf = torch::ones({n}, torch::TensorOptions().dtype(torch::kFloat).device(rt.device));
-  std::vector<double> times;
-  for (int i = 0; i < 4; ++i) {
-    synchronize(rt.device);
-    Timer t;
-    auto s = buf.sum();
-    (void)s.item<float>();
-    synchronize(rt.device);
-    if (i > 0) times.push_back(t.seconds());  // first pass warms caches and page tables
+// Streaming reads: one pass sums a buffer as large as the bytes a decode step reads.
+class ReadProbe {
+ public:
+  ReadProbe(int64_t bytes, const Runtime& rt)
+      : device_(rt.device),
+        bytes_(static_cast<double>(bytes)),
+        buffer_(torch::ones({std::max<int64_t>(bytes / 4, 1024)}, torch::TensorOptions().dtype(torch::kFloat).device(rt.device))) {
+    pass();  // the first pass warms caches and page tables
   }
-  return static_cast<double>(n) * 4 / median(times);
-}
+  // Seconds one pass takes per `bytes` read.
+  double pass() const {
+    synchronize(device_);
+    Timer t;
+    (void)buffer_.sum().item<float>();
+    synchronize(device_);
+    return t.seconds() * bytes_ / (static_cast<double>(buffer_.numel()) * 4);
+  }
+  double bandwidth(double seconds) const { return bytes_ / seconds; }  // bytes/s
+
+ private:
+  c10::Device device_;
+  double bytes_;
+  torch::Tensor buffer_;
+};
 
 // Matrix-product throughput in f32 and, where supported, bf16, so slow kernels show at a glance.
 void print_gemm_throughput(const Runtime& rt) {
@@ -60,12 +69,15 @@ void print_gemm_throughput(const Runtime& rt) {
 }
 
 struct Measurement {
-  double prefill_seconds;   // median
-  double decode_seconds;    // median per token
+  double prefill_seconds;  // median
+  double decode_seconds;   // median per token
+  double floor_ratio;      // median over repeats of decode time per token / a read pass just before
 };
 
+// Each repeat: a prompt, then gen_len decode steps, with a pass of `probe` just before them (the
+// bandwidth floor, measured side by side so that drift in the machine's load hits both).
 Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int64_t>& prompt, int gen_len,
-                    int warmup, int repeats, bool kernels) {
+                    int warmup, int repeats, bool kernels, const ReadProbe& probe) {
   c10::InferenceMode im;
   const auto& rt = model->runtime();
   const int64_t P = static_cast<int64_t>(prompt.size());
@@ -76,7 +88,7 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
   fo.cache = &cache;
   fo.last_logits_only = true;
   fo.kernels = kernels;
-  std::vector<double> prefill, decode;
+  std::vector<double> prefill, decode, ratio;
   for (int rep = 0; rep < warmup + repeats; ++rep) {
     cache.reset();
     synchronize(rt.device);
@@ -85,6 +97,7 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
     auto next = logits.view({1, -1}).argmax(-1).view({1, 1});
     synchronize(rt.device);
     double tp = t.seconds();
+    const double floor_seconds = probe.pass();
     t.reset();
     for (int g = 0; g < gen_len; ++g) {
       logits = model->forward(next, fo);
@@ -96,9 +109,10 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
     if (rep >= warmup) {
       prefill.push_back(tp);
       decode.push_back(td);
+      ratio.push_back(td / floor_seconds);
     }
   }
-  return {median(prefill), median(decode)};
+  return {median(prefill), median(decode), median(ratio)};
 }
 
 int run_bench(const std::vector<std::string>& args) {
@@ -152,15 +166,18 @@ int run_bench(const std::vector<std::string>& args) {
   // Per decoded token: every projection and lm_head, not the whole embedding table.
   int64_t read_per_token = weight_bytes - (cfg.tie_word_embeddings ? 0 : cfg.vocab_size * cfg.hidden_size *
                                                                              c10::elementSize(rt.dtype));
-  double bw = read_bandwidth(read_per_token, rt);
-  double floor_ms = read_per_token / bw * 1e3;
+  const ReadProbe probe(read_per_token, rt);
+  std::vector<double> passes;
+  for (int i = 0; i < 3; ++i) passes.push_back(probe.pass());
+  const double floor_ms = median(passes) * 1e3, bw = probe.bandwidth(median(passes));
 
   std::printf("model: %s  %s  %.1fM parameters  %.1f MB  %d layers  (%s, %d threads, %s)\n",
               model_dir.empty() ? (config_file + " [random weights]").c_str() : model_dir.c_str(),
               cfg.model_type.c_str(), cfg.num_parameters() / 1e6, weight_bytes / 1e6, model->num_layers(),
               dtype_name(rt.dtype).c_str(), at::get_num_threads(), rt.device.str().c_str());
-  std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token\n", bw / 1e9,
-              read_per_token / 1e6, floor_ms);
+  std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token (now; /floor below\n"
+              "divides each repeat's decode by a read pass just before it)\n",
+              bw / 1e9, read_per_token / 1e6, floor_ms);
   print_gemm_throughput(rt);
   std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", prompt_len, gen_len, repeats,
               warmup);
@@ -174,14 +191,14 @@ int run_bench(const std::vector<std::string>& args) {
   Measurement base{};
   for (double f : fractions) {
     auto plan = plan_for_fraction(f, model->num_layers());
-    auto m = measure(model, plan, prompt, gen_len, warmup, repeats, kernels);
+    auto m = measure(model, plan, prompt, gen_len, warmup, repeats, kernels, probe);
     if (f == 0.0) base = m;
     double removed = plan.removed_weight_fraction(cfg);
     double ideal = 1.0 / (1.0 - removed);
     double real = base.decode_seconds / m.decode_seconds;
     std::printf("%-6.2f %3zu/%-5d %7.1f%% %14.1f %12.3f %9.2f %8.2fx %8.2fx %10.2f\n", f, plan.num_skipped(),
                 2 * model->num_layers(), removed * 100, prompt_len / m.prefill_seconds, m.decode_seconds * 1e3,
-                m.decode_seconds * 1e3 / floor_ms, real, ideal, real / ideal);
+                m.floor_ratio, real, ideal, real / ideal);
   }
   std::printf("\nspeedup: decode, full model / skipped; ideal: 1 / (1 - share of per-token weight bytes removed)\n");
   return 0;
