@@ -10,6 +10,7 @@
 
 #include "command.hpp"
 #include "litestage/model/blas.hpp"
+#include "litestage/model/cost.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/stats.hpp"
@@ -57,15 +58,20 @@ class ReadProbe {
   torch::Tensor buffer_;
 };
 
-// Matrix-product throughput in f32 and, where supported, bf16, so slow kernels show at a glance.
-void print_gemm_throughput(const Runtime& rt) {
+// Matrix-product throughput in f32 and, where supported, bf16, so slow kernels show at a glance;
+// returns the figure for the run's dtype (0 if not measured).
+double print_gemm_throughput(const Runtime& rt) {
   constexpr int n = 1024;
   std::printf("GEMM %d^3:", n);
+  double ours = 0;
   for (c10::ScalarType dt : {c10::kFloat, c10::kBFloat16}) {
     if (!dtype_supported(dt, rt.device)) continue;
-    std::printf("  %s %.1f GFLOP/s", dtype_name(dt).c_str(), measure_gemm_gflops(dt, rt.device, n));
+    const double gflops = measure_gemm_gflops(dt, rt.device, n);
+    if (dt == rt.dtype) ours = gflops;
+    std::printf("  %s %.1f GFLOP/s", dtype_name(dt).c_str(), gflops);
   }
   std::printf("   (%s)\n", runtime_description(rt).c_str());
+  return ours;
 }
 
 struct Measurement {
@@ -178,7 +184,7 @@ int run_bench(const std::vector<std::string>& args) {
   std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token (now; /floor below\n"
               "divides each repeat's decode by a read pass just before it)\n",
               bw / 1e9, read_per_token / 1e6, floor_ms);
-  print_gemm_throughput(rt);
+  const double gemm_gflops = print_gemm_throughput(rt);
   std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", prompt_len, gen_len, repeats,
               warmup);
 
@@ -201,6 +207,13 @@ int run_bench(const std::vector<std::string>& args) {
                 m.floor_ratio, real, ideal, real / ideal);
   }
   std::printf("\nspeedup: decode, full model / skipped; ideal: 1 / (1 - share of per-token weight bytes removed)\n");
+  // The cost model's operations (model/cost.hpp: projections, attention, the last position's
+  // lm_head) over the full model's median prefill time.
+  const double flops = forward_cost(cfg, SkipPlan{}, prompt_len, 0, c10::elementSize(rt.dtype)).flops;
+  const double achieved = flops / base.prefill_seconds / 1e9;
+  std::printf("prefill, full model: %.2f GFLOP per prompt, %.1f GFLOP/s", flops / 1e9, achieved);
+  if (gemm_gflops > 0) std::printf(" = %.0f%% of the GEMM %s figure above", 100 * achieved / gemm_gflops, dtype_name(rt.dtype).c_str());
+  std::printf("\n");
   return 0;
 }
 
