@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include "litestage/model/matvec.hpp"
+#include "litestage/model/parallel.hpp"
 #include "litestage/model/simd.hpp"
 
 namespace litestage {
@@ -279,9 +280,8 @@ void run(const Gemm& g) {
   const int64_t width = panel_width(g, isa), per = outputs_per_panel(g, width);
   const int64_t panels = (g.outputs() + per - 1) / per;
   auto loop = [&](int64_t p0, int64_t p1) { run_panels(g, isa, width, p0, p1); };
-  if (g.M * g.N * g.K >= kParallelWork && at::get_num_threads() > 1 && !at::in_parallel_region())
-    return at::parallel_for(0, panels, 1, loop);
-  loop(0, panels);
+  if (g.M * g.N * g.K < kParallelWork) return loop(0, panels);
+  parallel_chunks(panels, 1, loop);  // panels taken in turn (model/parallel.hpp)
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <ATen/Parallel.h>
 #include <torch/types.h>
 
+#include "litestage/model/parallel.hpp"
 #include "litestage/model/simd.hpp"
 #include "litestage/util/cpu_info.hpp"
 #include "litestage/util/error.hpp"
@@ -153,16 +154,18 @@ struct Product {
 };
 
 // Split over the intra-op threads from this many multiply-adds (smaller products run on the
-// calling thread: a parallel region costs more than they do).
+// calling thread: a parallel region costs more than they do), in about kChunksPerThread chunks per
+// thread of at least a quarter of that work each (model/parallel.hpp).
 constexpr int64_t kParallelWork = int64_t{1} << 17;
+constexpr int64_t kChunksPerThread = 8;
 
 template <typename W>
 void run_product(const Product<W>& p) {
-  const int64_t work = p.rows * p.cols * p.batch;
+  const int64_t row_work = p.cols * p.batch;
   auto loop = [&p](int64_t begin, int64_t end) { p.run(begin, end); };
-  if (work >= kParallelWork && at::get_num_threads() > 1)
-    return at::parallel_for(0, p.rows, std::max<int64_t>(1, (kParallelWork / 4) / (p.cols * p.batch)), loop);
-  loop(0, p.rows);
+  if (p.rows * row_work < kParallelWork) return loop(0, p.rows);
+  const int64_t chunks = kChunksPerThread * at::get_num_threads();
+  parallel_chunks(p.rows, std::max((p.rows + chunks - 1) / chunks, (kParallelWork / 4) / row_work), loop);
 }
 
 }  // namespace
