@@ -241,17 +241,27 @@ int64_t pack(const Gemm& g, int64_t p, int64_t width, VectorIsa isa, float* pane
   return cols;
 }
 
-// Panels [p0, p1) of `width` columns: each packed once, then every tile of rows against it.
-void run_panels(const Gemm& g, VectorIsa isa, int64_t width, int64_t p0, int64_t p1) {
-  thread_local std::vector<float> panel, bias;
-  panel.resize(g.K * width), bias.resize(width);
+// Panels packed ahead (PackedPanels): panel p at panels + p K width, its bias at biases + p width.
+struct Prepacked {
+  const float* panels = nullptr;
+  const float* biases = nullptr;
+};
+
+// Panels [p0, p1) of `width` columns: each packed once (unless packed ahead), then every tile of
+// rows against it.
+void run_panels(const Gemm& g, VectorIsa isa, int64_t width, int64_t p0, int64_t p1, const Prepacked& ready) {
+  thread_local std::vector<float> buffer, bias_buffer;
+  buffer.resize(g.K * width), bias_buffer.resize(width);
+  const int64_t per = outputs_per_panel(g, width);
   for (int64_t p = p0; p < p1; ++p) {
-    const int64_t cols = pack(g, p, width, isa, panel.data(), bias.data());
-    const int64_t n0 = p * outputs_per_panel(g, width);
+    const int64_t n0 = p * per, cols = std::min(per, g.outputs() - n0);
+    const float* panel = ready.panels ? ready.panels + p * g.K * width : buffer.data();
+    const float* bias = ready.panels ? ready.biases + p * width : bias_buffer.data();
+    if (!ready.panels) pack(g, p, width, isa, buffer.data(), bias_buffer.data());
     for (int64_t m0 = 0; m0 < g.M; m0 += kTileRows) {
       const int rows = static_cast<int>(std::min<int64_t>(kTileRows, g.M - m0));
       if (!g.w_by_k && g.band >= 0 && n0 > g.band + m0 + rows - 1) continue;  // past every row's band
-      const Tile t{m0, n0, cols, panel.data(), bias.data()};
+      const Tile t{m0, n0, cols, panel, bias};
 #ifdef LITESTAGE_X86_KERNELS
       if (isa == VectorIsa::Avx512) {
         (width == 32 ? by_rows<Avx512Tile>(rows) : by_rows<Avx512NarrowTile>(rows))(g, t);
@@ -275,18 +285,43 @@ int64_t panel_width(const Gemm& g, VectorIsa isa) {
   return isa == VectorIsa::Avx512 && (g.store == GemmStore::SwiGLU || g.outputs() > 16) ? 32 : 16;
 }
 
-void run(const Gemm& g) {
-  const VectorIsa isa = vector_isa();
-  const int64_t width = panel_width(g, isa), per = outputs_per_panel(g, width);
-  const int64_t panels = (g.outputs() + per - 1) / per;
-  auto loop = [&](int64_t p0, int64_t p1) { run_panels(g, isa, width, p0, p1); };
+int64_t panel_count(const Gemm& g, int64_t width) {
+  const int64_t per = outputs_per_panel(g, width);
+  return (g.outputs() + per - 1) / per;
+}
+
+void run(const Gemm& g, VectorIsa isa, const Prepacked& ready = {}) {
+  const int64_t width = panel_width(g, isa), panels = panel_count(g, width);
+  auto loop = [&](int64_t p0, int64_t p1) { run_panels(g, isa, width, p0, p1, ready); };
   if (g.M * g.N * g.K < kParallelWork) return loop(0, panels);
   parallel_chunks(panels, 1, loop);  // panels taken in turn (model/parallel.hpp)
 }
 
 }  // namespace
 
-void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor& bias, float* y, GemmStore store) {
+// The panels of a PackedPanels, packed again when what they were packed from has changed.
+class PanelCache {
+ public:
+  static Prepacked ready(PackedPanels& cache, const Gemm& g, VectorIsa isa, const at::Tensor& weight,
+                         const at::Tensor& bias) {
+    const int64_t width = panel_width(g, isa), panels = panel_count(g, width);
+    const std::array<int64_t, 8> key{reinterpret_cast<int64_t>(g.w), weight._version(),
+                                     reinterpret_cast<int64_t>(g.b), bias.defined() ? bias._version() : 0,
+                                     g.N, g.K, static_cast<int64_t>(g.store), width};
+    std::lock_guard<std::mutex> lock(cache.mutex_);
+    if (cache.key_ != key || cache.panels_.empty()) {
+      cache.panels_.assign(panels * g.K * width, 0.0f);
+      cache.biases_.assign(panels * width, 0.0f);
+      for (int64_t p = 0; p < panels; ++p)
+        pack(g, p, width, isa, cache.panels_.data() + p * g.K * width, cache.biases_.data() + p * width);
+      cache.key_ = key;
+    }
+    return {cache.panels_.data(), cache.biases_.data()};
+  }
+};
+
+void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor& bias, float* y, GemmStore store,
+          PackedPanels* packed) {
   TORCH_CHECK(weight.dim() == 2 && weight.scalar_type() == torch::kFloat && weight.is_contiguous() &&
                   weight.device().is_cpu(),
               "gemm: weight must be a contiguous f32 CPU matrix");
@@ -296,17 +331,20 @@ void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor&
   TORCH_CHECK(store != GemmStore::SwiGLU || weight.size(0) % 2 == 0,
               "gemm: SwiGLU needs gate and up rows of equal count, got ", weight.size(0), " rows");
   const int64_t N = weight.size(0);
-  run(Gemm{x, weight.data_ptr<float>(), bias.defined() ? bias.data_ptr<float>() : nullptr, M, N, weight.size(1), y,
-           store == GemmStore::SwiGLU ? N / 2 : N, false, store, -1});
+  const Gemm g{x, weight.data_ptr<float>(), bias.defined() ? bias.data_ptr<float>() : nullptr, M, N, weight.size(1), y,
+               store == GemmStore::SwiGLU ? N / 2 : N, false, store, -1};
+  const VectorIsa isa = vector_isa();
+  if (!packed || weight.is_inference() || (bias.defined() && bias.is_inference())) return run(g, isa);
+  run(g, isa, PanelCache::ready(*packed, g, isa, weight, bias));
 }
 
 void gemm_nt(const float* x, int64_t M, int64_t K, const float* w, int64_t N, const float* bias, float* y,
              int64_t band) {
-  run(Gemm{x, w, bias, M, N, K, y, N, false, GemmStore::Set, band});
+  run(Gemm{x, w, bias, M, N, K, y, N, false, GemmStore::Set, band}, vector_isa());
 }
 
 void gemm_nn(const float* x, int64_t M, int64_t K, const float* w, int64_t N, float* y, int64_t ldy, int64_t band) {
-  run(Gemm{x, w, nullptr, M, N, K, y, ldy > 0 ? ldy : N, true, GemmStore::Set, band});
+  run(Gemm{x, w, nullptr, M, N, K, y, ldy > 0 ? ldy : N, true, GemmStore::Set, band}, vector_isa());
 }
 
 }  // namespace litestage

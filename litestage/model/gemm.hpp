@@ -7,7 +7,10 @@
 // follows a product in a decoder layer (a residual add, SwiGLU) is done as each tile is stored,
 // while its sums are still in registers.
 
+#include <array>
 #include <cstdint>
+#include <mutex>
+#include <vector>
 
 #include <ATen/core/Tensor.h>
 
@@ -20,10 +23,29 @@ enum class GemmStore {
   SwiGLU,  // W stacks gate rows over up rows (2I, K); y (M, I) = silu(s_gate) * s_up
 };
 
+// A weight's panels packed once and reused by every product with it. Without it each call packs
+// the panels it reads, which costs little when a call has many rows but adds up for a small
+// layer's rows split over the threads (each thread then reads every panel). Repacked when the
+// weight or bias changes storage or version (an in-place update, a load), or the store mode or the
+// panel width changes; inference tensors keep no version, so products with them pack per call.
+// Copies start empty. Safe to share between threads.
+class PackedPanels {
+ public:
+  PackedPanels() = default;
+  PackedPanels(const PackedPanels&) {}
+  PackedPanels& operator=(const PackedPanels&) { return *this; }
+
+ private:
+  friend class PanelCache;
+  std::mutex mutex_;
+  std::array<int64_t, 8> key_{};
+  std::vector<float> panels_, biases_;
+};
+
 // x (M, K) and y (M, N) row-major floats (y not aliasing x; (M, N/2) for SwiGLU); weight (N, K) f32
-// contiguous; bias (N) f32 or undefined.
+// contiguous; bias (N) f32 or undefined; `packed` (optional) keeps the weight's panels between calls.
 void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor& bias, float* y,
-          GemmStore store = GemmStore::Set);
+          GemmStore store = GemmStore::Set, PackedPanels* packed = nullptr);
 
 // The same on raw row-major arrays: y = x w^T (+ bias) with w (N, K), bias N floats or nullptr.
 // With band >= 0 the product is causal: row m's columns n > band + m are left unwritten.

@@ -10,6 +10,7 @@
 
 #include "litestage/model/config.hpp"
 #include "litestage/model/fused_rows.hpp"
+#include "litestage/model/gemm.hpp"
 #include "litestage/model/observer.hpp"
 
 namespace litestage {
@@ -88,9 +89,13 @@ class AttentionImpl : public torch::nn::Module {
   const FusedRows& qkv_weight() const { return qkv_weight_; }
   const FusedRows& qkv_bias() const { return qkv_bias_; }  // undefined without q/k/v biases
   bool fused() const;
+  // q/k/v's and o_proj's weights packed for model/gemm, kept between prompts (model/prefill_kernel).
+  PackedPanels& qkv_panels() const { return qkv_panels_; }
+  PackedPanels& o_panels() const { return o_panels_; }
 
  private:
   FusedRows qkv_weight_, qkv_bias_;
+  mutable PackedPanels qkv_panels_, o_panels_;
   int64_t heads_, kv_heads_, head_dim_;
   double scale_;
 };
@@ -105,9 +110,13 @@ class MLPImpl : public torch::nn::Module {
   // gate/up's weights as rows of one tensor; fused() while both still view it.
   const FusedRows& gate_up_weight() const { return gate_up_; }
   bool fused() const;
+  // gate/up's (for SwiGLU) and down's weights packed for model/gemm, kept between prompts.
+  PackedPanels& gate_up_panels() const { return gate_up_panels_; }
+  PackedPanels& down_panels() const { return down_panels_; }
 
  private:
   FusedRows gate_up_;
+  mutable PackedPanels gate_up_panels_, down_panels_;
 };
 TORCH_MODULE(MLP);
 

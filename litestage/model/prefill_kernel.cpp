@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-
-#include <ATen/Parallel.h>
 #include <cmath>
 #include <vector>
 
@@ -11,6 +9,7 @@
 #include "litestage/model/kernel_rows.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/layers.hpp"
+#include "litestage/model/parallel.hpp"
 #include "litestage/model/skip_plan.hpp"
 #include "litestage/model/vector_math.hpp"
 
@@ -47,13 +46,14 @@ struct Shape {
 };
 
 // Where a layer's work is split over the threads. By rows when every thread can afford to read all
-// of the layer's weights: each then keeps its rows' activations in its own cache from one product
-// to the next, and the norms and RoPE run in parallel (on a small model, moving activations between
-// cores and waiting at each product's end cost more than the products). Otherwise, for large
-// weights, each product splits its weight panels over the threads (model/gemm) and the row work
-// runs on the calling thread.
+// of the layer's weights (packed once and kept, PackedPanels): chunks of rows, taken by the threads
+// in turn, go from norm through every product of a pass without waiting for other rows, and the
+// norms and RoPE run in parallel. On a small model, moving activations between cores and waiting
+// at each product's end cost more than the products. Otherwise, for large weights, each product
+// splits its weight panels over the threads (model/gemm) and the row work runs on the calling
+// thread.
 constexpr int64_t kRowSplitWeightBytes = int64_t{8} << 20;  // per layer
-constexpr int64_t kRowGrain = 16;                           // fewer rows than this per thread: one thread
+constexpr int64_t kRowGrain = 24;                           // rows per chunk: whole 6-row tiles
 
 std::atomic<PrefillSplit>& split_setting() {
   static std::atomic<PrefillSplit> split{PrefillSplit::Auto};
@@ -70,23 +70,28 @@ bool split_by_rows(const DecoderLayerImpl& layer) {
   return elements * static_cast<int64_t>(sizeof(float)) <= kRowSplitWeightBytes;
 }
 
-// fn(r0, r1) over the prompt's rows: split over the threads, or all on this thread.
+// fn(r0, r1) over the prompt's rows: in chunks the threads take in turn (model/parallel.hpp), or
+// all on this thread.
 template <class Fn>
 void over_rows(int64_t rows, bool split, const Fn& fn) {
-  if (split) return at::parallel_for(0, rows, kRowGrain, fn);
+  if (split) return parallel_chunks(rows, kRowGrain, fn);
   fn(0, rows);
 }
+
+// The layer's kept panels when split by rows (each thread then reads all of them, every call);
+// none for large layers, whose products pack their panels per call, split over the threads.
+PackedPanels* kept(PackedPanels& panels, bool split) { return split ? &panels : nullptr; }
 
 // Rows [r0, r1) (token rows of the batch): norm, q/k/v, RoPE; the scaled queries to q
 // (B*KV, G*T, D), a KV group's heads stacked as LibTorch's path stacks them; the keys and values
 // to their cache slots.
-void qkv_rows(AttentionImpl& attn, const float* x, int64_t r0, int64_t r1, const Shape& s,
+void qkv_rows(AttentionImpl& attn, const float* x, int64_t r0, int64_t r1, const Shape& s, bool split,
               const RotaryEmbedding& rope_table, const RMSNormImpl& norm, float* q, float* keys, float* values) {
   Scratch& b = scratch();
   const int64_t n = r1 - r0;
   float* qkv = space(b.qkv, n * s.width());
   gemm(norm_rows(x + r0 * s.hidden, n, s.hidden, norm, b.norm), n, attn.qkv_weight().tensor(),
-       attn.qkv_bias().tensor(), qkv);
+       attn.qkv_bias().tensor(), qkv, GemmStore::Set, kept(attn.qkv_panels(), split));
   const float* cos = rope_table.cos().data_ptr<float>();
   const float* sin = rope_table.sin().data_ptr<float>();
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.D)));
@@ -121,13 +126,13 @@ void attend_group(const Shape& s, int64_t r, const float* q, const float* keys, 
 }
 
 // Rows [r0, r1): x += ffn(norm(x)), the SwiGLU applied as gate/up's tiles are stored.
-void ffn_rows(MLPImpl& mlp, float* x, int64_t r0, int64_t r1, const Shape& s, const RMSNormImpl& norm) {
+void ffn_rows(MLPImpl& mlp, float* x, int64_t r0, int64_t r1, const Shape& s, bool split, const RMSNormImpl& norm) {
   Scratch& b = scratch();
   const int64_t n = r1 - r0;
   float* act = space(b.act, n * mlp.gate_proj->weight.size(0));
   gemm(norm_rows(x + r0 * s.hidden, n, s.hidden, norm, b.norm), n, mlp.gate_up_weight().tensor(), {}, act,
-       GemmStore::SwiGLU);
-  gemm(act, n, mlp.down_proj->weight, {}, x + r0 * s.hidden, GemmStore::Add);
+       GemmStore::SwiGLU, kept(mlp.gate_up_panels(), split));
+  gemm(act, n, mlp.down_proj->weight, {}, x + r0 * s.hidden, GemmStore::Add, kept(mlp.down_panels(), split));
 }
 
 Shape shape_of(const DecoderLayerImpl& layer, const torch::Tensor& h, int64_t start, const KVCache& cache,
@@ -167,9 +172,9 @@ void prefill_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor&
     float* keys = cache.keys(layer_index).data_ptr<float>();
     float* values = cache.values(layer_index).data_ptr<float>();
     over_rows(s.rows(), split, [&](int64_t r0, int64_t r1) {
-      qkv_rows(attn, x, r0, r1, s, rope_table, *layer.input_layernorm, q, keys, values);
+      qkv_rows(attn, x, r0, r1, s, split, rope_table, *layer.input_layernorm, q, keys, values);
     });
-    at::parallel_for(0, s.B * s.KV, 1, [&](int64_t g0, int64_t g1) {
+    parallel_chunks(s.B * s.KV, 1, [&](int64_t g0, int64_t g1) {  // KV groups taken in turn
       for (int64_t r = g0; r < g1; ++r)
         attend_group(s, r, q + r * s.G * s.T * s.D, keys + r * s.cap * s.D, values + r * s.cap * s.D, att);
     });
@@ -178,8 +183,9 @@ void prefill_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor&
   if (attention || ffn)
     over_rows(s.rows(), split, [&](int64_t r0, int64_t r1) {
       if (attention)
-        gemm(att + r0 * s.H * s.D, r1 - r0, attn.o_proj->weight, attn.o_proj->bias, x + r0 * s.hidden, GemmStore::Add);
-      if (ffn) ffn_rows(*layer.mlp, x, r0, r1, s, *layer.post_attention_layernorm);
+        gemm(att + r0 * s.H * s.D, r1 - r0, attn.o_proj->weight, attn.o_proj->bias, x + r0 * s.hidden, GemmStore::Add,
+             kept(attn.o_panels(), split));
+      if (ffn) ffn_rows(*layer.mlp, x, r0, r1, s, split, *layer.post_attention_layernorm);
     });
 }
 

@@ -114,6 +114,38 @@ TEST_CASE("gemm_nt and gemm_nn: causal bands and a row stride, as attention uses
   set_vector_isa(saved_isa);
 }
 
+TEST_CASE("gemm with kept panels: the same products, repacked after in-place updates or another weight",
+          "[model][gemm]") {
+  torch::NoGradGuard ng;
+  const VectorIsa saved_isa = vector_isa();
+  const int64_t M = 13, K = 40, N = 34;
+  auto x = torch::randn({M, K});
+  auto product = [&](const torch::Tensor& w, const torch::Tensor& b, GemmStore store, PackedPanels* kept) {
+    auto y = torch::zeros({M, store == GemmStore::SwiGLU ? N / 2 : N});
+    gemm(x.data_ptr<float>(), M, w, b, y.data_ptr<float>(), store, kept);
+    return y;
+  };
+  for (VectorIsa isa : supported_vector_isas()) {
+    set_vector_isa(isa);
+    INFO(vector_isa_name(isa));
+    PackedPanels kept;
+    auto w = torch::randn({N, K}), b = torch::randn({N});
+    for (GemmStore store : {GemmStore::Set, GemmStore::SwiGLU, GemmStore::Set}) {  // the mode changes twice
+      CHECK(torch::equal(product(w, b, store, &kept), product(w, b, store, nullptr)));
+      CHECK(torch::equal(product(w, b, store, &kept), product(w, b, store, nullptr)));  // from the kept panels
+    }
+    w.mul_(-0.5);  // in place: same storage, new version
+    CHECK(torch::equal(product(w, b, GemmStore::Set, &kept), product(w, b, GemmStore::Set, nullptr)));
+    b.add_(1.0);
+    CHECK(torch::equal(product(w, b, GemmStore::Set, &kept), product(w, b, GemmStore::Set, nullptr)));
+    auto other = torch::randn({N, K});
+    CHECK(torch::equal(product(other, {}, GemmStore::Set, &kept), product(other, {}, GemmStore::Set, nullptr)));
+    PackedPanels copy = kept;  // copies start empty and pack their own
+    CHECK(torch::equal(product(w, b, GemmStore::Set, &copy), product(w, b, GemmStore::Set, nullptr)));
+  }
+  set_vector_isa(saved_isa);
+}
+
 TEST_CASE("gemm: refuses weights it cannot multiply", "[model][gemm]") {
   torch::NoGradGuard ng;
   std::vector<float> x(4), y(4);

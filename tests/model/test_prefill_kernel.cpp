@@ -84,6 +84,23 @@ TEST_CASE("prefill kernel: split by rows or by weight panels over 1 and 2 thread
   at::set_num_threads(saved_threads);
 }
 
+TEST_CASE("prefill kernel: weights updated in place between prompts are the ones multiplied", "[model][kernel]") {
+  auto m = random_model(tiny_llama_config(), 8);
+  const SkipPlan none;
+  set_prefill_split(PrefillSplit::Rows);  // the split that keeps packed panels
+  auto before = chunked_logits(m, none, true, 2, 21, 13);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : m->named_parameters())
+      if (p.key().find("proj") != std::string::npos) p.value().mul_(0.75);  // every projection, q/k/v and gate/up included
+  }
+  auto after = chunked_logits(m, none, true, 2, 21, 13);
+  set_prefill_split(PrefillSplit::Auto);
+  auto want = chunked_logits(m, none, false, 2, 21, 13);
+  CHECK(max_rel_error(after, want) < 1e-5);
+  CHECK(max_rel_error(before, want) > 1e-3);  // the update changed the logits
+}
+
 TEST_CASE("prefill kernel: f32 weights only; bf16 prompts take LibTorch's ops unchanged", "[model][kernel][dtype]") {
   auto cfg = tiny_qwen2_config();
   auto m = random_model(cfg, 3);
