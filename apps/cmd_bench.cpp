@@ -58,9 +58,10 @@ class ReadProbe {
   torch::Tensor buffer_;
 };
 
-// Matrix-product throughput in f32 and, where supported, bf16, so slow kernels show at a glance;
-// returns the figure for the run's dtype (0 if not measured).
-double print_gemm_throughput(const Runtime& rt) {
+// Matrix-product throughput through LibTorch in f32 and, where supported, bf16, so slow kernels show
+// at a glance, and on CPU the prefill kernel's own f32 GEMM. Returns the figure the run's prompts
+// multiply at: the kernel's for f32 with kernels on, else LibTorch's for the run's dtype (0 if none).
+double print_gemm_throughput(const Runtime& rt, bool kernels) {
   constexpr int n = 1024;
   std::printf("GEMM %d^3:", n);
   double ours = 0;
@@ -70,20 +71,31 @@ double print_gemm_throughput(const Runtime& rt) {
     if (dt == rt.dtype) ours = gflops;
     std::printf("  %s %.1f GFLOP/s", dtype_name(dt).c_str(), gflops);
   }
-  std::printf("   (%s)\n", runtime_description(rt).c_str());
+  std::printf("   (LibTorch: %s)\n", runtime_description(rt).c_str());
+  if (rt.device.is_cpu()) {
+    const double kernel = measure_kernel_gemm_gflops(n);
+    std::printf("GEMM %d^3:  f32 %.1f GFLOP/s   (the prefill kernel's, %d threads; LibTorch's f32 products run OpenBLAS on one)\n",
+                n, kernel, at::get_num_threads());
+    if (rt.dtype == c10::kFloat && kernels) ours = kernel;
+  }
   return ours;
 }
+
+// Models whose per-token reads exceed this get a read pass after every repeat (model weights
+// larger than any last-level cache; smaller ones decode from cache).
+constexpr int64_t kPairedFloorBytes = int64_t{64} << 20;
 
 struct Measurement {
   double prefill_seconds;  // median
   double decode_seconds;   // median per token
-  double floor_ratio;      // median over repeats of decode time per token / a read pass just before
+  double floor_ratio;      // median over repeats of decode time per token / a read pass just after
 };
 
-// Each repeat: a prompt, then gen_len decode steps, with a pass of `probe` just before them (the
-// bandwidth floor, measured side by side so that drift in the machine's load hits both).
+// Each repeat: a prompt, then gen_len decode steps. The floor: with `paired`, a pass of `probe`
+// after each repeat's steps (measured side by side, so that drift in the machine's load hits both);
+// else `floor_seconds` from start-up (a small model decodes from cache, which a pass would evict).
 Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int64_t>& prompt, int gen_len,
-                    int warmup, int repeats, bool kernels, const ReadProbe& probe) {
+                    int warmup, int repeats, bool kernels, const ReadProbe& probe, bool paired, double floor_seconds) {
   c10::InferenceMode im;
   const auto& rt = model->runtime();
   const int64_t P = static_cast<int64_t>(prompt.size());
@@ -103,7 +115,6 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
     auto next = logits.view({1, -1}).argmax(-1).view({1, 1});
     synchronize(rt.device);
     double tp = t.seconds();
-    const double floor_seconds = probe.pass();
     t.reset();
     for (int g = 0; g < gen_len; ++g) {
       logits = model->forward(next, fo);
@@ -112,10 +123,11 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
     }
     synchronize(rt.device);
     double td = t.seconds() / std::max(gen_len, 1);
+    const double floor = paired ? probe.pass() : floor_seconds;
     if (rep >= warmup) {
       prefill.push_back(tp);
       decode.push_back(td);
-      ratio.push_back(td / floor_seconds);
+      ratio.push_back(td / floor);
     }
   }
   return {median(prefill), median(decode), median(ratio)};
@@ -176,15 +188,16 @@ int run_bench(const std::vector<std::string>& args) {
   std::vector<double> passes;
   for (int i = 0; i < 3; ++i) passes.push_back(probe.pass());
   const double floor_ms = median(passes) * 1e3, bw = probe.bandwidth(median(passes));
+  const bool paired = read_per_token > kPairedFloorBytes;
 
   std::printf("model: %s  %s  %.1fM parameters  %.1f MB  %d layers  (%s, %d threads, %s)\n",
               model_dir.empty() ? (config_file + " [random weights]").c_str() : model_dir.c_str(),
               cfg.model_type.c_str(), cfg.num_parameters() / 1e6, weight_bytes / 1e6, model->num_layers(),
               dtype_name(rt.dtype).c_str(), at::get_num_threads(), rt.device.str().c_str());
-  std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token (now; /floor below\n"
-              "divides each repeat's decode by a read pass just before it)\n",
-              bw / 1e9, read_per_token / 1e6, floor_ms);
-  const double gemm_gflops = print_gemm_throughput(rt);
+  std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token%s\n", bw / 1e9,
+              read_per_token / 1e6, floor_ms,
+              paired ? " (now; /floor below divides each repeat's decode by a read pass just after it)" : "");
+  const double gemm_gflops = print_gemm_throughput(rt, kernels);
   std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", prompt_len, gen_len, repeats,
               warmup);
 
@@ -197,7 +210,7 @@ int run_bench(const std::vector<std::string>& args) {
   Measurement base{};
   for (double f : fractions) {
     auto plan = plan_for_fraction(f, model->num_layers());
-    auto m = measure(model, plan, prompt, gen_len, warmup, repeats, kernels, probe);
+    auto m = measure(model, plan, prompt, gen_len, warmup, repeats, kernels, probe, paired, floor_ms / 1e3);
     if (f == 0.0) base = m;
     double removed = plan.removed_weight_fraction(cfg);
     double ideal = 1.0 / (1.0 - removed);
@@ -212,7 +225,9 @@ int run_bench(const std::vector<std::string>& args) {
   const double flops = forward_cost(cfg, SkipPlan{}, prompt_len, 0, c10::elementSize(rt.dtype)).flops;
   const double achieved = flops / base.prefill_seconds / 1e9;
   std::printf("prefill, full model: %.2f GFLOP per prompt, %.1f GFLOP/s", flops / 1e9, achieved);
-  if (gemm_gflops > 0) std::printf(" = %.0f%% of the GEMM %s figure above", 100 * achieved / gemm_gflops, dtype_name(rt.dtype).c_str());
+  if (gemm_gflops > 0)
+    std::printf(" = %.0f%% of the %s GEMM figure above that prompts run at", 100 * achieved / gemm_gflops,
+                dtype_name(rt.dtype).c_str());
   std::printf("\n");
   return 0;
 }

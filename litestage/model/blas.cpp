@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include "litestage/model/gemm.hpp"
 #include "litestage/model/runtime.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
@@ -92,6 +93,19 @@ std::vector<double> gemm_seconds(c10::ScalarType dtype, const c10::Device& devic
 
 double measure_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int repeats) {
   return 2.0 * n * n * n / median(gemm_seconds(dtype, device, n, 1, repeats)) / 1e9;
+}
+
+double measure_kernel_gemm_gflops(int n, int repeats) {
+  c10::InferenceMode guard;
+  auto x = torch::randn({n, n}), w = torch::randn({n, n});
+  std::vector<float> y(static_cast<size_t>(n) * n);
+  std::vector<double> seconds;
+  for (int i = 0; i <= repeats; ++i) {  // the first warms caches
+    Timer t;
+    gemm(x.data_ptr<float>(), n, w, {}, y.data());
+    if (i > 0) seconds.push_back(t.seconds());
+  }
+  return 2.0 * n * n * n / median(seconds) / 1e9;
 }
 
 double peak_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int tries) {

@@ -38,6 +38,9 @@ std::string blas_kernel_warning(const BlasInfo& blas, const CpuInfo& cpu);
 
 // Measured matrix-product throughput: median GFLOP/s of n x n x n products in dtype on device.
 double measure_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int repeats = 5);
+// The same for the f32 products of the prefill kernel (model/gemm.hpp, over all intra-op threads),
+// which run instead of LibTorch's: those hand f32 products to OpenBLAS on one thread (set_threads).
+double measure_kernel_gemm_gflops(int n, int repeats = 5);
 // What the hardware can do: the best of `tries` products after two warm-ups (a probe; a median of
 // short products swung from 35 to 674 GFLOP/s between runs on one machine).
 double peak_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int tries);

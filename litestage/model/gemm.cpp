@@ -277,8 +277,10 @@ void run_panels(const Gemm& g, VectorIsa isa, int64_t width, int64_t p0, int64_t
   }
 }
 
-// Split over the intra-op threads from this many multiply-adds.
+// Split over the intra-op threads from this many multiply-adds, in chunks of panels of at least
+// kChunkWork each (model/parallel.hpp).
 constexpr int64_t kParallelWork = int64_t{1} << 17;
+constexpr int64_t kChunkWork = int64_t{1} << 20;
 
 // Panel width: 32 columns with AVX-512 (16 for a product with at most 16 outputs), else 16.
 int64_t panel_width(const Gemm& g, VectorIsa isa) {
@@ -294,7 +296,7 @@ void run(const Gemm& g, VectorIsa isa, const Prepacked& ready = {}) {
   const int64_t width = panel_width(g, isa), panels = panel_count(g, width);
   auto loop = [&](int64_t p0, int64_t p1) { run_panels(g, isa, width, p0, p1, ready); };
   if (g.M * g.N * g.K < kParallelWork) return loop(0, panels);
-  parallel_chunks(panels, 1, loop);  // panels taken in turn (model/parallel.hpp)
+  parallel_chunks(panels, chunk_grain(panels, g.M * g.K * width, kChunkWork), loop);
 }
 
 }  // namespace

@@ -154,18 +154,17 @@ struct Product {
 };
 
 // Split over the intra-op threads from this many multiply-adds (smaller products run on the
-// calling thread: a parallel region costs more than they do), in about kChunksPerThread chunks per
-// thread of at least a quarter of that work each (model/parallel.hpp).
+// calling thread: a parallel region costs more than they do), in chunks of rows of at least
+// kChunkWork each (model/parallel.hpp).
 constexpr int64_t kParallelWork = int64_t{1} << 17;
-constexpr int64_t kChunksPerThread = 8;
+constexpr int64_t kChunkWork = int64_t{1} << 18;
 
 template <typename W>
 void run_product(const Product<W>& p) {
   const int64_t row_work = p.cols * p.batch;
   auto loop = [&p](int64_t begin, int64_t end) { p.run(begin, end); };
   if (p.rows * row_work < kParallelWork) return loop(0, p.rows);
-  const int64_t chunks = kChunksPerThread * at::get_num_threads();
-  parallel_chunks(p.rows, std::max((p.rows + chunks - 1) / chunks, (kParallelWork / 4) / row_work), loop);
+  parallel_chunks(p.rows, chunk_grain(p.rows, row_work, kChunkWork), loop);
 }
 
 }  // namespace

@@ -45,47 +45,51 @@ struct Shape {
   int64_t rows() const { return B * T; }
 };
 
-// Where a layer's work is split over the threads. By rows when every thread can afford to read all
-// of the layer's weights (packed once and kept, PackedPanels): chunks of rows, taken by the threads
-// in turn, go from norm through every product of a pass without waiting for other rows, and the
-// norms and RoPE run in parallel. On a small model, moving activations between cores and waiting
-// at each product's end cost more than the products. Otherwise, for large weights, each product
-// splits its weight panels over the threads (model/gemm) and the row work runs on the calling
-// thread.
-constexpr int64_t kRowSplitWeightBytes = int64_t{8} << 20;  // per layer
-constexpr int64_t kRowGrain = 24;                           // rows per chunk: whole 6-row tiles
+// How a layer's work splits over the threads. A small layer (weights of 8 MB or less, as in the
+// demo model) keeps its weights packed (PackedPanels), and a prompt of at least two chunks of rows
+// splits by rows: chunks taken by the threads in turn go from norm through every product of a
+// pass without waiting for other rows, and the norms and RoPE run in parallel. On a small model,
+// moving activations between cores and waiting at each product's end cost more than the products.
+// Otherwise (a large layer, or a short prompt) each product splits its weight panels over the
+// threads (model/gemm) and the row work runs on the calling thread.
+constexpr int64_t kSmallLayerBytes = int64_t{8} << 20;
+constexpr int64_t kRowGrain = 24;  // rows per chunk: whole 6-row tiles
+
+struct Split {
+  bool rows;  // by rows, else by weight panels
+  bool keep;  // the products use the layer's kept panels
+};
 
 std::atomic<PrefillSplit>& split_setting() {
   static std::atomic<PrefillSplit> split{PrefillSplit::Auto};
   return split;
 }
 
-bool split_by_rows(const DecoderLayerImpl& layer) {
+Split split_for(const DecoderLayerImpl& layer, int64_t rows) {
   const PrefillSplit forced = split_setting().load();
-  if (forced != PrefillSplit::Auto) return forced == PrefillSplit::Rows;
+  if (forced != PrefillSplit::Auto) return {forced == PrefillSplit::Rows, forced == PrefillSplit::Rows};
   const auto& a = *layer.self_attn;
   const auto& m = *layer.mlp;
   const int64_t elements = a.qkv_weight().tensor().numel() + a.o_proj->weight.numel() +
                            m.gate_up_weight().tensor().numel() + m.down_proj->weight.numel();
-  return elements * static_cast<int64_t>(sizeof(float)) <= kRowSplitWeightBytes;
+  const bool small = elements * static_cast<int64_t>(sizeof(float)) <= kSmallLayerBytes;
+  return {small && rows >= 2 * kRowGrain, small};
 }
 
 // fn(r0, r1) over the prompt's rows: in chunks the threads take in turn (model/parallel.hpp), or
 // all on this thread.
 template <class Fn>
-void over_rows(int64_t rows, bool split, const Fn& fn) {
-  if (split) return parallel_chunks(rows, kRowGrain, fn);
+void over_rows(int64_t rows, const Split& split, const Fn& fn) {
+  if (split.rows) return parallel_chunks(rows, kRowGrain, fn);
   fn(0, rows);
 }
 
-// The layer's kept panels when split by rows (each thread then reads all of them, every call);
-// none for large layers, whose products pack their panels per call, split over the threads.
-PackedPanels* kept(PackedPanels& panels, bool split) { return split ? &panels : nullptr; }
+PackedPanels* kept(PackedPanels& panels, const Split& split) { return split.keep ? &panels : nullptr; }
 
 // Rows [r0, r1) (token rows of the batch): norm, q/k/v, RoPE; the scaled queries to q
 // (B*KV, G*T, D), a KV group's heads stacked as LibTorch's path stacks them; the keys and values
 // to their cache slots.
-void qkv_rows(AttentionImpl& attn, const float* x, int64_t r0, int64_t r1, const Shape& s, bool split,
+void qkv_rows(AttentionImpl& attn, const float* x, int64_t r0, int64_t r1, const Shape& s, const Split& split,
               const RotaryEmbedding& rope_table, const RMSNormImpl& norm, float* q, float* keys, float* values) {
   Scratch& b = scratch();
   const int64_t n = r1 - r0;
@@ -126,7 +130,8 @@ void attend_group(const Shape& s, int64_t r, const float* q, const float* keys, 
 }
 
 // Rows [r0, r1): x += ffn(norm(x)), the SwiGLU applied as gate/up's tiles are stored.
-void ffn_rows(MLPImpl& mlp, float* x, int64_t r0, int64_t r1, const Shape& s, bool split, const RMSNormImpl& norm) {
+void ffn_rows(MLPImpl& mlp, float* x, int64_t r0, int64_t r1, const Shape& s, const Split& split,
+              const RMSNormImpl& norm) {
   Scratch& b = scratch();
   const int64_t n = r1 - r0;
   float* act = space(b.act, n * mlp.gate_proj->weight.size(0));
@@ -161,7 +166,8 @@ void prefill_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor&
               "prefill_layer_step: the KV cache and rope tables must be f32");
   auto& attn = *layer.self_attn;
   const Shape s = shape_of(layer, h, start, cache, rope_table);
-  const bool split = split_by_rows(layer), attention = !plan.skip_attention(layer_index);
+  const Split split = split_for(layer, s.rows());
+  const bool attention = !plan.skip_attention(layer_index);
   const bool ffn = !plan.skip_ffn(layer_index);
   float* x = h.data_ptr<float>();
   Scratch& b = scratch();

@@ -25,9 +25,9 @@ class SkipPlan;
 void prefill_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& h, int64_t start, KVCache& cache,
                         const RotaryEmbedding& rope, const SkipPlan& plan);
 
-// How a layer's work splits over the threads: Auto picks by the size of the layer's weights (by
-// rows when every thread can afford to read all of them, else each product by weight panels); Rows
-// and Panels force one, to compare them or to test both.
+// How a layer's work splits over the threads: Auto picks by the size of the layer's weights and the
+// prompt (by rows for a small layer and a long enough prompt, else each product by weight panels);
+// Rows and Panels force one, to compare them or to test both.
 enum class PrefillSplit { Auto, Rows, Panels };
 void set_prefill_split(PrefillSplit split);
 

@@ -56,3 +56,15 @@ TEST_CASE("parallel_chunks: every index once, in chunks of the grain, on 1 and 2
   CHECK(bad == 0);
   at::set_num_threads(saved);
 }
+
+TEST_CASE("chunk_grain: chunks of at least the given work, but at least one per thread", "[model][parallel]") {
+  const int saved = at::get_num_threads();
+  at::set_num_threads(2);
+  CHECK(chunk_grain(1000, 10, 100) == 10);      // 100 chunks of 10 items, 100 work each
+  CHECK(chunk_grain(1000, 10, 1000000) == 500);  // the work asks for one chunk: one per thread instead
+  CHECK(chunk_grain(7, 0, 5) == 4);              // no work per item: capped at one chunk per thread
+  CHECK(chunk_grain(1, 1, 1) == 1);
+  at::set_num_threads(1);
+  CHECK(chunk_grain(1000, 10, 1000000) == 1000);
+  at::set_num_threads(saved);
+}
