@@ -48,7 +48,8 @@ void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor&
           GemmStore store = GemmStore::Set, PackedPanels* packed = nullptr);
 
 // The same on raw row-major arrays: y = x w^T (+ bias) with w (N, K), bias N floats or nullptr.
-// With band >= 0 the product is causal: row m's columns n > band + m are left unwritten.
+// With band >= 0 the product is causal: row m's columns n > band + m hold no defined value (tiles
+// past every row's band are skipped, and the rest are written whole).
 void gemm_nt(const float* x, int64_t M, int64_t K, const float* w, int64_t N, const float* bias, float* y,
              int64_t band = -1);
 // y = x w with w (K, N), y's rows ldy floats apart (0: N). With band >= 0, x is causal: its entries
