@@ -17,27 +17,7 @@ float exp_sum_generic(float* x, int64_t n, float shift) {
   return sum;
 }
 
-void silu_mul_generic(const float* gate, const float* up, float* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] * up[i] / (1.0f + std::exp(-gate[i]));
-}
-
 #ifdef LITESTAGE_X86_KERNELS
-LITESTAGE_AVX512 float exp_sum_avx512(float* x, int64_t n, float shift) {
-  const __m512 s = _mm512_set1_ps(shift);
-  __m512 acc = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m512 e = Sleef_expf16_u10avx512f(_mm512_sub_ps(_mm512_loadu_ps(x + i), s));
-    _mm512_storeu_ps(x + i, e);
-    acc = _mm512_add_ps(acc, e);
-  }
-  alignas(64) float lanes[16];  // not _mm512_reduce_add_ps: GCC 12 flags its unmasked extracts
-  _mm512_store_ps(lanes, acc);
-  float sum = 0.0f;
-  for (float v : lanes) sum += v;
-  return sum + exp_sum_generic(x + i, n - i, shift);
-}
-
 // softmax_prefix on whole vectors, the last one masked.
 LITESTAGE_AVX512 void softmax_avx512(float* x, int64_t visible, int64_t n) {
   auto mask = [&](int64_t i) { return static_cast<__mmask16>(visible - i >= 16 ? 0xFFFF : (1u << (visible - i)) - 1); };
@@ -61,13 +41,6 @@ LITESTAGE_AVX512 void softmax_avx512(float* x, int64_t visible, int64_t n) {
   std::fill(x + visible, x + n, 0.0f);
 }
 
-LITESTAGE_AVX512 void silu_mul_avx512(const float* gate, const float* up, float* out, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    _mm512_storeu_ps(out + i, simd::silu_mul(_mm512_loadu_ps(gate + i), _mm512_loadu_ps(up + i)));
-  silu_mul_generic(gate + i, up + i, out + i, n - i);
-}
-
 LITESTAGE_AVX2 float exp_sum_avx2(float* x, int64_t n, float shift) {
   const __m256 s = _mm256_set1_ps(shift);
   __m256 acc = _mm256_setzero_ps();
@@ -84,21 +57,11 @@ LITESTAGE_AVX2 float exp_sum_avx2(float* x, int64_t n, float shift) {
   return sum + exp_sum_generic(x + i, n - i, shift);
 }
 
-LITESTAGE_AVX2 void silu_mul_avx2(const float* gate, const float* up, float* out, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(out + i, simd::silu_mul(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
-  silu_mul_generic(gate + i, up + i, out + i, n - i);
-}
 #endif
 
 float exp_sum(float* x, int64_t n, float shift) {
 #ifdef LITESTAGE_X86_KERNELS
-  switch (vector_isa()) {
-    case VectorIsa::Avx512: return exp_sum_avx512(x, n, shift);
-    case VectorIsa::Avx2: return exp_sum_avx2(x, n, shift);
-    case VectorIsa::Generic: break;
-  }
+  if (vector_isa() == VectorIsa::Avx2) return exp_sum_avx2(x, n, shift);
 #endif
   return exp_sum_generic(x, n, shift);
 }
@@ -114,17 +77,6 @@ void softmax_prefix(float* x, int64_t visible, int64_t n) {
   const float inv = 1.0f / exp_sum(x, visible, top);
   for (int64_t i = 0; i < visible; ++i) x[i] *= inv;
   std::fill(x + visible, x + n, 0.0f);
-}
-
-void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
-#ifdef LITESTAGE_X86_KERNELS
-  switch (vector_isa()) {
-    case VectorIsa::Avx512: return silu_mul_avx512(gate, up, out, n);
-    case VectorIsa::Avx2: return silu_mul_avx2(gate, up, out, n);
-    case VectorIsa::Generic: break;
-  }
-#endif
-  silu_mul_generic(gate, up, out, n);
 }
 
 }  // namespace litestage

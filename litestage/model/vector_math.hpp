@@ -1,5 +1,5 @@
 #pragma once
-// Elementwise loops of the prompt kernel (model/prefill_kernel) with a vectorised exp (SLEEF's
+// The softmax of the prompt kernel (model/prefill_kernel) with a vectorised exp (SLEEF's
 // AVX-512 or AVX2 expf, 1-ulp; std::exp elsewhere), picked by the ISA of model/matvec.hpp.
 
 #include <cstdint>
@@ -8,8 +8,5 @@ namespace litestage {
 
 // In place: x[0..visible) becomes its softmax and x[visible..n) zero (a causal row), visible >= 1.
 void softmax_prefix(float* x, int64_t visible, int64_t n);
-
-// out[i] = silu(gate[i]) * up[i] = gate[i] * up[i] / (1 + exp(-gate[i])), for i < n.
-void silu_mul(const float* gate, const float* up, float* out, int64_t n);
 
 }  // namespace litestage

@@ -6,11 +6,28 @@
 #include <torch/torch.h>
 
 #include "litestage/model/matvec.hpp"
+#include "litestage/model/simd.hpp"
 #include "litestage/model/vector_math.hpp"
 
 using namespace litestage;
 
-TEST_CASE("softmax_prefix and silu_mul: every instruction set this CPU has, against double precision",
+namespace {
+
+#ifdef LITESTAGE_X86_KERNELS
+// simd::silu_mul over n floats, n a multiple of 16, one register width at a time.
+LITESTAGE_AVX512 void silu_mul_avx512(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16)
+    _mm512_storeu_ps(out + i, simd::silu_mul(_mm512_loadu_ps(g + i), _mm512_loadu_ps(u + i)));
+}
+LITESTAGE_AVX2 void silu_mul_avx2(const float* g, const float* u, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; i += 8)
+    _mm256_storeu_ps(out + i, simd::silu_mul(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+}
+#endif
+
+}  // namespace
+
+TEST_CASE("softmax_prefix: every instruction set this CPU has, against double precision",
           "[model][vector_math]") {
   const VectorIsa saved_isa = vector_isa();
   for (VectorIsa isa : supported_vector_isas()) {
@@ -27,13 +44,26 @@ TEST_CASE("softmax_prefix and silu_mul: every instruction set this CPU has, agai
           CHECK(std::abs(row[i] - expected) <= 1e-6 + 1e-5 * expected);
         }
       }
-      auto up = torch::randn({n});
-      std::vector<float> out(n, std::nanf(""));
-      silu_mul(x.data_ptr<float>(), up.data_ptr<float>(), out.data(), n);
-      auto g = x.to(torch::kDouble), want = g * torch::sigmoid(g) * up.to(torch::kDouble);
-      for (int64_t i = 0; i < n; ++i)
-        CHECK(std::abs(out[i] - want[i].item<double>()) <= 1e-5 * (1 + std::abs(want[i].item<double>())));
     }
   }
   set_vector_isa(saved_isa);
 }
+
+#ifdef LITESTAGE_X86_KERNELS
+TEST_CASE("simd::silu_mul (the SwiGLU store of the prompt's GEMM): AVX-512 and AVX2 against double precision",
+          "[model][vector_math]") {
+  const int64_t n = 1024;
+  auto gate = (torch::randn({n}, torch::kDouble) * 8).to(torch::kFloat);  // exp over a wide range
+  auto up = torch::randn({n});
+  auto g = gate.to(torch::kDouble), want = g * torch::sigmoid(g) * up.to(torch::kDouble);
+  for (VectorIsa isa : supported_vector_isas()) {
+    if (isa == VectorIsa::Generic) continue;
+    INFO(vector_isa_name(isa));
+    std::vector<float> out(n, std::nanf(""));
+    (isa == VectorIsa::Avx512 ? silu_mul_avx512 : silu_mul_avx2)(gate.data_ptr<float>(), up.data_ptr<float>(),
+                                                                 out.data(), n);
+    for (int64_t i = 0; i < n; ++i)
+      CHECK(std::abs(out[i] - want[i].item<double>()) <= 1e-5 * (1 + std::abs(want[i].item<double>())));
+  }
+}
+#endif
