@@ -4,7 +4,6 @@
 #include <cmath>
 #include <vector>
 
-#include <ATen/Parallel.h>
 #include <torch/types.h>
 
 #include "litestage/model/matvec.hpp"
@@ -251,7 +250,7 @@ struct Prepacked {
 // rows against it.
 void run_panels(const Gemm& g, VectorIsa isa, int64_t width, int64_t p0, int64_t p1, const Prepacked& ready) {
   thread_local std::vector<float> buffer, bias_buffer;
-  buffer.resize(g.K * width), bias_buffer.resize(width);
+  if (!ready.panels) buffer.resize(g.K * width), bias_buffer.resize(width);
   const int64_t per = outputs_per_panel(g, width);
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t n0 = p * per, cols = std::min(per, g.outputs() - n0);
