@@ -171,7 +171,7 @@ void prefill_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor&
   const bool ffn = !plan.skip_ffn(layer_index);
   float* x = h.data_ptr<float>();
   Scratch& b = scratch();
-  float* att = space(b.att, s.rows() * s.H * s.D);
+  float* att = attention ? space(b.att, s.rows() * s.H * s.D) : nullptr;
   if (attention) {
     cache.expect_at(layer_index, start);
     float* q = space(b.q, s.rows() * s.H * s.D);
