@@ -1,5 +1,6 @@
 #include "litestage/model/fused_rows.hpp"
 
+#include "litestage/model/weight_memory.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -9,7 +10,7 @@ FusedRows::FusedRows(std::vector<int64_t> rows, std::vector<int64_t> trailing, c
   int64_t total = 0;
   for (int64_t r : rows_) offsets_.push_back(total), total += r;
   trailing.insert(trailing.begin(), total);
-  fused_ = torch::empty(trailing, opts);
+  fused_ = empty_weight(trailing, opts);
 }
 
 torch::Tensor FusedRows::block(std::size_t i) const {

@@ -7,12 +7,13 @@
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/matvec.hpp"
 #include "litestage/model/skip_plan.hpp"
+#include "litestage/model/weight_memory.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias, const torch::TensorOptions& opts) {
-  weight = register_parameter("weight", torch::empty({out, in}, opts));
+  weight = register_parameter("weight", empty_weight({out, in}, opts));
   if (with_bias) bias = register_parameter("bias", torch::empty({out}, opts));
 }
 
@@ -29,7 +30,7 @@ torch::Tensor project(const torch::Tensor& x, const torch::Tensor& weight, const
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) const { return project(x, weight, bias); }
 
 EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t dim, const torch::TensorOptions& opts) {
-  weight = register_parameter("weight", torch::empty({vocab, dim}, opts));
+  weight = register_parameter("weight", empty_weight({vocab, dim}, opts));
 }
 
 torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) const {
