@@ -12,6 +12,7 @@
 #include "litestage/model/blas.hpp"
 #include "litestage/model/cost.hpp"
 #include "litestage/model/kv_cache.hpp"
+#include "litestage/model/weight_memory.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
@@ -39,7 +40,8 @@ class ReadProbe {
   ReadProbe(int64_t bytes, const Runtime& rt)
       : device_(rt.device),
         bytes_(static_cast<double>(bytes)),
-        buffer_(torch::ones({std::max<int64_t>(bytes / 4, 1024)}, torch::TensorOptions().dtype(torch::kFloat).device(rt.device))) {
+        buffer_(empty_weight({std::max<int64_t>(bytes / 4, 1024)}, torch::TensorOptions().dtype(torch::kFloat).device(rt.device))
+                    .fill_(1)) {  // in memory mapped as the weights are (model/weight_memory.hpp)
     pass();  // the first pass warms caches and page tables
   }
   // Seconds one pass takes per `bytes` read.
@@ -57,6 +59,14 @@ class ReadProbe {
   double bytes_;
   torch::Tensor buffer_;
 };
+
+// How the weights (and the read pass) are paged: huge pages read faster (model/weight_memory.hpp).
+void print_page_use() {
+  const int64_t huge = process_huge_page_bytes();
+  std::printf("memory pages: transparent huge pages '%s'", transparent_huge_page_mode().c_str());
+  if (huge >= 0) std::printf(", %.1f MB of this process on 2 MB pages", huge / 1e6);
+  std::printf(" (weights and the read pass are mapped for them)\n");
+}
 
 // Matrix-product throughput through LibTorch in f32 and, where supported, bf16, so slow kernels show
 // at a glance, and on CPU the prefill kernel's own f32 GEMM. Returns the figure the run's prompts
@@ -81,19 +91,19 @@ double print_gemm_throughput(const Runtime& rt, bool kernels) {
   return ours;
 }
 
-// Models whose per-token reads exceed this get a read pass after every repeat (model weights
+// Models whose per-token reads exceed this get a read pass after every decode step (model weights
 // larger than any last-level cache; smaller ones decode from cache).
 constexpr int64_t kPairedFloorBytes = int64_t{64} << 20;
 
 struct Measurement {
   double prefill_seconds;  // median
   double decode_seconds;   // median per token
-  double floor_ratio;      // median over repeats of decode time per token / a read pass just after
+  double floor_ratio;      // median over repeats of decode time / the read passes paired with it
 };
 
 // Each repeat: a prompt, then gen_len decode steps. The floor: with `paired`, a pass of `probe`
-// after each repeat's steps (measured side by side, so that drift in the machine's load hits both);
-// else `floor_seconds` from start-up (a small model decodes from cache, which a pass would evict).
+// after every step (side by side, so that drift in the machine's load hits both alike); else
+// `floor_seconds` from start-up (a small model decodes from cache, which a pass would evict).
 Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int64_t>& prompt, int gen_len,
                     int warmup, int repeats, bool kernels, const ReadProbe& probe, bool paired, double floor_seconds) {
   c10::InferenceMode im;
@@ -115,19 +125,21 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
     auto next = logits.view({1, -1}).argmax(-1).view({1, 1});
     synchronize(rt.device);
     double tp = t.seconds();
-    t.reset();
+    double steps = 0, floors = 0;
     for (int g = 0; g < gen_len; ++g) {
+      t.reset();
       logits = model->forward(next, fo);
       next = logits.view({1, -1}).argmax(-1).view({1, 1});
       (void)next.item<int64_t>();  // a real decode loop reads the token back every step
+      synchronize(rt.device);
+      const double st = t.seconds(), fl = paired ? probe.pass() : floor_seconds;
+      steps += st;
+      floors += fl;
     }
-    synchronize(rt.device);
-    double td = t.seconds() / std::max(gen_len, 1);
-    const double floor = paired ? probe.pass() : floor_seconds;
     if (rep >= warmup) {
       prefill.push_back(tp);
-      decode.push_back(td);
-      ratio.push_back(td / floor);
+      decode.push_back(steps / gen_len);
+      ratio.push_back(steps / floors);
     }
   }
   return {median(prefill), median(decode), median(ratio)};
@@ -196,7 +208,8 @@ int run_bench(const std::vector<std::string>& args) {
               dtype_name(rt.dtype).c_str(), at::get_num_threads(), rt.device.str().c_str());
   std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token%s\n", bw / 1e9,
               read_per_token / 1e6, floor_ms,
-              paired ? " (now; /floor below divides each repeat's decode by a read pass just after it)" : "");
+              paired ? " (now; /floor below divides each repeat's decode steps by a read pass after each step)" : "");
+  if (rt.device.is_cpu()) print_page_use();
   const double gemm_gflops = print_gemm_throughput(rt, kernels);
   std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", prompt_len, gen_len, repeats,
               warmup);
