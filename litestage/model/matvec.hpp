@@ -24,6 +24,11 @@ void set_vector_isa(VectorIsa isa);              // throws if this CPU or build 
 float dot(const float* a, const float* b, int64_t n);
 float dot(const float* a, const c10::BFloat16* b, int64_t n);
 
+// The sum of p[0..n), read the way the matrix-vector product reads its rows: split over the
+// intra-op threads, each reading its share as 8 interleaved streams (AVX-512 or AVX2; plain
+// loops elsewhere). A streaming read to compare decode steps with (`litestage bench`'s floor).
+double read_sum(const float* p, int64_t n);
+
 // y = W x (+ bias): weight (rows, cols) contiguous row-major, f32 or bf16; bias (rows) of the
 // same dtype, or undefined; x has cols floats, y rows floats (not aliasing x). With batch > 1, x
 // is (batch, cols) and y (batch, rows), row-major: each weight row is read from memory once for

@@ -91,3 +91,22 @@ TEST_CASE("linear_matvec: one row in x's dtype, as torch::linear; matvec_applies
     CHECK_FALSE(matvec_applies(torch::randn({1, 4}), w));  // autograd needs LibTorch's ops
   }
 }
+
+TEST_CASE("read_sum: the sum of every element, each instruction set, 1 and 2 threads, ragged lengths",
+          "[model][matvec]") {
+  const int saved = at::get_num_threads();
+  const VectorIsa saved_isa = vector_isa();
+  for (VectorIsa isa : supported_vector_isas()) {
+    set_vector_isa(isa);
+    for (int threads : {1, 2}) {
+      at::set_num_threads(threads);
+      for (int64_t n : {0, 1, 15, 127, 128, 1000, 100003}) {
+        INFO(vector_isa_name(isa) << " " << threads << " threads, n " << n);
+        auto x = torch::arange(n, torch::kFloat).remainder(7) + 1;  // small integers: exact sums
+        CHECK(read_sum(x.data_ptr<float>(), n) == x.to(torch::kDouble).sum().item<double>());
+      }
+    }
+  }
+  set_vector_isa(saved_isa);
+  at::set_num_threads(saved);
+}
