@@ -136,9 +136,8 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
       next = logits.view({1, -1}).argmax(-1).view({1, 1});
       (void)next.item<int64_t>();  // a real decode loop reads the token back every step
       synchronize(rt.device);
-      const double st = t.seconds(), fl = paired ? probe.pass() : floor_seconds;
-      steps += st;
-      floors += fl;
+      steps += t.seconds();
+      floors += paired ? probe.pass() : floor_seconds;
     }
     if (rep >= warmup) {
       prefill.push_back(tp);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 
 #include <ATen/Parallel.h>
 #include <torch/types.h>
@@ -188,11 +189,30 @@ float dot_any(const float* x, const W* w, int64_t n) {
   return dot_generic(x, w, n);
 }
 
-constexpr int kRowBlock = 8;  // rows per AVX-512 block (dot_rows_avx512)
-// Rows per block by weight type: f32 rows in blocks; bf16 rows one by one (widening bf16 makes its
-// product compute-bound here, and blocks of 4 or 8 rows measured no faster).
-template <typename W> constexpr int kBlockOf = 1;
-template <> constexpr int kBlockOf<float> = kRowBlock;
+// Rows per AVX-512 block (dot_rows_avx512) for f32 weights; bf16 rows go one by one (widening bf16
+// makes its product compute-bound here, and blocks of 4 or 8 rows measured no faster). Also the
+// streams per thread of read_sum.
+constexpr int kRowBlock = 8;
+
+// sum of p[0..n) with the current instruction set: kRowBlock streams (AVX-512, AVX2), else sixteen
+// independent sums as in dot_generic.
+double sum_streams_any(const float* p, int64_t n) {
+#ifdef LITESTAGE_X86_KERNELS
+  switch (current_isa().load(std::memory_order_relaxed)) {
+    case VectorIsa::Avx512: return sum_streams_avx512<kRowBlock>(p, n);
+    case VectorIsa::Avx2: return sum_streams_avx2<kRowBlock>(p, n);
+    case VectorIsa::Generic: break;
+  }
+#endif
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += p[i + j];
+  double sum = 0;
+  for (float v : acc) sum += v;
+  for (; i < n; ++i) sum += p[i];
+  return sum;
+}
 
 // One product: y = W x (+ b) for `batch` vectors, x (batch, cols) and y (batch, rows) row-major.
 template <typename W>
@@ -204,18 +224,16 @@ struct Product {
   float* y;
 
   // Weight rows [begin, end); each row is read from memory once and reused, from cache, for
-  // every vector of the batch. With AVX-512, f32 rows kBlockOf at a time.
+  // every vector of the batch. With AVX-512, f32 rows kRowBlock at a time.
   void run(int64_t begin, int64_t end) const {
 #ifdef LITESTAGE_X86_KERNELS
-    constexpr int RB = kBlockOf<W>;
-    if (RB > 1 && current_isa().load(std::memory_order_relaxed) == VectorIsa::Avx512)
-      for (; begin + RB <= end; begin += RB) {
+    if (std::is_same_v<W, float> && current_isa().load(std::memory_order_relaxed) == VectorIsa::Avx512)
+      for (; begin + kRowBlock <= end; begin += kRowBlock)
         for (int64_t v = 0; v < batch; ++v) {
-          float out[RB];
-          dot_rows_avx512<RB>(x + v * cols, w + begin * cols, cols, out);
-          for (int k = 0; k < RB; ++k) y[v * rows + begin + k] = out[k] + (b ? widen(b[begin + k]) : 0.0f);
+          float out[kRowBlock];
+          dot_rows_avx512<kRowBlock>(x + v * cols, w + begin * cols, cols, out);
+          for (int k = 0; k < kRowBlock; ++k) y[v * rows + begin + k] = out[k] + (b ? widen(b[begin + k]) : 0.0f);
         }
-      }
 #endif
     for (int64_t r = begin; r < end; ++r) {
       const W* row = w + r * cols;
@@ -268,27 +286,11 @@ void set_vector_isa(VectorIsa isa) {
 double read_sum(const float* p, int64_t n) {
   const int threads = std::max(at::get_num_threads(), 1);
   std::vector<double> part(threads, 0.0);
-  auto one = [&](int64_t t) {
-    const int64_t b = n * t / threads, e = n * (t + 1) / threads;
-#ifdef LITESTAGE_X86_KERNELS
-    if (current_isa().load(std::memory_order_relaxed) == VectorIsa::Avx512)
-      return void(part[t] = sum_streams_avx512<kRowBlock>(p + b, e - b));
-#endif
-#ifdef LITESTAGE_X86_KERNELS
-    if (current_isa().load(std::memory_order_relaxed) == VectorIsa::Avx2)
-      return void(part[t] = sum_streams_avx2<kRowBlock>(p + b, e - b));
-#endif
-    float acc[16] = {};  // independent sums, as in dot_generic
-    int64_t i = b;
-    for (; i + 16 <= e; i += 16)
-      for (int j = 0; j < 16; ++j) acc[j] += p[i + j];
-    double sum = 0;
-    for (float v : acc) sum += v;
-    for (; i < e; ++i) sum += p[i];
-    part[t] = sum;
-  };
   at::parallel_for(0, threads, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) one(t);
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t b = n * t / threads, e = n * (t + 1) / threads;
+      part[t] = sum_streams_any(p + b, e - b);
+    }
   });
   double sum = 0;
   for (double v : part) sum += v;

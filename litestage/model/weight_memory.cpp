@@ -3,6 +3,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <c10/util/accumulate.h>
+
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
@@ -17,10 +19,9 @@ constexpr int64_t kHugePage = int64_t{2} << 20;
 constexpr int64_t kPage = 4096;
 
 #ifdef __linux__
-// `bytes` (rounded up to 4 KB) of fresh memory starting on a 2 MB boundary, marked for huge pages.
-// Only whole 2 MB extents inside the mapping get huge pages; the tail keeps 4 KB pages.
-void* map_huge_aligned(int64_t bytes) {
-  const int64_t length = (bytes + kPage - 1) / kPage * kPage;
+// `length` bytes (a multiple of 4 KB) of fresh memory starting on a 2 MB boundary, marked for huge
+// pages. Only whole 2 MB extents inside the mapping get huge pages; the tail keeps 4 KB pages.
+void* map_huge_aligned(int64_t length) {
   void* raw = mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw_error("cannot map ", length, " bytes for a weight (out of memory?)");
   const auto base = reinterpret_cast<uintptr_t>(raw);
@@ -45,14 +46,12 @@ bool weight_gets_huge_pages(int64_t bytes, const torch::TensorOptions& opts) {
 }
 
 torch::Tensor empty_weight(at::IntArrayRef sizes, const torch::TensorOptions& opts) {
-  int64_t numel = 1;
-  for (int64_t s : sizes) numel *= s;
-  const int64_t bytes = numel * static_cast<int64_t>(c10::elementSize(c10::typeMetaToScalarType(opts.dtype())));
+  const int64_t bytes = c10::multiply_integers(sizes) * static_cast<int64_t>(opts.dtype().itemsize());
   if (!weight_gets_huge_pages(bytes, opts)) return torch::empty(sizes, opts);
 #ifdef __linux__
-  void* data = map_huge_aligned(bytes);
-  const auto length = static_cast<size_t>((bytes + kPage - 1) / kPage * kPage);
-  return torch::from_blob(data, sizes, [length](void* p) { munmap(p, length); }, opts);
+  const int64_t length = (bytes + kPage - 1) / kPage * kPage;
+  return torch::from_blob(map_huge_aligned(length), sizes,
+                          [length](void* p) { munmap(p, static_cast<size_t>(length)); }, opts);
 #else
   return torch::empty(sizes, opts);
 #endif

@@ -17,7 +17,7 @@ namespace litestage {
 // An uninitialised tensor for a weight (see above).
 torch::Tensor empty_weight(at::IntArrayRef sizes, const torch::TensorOptions& opts);
 
-// Whether empty_weight(sizes, opts) maps huge-page-aligned memory for such a tensor.
+// Whether empty_weight maps huge-page-aligned memory for a tensor of `bytes` with these options.
 bool weight_gets_huge_pages(int64_t bytes, const torch::TensorOptions& opts);
 
 // The kernel's transparent-huge-page mode ("always", "madvise", "never"), or "unavailable".
