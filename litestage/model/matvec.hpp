@@ -1,8 +1,8 @@
 #pragma once
 // The building blocks of one-token (decode) steps on CPU: vectorised dot products and the
 // matrix-vector product y = W x (+ b), threaded over rows, for f32 and bf16 weights. Activations
-// and sums stay f32; a bf16 weight is widened as it is read (exact), so a bf16 model streams half
-// the bytes of an f32 one. Used by the decode kernel and by Linear for a single token.
+// and sums stay f32, so a bf16 model streams half the bytes of an f32 one. Used by the decode
+// kernel and by Linear for a single token.
 
 #include <cstdint>
 #include <vector>
@@ -20,6 +20,15 @@ VectorIsa vector_isa();
 std::vector<VectorIsa> supported_vector_isas();  // Generic first
 void set_vector_isa(VectorIsa isa);              // throws if this CPU or build lacks it
 
+// Whether products with bf16 weights multiply-add pairs of bf16 values natively (AVX512-BF16's
+// vdpbf16ps) when the instruction set is AVX-512, rather than widening each weight to f32 first:
+// on by default where this CPU and build have it (widening made the product compute-bound, 1.4-1.5x
+// the read floor on a 2-core AMD EPYC; pairs run at the floor). Both give the same sums up to
+// their order: x is rounded to bf16 either way (see matvec).
+bool native_bf16_supported();
+bool native_bf16();
+void set_native_bf16(bool on);  // throws if on and unsupported
+
 // sum_i a[i] b[i], n elements.
 float dot(const float* a, const float* b, int64_t n);
 float dot(const float* a, const c10::BFloat16* b, int64_t n);
@@ -32,7 +41,9 @@ double read_sum(const float* p, int64_t n);
 // y = W x (+ bias): weight (rows, cols) contiguous row-major, f32 or bf16; bias (rows) of the
 // same dtype, or undefined; x has cols floats, y rows floats (not aliasing x). With batch > 1, x
 // is (batch, cols) and y (batch, rows), row-major: each weight row is read from memory once for
-// all of them, so a batch of decode rows costs about one row's memory traffic.
+// all of them, so a batch of decode rows costs about one row's memory traffic. With bf16 weights
+// x is rounded to bf16 first, as LibTorch's (and Hugging Face's) bf16 layers take their input;
+// each product of two bf16 values is exact in f32 and the sums are f32, as in oneDNN's bf16 GEMMs.
 void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, float* y, int64_t batch = 1);
 
 // Whether x W^T is one row on the CPU without autograd, x and W both f32 or both bf16, W

@@ -10,6 +10,10 @@
 #define LITESTAGE_X86_KERNELS 1
 #define LITESTAGE_AVX512 __attribute__((target("avx512f")))
 #define LITESTAGE_AVX2 __attribute__((target("avx2,fma")))
+// AVX512-BF16's pair dot products (vdpbf16ps), where the compiler knows them (GCC 10, Clang 9 on).
+#if defined(__clang__) ? __clang_major__ >= 9 : __GNUC__ >= 10
+#define LITESTAGE_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#endif
 
 extern "C" {
 LITESTAGE_AVX512 __m512 Sleef_expf16_u10avx512f(__m512);

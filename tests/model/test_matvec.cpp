@@ -21,34 +21,81 @@ double rel_error(const torch::Tensor& got, const torch::Tensor& want) {
 
 }  // namespace
 
+// Every way this CPU can run a product: each instruction set, and with AVX-512 the bf16 pairs both
+// native (AVX512-BF16) and widened where the CPU has them.
+struct Path {
+  VectorIsa isa;
+  bool native_bf16;
+};
+std::vector<Path> product_paths() {
+  std::vector<Path> out;
+  for (VectorIsa isa : supported_vector_isas()) {
+    out.push_back({isa, false});
+    if (isa == VectorIsa::Avx512 && native_bf16_supported()) out.push_back({isa, true});
+  }
+  return out;
+}
+
 TEST_CASE("matvec: every instruction set this CPU has, f32 and bf16, bias or not, batch 1 and 3, 1 and 2 threads",
           "[model][matvec]") {
   torch::NoGradGuard ng;
   const int saved = at::get_num_threads();
   const VectorIsa saved_isa = vector_isa();
+  const bool saved_native = native_bf16();
   CHECK(saved_isa == supported_vector_isas().back());  // the best is the default
-  // Rows x cols: ragged tails (cols % 64, % 16 and % 8 != 0), below and above the threading threshold.
-  const std::vector<std::pair<int64_t, int64_t>> shapes{{7, 13}, {96, 200}, {300, 500}, {640, 515}};
-  for (VectorIsa isa : supported_vector_isas()) {
-    set_vector_isa(isa);
+  CHECK(saved_native == native_bf16_supported());
+  // Rows x cols: ragged tails (cols % 64, % 32, % 16 and % 8 != 0; rows % 8 != 0), below and above
+  // the threading threshold.
+  const std::vector<std::pair<int64_t, int64_t>> shapes{{7, 13}, {96, 200}, {300, 500}, {640, 515}, {203, 1111}};
+  for (Path path : product_paths()) {
+    set_vector_isa(path.isa);
+    set_native_bf16(path.native_bf16);
     for (auto dtype : {torch::kFloat, torch::kBFloat16})
       for (auto [rows, cols] : shapes)
         for (bool with_bias : {false, true})
           for (int64_t batch : {1, 3})
             for (int threads : {1, 2}) {
               at::set_num_threads(threads);
-              INFO(vector_isa_name(isa) << " " << c10::toString(dtype) << " " << rows << "x" << cols << " bias "
-                                        << with_bias << " batch " << batch << ", " << threads << " threads");
+              INFO(vector_isa_name(path.isa) << (path.native_bf16 ? " native bf16 " : " ") << c10::toString(dtype)
+                                             << " " << rows << "x" << cols << " bias " << with_bias << " batch "
+                                             << batch << ", " << threads << " threads");
               auto w = torch::randn({rows, cols}).to(dtype);
               auto b = with_bias ? torch::randn({rows}).to(dtype) : torch::Tensor();
               auto x = torch::randn({batch, cols});
               auto y = torch::full({batch, rows}, -1.0f);
               matvec(w, b, x.data_ptr<float>(), y.data_ptr<float>(), batch);
-              for (int64_t v = 0; v < batch; ++v) CHECK(rel_error(y[v], exact(w, b, x[v])) < 1e-5);
+              // bf16 weights take x rounded to bf16: exact against those values.
+              const auto x_taken = x.to(dtype).to(torch::kFloat);
+              for (int64_t v = 0; v < batch; ++v) CHECK(rel_error(y[v], exact(w, b, x_taken[v])) < 1e-5);
             }
   }
   at::set_num_threads(saved);
   set_vector_isa(saved_isa);
+  set_native_bf16(saved_native);
+}
+
+TEST_CASE("matvec: bf16 weights round x to bf16 on every path; native pairs refused where the CPU lacks them",
+          "[model][matvec]") {
+  torch::NoGradGuard ng;
+  const VectorIsa saved_isa = vector_isa();
+  const bool saved_native = native_bf16();
+  // x = 1 + 2^-10 rounds to 1 in bf16 (8 bits of mantissa): W x is then exactly the row sums.
+  auto w = torch::ones({16, 64}).to(torch::kBFloat16);
+  std::vector<float> x(64, 1.0f + 1.0f / 1024), y(16);
+  for (Path path : product_paths()) {
+    set_vector_isa(path.isa);
+    set_native_bf16(path.native_bf16);
+    INFO(vector_isa_name(path.isa) << (path.native_bf16 ? " native bf16" : ""));
+    matvec(w, {}, x.data(), y.data());
+    for (float v : y) CHECK(v == 64.0f);
+  }
+  set_vector_isa(saved_isa);
+  set_native_bf16(saved_native);
+  if (!native_bf16_supported())
+    CHECK_THROWS_WITH(set_native_bf16(true), Catch::Contains("no native bf16 dot products"));
+  else
+    CHECK_NOTHROW(set_native_bf16(true));
+  set_native_bf16(saved_native);
 }
 
 TEST_CASE("matvec: dot products over f32 and bf16, and a mismatched bias is refused", "[model][matvec]") {
