@@ -116,7 +116,7 @@ LITESTAGE_AVX512_BF16 inline __m512bh load_pairs(const uint16_t* p, int64_t n) {
 // added into an f32 lane at once (vdpbf16ps), two sums per row. Over TinyLlama-1.1B's bf16 shapes
 // on a 2-core AMD EPYC this ran at 1.14-1.32x a plain 8-stream read of the same bytes where widening
 // took 1.36-1.47x (3 alternating runs); blocks of 4 rows matched 8, one row at a time with pairs was
-// slower than widening, and eight rows of plain loads with no arithmetic at all took 1.18x.
+// slower than widening, and eight rows of plain loads with no arithmetic at all took 1.10-1.18x.
 // `next` as for dot_rows_avx512.
 template <int R>
 LITESTAGE_AVX512_BF16 void dot_rows_bf16(const uint16_t* x, const uint16_t* w, int64_t cols, float* out,
