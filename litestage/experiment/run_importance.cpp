@@ -32,13 +32,15 @@ ImportanceResult run_importance(Session& session, bool write) {
   }
   auto r = estimate_importance(session.generator(), session.full_pipeline_config(), data.examples, settings);
   if (write) {
-    nlohmann::json j = {{"model", spec.model}, {"ids_fingerprint", data.info.ids_fingerprint}, {"split", data.info},
-                        {"importance", r}};
-    dist::write_output(path.string(), j.dump(2) + "\n");
+    // ranking.txt first: importance.json marks the step done (a rerun reuses it and writes nothing),
+    // so a run killed between the two must find no importance.json.
     std::string ranking;
     for (const auto& s : r.ranking()) ranking += to_string(s) + " " + std::to_string(r.score(s)) + "\n";
     dist::write_output((fs::path(spec.output_dir) / "ranking.txt").string(),
                       "# sub-layer, accumulated cos(in, out); most redundant first\n" + ranking);
+    nlohmann::json j = {{"model", spec.model}, {"ids_fingerprint", data.info.ids_fingerprint}, {"split", data.info},
+                        {"importance", r}};
+    dist::write_output(path.string(), j.dump(2) + "\n");
   }
   return r;
 }
