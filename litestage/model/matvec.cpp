@@ -271,7 +271,8 @@ double sum_streams_any(const float* p, int64_t n) {
 }
 
 // One product: y = W x (+ b) for `batch` vectors, x (batch, cols) and y (batch, rows) row-major;
-// with bf16 weights, x holds values rounded to bf16 and xb their bits where the pairs are native.
+// with bf16 weights, x holds values rounded to bf16, or (null, and) xb their bits where the pairs
+// are native.
 template <typename W>
 struct Product {
   const W* w;
@@ -332,20 +333,22 @@ struct Product {
   }
 };
 
-// x (n floats) rounded to bf16 for a product with bf16 weights: the values, and their bits where
-// the pairs are native. Reused between calls by each calling thread.
+// x (n floats) rounded to bf16 for a product with bf16 weights: their bits where the pairs are
+// native, else the rounded values as f32 (only one is read). Reused between calls by each thread.
 struct RoundedInput {
   std::vector<float> values;
   std::vector<uint16_t> bits;
 };
 
-const RoundedInput& round_to_bf16(const float* x, int64_t n, bool keep_bits) {
+const RoundedInput& round_to_bf16(const float* x, int64_t n, bool as_bits) {
   thread_local RoundedInput r;
-  r.values.resize(n), r.bits.resize(keep_bits ? n : 0);
+  r.values.resize(as_bits ? 0 : n), r.bits.resize(as_bits ? n : 0);
   for (int64_t i = 0; i < n; ++i) {
     const uint16_t bits = c10::BFloat16(x[i]).x;  // round to nearest even
-    r.values[i] = widen(bits);
-    if (keep_bits) r.bits[i] = bits;
+    if (as_bits)
+      r.bits[i] = bits;
+    else
+      r.values[i] = widen(bits);
   }
   return r;
 }
@@ -430,7 +433,7 @@ void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, fl
     const bool pairs = native_bf16() && vector_isa() == VectorIsa::Avx512;
     const RoundedInput& in = round_to_bf16(x, batch * cols, pairs);
     return run_product(Product<uint16_t>{bf16_bits(weight.data_ptr<c10::BFloat16>()), b, rows, cols, batch,
-                                         in.values.data(), y, pairs ? in.bits.data() : nullptr});
+                                         pairs ? nullptr : in.values.data(), y, pairs ? in.bits.data() : nullptr});
   }
   TORCH_CHECK(weight.scalar_type() == at::kFloat, "matvec: weights must be f32 or bf16");
   const float* b = bias.defined() ? bias.data_ptr<float>() : nullptr;
