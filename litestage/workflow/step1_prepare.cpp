@@ -94,11 +94,12 @@ void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint)
 // a warm-up, the search settings, and the search split's stage cache, journal and evaluator.
 void prepare(WorkflowRun& run) {
   const auto& spec = run.spec;
+  run.search_data = search_split(run.session);
+  // Claimed first: a directory refused for another configuration keeps its config.yaml.
+  claim_output_dir(run.out.string(), run_fingerprint(run.session, run.search_data));
   fs::create_directories(run.out / "cache");
   fs::create_directories(run.out / "sweeps");
   dist::write_output((run.out / "config.yaml").string(), experiment_yaml(spec));
-  run.search_data = search_split(run.session);
-  claim_output_dir(run.out.string(), run_fingerprint(run.session, run.search_data));
 
   banner("importance on " + spec.dataset + "/" + spec.importance.split + " (" +
          std::to_string(spec.importance.examples) + " examples)");

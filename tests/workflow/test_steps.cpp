@@ -74,6 +74,26 @@ TEST_CASE("step 1 claims the output directory and keeps the search split apart f
   CHECK(read_json_file((t.out / "fingerprint.json").string()).at("search").at("max_k") == 2);
 }
 
+TEST_CASE("step 1 refuses an output directory of another configuration and leaves its files as they were",
+          "[workflow][steps][shared][deepbind]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  TinyRun t(model, data, "step1-refuse");
+  const fs::path yaml = t.out.parent_path() / "e.yaml";
+  const std::string config = read_file((t.out / "config.yaml").string());
+  std::string other = read_file(yaml.string());
+  const auto at = other.find("max_k: 2");
+  REQUIRE(at != std::string::npos);
+  other.replace(at, 8, "max_k: 1");
+  write_file_atomic(yaml.string(), other);
+  Session session(load_experiment(yaml.string()));
+  WorkflowReport report;
+  WorkflowRun run(session, t.options, report);
+  CHECK_THROWS_WITH(prepare(run), Catch::Contains("search.max_k") && Catch::Contains("different configuration"));
+  CHECK(read_file((t.out / "config.yaml").string()) == config);
+  CHECK(read_json_file((t.out / "fingerprint.json").string()).at("search").at("max_k") == 2);
+}
+
 TEST_CASE("step 2 searches every epsilon within K", "[workflow][steps][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
