@@ -79,21 +79,17 @@ LITESTAGE_AVX512 float dot_avx512(const float* x, const W* w, int64_t n) {
 // core read faster than one where rows are long: on a 2-core AMD EPYC, 8 rows of 5632 floats
 // streamed 64-69 GB/s where one row at a time reached 48-50 (x, 22 KB, no longer stays in L1 beside
 // one stream's prefetched lines); rows of 2048 floats read at the same rate either way.
-// `next` is the block after this one (the same R rows' layout), fetched into cache while this one
-// is read: each block starts R new streams, which the hardware prefetchers pick up only after a
-// few misses; in a standalone loop over TinyLlama-1.1B's f32 shapes, prefetching them brought
-// 8-row blocks from 1.09-1.16x to 1.04-1.07x a plain 8-stream read (4 runs, 2-core AMD EPYC). Where
-// no block follows, `next` is this block (the prefetches then find their lines on the way).
+// No software prefetch here: fetching the next block's rows while reading this one made f32
+// decode no faster (whole TinyLlama-1.1B steps, 10 alternating pairs over two sessions; see
+// docs/architecture.md), unlike bf16 below.
 template <int R>
-LITESTAGE_AVX512 void dot_rows_avx512(const float* x, const float* w, int64_t cols, float* out, const float* next) {
+LITESTAGE_AVX512 void dot_rows_avx512(const float* x, const float* w, int64_t cols, float* out) {
   __m512 a[R][2];
   for (int k = 0; k < R; ++k) a[k][0] = a[k][1] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= cols; i += 32) {
     const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
     for (int k = 0; k < R; ++k) {
-      _mm_prefetch(reinterpret_cast<const char*>(next + k * cols + i), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(next + k * cols + i + 16), _MM_HINT_T0);
       a[k][0] = _mm512_fmadd_ps(load16(w + k * cols + i), x0, a[k][0]);
       a[k][1] = _mm512_fmadd_ps(load16(w + k * cols + i + 16), x1, a[k][1]);
     }
@@ -117,7 +113,11 @@ LITESTAGE_AVX512_BF16 inline __m512bh load_pairs(const uint16_t* p, int64_t n) {
 // on a 2-core AMD EPYC this ran at 1.14-1.32x a plain 8-stream read of the same bytes where widening
 // took 1.36-1.47x (3 alternating runs); blocks of 4 rows matched 8, one row at a time with pairs was
 // slower than widening, and eight rows of plain loads with no arithmetic at all took 1.10-1.18x.
-// `next` as for dot_rows_avx512.
+// `next` is the block after this one (the same R rows' layout), fetched into cache while this one
+// is read: each block starts R new streams, which the hardware prefetchers pick up only after a
+// few misses (whole bf16 steps with it against without, 2 alternating pairs: 41.0 and 42.9 against
+// 43.7 and 55.3 ms/token). Where no block follows, `next` is this block (the prefetches then find
+// their lines on the way).
 template <int R>
 LITESTAGE_AVX512_BF16 void dot_rows_bf16(const uint16_t* x, const uint16_t* w, int64_t cols, float* out,
                                          const uint16_t* next) {
@@ -305,13 +305,13 @@ struct Product {
     return current_isa().load(std::memory_order_relaxed) == VectorIsa::Avx512 && (std::is_same_v<W, float> || xb);
   }
 
-  // Rows r .. r + kRowBlock against vector v (only where blocks()), prefetching the block at row
-  // `fetch` (r itself where none is to be fetched).
+  // Rows r .. r + kRowBlock against vector v (only where blocks()); bf16 rows prefetch the block
+  // at row `fetch` (r itself where none is to be fetched).
   void block([[maybe_unused]] int64_t v, [[maybe_unused]] int64_t r, [[maybe_unused]] int64_t fetch,
              [[maybe_unused]] float* out) const {
 #ifdef LITESTAGE_X86_KERNELS
     if constexpr (std::is_same_v<W, float>)
-      return dot_rows_avx512<kRowBlock>(x + v * cols, w + r * cols, cols, out, w + fetch * cols);
+      return dot_rows_avx512<kRowBlock>(x + v * cols, w + r * cols, cols, out);
 #endif
 #ifdef LITESTAGE_AVX512_BF16
     if constexpr (!std::is_same_v<W, float>)
