@@ -115,8 +115,8 @@ LITESTAGE_AVX512_BF16 inline __m512bh load_pairs(const uint16_t* p, int64_t n) {
 // slower than widening, and eight rows of plain loads with no arithmetic at all took 1.10-1.18x.
 // `next` is the block after this one (the same R rows' layout), fetched into cache while this one
 // is read: each block starts R new streams, which the hardware prefetchers pick up only after a
-// few misses (whole bf16 steps with it against without, 2 alternating pairs: 41.0 and 42.9 against
-// 43.7 and 55.3 ms/token). Where no block follows, `next` is this block (the prefetches then find
+// few misses (whole bf16 steps were faster with it in 6 of 7 alternating pairs, within the
+// machine's drift; docs/architecture.md). Where no block follows, `next` is this block (the prefetches then find
 // their lines on the way).
 template <int R>
 LITESTAGE_AVX512_BF16 void dot_rows_bf16(const uint16_t* x, const uint16_t* w, int64_t cols, float* out,
