@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "litestage/model/kernel_rows.hpp"
@@ -10,6 +9,8 @@
 #include "litestage/model/skip_plan.hpp"
 #include "litestage/model/layers.hpp"
 #include "litestage/model/matvec.hpp"
+#include "litestage/model/parallel.hpp"
+#include "litestage/model/vector_math.hpp"
 
 namespace litestage {
 
@@ -35,41 +36,66 @@ Scratch& scratch() {
   return s;
 }
 
-// One head's attention output o = softmax(q K^T * scale) V over slots 0..S of its KV group.
+// One head's attention output o = softmax(q K^T * scale) V over slots 0..S of its KV group;
+// `scores` holds S floats.
 template <typename T>
 void attend(const float* q, const T* keys, const T* values, int64_t S, int64_t D, float scale, float* scores,
             float* o) {
-  float top = std::numeric_limits<float>::lowest();
-  for (int64_t t = 0; t < S; ++t) top = std::max(top, scores[t] = dot(q, keys + t * D, D) * scale);
-  float total = 0.0f;
-  for (int64_t t = 0; t < S; ++t) total += (scores[t] = std::exp(scores[t] - top));
+  for (int64_t t = 0; t < S; ++t) scores[t] = dot(q, keys + t * D, D) * scale;
+  softmax_prefix(scores, S, S);
   std::fill_n(o, D, 0.0f);
   for (int64_t t = 0; t < S; ++t) {
-    const float p = scores[t] / total;
+    const float p = scores[t];
     const T* v = values + t * D;
     for (int64_t i = 0; i < D; ++i) o[i] += p * static_cast<float>(v[i]);
   }
 }
 
+// Below this many multiply-adds (q K^T and p V over every head of the batch), attention runs on
+// the calling thread; above it, the heads are shared out over the intra-op threads
+// (model/parallel.hpp). A TinyLlama-1.1B layer at 144 slots holds about 590k.
+constexpr int64_t kParallelAttention = int64_t{1} << 17;
+
+// Every head of the B rows: qkv (B, (H + 2 KV) D) after RoPE, the step's keys and values already
+// in the cache; out (B, H D).
+template <typename T>
+void attend_heads(const float* qkv, const T* keys, const T* values, int64_t B, int64_t H, int64_t KV, int64_t D,
+                  int64_t cap, int64_t S, float* out) {
+  const int64_t G = H / KV, width = (H + 2 * KV) * D;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+  auto heads = [&](int64_t begin, int64_t end) {
+    std::vector<float>& scores = scratch().scores;  // this thread's
+    scores.resize(S);
+    for (int64_t bh = begin; bh < end; ++bh) {
+      const int64_t b = bh / H, h = bh % H, g = h / G;
+      const int64_t group = (b * KV + g) * cap * D;
+      attend(qkv + b * width + h * D, keys + group, values + group, S, D, scale, scores.data(), out + bh * D);
+    }
+  };
+  if (B * H * S * D * 2 < kParallelAttention) return heads(0, B * H);
+  parallel_chunks(B * H, chunk_grain(B * H, S * D * 2, kParallelAttention / 4), heads);
+}
+
 // Attention for the B rows of x (B, hidden), each one new token at `pos`: the projections run
-// once for the whole batch (each weight read once), RoPE, cache writes and attention per row.
+// once for the whole batch (each weight read once), RoPE and cache writes per row, then every
+// head of every row (attend_heads).
 template <typename T>
 void attention_step(AttentionImpl& attn, int layer, float* x, int64_t B, int64_t pos, KVCache& cache,
                     const RotaryEmbedding& rope_table, const RMSNormImpl& norm) {
   Scratch& s = scratch();
   const int64_t hidden = attn.o_proj->weight.size(0), D = rope_table.cos().size(1);
-  const int64_t H = attn.q_proj->weight.size(0) / D, KV = attn.k_proj->weight.size(0) / D, G = H / KV;
+  const int64_t H = attn.q_proj->weight.size(0) / D, KV = attn.k_proj->weight.size(0) / D;
   const int64_t cap = cache.capacity(), S = pos + 1, width = (H + 2 * KV) * D;
   s.norm.resize(B * hidden), s.qkv.resize(B * width), s.att.resize(B * H * D), s.out.resize(B * hidden);
-  s.scores.resize(S);
   for (int64_t b = 0; b < B; ++b) rms_norm<T>(x + b * hidden, norm, hidden, s.norm.data() + b * hidden);
   matvec(attn.qkv_weight().tensor(), attn.qkv_bias().tensor(), s.norm.data(), s.qkv.data(), B);
   const T* cos = data<T>(rope_table.cos()) + pos * D;
   const T* sin = data<T>(rope_table.sin()) + pos * D;
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+  T* keys = data<T>(cache.keys(layer));
+  T* values = data<T>(cache.values(layer));
   for (int64_t b = 0; b < B; ++b) {
-    T* kc = data<T>(cache.keys(layer)) + b * KV * cap * D;
-    T* vc = data<T>(cache.values(layer)) + b * KV * cap * D;
+    T* kc = keys + b * KV * cap * D;
+    T* vc = values + b * KV * cap * D;
     float *qs = s.qkv.data() + b * width, *ks = qs + H * D, *vs = ks + KV * D;
     rope(qs, H, D, cos, sin);
     rope(ks, KV, D, cos, sin);
@@ -77,12 +103,8 @@ void attention_step(AttentionImpl& attn, int layer, float* x, int64_t B, int64_t
       std::copy_n(ks + g * D, D, kc + (g * cap + pos) * D);  // rounds to T
       std::copy_n(vs + g * D, D, vc + (g * cap + pos) * D);
     }
-    float* att = s.att.data() + b * H * D;
-    for (int64_t h = 0; h < H; ++h) {
-      const int64_t g = h / G;
-      attend(qs + h * D, kc + g * cap * D, vc + g * cap * D, S, D, scale, s.scores.data(), att + h * D);
-    }
   }
+  attend_heads<T>(s.qkv.data(), keys, values, B, H, KV, D, cap, S, s.att.data());
   matvec(attn.o_proj->weight, attn.o_proj->bias, s.att.data(), s.out.data(), B);
   for (int64_t i = 0; i < B * hidden; ++i) x[i] += s.out[i];
 }

@@ -12,19 +12,24 @@ using namespace litestage::test;
 
 namespace {
 
-// Prefill a batch of two unpadded rows, then decode `steps` fixed tokens (so models of different
-// dtypes see the same inputs) with the kernel on or off; returns every decode step's logits,
-// stacked (steps, batch, vocab).
-torch::Tensor decode_logits(CausalLM& m, const SkipPlan& plan, bool fast, int steps) {
+// Prefill a batch of two unpadded rows (4 tokens each, or `prompt_len` made-up ones), then decode
+// `steps` fixed tokens (so models of different dtypes see the same inputs) with the kernel on or
+// off; returns every decode step's logits, stacked (steps, batch, vocab).
+torch::Tensor decode_logits(CausalLM& m, const SkipPlan& plan, bool fast, int steps, int64_t prompt_len = 4) {
   torch::InferenceMode im;
-  KVCache cache(m->config(), 2, 32, m->runtime().dtype, torch::kCPU);
+  const int64_t vocab = m->config().vocab_size;
+  KVCache cache(m->config(), 2, std::max<int64_t>(32, prompt_len + steps + 1), m->runtime().dtype, torch::kCPU);
   ForwardOptions o;
   o.skip = &plan;
   o.cache = &cache;
   o.kernels = fast;
-  auto prompt = torch::tensor(std::vector<int64_t>{1, 5, 17, 42, 9, 33, 8, 2}).view({2, 4});
+  std::vector<int64_t> ids{1, 5, 17, 42, 9, 33, 8, 2};
+  if (prompt_len != 4) {
+    ids.resize(2 * prompt_len);
+    for (int64_t i = 0; i < 2 * prompt_len; ++i) ids[i] = (1 + 7 * i) % vocab;
+  }
+  auto prompt = torch::tensor(ids).view({2, prompt_len});
   m->forward(prompt, o);
-  const int64_t vocab = m->config().vocab_size;
   std::vector<torch::Tensor> out;
   for (int64_t s = 0; s < steps; ++s) {
     auto next = torch::tensor(std::vector<int64_t>{(3 + 5 * s) % vocab, (11 + 7 * s) % vocab}).view({2, 1});
@@ -52,6 +57,25 @@ TEST_CASE("decode kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch 
         CHECK(torch::equal(fast.argmax(-1), slow.argmax(-1)));
       }
     }
+  }
+  at::set_num_threads(saved_threads);
+}
+
+TEST_CASE("decode kernel: attention over a long sequence, its heads shared out over 2 threads, equals LibTorch's ops",
+          "[model][kernel]") {
+  // 2 rows x 8 heads x ~100 slots x 64 dims: past the size at which attend_heads splits.
+  auto cfg = wide_qwen2_config();
+  cfg.max_position_embeddings = 128;
+  auto m = random_model(cfg, 9);
+  const int saved_threads = at::get_num_threads();
+  for (int threads : {1, 2}) {
+    at::set_num_threads(threads);
+    INFO(threads << " threads");
+    const SkipPlan none;
+    auto slow = decode_logits(m, none, false, 4, 100);
+    auto fast = decode_logits(m, none, true, 4, 100);
+    CHECK(max_rel_error(fast, slow) < 1e-5);
+    CHECK(torch::equal(fast.argmax(-1), slow.argmax(-1)));
   }
   at::set_num_threads(saved_threads);
 }
