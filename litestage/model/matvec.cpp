@@ -75,30 +75,28 @@ LITESTAGE_AVX512 float dot_avx512(const float* x, const W* w, int64_t n) {
   return sum;
 }
 
-// R rows of W (row stride `cols`) against x at once: out[k] = row k . x. R streams in flight per
-// core read faster than one where rows are long: on a 2-core AMD EPYC, 8 rows of 5632 floats
-// streamed 64-69 GB/s where one row at a time reached 48-50 (x, 22 KB, no longer stays in L1 beside
-// one stream's prefetched lines); rows of 2048 floats read at the same rate either way.
-// No software prefetch here: fetching the next block's rows while reading this one made f32
-// decode no faster (whole TinyLlama-1.1B steps, 10 alternating pairs over two sessions; see
-// docs/architecture.md), unlike bf16 below.
+// R rows of W against x at once: out[k] = row k . x, row k at w + k * stride (cols values each).
+// R streams in flight per core read faster than one where rows are long: on a 2-core AMD EPYC, 8
+// rows of 5632 floats streamed 64-69 GB/s where one row at a time reached 48-50 (x, 22 KB, no
+// longer stays in L1 beside one stream's prefetched lines). Product::run spaces the R rows far
+// apart (`stride` several rows), so that each stream goes on through the following rows.
 template <int R>
-LITESTAGE_AVX512 void dot_rows_avx512(const float* x, const float* w, int64_t cols, float* out) {
+LITESTAGE_AVX512 void dot_rows_avx512(const float* x, const float* w, int64_t cols, int64_t stride, float* out) {
   __m512 a[R][2];
   for (int k = 0; k < R; ++k) a[k][0] = a[k][1] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= cols; i += 32) {
     const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
     for (int k = 0; k < R; ++k) {
-      a[k][0] = _mm512_fmadd_ps(load16(w + k * cols + i), x0, a[k][0]);
-      a[k][1] = _mm512_fmadd_ps(load16(w + k * cols + i + 16), x1, a[k][1]);
+      a[k][0] = _mm512_fmadd_ps(load16(w + k * stride + i), x0, a[k][0]);
+      a[k][1] = _mm512_fmadd_ps(load16(w + k * stride + i + 16), x1, a[k][1]);
     }
   }
   for (; i + 16 <= cols; i += 16)
-    for (int k = 0; k < R; ++k) a[k][0] = _mm512_fmadd_ps(load16(w + k * cols + i), _mm512_loadu_ps(x + i), a[k][0]);
+    for (int k = 0; k < R; ++k) a[k][0] = _mm512_fmadd_ps(load16(w + k * stride + i), _mm512_loadu_ps(x + i), a[k][0]);
   for (int k = 0; k < R; ++k) {
     out[k] = sum16(_mm512_add_ps(a[k][0], a[k][1]));
-    for (int64_t j = i; j < cols; ++j) out[k] += x[j] * widen(w[k * cols + j]);
+    for (int64_t j = i; j < cols; ++j) out[k] += x[j] * widen(w[k * stride + j]);
   }
 }
 
@@ -108,35 +106,29 @@ LITESTAGE_AVX512_BF16 inline __m512bh load_pairs(const uint16_t* p) { return (__
 LITESTAGE_AVX512_BF16 inline __m512bh load_pairs(const uint16_t* p, int64_t n) {
   return (__m512bh)_mm512_maskz_loadu_epi16(static_cast<__mmask32>((uint64_t{1} << n) - 1), p);
 }
-// R rows of bf16 W (row stride `cols`) against bf16 x: out[k] = row k . x, each pair of products
-// added into an f32 lane at once (vdpbf16ps), two sums per row. Over TinyLlama-1.1B's bf16 shapes
-// on a 2-core AMD EPYC this ran at 1.14-1.32x a plain 8-stream read of the same bytes where widening
-// took 1.36-1.47x (3 alternating runs); blocks of 4 rows matched 8, one row at a time with pairs was
-// slower than widening, and eight rows of plain loads with no arithmetic at all took 1.10-1.18x.
-// `next` is the block after this one (the same R rows' layout), fetched into cache while this one
-// is read: each block starts R new streams, which the hardware prefetchers pick up only after a
-// few misses (whole bf16 steps were faster with it in 6 of 7 alternating pairs, within the
-// machine's drift; docs/architecture.md). Where no block follows, `next` is this block (the prefetches then find
-// their lines on the way).
+// R rows of bf16 W against bf16 x, laid out as in dot_rows_avx512: out[k] = row k . x, each pair
+// of products added into an f32 lane at once (vdpbf16ps), two sums per row. Over TinyLlama-1.1B's
+// bf16 shapes on a 2-core AMD EPYC, with the R rows adjacent, this ran at 1.14-1.32x a plain
+// 8-stream read of the same bytes where widening took 1.36-1.47x (3 alternating runs); blocks of 4
+// rows matched 8, and one row at a time with pairs was slower than widening. Spacing the rows as
+// Product::run does took it from 1.16-1.21x to 1.04-1.08x (6 runs; docs/architecture.md).
 template <int R>
-LITESTAGE_AVX512_BF16 void dot_rows_bf16(const uint16_t* x, const uint16_t* w, int64_t cols, float* out,
-                                         const uint16_t* next) {
+LITESTAGE_AVX512_BF16 void dot_rows_bf16(const uint16_t* x, const uint16_t* w, int64_t cols, int64_t stride,
+                                         float* out) {
   __m512 a[R][2];
   for (int k = 0; k < R; ++k) a[k][0] = a[k][1] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 64 <= cols; i += 64) {
     const __m512bh x0 = load_pairs(x + i), x1 = load_pairs(x + i + 32);
     for (int k = 0; k < R; ++k) {
-      _mm_prefetch(reinterpret_cast<const char*>(next + k * cols + i), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(next + k * cols + i + 32), _MM_HINT_T0);
-      a[k][0] = _mm512_dpbf16_ps(a[k][0], load_pairs(w + k * cols + i), x0);
-      a[k][1] = _mm512_dpbf16_ps(a[k][1], load_pairs(w + k * cols + i + 32), x1);
+      a[k][0] = _mm512_dpbf16_ps(a[k][0], load_pairs(w + k * stride + i), x0);
+      a[k][1] = _mm512_dpbf16_ps(a[k][1], load_pairs(w + k * stride + i + 32), x1);
     }
   }
   for (; i < cols; i += 32) {
     const int64_t n = std::min<int64_t>(32, cols - i);
     const __m512bh xt = load_pairs(x + i, n);
-    for (int k = 0; k < R; ++k) a[k][0] = _mm512_dpbf16_ps(a[k][0], load_pairs(w + k * cols + i, n), xt);
+    for (int k = 0; k < R; ++k) a[k][0] = _mm512_dpbf16_ps(a[k][0], load_pairs(w + k * stride + i, n), xt);
   }
   for (int k = 0; k < R; ++k) out[k] = sum16(_mm512_add_ps(a[k][0], a[k][1]));
 }
@@ -283,17 +275,23 @@ struct Product {
   const uint16_t* xb = nullptr;
 
   // Weight rows [begin, end); each row is read from memory once and reused, from cache, for
-  // every vector of the batch: kRowBlock rows at a time where a block kernel applies.
+  // every vector of the batch. Where a block kernel applies, the rows split into kRowBlock runs
+  // of `per` adjacent rows, read side by side: block j holds row j of every run, so each of its
+  // streams goes on from one row into the next instead of starting anew every row.
   void run(int64_t begin, int64_t end) const {
-    if (blocks())
-      for (; begin + kRowBlock <= end; begin += kRowBlock)
+    if (blocks()) {
+      const int64_t per = (end - begin) / kRowBlock;
+      for (int64_t j = 0; j < per; ++j)
         for (int64_t v = 0; v < batch; ++v) {
           float out[kRowBlock];
-          // Where a block follows, the first vector's pass fetches it; the others find it in cache.
-          const bool fetch = v == 0 && begin + 2 * kRowBlock <= end;
-          block(v, begin, fetch ? begin + kRowBlock : begin, out);
-          for (int k = 0; k < kRowBlock; ++k) y[v * rows + begin + k] = out[k] + bias(begin + k);
+          block(v, begin + j, per, out);
+          for (int k = 0; k < kRowBlock; ++k) {
+            const int64_t r = begin + k * per + j;
+            y[v * rows + r] = out[k] + bias(r);
+          }
         }
+      begin += per * kRowBlock;
+    }
     for (int64_t r = begin; r < end; ++r)
       for (int64_t v = 0; v < batch; ++v) y[v * rows + r] = row_dot(v, r) + bias(r);
   }
@@ -305,17 +303,16 @@ struct Product {
     return current_isa().load(std::memory_order_relaxed) == VectorIsa::Avx512 && (std::is_same_v<W, float> || xb);
   }
 
-  // Rows r .. r + kRowBlock against vector v (only where blocks()); bf16 rows prefetch the block
-  // at row `fetch` (r itself where none is to be fetched).
-  void block([[maybe_unused]] int64_t v, [[maybe_unused]] int64_t r, [[maybe_unused]] int64_t fetch,
+  // Rows r, r + per, ..., r + (kRowBlock - 1) per against vector v (only where blocks()).
+  void block([[maybe_unused]] int64_t v, [[maybe_unused]] int64_t r, [[maybe_unused]] int64_t per,
              [[maybe_unused]] float* out) const {
 #ifdef LITESTAGE_X86_KERNELS
     if constexpr (std::is_same_v<W, float>)
-      return dot_rows_avx512<kRowBlock>(x + v * cols, w + r * cols, cols, out);
+      return dot_rows_avx512<kRowBlock>(x + v * cols, w + r * cols, cols, per * cols, out);
 #endif
 #ifdef LITESTAGE_AVX512_BF16
     if constexpr (!std::is_same_v<W, float>)
-      dot_rows_bf16<kRowBlock>(xb + v * cols, w + r * cols, cols, out, w + fetch * cols);
+      dot_rows_bf16<kRowBlock>(xb + v * cols, w + r * cols, cols, per * cols, out);
 #endif
   }
 
@@ -325,7 +322,7 @@ struct Product {
     if constexpr (!std::is_same_v<W, float>)
       if (xb) {
         float out;
-        dot_rows_bf16<1>(xb + v * cols, w + r * cols, cols, &out, w + r * cols);
+        dot_rows_bf16<1>(xb + v * cols, w + r * cols, cols, cols, &out);
         return out;
       }
 #endif
