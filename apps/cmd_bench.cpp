@@ -11,6 +11,7 @@
 #include "command.hpp"
 #include "litestage/model/blas.hpp"
 #include "litestage/model/cost.hpp"
+#include "litestage/model/flop_peak.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/matvec.hpp"
 #include "litestage/model/weight_memory.hpp"
@@ -72,17 +73,23 @@ void print_page_use() {
   std::printf(" (weights and the read pass are mapped for them)\n");
 }
 
+// What the run's prompts multiply at and under: a GEMM figure and the multiply-add peak (0: none).
+struct PromptCeilings {
+  double gemm = 0, peak = 0;
+};
+
 // Matrix-product throughput through LibTorch in f32 and, where supported, bf16, so slow kernels show
-// at a glance, and on CPU the prefill kernel's own f32 GEMM. Returns the figure the run's prompts
-// multiply at: the kernel's for f32 with kernels on, else LibTorch's for the run's dtype (0 if none).
-double print_gemm_throughput(const Runtime& rt, bool kernels) {
+// at a glance, and on CPU the prefill kernel's own f32 GEMM and the cores' multiply-add peak. The
+// GEMM figure the run's prompts multiply at: the kernel's for f32 with kernels on, else LibTorch's
+// for the run's dtype; the peak: f32's, or bf16 pairs' where bf16 multiplies natively (CPU only).
+PromptCeilings print_gemm_throughput(const Runtime& rt, bool kernels) {
   constexpr int n = 1024;
   std::printf("GEMM %d^3:", n);
-  double ours = 0;
+  PromptCeilings ours;
   for (c10::ScalarType dt : {c10::kFloat, c10::kBFloat16}) {
     if (!dtype_supported(dt, rt.device)) continue;
     const double gflops = measure_gemm_gflops(dt, rt.device, n);
-    if (dt == rt.dtype) ours = gflops;
+    if (dt == rt.dtype) ours.gemm = gflops;
     std::printf("  %s %.1f GFLOP/s", dtype_name(dt).c_str(), gflops);
   }
   std::printf("   (LibTorch: %s)\n", runtime_description(rt).c_str());
@@ -90,7 +97,13 @@ double print_gemm_throughput(const Runtime& rt, bool kernels) {
     const double kernel = measure_kernel_gemm_gflops(n);
     std::printf("GEMM %d^3:  f32 %.1f GFLOP/s   (the prefill kernel's, %d threads; LibTorch's f32 products run OpenBLAS on one)\n",
                 n, kernel, at::get_num_threads());
-    if (rt.dtype == c10::kFloat && kernels) ours = kernel;
+    if (rt.dtype == c10::kFloat && kernels) ours.gemm = kernel;
+    const double f32 = f32_fma_peak_gflops(), pairs = bf16_pair_peak_gflops();
+    std::printf("multiply-add peak:  f32 %.1f GFLOP/s", f32);
+    if (pairs > 0) std::printf("  bf16 pairs %.1f GFLOP/s", pairs);
+    std::printf("   (registers only, %d threads, %s)\n", at::get_num_threads(), vector_isa_name(vector_isa()));
+    if (rt.dtype == c10::kFloat) ours.peak = f32;
+    if (rt.dtype == c10::kBFloat16) ours.peak = pairs > 0 ? pairs : f32;
   }
   return ours;
 }
@@ -213,7 +226,7 @@ int run_bench(const std::vector<std::string>& args) {
               read_per_token / 1e6, floor_ms,
               paired ? " (now; /floor below divides each repeat's decode steps by a read pass after each step)" : "");
   if (rt.device.is_cpu()) print_page_use();
-  const double gemm_gflops = print_gemm_throughput(rt, kernels);
+  const PromptCeilings ceilings = print_gemm_throughput(rt, kernels);
   std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", prompt_len, gen_len, repeats,
               warmup);
 
@@ -241,9 +254,10 @@ int run_bench(const std::vector<std::string>& args) {
   const double flops = forward_cost(cfg, SkipPlan{}, prompt_len, 0, c10::elementSize(rt.dtype)).flops;
   const double achieved = flops / base.prefill_seconds / 1e9;
   std::printf("prefill, full model: %.2f GFLOP per prompt, %.1f GFLOP/s", flops / 1e9, achieved);
-  if (gemm_gflops > 0)
-    std::printf(" = %.0f%% of the %s GEMM figure above that prompts run at", 100 * achieved / gemm_gflops,
+  if (ceilings.gemm > 0)
+    std::printf(" = %.0f%% of the %s GEMM figure above that prompts run at", 100 * achieved / ceilings.gemm,
                 dtype_name(rt.dtype).c_str());
+  if (ceilings.peak > 0) std::printf(", %.0f%% of the multiply-add peak", 100 * achieved / ceilings.peak);
   std::printf("\n");
   return 0;
 }
