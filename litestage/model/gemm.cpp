@@ -14,8 +14,6 @@ namespace litestage {
 
 namespace {
 
-constexpr int kTileRows = 6;  // rows of x per inner tile
-
 struct Gemm {
   const float* x;
   const float* w;
@@ -257,8 +255,8 @@ void run_panels(const Gemm& g, VectorIsa isa, int64_t width, int64_t p0, int64_t
     const float* panel = ready.panels ? ready.panels + p * g.K * width : buffer.data();
     const float* bias = ready.panels ? ready.biases + p * width : bias_buffer.data();
     if (!ready.panels) pack(g, p, width, isa, buffer.data(), bias_buffer.data());
-    for (int64_t m0 = 0; m0 < g.M; m0 += kTileRows) {
-      const int rows = static_cast<int>(std::min<int64_t>(kTileRows, g.M - m0));
+    for (int64_t m0 = 0; m0 < g.M; m0 += kGemmTileRows) {
+      const int rows = static_cast<int>(std::min<int64_t>(kGemmTileRows, g.M - m0));
       if (!g.w_by_k && g.band >= 0 && n0 > g.band + m0 + rows - 1) continue;  // past every row's band
       const Tile t{m0, n0, cols, panel, bias};
 #ifdef LITESTAGE_X86_KERNELS

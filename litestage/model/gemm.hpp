@@ -16,6 +16,9 @@
 
 namespace litestage {
 
+// Rows of x per inner tile: callers that split rows among threads split them in whole tiles.
+constexpr int64_t kGemmTileRows = 6;
+
 // How a product's sums s = x W^T (+ b) reach y.
 enum class GemmStore {
   Set,     // y = s

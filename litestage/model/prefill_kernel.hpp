@@ -31,6 +31,12 @@ void prefill_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor&
 enum class PrefillSplit { Auto, Rows, Panels };
 void set_prefill_split(PrefillSplit split);
 
+// Rows per chunk when a prompt's `rows` split over `threads` threads by rows: whole GEMM tiles, at
+// least 24 (each chunk streams every weight panel of the layer), and of those the grain whose
+// chunks, taken in turn by threads of equal speed, leave the busiest thread the fewest rows (the
+// smallest such grain: more chunks absorb a slowed thread better).
+int64_t prefill_row_grain(int64_t rows, int threads);
+
 // Whether the layer suits the kernel: all weights f32, contiguous, on CPU, q/k/v and gate/up fused.
 bool prefill_kernel_applies(const DecoderLayerImpl& layer);
 

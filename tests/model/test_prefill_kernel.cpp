@@ -114,3 +114,28 @@ TEST_CASE("prefill kernel: f32 weights only; bf16 prompts take LibTorch's ops un
   auto off = chunked_logits(half, none, false, 2).narrow(1, 0, 8);
   CHECK(torch::equal(on, off));
 }
+
+TEST_CASE("prefill kernel: row chunks are whole tiles of at least 24 rows, and balance the threads' rows",
+          "[model][kernel]") {
+  // The rows the busiest thread gets when chunks go to the threads in turn.
+  auto busiest = [](int64_t rows, int64_t threads, int64_t grain) {
+    std::vector<int64_t> load(threads, 0);
+    for (int64_t r0 = 0, c = 0; r0 < rows; r0 += grain, ++c) load[c % threads] += std::min(grain, rows - r0);
+    return *std::max_element(load.begin(), load.end());
+  };
+  CHECK(prefill_row_grain(128, 2) == 66);  // 66 and 62 rows, where 24-row chunks gave 72 and 56
+  CHECK(prefill_row_grain(300, 2) == 30);  // 150 each
+  CHECK(prefill_row_grain(96, 2) == 24);   // already even: the most chunks kept
+  CHECK(prefill_row_grain(128, 1) == 24);
+  for (int threads : {1, 2, 3, 4})
+    for (int64_t rows = 48; rows <= 700; ++rows) {
+      INFO(rows << " rows, " << threads << " threads");
+      const int64_t grain = prefill_row_grain(rows, threads);
+      CHECK(grain % kGemmTileRows == 0);
+      CHECK(grain >= 24);
+      CHECK(busiest(rows, threads, grain) <= busiest(rows, threads, 24));
+      // no worse than one chunk of whole tiles per thread
+      const int64_t even = (rows + threads - 1) / threads;
+      CHECK(busiest(rows, threads, grain) <= std::max<int64_t>(24, even + kGemmTileRows - 1));
+    }
+}
