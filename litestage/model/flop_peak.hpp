@@ -8,7 +8,7 @@ namespace litestage {
 
 // GFLOP/s (a multiply-add counts as 2 operations) of independent f32 multiply-adds with the current
 // vector instructions (model/matvec.hpp: AVX-512, AVX2 with FMA, else plain loops), every
-// intra-op thread running its own: the best of `tries` runs of about 10 ms.
+// intra-op thread running its own: the best of `tries` runs of a few ms.
 double f32_fma_peak_gflops(int tries = 5);
 
 // The same for bf16 pairs (AVX512-BF16's vdpbf16ps, two multiply-adds per f32 lane); 0 where this
