@@ -175,9 +175,9 @@ int64_t prefill_row_grain(int64_t rows, int threads) {
   const int64_t t = std::max(threads, 1);
   const int64_t even = (rows + t - 1) / t;  // rows per thread, rounded up to whole tiles below
   const int64_t last = std::max(kRowGrain, (even + kGemmTileRows - 1) / kGemmTileRows * kGemmTileRows);
-  int64_t best = kRowGrain;
-  for (int64_t grain = kRowGrain; grain <= last; grain += kGemmTileRows)
-    if (busiest_rows(rows, t, grain) < busiest_rows(rows, t, best)) best = grain;
+  int64_t best = kRowGrain, best_load = busiest_rows(rows, t, kRowGrain);
+  for (int64_t grain = kRowGrain + kGemmTileRows; grain <= last; grain += kGemmTileRows)
+    if (const int64_t load = busiest_rows(rows, t, grain); load < best_load) best = grain, best_load = load;
   return best;
 }
 
