@@ -113,16 +113,21 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
   const SkipPlan& plan = opt.skip ? *opt.skip : none;
   auto h = model->embed_tokens->forward(input_ids.to(dev));  // (B, T, hidden)
   const Kernel kernel = usable_kernel(opt, h, padded);
-  for (int l = 0; l < num_layers(); ++l) {
+  for (int l = 0; l < num_layers();) {
     DecoderLayerImpl& layer = *model->blocks[l];
     if (kernel == Kernel::Decode && decode_kernel_applies(layer)) {
       h = h.contiguous();
       decode_layer_step(layer, l, h, ctx.start, *cache, rope_, plan);
+      ++l;
     } else if (kernel == Kernel::Prefill && prefill_kernel_applies(layer)) {
+      int last = l + 1;  // the run of layers the kernel applies to
+      while (last < num_layers() && prefill_kernel_applies(*model->blocks[last])) ++last;
       h = h.contiguous();
-      prefill_layer_step(layer, l, h, ctx.start, *cache, rope_, plan);
+      prefill_layers(model->blocks, l, last, h, ctx.start, *cache, rope_, plan);
+      l = last;
     } else {
       h = layer.forward(h, ctx, plan, opt.observer);
+      ++l;
     }
   }
   if (cache) cache->end_step(T);

@@ -59,26 +59,30 @@ TEST_CASE("prefill kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch
   at::set_num_threads(saved_threads);
 }
 
-TEST_CASE("prefill kernel: split by rows or by weight panels over 1 and 2 threads, chunks long enough to split",
+TEST_CASE("prefill kernel: split by rows or by weight panels over 1 to 3 threads, prompts of one and several chunks",
           "[model][kernel]") {
   const int saved_threads = at::get_num_threads();
   for (auto cfg : {tiny_llama_config(), wide_qwen2_config()}) {
+    cfg.max_position_embeddings = 128;
     auto m = random_model(cfg, 5);
     const SkipPlan none, skips = SkipPlan::parse("a1,f0", m->num_layers());
     for (PrefillSplit split : {PrefillSplit::Rows, PrefillSplit::Panels})
       for (const SkipPlan* plan : {&none, &skips})
         for (int64_t batch : {1, 2})
-          for (int threads : {1, 2}) {
+          for (int threads : {1, 2, 3}) {
             at::set_num_threads(threads);
-            set_prefill_split(split);
             INFO(cfg.model_type << (split == PrefillSplit::Rows ? " rows" : " panels") << ", batch " << batch << ", "
                                 << threads << " threads");
-            // 21 and 13 rows per sequence: row ranges that cross a sequence's end when batch is 2
-            auto fast = chunked_logits(m, *plan, true, batch, 21, 13);
-            set_prefill_split(PrefillSplit::Auto);
-            auto slow = chunked_logits(m, *plan, false, batch, 21, 13);
-            CHECK(max_rel_error(fast, slow) < 1e-5);
-            CHECK(torch::equal(fast.argmax(-1), slow.argmax(-1)));
+            // 21 and 13 rows per sequence (one chunk), and 61 and 53 (chunks that wait for the keys of
+            // earlier ones, and cross a sequence's end when batch is 2)
+            for (auto [first, second] : {std::pair<int64_t, int64_t>{21, 13}, {61, 53}}) {
+              set_prefill_split(split);
+              auto fast = chunked_logits(m, *plan, true, batch, first, second);
+              set_prefill_split(PrefillSplit::Auto);
+              auto slow = chunked_logits(m, *plan, false, batch, first, second);
+              CHECK(max_rel_error(fast, slow) < 1e-5);
+              CHECK(torch::equal(fast.argmax(-1), slow.argmax(-1)));
+            }
           }
   }
   at::set_num_threads(saved_threads);
@@ -115,27 +119,43 @@ TEST_CASE("prefill kernel: f32 weights only; bf16 prompts take LibTorch's ops un
   CHECK(torch::equal(on, off));
 }
 
-TEST_CASE("prefill kernel: row chunks are whole tiles of at least 24 rows, and balance the threads' rows",
-          "[model][kernel]") {
-  // The rows the busiest thread gets when chunks go to the threads in turn.
-  auto busiest = [](int64_t rows, int64_t threads, int64_t grain) {
-    std::vector<int64_t> load(threads, 0);
-    for (int64_t r0 = 0, c = 0; r0 < rows; r0 += grain, ++c) load[c % threads] += std::min(grain, rows - r0);
-    return *std::max_element(load.begin(), load.end());
+TEST_CASE("prefill kernel: row chunks are whole tiles, no more than asked, and even in work", "[model][kernel]") {
+  const int64_t demo_row = 196608, demo_key = 256;  // the demo model's products and attention per slot
+  // The later rows of a 128-token prompt attend to more slots, so the first chunk takes more rows.
+  CHECK(prefill_row_bounds(128, 128, 0, demo_row, demo_key, 2) == std::vector<int64_t>{0, 66, 128});
+  CHECK(prefill_row_bounds(96, 96, 0, 1000, 0, 2) == std::vector<int64_t>{0, 48, 96});  // work by rows alone
+  CHECK(prefill_row_bounds(128, 128, 0, demo_row, demo_key, 1) == std::vector<int64_t>{0, 128});
+  CHECK(prefill_row_bounds(47, 47, 0, 1000, 0, 4) == std::vector<int64_t>{0, 47});   // too short to split
+  CHECK(prefill_row_bounds(72, 36, 0, 1000, 0, 8) == std::vector<int64_t>{0, 24, 48, 72});  // 24 rows a chunk
+  // The work of rows [a, b) of sequences of T tokens after `start` cached ones.
+  auto work = [](int64_t a, int64_t b, int64_t T, int64_t start, int64_t row, int64_t key) {
+    double w = 0;
+    for (int64_t r = a; r < b; ++r) w += static_cast<double>(row + key * (start + r % T + 1));
+    return w;
   };
-  CHECK(prefill_row_grain(128, 2) == 66);  // 66 and 62 rows, where 24-row chunks gave 72 and 56
-  CHECK(prefill_row_grain(300, 2) == 30);  // 150 each
-  CHECK(prefill_row_grain(96, 2) == 24);   // already even: the most chunks kept
-  CHECK(prefill_row_grain(128, 1) == 24);
-  for (int threads : {1, 2, 3, 4})
-    for (int64_t rows = 48; rows <= 700; ++rows) {
-      INFO(rows << " rows, " << threads << " threads");
-      const int64_t grain = prefill_row_grain(rows, threads);
-      CHECK(grain % kGemmTileRows == 0);
-      CHECK(grain >= 24);
-      CHECK(busiest(rows, threads, grain) <= busiest(rows, threads, 24));
-      // no worse than one chunk of whole tiles per thread
-      const int64_t even = (rows + threads - 1) / threads;
-      CHECK(busiest(rows, threads, grain) <= std::max<int64_t>(24, even + kGemmTileRows - 1));
-    }
+  for (int64_t most : {1, 2, 3, 4, 7})
+    for (int64_t T : {24, 50, 128, 301})
+      for (int64_t batch : {1, 2, 3})
+        for (int64_t start : {0, 40})
+          for (int64_t key : {0, 16, 4096}) {
+            const int64_t rows = batch * T, row = 2000;
+            INFO(rows << " rows of " << T << ", start " << start << ", key work " << key << ", at most " << most);
+            const auto bounds = prefill_row_bounds(rows, T, start, row, key, most);
+            const int64_t chunks = static_cast<int64_t>(bounds.size()) - 1;
+            CHECK(chunks == std::clamp<int64_t>(rows / 24, 1, most));
+            CHECK(bounds.front() == 0);
+            CHECK(bounds.back() == rows);
+            double biggest_tile = 0;
+            for (int64_t r = 0; r < rows; r += kGemmTileRows)
+              biggest_tile = std::max(biggest_tile, work(r, std::min(rows, r + kGemmTileRows), T, start, row, key));
+            const double share = work(0, rows, T, start, row, key) / static_cast<double>(chunks);
+            for (int64_t c = 0; c < chunks; ++c) {
+              CHECK(bounds[c] < bounds[c + 1]);
+              if (c > 0) CHECK(bounds[c] % kGemmTileRows == 0);
+              // each bound within half a tile's work of its share, so each chunk within one tile's
+              CHECK(std::abs(work(bounds[c], bounds[c + 1], T, start, row, key) - share) <= biggest_tile + 1e-6);
+            }
+          }
+  CHECK_THROWS_WITH(prefill_row_bounds(0, 1, 0, 1, 1, 2), Catch::Contains("bad prompt shape"));
+  CHECK_THROWS_WITH(prefill_row_bounds(10, 3, 0, 1, 1, 2), Catch::Contains("bad prompt shape"));
 }
