@@ -209,9 +209,9 @@ void wait_for(const Progress& p, int layers, const std::atomic<bool>& failed) {
 // where fewer threads come), waiting before each attention for chunks 0..c-1 to have written that
 // layer's keys and values. Deadlock-free: a chunk waits only for earlier chunks at the same or an
 // earlier layer, which never wait for it. Against the passes with a barrier at each end it
-// replaced, the demo model's prompts ran 1.10-1.16x as fast (5 alternating rounds, 2 threads);
-// chunks of half or a third of a thread's rows taken in turn by whichever thread is free ran
-// 4-14 % slower than one chunk per thread.
+// replaced, the demo model's prompts ran 1.02-1.10x as fast (5 rounds of A B B A, 2 threads);
+// two chunks per thread, taken in turn by whichever thread is free, were slower in 4 of 5 such
+// rounds (0.93-1.03x).
 void run_by_rows(const Stack& st, int first, int last) {
   const Shape& s = st.s;
   const auto bounds = prefill_row_bounds(s.rows(), s.T, s.start, product_work(*st.layers[first]), 2 * s.H * s.D,
