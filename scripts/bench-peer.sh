@@ -28,22 +28,25 @@ bin=./build/bin/litestage
 common=(--dtype "$dtype" --threads "$threads" --prompt-len "$prompt" --gen-len "$gen" --repeats "$repeats")
 
 ours_p=() ours_d=() ours_f=() ours_g=() ours_k=() peer_p=() peer_d=()
-for ((r = 1; r <= rounds; r++)); do
-  # litestage bench's full-model row: skip sublayers removed prefill-tok/s decode-ms /floor ...,
-  # and the prompt's shares of the GEMM figure it runs at and of the cores' multiply-add peak
-  # ("... GFLOP/s = 72% of the ... GEMM figure ..., 51% of the multiply-add peak").
+# litestage bench's full-model row: skip sublayers removed prefill-tok/s decode-ms /floor ..., and
+# the prompt's shares of the GEMM figure it runs at and of the cores' multiply-add peak ("...
+# GFLOP/s = 72% of the ... GEMM figure ..., 51% of the multiply-add peak").
+run_ours() {
   out=$($bin bench "${src[@]}" "${common[@]}" --skip-fraction 0 2>&1)
   read -r p d f <<< "$(awk '$1 == "0.00" {print $4, $5, $6}' <<< "$out")"
   g=$(grep -o 'GFLOP/s = [0-9]*%' <<< "$out" | grep -o '[0-9]*' | head -1)
   k=$(grep -o '[0-9]*% of the multiply-add peak' <<< "$out" | grep -o '^[0-9]*' | head -1)
-  # The peer gets the BLAS kernels litestage runs with (it re-runs itself with OPENBLAS_CORETYPE
-  # when OpenBLAS does not recognise the CPU; python would stay on the generic ones). It runs twice,
-  # with OpenBLAS on one thread (as litestage runs it) and on --threads, and keeps its better
-  # prefill and decode: with both OpenBLAS's and PyTorch's OpenMP threads spinning on a 2-core
-  # machine its prefill swung between 500 and 14,000 tok/s from one pass to the next, while large
-  # products gain from OpenBLAS's threads. OPENBLAS_NUM_THREADS set by the caller is the only setting.
   core=$(grep -o 'OpenBLAS [0-9.]* ([A-Za-z0-9]* kernels)' <<< "$out" | head -1 | sed 's/.*(\([A-Za-z0-9]*\) kernels)/\1/')
   ours_p+=("$p") ours_d+=("$d") ours_f+=("$f") ours_g+=("${g:-nan}") ours_k+=("${k:-nan}")
+}
+# The peer gets the BLAS kernels litestage ran with (it re-runs itself with OPENBLAS_CORETYPE when
+# OpenBLAS does not recognise the CPU; python would stay on the generic ones), so litestage runs
+# first in round 1. It runs twice, with OpenBLAS on one thread (as litestage runs
+# it) and on --threads, and keeps its better prefill and decode: with both OpenBLAS's and PyTorch's
+# OpenMP threads spinning on a 2-core machine its prefill swung between 500 and 14,000 tok/s from
+# one pass to the next, while large products gain from OpenBLAS's threads. OPENBLAS_NUM_THREADS set
+# by the caller is the only setting.
+run_peer() {
   q=0 e=inf
   for blas_threads in ${OPENBLAS_NUM_THREADS:-1 $threads}; do
     peer=$(OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$core} OPENBLAS_NUM_THREADS=$blas_threads \
@@ -52,8 +55,13 @@ for ((r = 1; r <= rounds; r++)); do
 print("%.1f %.3f" % (max(q, j["prefill_tok_s"]), min(e, j["decode_ms"])))' "$peer" "$q" "$e")"
   done
   peer_p+=("$q") peer_d+=("$e")
-  printf 'round %d: litestage prefill %s tok/s (%s%% of the GEMM figure), decode %s ms/token (%sx the read floor) | eager peer prefill %s tok/s, decode %s ms/token\n' \
-    "$r" "$p" "${g:-?}" "$d" "$f" "$q" "$e"
+}
+# Which side runs first alternates from round to round: the first run after a pause measured up to
+# 9 % slower than the same run second (the demo model, rounds of A B B A).
+for ((r = 1; r <= rounds; r++)); do
+  if ((r % 2)); then run_ours; run_peer; else run_peer; run_ours; fi
+  printf 'round %d (%s first): litestage prefill %s tok/s (%s%% of the GEMM figure), decode %s ms/token (%sx the read floor) | eager peer prefill %s tok/s, decode %s ms/token\n' \
+    "$r" "$( ((r % 2)) && echo litestage || echo peer)" "$p" "${g:-?}" "$d" "$f" "$q" "$e"
 done
 /usr/bin/python3 - "${ours_p[*]}" "${ours_d[*]}" "${peer_p[*]}" "${peer_d[*]}" "$dtype" "$threads" "${ours_f[*]}" "${ours_g[*]}" "${ours_k[*]}" <<'PY'
 import statistics, sys
