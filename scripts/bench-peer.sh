@@ -41,11 +41,11 @@ run_ours() {
 }
 # The peer gets the BLAS kernels litestage ran with (it re-runs itself with OPENBLAS_CORETYPE when
 # OpenBLAS does not recognise the CPU; python would stay on the generic ones), so litestage runs
-# first in round 1. It runs twice, with OpenBLAS on one thread (as litestage runs
-# it) and on --threads, and keeps its better prefill and decode: with both OpenBLAS's and PyTorch's
-# OpenMP threads spinning on a 2-core machine its prefill swung between 500 and 14,000 tok/s from
-# one pass to the next, while large products gain from OpenBLAS's threads. OPENBLAS_NUM_THREADS set
-# by the caller is the only setting.
+# first in round 1. The peer runs twice, with OpenBLAS on one thread (as litestage runs it) and on
+# --threads, and keeps its better prefill and decode: with both OpenBLAS's and PyTorch's OpenMP
+# threads spinning on a 2-core machine its prefill swung between 500 and 14,000 tok/s from one pass
+# to the next, while large products gain from OpenBLAS's threads. OPENBLAS_NUM_THREADS set by the
+# caller is the only setting.
 run_peer() {
   q=0 e=inf
   for blas_threads in ${OPENBLAS_NUM_THREADS:-1 $threads}; do
@@ -59,9 +59,9 @@ print("%.1f %.3f" % (max(q, j["prefill_tok_s"]), min(e, j["decode_ms"])))' "$pee
 # Which side runs first alternates from round to round: the first run after a pause measured up to
 # 9 % slower than the same run second (the demo model, rounds of A B B A).
 for ((r = 1; r <= rounds; r++)); do
-  if ((r % 2)); then run_ours; run_peer; else run_peer; run_ours; fi
+  if ((r % 2)); then first=litestage; run_ours; run_peer; else first=peer; run_peer; run_ours; fi
   printf 'round %d (%s first): litestage prefill %s tok/s (%s%% of the GEMM figure), decode %s ms/token (%sx the read floor) | eager peer prefill %s tok/s, decode %s ms/token\n' \
-    "$r" "$( ((r % 2)) && echo litestage || echo peer)" "$p" "${g:-?}" "$d" "$f" "$q" "$e"
+    "$r" "$first" "$p" "${g:-?}" "$d" "$f" "$q" "$e"
 done
 /usr/bin/python3 - "${ours_p[*]}" "${ours_d[*]}" "${peer_p[*]}" "${peer_d[*]}" "$dtype" "$threads" "${ours_f[*]}" "${ours_g[*]}" "${ours_k[*]}" <<'PY'
 import statistics, sys
