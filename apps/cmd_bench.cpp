@@ -16,6 +16,7 @@
 #include "litestage/model/matvec.hpp"
 #include "litestage/model/weight_memory.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/malloc_reuse.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/timer.hpp"
@@ -71,6 +72,7 @@ void print_page_use() {
   std::printf("memory pages: transparent huge pages '%s'", transparent_huge_page_mode().c_str());
   if (huge >= 0) std::printf(", %.1f MB of this process on 2 MB pages", huge / 1e6);
   std::printf(" (weights and the read pass are mapped for them)\n");
+  std::printf("memory reuse: %s\n", keep_freed_memory().detail.c_str());
 }
 
 // What the run's prompts multiply at and under: a GEMM figure and the multiply-add peak (0: none).

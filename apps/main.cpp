@@ -12,6 +12,7 @@
 #include "litestage/dist/dist.hpp"
 #include "litestage/model/blas.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/malloc_reuse.hpp"
 
 namespace litestage::cli {
 
@@ -81,6 +82,7 @@ int fail(const std::string& name, const std::string& message) {
 
 int main(int argc, char** argv) {
   ensure_blas_kernels(argv);
+  litestage::keep_freed_memory();
   if (argc < 2) {
     print_usage(std::cerr);
     return 2;
