@@ -88,3 +88,20 @@ data: {train: a.jsonl}
   CHECK_THROWS_WITH(train_config_from_string("output_dir: x\ntokenizer: t\nmodel: {config: {model_type: gpt9}}\ndata: {train: a}\n"),
                     Catch::Contains("model.config"));
 }
+
+TEST_CASE("the committed training configs that build a model from scratch fit the synthetic tokenizer", "[train][config]") {
+  // Their tokenizer is `litestage synth`'s, which data/demo-model carries (the same settings).
+  const fs::path root = LITESTAGE_SOURCE_DIR;
+  const auto pieces = load_tokenizer((root / "data" / "demo-model").string())->vocab_size();
+  int checked = 0;
+  for (const auto& entry : fs::directory_iterator(root / "experiments")) {
+    const std::string name = entry.path().filename().string();
+    if (!starts_with(name, "train-") || entry.path().extension() != ".yaml") continue;
+    const TrainConfig c = load_train_config(entry.path().string());
+    if (c.model.config_json.empty() || c.tokenizer.find("synthetic") == std::string::npos) continue;
+    INFO(name);
+    CHECK(ModelConfig::from_json(nlohmann::json::parse(c.model.config_json)).vocab_size >= pieces);
+    ++checked;
+  }
+  CHECK(checked >= 2);  // train-synthetic-cpu and train-demo-reading
+}
