@@ -10,7 +10,7 @@
 namespace litestage {
 
 std::string user_malloc_setting() {
-  for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"})
+  for (const char* name : kMallocVariables)
     if (std::getenv(name) != nullptr) return name;
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) return "GLIBC_TUNABLES";

@@ -10,6 +10,7 @@
 // losses). The memory stays with the process until it ends, so its resident size stays at its
 // peak instead of falling back between steps. Torch-free.
 
+#include <array>
 #include <string>
 
 namespace litestage {
@@ -26,7 +27,12 @@ struct MallocReuse {
 // user decides for their own process. The first call decides; later ones return its result.
 const MallocReuse& keep_freed_memory();
 
-// The environment variable above that is set ("GLIBC_TUNABLES" for glibc.malloc tunables), or "".
+// The environment variables through which a user tunes glibc's malloc, besides glibc.malloc
+// entries in GLIBC_TUNABLES.
+constexpr std::array<const char*, 4> kMallocVariables{"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_",
+                                                      "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_"};
+
+// The one of them that is set ("GLIBC_TUNABLES" for glibc.malloc tunables), or "".
 std::string user_malloc_setting();
 
 }  // namespace litestage

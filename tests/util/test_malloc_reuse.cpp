@@ -46,14 +46,19 @@ constexpr long kPagesPerRound = 3 * 768;
 }  // namespace
 
 TEST_CASE("malloc reuse: a user's malloc variables are found", "[util][malloc]") {
-  const char* names[] = {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_",
-                         "GLIBC_TUNABLES"};
+  std::vector<const char*> names(kMallocVariables.begin(), kMallocVariables.end());
+  names.push_back("GLIBC_TUNABLES");
   std::vector<std::pair<std::string, std::string>> saved;
   for (const char* n : names)
     if (const char* v = std::getenv(n)) saved.emplace_back(n, v);
   for (const char* n : names) unsetenv(n);
 
   CHECK(user_malloc_setting().empty());
+  for (const char* n : kMallocVariables) {
+    setenv(n, "0", 1);
+    CHECK(user_malloc_setting() == n);
+    unsetenv(n);
+  }
   setenv("MALLOC_TOP_PAD_", "0", 1);
   CHECK(user_malloc_setting() == "MALLOC_TOP_PAD_");
   unsetenv("MALLOC_TOP_PAD_");
