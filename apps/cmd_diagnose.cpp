@@ -117,7 +117,6 @@ int run_diagnose(const std::vector<std::string>& args) {
   const auto records = vm.count("records") ? vm["records"].as<std::vector<std::string>>() : std::vector<std::string>{};
   const auto splits = vm.count("split") ? vm["split"].as<std::vector<std::string>>() : std::vector<std::string>{};
   LITESTAGE_CHECK(!records.empty() || !splits.empty(), "diagnose: give --records NAME=FILE and/or --split NAME");
-  register_synthetic_dataset();
 
   auto runtime = setup_runtime(runtime_options(vm));
   auto loaded = load_model_and_tokenizer(vm["model"].as<std::string>(), vm["tokenizer"].as<std::string>(), runtime);

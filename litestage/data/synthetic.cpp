@@ -904,6 +904,5 @@ SplitSource synthetic_provider(const std::string& root, Split split, const LoadO
   return source;
 }
 
-void register_synthetic_dataset() { register_dataset(kSyntheticDatasetName, synthetic_provider); }
 
 }  // namespace litestage

@@ -194,8 +194,4 @@ SplitSource synthetic_provider(const std::string& root, Split split, const LoadO
 // Settings the provider would use for `root`, and the file they came from (empty: defaults).
 SyntheticSettings synthetic_settings_for_root(const std::string& root, std::string* source_file = nullptr);
 
-// register_dataset("synthetic", synthetic_provider). Idempotent. Call it once before
-// load_dataset("synthetic", ...) (a static initialiser would be dropped from the static library).
-void register_synthetic_dataset();
-
 }  // namespace litestage

@@ -23,12 +23,18 @@ std::vector<ExampleTrace> read_traces(const std::string& path) {
 
 namespace {
 
-// The finished traces of an earlier run, by example id, as rank 0 reads them (a torn last line is
-// dropped there).
-std::map<std::string, ExampleTrace> finished_traces(const std::string& path) {
+// The finished traces of an earlier run made under `config` (MultiStagePipeline::config_digest),
+// by example id, as rank 0 reads them (a torn last line is dropped there). Traces of any other
+// configuration (a rerun that chose other plans, say) are dropped, and counted in `dropped`.
+std::map<std::string, ExampleTrace> finished_traces(const std::string& path, const std::string& config,
+                                                    size_t& dropped) {
   std::map<std::string, ExampleTrace> done;
   dist::read_jsonl_from_root(path, [&](const nlohmann::json& j) {
     auto t = j.get<ExampleTrace>();
+    if (t.config != config) {
+      ++dropped;
+      return;
+    }
     done[t.id] = std::move(t);
   }, "trace");
   return done;
@@ -43,7 +49,11 @@ size_t exchange_round() { return dist::active() ? 8 : 1; }
 EvalResult run_pipeline(MultiStagePipeline& pipeline, const std::vector<Example>& examples, const EvalOptions& opt) {
   EvalResult result;
   const bool journal = !opt.traces_path.empty();
-  auto done = opt.resume && journal ? finished_traces(opt.traces_path) : std::map<std::string, ExampleTrace>{};
+  auto done = opt.resume && journal ? finished_traces(opt.traces_path, pipeline.config_digest(), result.dropped)
+                                    : std::map<std::string, ExampleTrace>{};
+  if (result.dropped > 0 && opt.progress)
+    std::fprintf(stderr, "%s: dropped %zu traces of another configuration from %s\n", opt.label.c_str(),
+                 result.dropped, opt.traces_path.c_str());
   // Rank 0 rewrites the kept traces (dropping a torn last line) and appends new ones as rounds end.
   std::ofstream out;
   if (journal && dist::is_root()) {

@@ -26,6 +26,7 @@ struct EvalResult {
   Summary summary;
   bool complete = true;                 // false when stop_after cut the run short
   size_t resumed = 0;                   // examples taken from an earlier run
+  size_t dropped = 0;                   // earlier traces of another configuration, not reused
 };
 
 EvalResult run_pipeline(MultiStagePipeline& pipeline, const std::vector<Example>& examples, const EvalOptions& options);

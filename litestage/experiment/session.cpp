@@ -2,6 +2,9 @@
 
 #include "litestage/data/exemplars.hpp"
 #include "litestage/dist/dist.hpp"
+#include "litestage/io/digest.hpp"
+#include "litestage/model/blas.hpp"
+#include "litestage/model/matvec.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/error.hpp"
 
@@ -96,6 +99,32 @@ Dataset Session::dataset(const std::string& split, std::optional<size_t> limit) 
 const ModelIdentity& Session::identity() {
   if (!identity_) identity_ = identify_model(spec_.model);
   return *identity_;
+}
+
+nlohmann::json Session::data_fingerprint(const SplitInfo& info) {
+  nlohmann::json files = nlohmann::json::object();
+  for (const auto& f : info.files) files[f] = io::file_digest(f);
+  return {{"ids", info.ids_fingerprint}, {"files", files}};
+}
+
+nlohmann::json Session::content_fingerprint() {
+  namespace fs = std::filesystem;
+  const fs::path tok_dir = spec_.tokenizer.empty() ? spec_.model : spec_.tokenizer;
+  nlohmann::json tokenizer = nlohmann::json::object();
+  for (const auto& entry : fs::directory_iterator(tok_dir)) {
+    const std::string name = entry.path().filename().string();
+    const bool tokenizer_file = name.rfind("tokenizer", 0) == 0 || name == "vocab.json" || name == "merges.txt" ||
+                                name == "special_tokens_map.json" || name == "added_tokens.json";
+    if (tokenizer_file && entry.is_regular_file()) tokenizer[name] = io::file_digest(entry.path());
+  }
+  const bool cpu = runtime_.device.is_cpu();
+  return {{"model", {{"config_hash", identity().config_hash}, {"weights_hash", identity().weights_hash}}},
+          {"tokenizer", tokenizer},
+          {"runtime",
+           {{"device", runtime_.device.str()},
+            {"dtype", dtype_name(runtime_.dtype)},
+            {"vector_isa", cpu ? vector_isa_name(vector_isa()) : "none"},
+            {"native_bf16", cpu && runtime_.dtype == c10::kBFloat16 && native_bf16()}}}};
 }
 
 }  // namespace litestage

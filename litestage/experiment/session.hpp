@@ -35,9 +35,16 @@ class Session {
   // A split of the experiment's dataset ("test", "calibration", ...); limit overrides the YAML's
   // limit when given, and offset/limit of the YAML apply to the experiment's own split only.
   Dataset dataset(const std::string& split, std::optional<size_t> limit = std::nullopt) const;
+  // A split's identity by content: its example ids and the XXH64 of every file it was read from.
+  static nlohmann::json data_fingerprint(const SplitInfo& info);
 
   // Model identity (hashes every weight byte once; cached).
   const ModelIdentity& identity();
+
+  // What a result of this session depends on beyond the experiment's keys, by content, not by
+  // path: the checkpoint's config and weight hashes, the tokenizer files' digests, the device, the
+  // dtype and the CPU kernels chosen (vector ISA, native bf16 products), which can change outputs.
+  nlohmann::json content_fingerprint();
 
  private:
   ExperimentSpec spec_;

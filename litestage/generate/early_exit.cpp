@@ -1,5 +1,7 @@
 #include "litestage/generate/early_exit.hpp"
 
+#include <cstdio>
+
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -43,6 +45,14 @@ bool EarlyExit::push(double confidence) {
     fifo_.pop_front();
   }
   return full() && mean() <= config_.threshold;
+}
+
+std::string early_exit_text(const EarlyExitConfig& e) {
+  if (!e.enabled) return "off";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "threshold %.3g (%s, n=%d)", e.threshold, confidence_metric_name(e.metric).c_str(),
+                e.window);
+  return buf;
 }
 
 }  // namespace litestage

@@ -32,6 +32,9 @@ struct EarlyExitConfig {
   bool operator!=(const EarlyExitConfig& o) const { return !(*this == o); }
 };
 
+// "off", or "threshold 0.6 (probability, n=4)": how traces, tables and results name a setting.
+std::string early_exit_text(const EarlyExitConfig& e);
+
 // The YAML keys of an early-exit mapping (experiment files, budget profiles).
 const std::vector<Option<EarlyExitConfig>>& early_exit_options();
 

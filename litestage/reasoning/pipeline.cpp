@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "litestage/dist/dist.hpp"
+#include "litestage/io/digest.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
 #include "litestage/util/timer.hpp"
@@ -52,6 +53,7 @@ void to_json(nlohmann::json& j, const StageTrace& t) {
                      {"decode_seconds", t.decode_seconds},
                      {"exit_reason", exit_reason_name(t.exit_reason)},
                      {"skip", t.skip},
+                     {"early_exit", t.early_exit},
                      {"cost", t.cost},
                      {"cached", t.cached}};
 }
@@ -68,12 +70,14 @@ void from_json(const nlohmann::json& j, StageTrace& t) {
   t.decode_seconds = j.at("decode_seconds").get<double>();
   t.exit_reason = enum_from_name(exit_reason_names(), j.at("exit_reason").get<std::string>(), "exit_reason");
   t.skip = j.at("skip").get<std::string>();
+  t.early_exit = j.value("early_exit", "");
   t.cost = j.at("cost").get<ForwardCost>();
   t.cached = j.value("cached", false);
 }
 
 void to_json(nlohmann::json& j, const ExampleTrace& t) {
   j = nlohmann::json{{"id", t.id},
+                     {"config", t.config},
                      {"gold", t.gold},
                      {"predicted", t.predicted ? nlohmann::json(*t.predicted) : nlohmann::json(nullptr)},
                      {"parsed", t.parsed},
@@ -84,6 +88,7 @@ void to_json(nlohmann::json& j, const ExampleTrace& t) {
 
 void from_json(const nlohmann::json& j, ExampleTrace& t) {
   t.id = j.at("id").get<std::string>();
+  t.config = j.value("config", "");
   t.gold = j.at("gold").get<std::string>();
   if (j.at("predicted").is_null()) {
     t.predicted.reset();
@@ -280,20 +285,32 @@ GenerationConfig MultiStagePipeline::generation_config(StageKind kind) const {
   return g;
 }
 
-std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& prompt, int shared_tokens) const {
+nlohmann::json MultiStagePipeline::stage_settings(StageKind kind) const {
   const auto& st = config_.stages[kind];
   const auto& ee = st.early_exit;
   const auto& sm = config_.sampling;
-  nlohmann::json k = {prompt,
-                      st.skip.to_string(),
-                      st.max_new_tokens,
-                      ee.enabled ? nlohmann::json{ee.window, ee.threshold, confidence_metric_name(ee.metric)}
-                                 : nlohmann::json(nullptr),
-                      {sm.temperature, sm.top_k, sm.top_p, sm.seed},
-                      config_.stop_strings,
-                      add_bos()};
+  return {st.skip.to_string(),
+          st.max_new_tokens,
+          ee.enabled ? nlohmann::json{ee.window, ee.threshold, confidence_metric_name(ee.metric)} : nlohmann::json(nullptr),
+          {sm.temperature, sm.top_k, sm.top_p, sm.seed},
+          config_.stop_strings,
+          add_bos()};
+}
+
+std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& prompt, int shared_tokens) const {
+  nlohmann::json k = stage_settings(kind);
+  k.insert(k.begin(), prompt);
   if (shared_tokens > 0) k.push_back(shared_tokens);  // its cost counts fewer prefilled tokens
   return k.dump();
+}
+
+std::string MultiStagePipeline::config_digest() const {
+  nlohmann::json j = {static_cast<int>(config_.mode),          static_cast<int>(config_.format),
+                      static_cast<int>(config_.chat_template), config_.system_prompt,
+                      config_.batch_analyze,                   config_.prefix_sharing};
+  for (StageKind kind : kStages) j.push_back(stage_settings(kind));
+  const std::string text = j.dump();
+  return io::digest_hex(io::xxh64(text.data(), text.size()));
 }
 
 // The options of one Analyze stage: each one's model input and its tokens (rendered and encoded
@@ -366,6 +383,7 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
     // unanswered rather than aborting the evaluation.
     t.exit_reason = ExitReason::PromptTooLong;
     t.skip = cfg.skip.to_string();
+    t.early_exit = early_exit_text(cfg.early_exit);
     t.prefill_seconds = timer.seconds();  // what it really cost: rendering and encoding the prompt
     if (!key.empty()) cache_->insert(key, t);
     return t;
@@ -380,6 +398,7 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   t.decode_seconds = r.decode_seconds;
   t.exit_reason = r.exit_reason;
   t.skip = cfg.skip.to_string();
+  t.early_exit = early_exit_text(cfg.early_exit);
   t.cost = stage_cost(cfg.skip, r, shared_tokens);
   if (!key.empty()) cache_->insert(key, t);
   return t;
@@ -427,6 +446,7 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& 
     t.decode_seconds = i == 0 ? results[i].decode_seconds : 0;
     t.exit_reason = results[i].exit_reason;
     t.skip = cfg.skip.to_string();
+    t.early_exit = early_exit_text(cfg.early_exit);
     // Each row as if alone: padding rows are not counted.
     t.cost = stage_cost(cfg.skip, results[i], share.counted(static_cast<int>(i)));
     out.push_back(std::move(t));
@@ -438,6 +458,7 @@ ExampleTrace MultiStagePipeline::run(const Example& example) {
   if (auto problem = example_problem(example)) throw_error("example ", example.id, ": ", *problem);
   ExampleTrace trace;
   trace.id = example.id;
+  trace.config = config_digest();
   trace.gold = example.answer_label();
   const auto mode = config_.mode;
 

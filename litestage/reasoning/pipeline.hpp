@@ -68,15 +68,19 @@ struct StageTrace {
   double decode_seconds = 0;
   ExitReason exit_reason = ExitReason::MaxTokens;
   std::string skip;           // skip plan used, text form
+  std::string early_exit;     // early exit used (early_exit_text); "" in traces older than it
   ForwardCost cost;           // what the model executed (model/cost.hpp): deterministic
   // The output came from a StageCache: it is exact, but its timings are not a measurement of this
-  // run, so they are zero here and a latency must come from a timed pass (experiment/timing.hpp).
+  // run, so they are zero here and a latency must come from a timed pass (reasoning/timing.hpp).
   bool cached = false;
   double seconds() const { return prefill_seconds + decode_seconds; }
 };
 
 struct ExampleTrace {
   std::string id;
+  // MultiStagePipeline::config_digest() of the pipeline that made it: a resumed evaluation keeps
+  // only traces of its own configuration ("" in traces older than it: never kept).
+  std::string config;
   std::string gold;                    // label
   std::optional<std::string> predicted;  // parsed letter (may be outside the labels)
   bool parsed = false;
@@ -124,7 +128,8 @@ std::string summary_markdown(const Summary& s, const std::string& title);
 
 // Memo of stage generations. With deterministic decoding a stage's output and token count are a
 // function of (prompt, skip plan, early exit, budget, sampling), so a search that changes one
-// stage's plan re-runs only that stage; the first measured latency is reused for the others.
+// stage's plan re-runs only that stage. Hits reuse outputs and costs, never timings: their
+// seconds are zero, and latencies come from timed passes without a cache (reasoning/timing.hpp).
 // Optionally journaled to a JSONL file, which makes an interrupted search resumable.
 class StageCache {
  public:
@@ -146,6 +151,10 @@ class MultiStagePipeline {
   ExampleTrace run(const Example& example);
   const PipelineConfig& config() const { return config_; }
   PipelineConfig& config() { return config_; }
+  // XXH64 (hex) of every setting that decides a trace's outputs and costs: each stage's skip plan,
+  // token budget and early exit, sampling, stop strings, prompt mode and format, batching and
+  // prefix sharing. Equal digests: interchangeable traces.
+  std::string config_digest() const;
 
   // One stage's generate call on a given stage prompt (teacher forcing: the prompt holds the gold
   // earlier stages), with this pipeline's settings for that stage.
@@ -167,6 +176,7 @@ class MultiStagePipeline {
   bool add_bos() const;
 
   std::string cache_key(StageKind kind, const std::string& prompt, int shared_tokens) const;
+  nlohmann::json stage_settings(StageKind kind) const;  // what a stage's outputs depend on, but the prompt
 
   Generator& generator_;
   PipelineConfig config_;

@@ -14,7 +14,23 @@ double LatencySamples::median() const { return litestage::median(passes); }
 double LatencySamples::low() const { return passes.empty() ? 0.0 : *std::min_element(passes.begin(), passes.end()); }
 double LatencySamples::high() const { return passes.empty() ? 0.0 : *std::max_element(passes.begin(), passes.end()); }
 double LatencySamples::stage_median(StageKind kind) const {
-  return litestage::median(stage_passes[kind]);
+  // The stage's share of the median pass(es), not the median of the stage's own passes: the
+  // stage latencies then add up to median(), and the row's shares to 100 %.
+  const auto middle = median_passes(passes);
+  if (middle.empty()) return 0.0;
+  double sum = 0;
+  for (size_t p : middle) sum += stage_passes[kind].at(p);
+  return sum / static_cast<double>(middle.size());
+}
+
+std::vector<size_t> median_passes(const std::vector<double>& passes) {
+  std::vector<size_t> order(passes.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return passes[a] < passes[b]; });
+  const size_t n = order.size();
+  if (n == 0) return {};
+  if (n % 2 == 1) return {order[n / 2]};
+  return {order[n / 2 - 1], order[n / 2]};
 }
 
 void to_json(nlohmann::json& j, const LatencySamples& s) {
@@ -97,10 +113,11 @@ std::vector<LatencySamples> time_interleaved(Generator& generator, const std::ve
       out[c].passes.push_back(sum[0] / n);
       for (StageKind k : kStages) out[c].stage_passes[k].push_back(sum[1 + static_cast<size_t>(k)] / n);
     }
+    const auto middle = median_passes(out[c].passes);
     for (const auto& q : times[c]) {
-      std::vector<double> totals;
-      for (const auto& row : q) totals.push_back(row[0]);
-      out[c].per_question.push_back(median(totals));
+      double sum = 0;
+      for (size_t p : middle) sum += q.at(p)[0];
+      out[c].per_question.push_back(sum / static_cast<double>(middle.size()));
     }
   }
   return out;

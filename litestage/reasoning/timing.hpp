@@ -4,6 +4,11 @@
 // an untimed warm-up, without any stage cache (outputs may come from a cache for accuracy, timings
 // never). A configuration's latency is the median of its R per-question means; its spread
 // (min..max over the passes) is the noise band other choices compare against.
+//
+// One estimator for everything a row reports: the median pass (the mean of the two middle passes
+// when R is even). Its total, its stage latencies and its per-question times all come from the same
+// pass(es), so stage latencies add up to the total, and the ratio of two configurations' summed
+// per-question times equals the ratio of their latencies.
 
 #include <array>
 #include <functional>
@@ -22,15 +27,20 @@ struct TimingSettings {
 struct LatencySamples {
   std::vector<double> passes;                     // per pass: mean seconds per question
   PerStage<std::vector<double>> stage_passes;  // per stage, per pass
-  std::vector<double> per_question;               // per question: median over the passes
+  // Per question: its seconds in the median pass(es), so that their mean is median().
+  std::vector<double> per_question;
   double median() const;
   double low() const;   // fastest pass
   double high() const;  // slowest pass
-  double stage_median(StageKind kind) const;
+  double stage_median(StageKind kind) const;  // the stage's seconds in the median pass(es)
   bool measured() const { return !passes.empty(); }
 };
 void to_json(nlohmann::json& j, const LatencySamples& s);
 void from_json(const nlohmann::json& j, LatencySamples& s);
+
+// The pass(es) whose mean is the median of `passes`: the middle one of an odd count, the two middle
+// ones of an even count (ties broken by pass order). Empty for no passes.
+std::vector<size_t> median_passes(const std::vector<double>& passes);
 
 // Times each configuration over the examples `settings.repeats` times, interleaved. `on_pass` is
 // told (pass, configuration) before each run (progress). Returns one sample set per configuration.

@@ -14,10 +14,12 @@
 namespace litestage {
 
 void to_json(nlohmann::json& j, const EvalPoint& p) {
+  // A latency nothing measured (stage-cache hits carry no time) is written as null, never as 0.
+  const auto measured = [&](double x) { return p.latency_measured ? nlohmann::json(x) : nlohmann::json(nullptr); };
   j = {{"accuracy", p.accuracy},
        {"correct", p.correct},
-       {"latency", p.latency},
-       {"stage_latency", stage_object<nlohmann::json>(p.stage_latency, [](double x) { return x; })},
+       {"latency", measured(p.latency)},
+       {"stage_latency", stage_object<nlohmann::json>(p.stage_latency, measured)},
        {"tokens", p.tokens},
        {"flops", p.flops},
        {"stage_flops", stage_object<nlohmann::json>(p.stage_flops, [](double x) { return x; })},
@@ -29,8 +31,9 @@ void to_json(nlohmann::json& j, const EvalPoint& p) {
 void from_json(const nlohmann::json& j, EvalPoint& p) {
   p.accuracy = j.at("accuracy").get<double>();
   p.correct = j.value("correct", 0);
-  p.latency = j.at("latency").get<double>();
-  const auto number = [](const nlohmann::json& x) { return x.get<double>(); };
+  p.latency_measured = !j.at("latency").is_null();
+  const auto number = [](const nlohmann::json& x) { return x.is_null() ? 0.0 : x.get<double>(); };
+  p.latency = number(j.at("latency"));
   p.stage_latency = stage_values<double>(j.at("stage_latency"), number);
   p.tokens = j.at("tokens").get<double>();
   p.flops = j.value("flops", 0.0);
@@ -47,20 +50,20 @@ const EnumNames<LatencyMode>& latency_mode_names() {
 
 std::string to_string(LatencyMode mode) { return enum_name(latency_mode_names(), mode); }
 
-void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans, const std::vector<EvalPoint*>& points) {
-  const std::vector<LatencySamples> samples = evaluator.time(plans);
-  if (samples.empty()) return;  // the evaluator's own latencies stand
+void set_timing(const std::vector<LatencySamples>& samples, const std::vector<EvalPoint*>& points) {
   for (size_t i = 0; i < points.size(); ++i) {
     EvalPoint& p = *points[i];
     p.timing = samples.at(i);
     p.latency = p.timing.median();
+    p.latency_measured = true;
     for (StageKind k : kStages) p.stage_latency[k] = p.timing.stage_median(k);
   }
 }
 
-bool faster(const EvalPoint& a, const EvalPoint& b, LatencyMode mode) {
-  if (mode == LatencyMode::Cost || within_noise(a.timing, b.timing)) return a.flops < b.flops;
-  return a.latency < b.latency;
+void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans, const std::vector<EvalPoint*>& points) {
+  const std::vector<LatencySamples> samples = evaluator.time(plans);
+  if (samples.empty()) return;  // the evaluator's own latencies stand
+  set_timing(samples, points);
 }
 
 SearchJournal::SearchJournal(std::string path) : path_(std::move(path)) {
@@ -252,6 +255,7 @@ EvalPoint PipelineEvaluator::point_from(const Summary& s) {
   // A pass with stage-cache hits has no latency of its own (hits carry no time): 0 = not measured;
   // the timed passes (time_points) fill it in.
   if (s.cached_stages == 0) {
+    p.latency_measured = true;
     p.latency = s.mean_seconds;
     for (StageKind k : kStages) p.stage_latency[k] = s.stages[k].mean_seconds;
   }

@@ -30,6 +30,7 @@ struct EvalPoint {
   double accuracy = 0;                   // fraction
   int correct = 0;
   double latency = 0;                    // mean seconds per question (median of the timed passes)
+  bool latency_measured = false;         // latency and stage_latency were timed (else 0, written null)
   PerStage<double> stage_latency;        // mean seconds per question, per stage
   double tokens = 0;                     // mean generated tokens per question
   double flops = 0;                      // mean per question: the deterministic cost (model/cost.hpp)
@@ -45,7 +46,8 @@ void from_json(const nlohmann::json& j, EvalPoint& p);
 class PlanEvaluator {
  public:
   virtual ~PlanEvaluator() = default;
-  // Accuracy and cost (latency too where the evaluator has no separate timing).
+  // Accuracy and cost (latency too where the evaluator has no separate timing: it then sets
+  // latency_measured).
   virtual EvalPoint evaluate(const StagePlans& plans) = 0;
   // Times the configurations together (timing.hpp: interleaved, repeated). Empty: the evaluator
   // does not time separately and evaluate()'s latency stands.
@@ -61,6 +63,8 @@ std::string to_string(LatencyMode mode);
 
 // Times `points` (their plans in `plans`) together through the evaluator and stores the medians.
 void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans, const std::vector<EvalPoint*>& points);
+// Stores timed samples (one per point, in order) as the points' latencies.
+void set_timing(const std::vector<LatencySamples>& samples, const std::vector<EvalPoint*>& points);
 
 // JSONL journal of evaluated configurations, consulted before the evaluator is called.
 class SearchJournal {
@@ -122,9 +126,6 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
 // timed bands overlap the fastest one's are ties won by the lowest cost; Cost, the lowest cost.
 // Remaining ties: smaller k. nullopt if no row meets the target.
 std::optional<size_t> choose_row(const std::vector<SweepRow>& rows, LatencyMode mode = LatencyMode::Measured);
-
-// a is faster than b under the mode (Measured: noise-aware, ties by cost).
-bool faster(const EvalPoint& a, const EvalPoint& b, LatencyMode mode);
 
 // Evaluates plans with the multi-stage pipeline over a fixed example list, sharing a StageCache so
 // that only stages whose plan changed are generated again.

@@ -21,14 +21,6 @@ void WorkflowRun::add_files(const std::vector<std::string>& files) {
 
 void banner(const std::string& text) { std::fprintf(stderr, "\n== %s\n", text.c_str()); }
 
-std::string ee_text(const EarlyExitConfig& e) {
-  if (!e.enabled) return "off";
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "threshold %.3g (%s, n=%d)", e.threshold, confidence_metric_name(e.metric).c_str(),
-                e.window);
-  return buf;
-}
-
 std::string plans_text(const StagePlans& p) {
   std::string out;
   for (StageKind k : kStages) out += (out.empty() ? "" : " | ") + std::string(to_string(k)) + " " + p[k].to_string();

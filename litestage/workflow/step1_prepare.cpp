@@ -17,24 +17,37 @@ namespace {
 
 // Bumped when what an output directory holds changes shape (traces with costs, timed latencies):
 // an older directory is refused rather than mixed.
-constexpr int kOutputFormat = 3;
+constexpr int kOutputFormat = 4;
 
-// The search split, kept apart from the importance examples when both come from the same split:
-// the search must not select on the data that made the ranking.
+// The search split: its examples less every importance example (by id, whichever splits the two
+// name), then at most search.limit of them. The search must not select on the data that made the
+// ranking: nothing left is an error, never a silent reuse.
 Dataset search_split(Session& session) {
   const auto& spec = session.spec();
-  auto data = session.dataset(spec.search.split, spec.search.limit > 0 ? std::optional<size_t>(spec.search.limit)
-                                                                       : std::nullopt);
-  if (spec.search.split != spec.importance.split) return data;
-  const auto taken = static_cast<size_t>(spec.importance.examples);
-  if (data.examples.size() <= taken) {
-    std::fprintf(stderr, "warning: the search split has %zu examples and importance uses the first %zu of the same "
-                 "split: the search reuses the importance examples (raise data.calibration_size)\n",
-                 data.examples.size(), taken);
-    return data;
+  Dataset data = session.dataset(spec.search.split);
+  const Dataset importance = session.dataset(spec.importance.split, static_cast<size_t>(spec.importance.examples));
+  std::set<std::string> used;
+  for (const auto& e : importance.examples) used.insert(e.id);
+  const size_t before = data.examples.size();
+  data.examples.erase(std::remove_if(data.examples.begin(), data.examples.end(),
+                                     [&](const Example& e) { return used.count(e.id) != 0; }),
+                      data.examples.end());
+  const size_t removed = before - data.examples.size();
+  if (data.examples.empty())
+    throw_error("search.split '", spec.search.split, "' has ", before, " questions and all of them are importance ",
+                "examples (importance.split '", spec.importance.split, "', importance.examples ",
+                spec.importance.examples, "): the search would select on the data that made the ranking; raise ",
+                "data.calibration_size to at least ", spec.importance.examples + 100,
+                " (100 search questions) or set search.split to another split");
+  if (spec.search.limit > 0 && data.examples.size() > static_cast<size_t>(spec.search.limit))
+    data.examples.resize(static_cast<size_t>(spec.search.limit));
+  if (removed > 0) data.info.rule += "; less the " + std::to_string(removed) + " importance examples";
+  if (spec.search.limit > 0) {
+    data.info.limit = static_cast<size_t>(spec.search.limit);
+    data.info.rule += "; then the first " + std::to_string(spec.search.limit);
   }
-  data.examples.erase(data.examples.begin(), data.examples.begin() + static_cast<std::ptrdiff_t>(taken));
-  data.info.split += " (after the " + std::to_string(taken) + " importance examples)";
+  data.info.size = data.examples.size();
+  data.info.ids_fingerprint = ids_fingerprint(data.examples);
   return data;
 }
 
@@ -52,13 +65,13 @@ nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
   const auto& spec = session.spec();
   // The declared keys that change results, then what the session resolved and the data drawn.
   nlohmann::json fp = options_json(experiment_options(), spec);
-  fp["model"] = {{"config_hash", session.identity().config_hash}, {"weights_hash", session.identity().weights_hash}};
-  fp["tokenizer"] = spec.tokenizer.empty() ? spec.model : spec.tokenizer;
-  fp["runtime"]["device"] = session.runtime().device.str();
-  fp["runtime"]["dtype"] = dtype_name(session.runtime().dtype);
+  const auto content = session.content_fingerprint();
+  fp["model"] = content.at("model");
+  fp["tokenizer"] = content.at("tokenizer");
+  fp["runtime"].update(content.at("runtime"));
   fp["runtime"]["threads"] = at::get_num_threads();
-  fp["data"]["ids"] = session.dataset(spec.split).info.ids_fingerprint;
-  fp["data"]["search_ids"] = search_data.info.ids_fingerprint;
+  fp["data"]["test"] = Session::data_fingerprint(session.dataset(spec.split).info);
+  fp["data"]["search"] = Session::data_fingerprint(search_data.info);
   fp["search"]["max_k"] = settings_max_k(spec, session.num_layers());
   fp["format"] = kOutputFormat;
   return fp;

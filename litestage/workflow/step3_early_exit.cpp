@@ -11,7 +11,7 @@ namespace {
 
 // The early-exit threshold sweep on fixed plans: accuracy (and cost) of each threshold from the
 // stage cache, then, with measured latency, every threshold and the plans without early exit timed
-// together; the fastest setting meeting the target wins (noise-aware, ties by cost). Writes `file`.
+// together; the setting is chosen by the search's rule (choose_row). Writes `file`.
 EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, const StagePlans& plans, double target,
                                  const std::vector<Example>& examples, StageCache& cache, LatencyMode mode,
                                  const fs::path& file) {
@@ -25,31 +25,30 @@ EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, c
     ee.metric = spec.early_exit_sweep.metric;
     settings.push_back(ee);
   }
-  std::vector<EvalPoint> points;
+  std::vector<SweepRow> rows(settings.size());
   std::vector<PipelineConfig> configs;
-  for (const auto& ee : settings) {
-    configs.push_back(final_config(base, plans, ee));
-    PipelineEvaluator eval(session.generator(), configs.back(), examples, &cache, "early-exit " + ee_text(ee));
-    points.push_back(eval.evaluate(plans));
+  std::vector<EvalPoint*> points;
+  for (size_t i = 0; i < settings.size(); ++i) {
+    configs.push_back(final_config(base, plans, settings[i]));
+    PipelineEvaluator eval(session.generator(), configs.back(), examples, &cache, "early-exit " + early_exit_text(settings[i]));
+    rows[i].stage = "all";
+    rows[i].k = static_cast<int>(i);  // ties go to the lower index: off, then the lower thresholds
+    rows[i].point = eval.evaluate(plans);
+    rows[i].meets_target = rows[i].point.accuracy >= target - 1e-9;
+    points.push_back(&rows[i].point);
   }
-  if (mode == LatencyMode::Measured) {
-    const auto timed =
-        time_interleaved_progress(session.generator(), configs, examples, timing_settings(spec), "early-exit sweep");
-    for (size_t i = 0; i < points.size(); ++i) {
-      points[i].timing = timed[i];
-      points[i].latency = timed[i].median();
-    }
-  }
-  size_t best = 0;
-  nlohmann::json rows = nlohmann::json::array();
-  for (size_t i = 0; i < points.size(); ++i) {
-    const bool ok = points[i].accuracy >= target - 1e-9;
-    rows.push_back({{"early_exit", ee_text(settings[i])}, {"point", points[i]}, {"meets_target", ok}});
-    if (i > 0 && ok && faster(points[i], points[best], mode)) best = i;
-  }
+  if (mode == LatencyMode::Measured)
+    set_timing(time_interleaved_progress(session.generator(), configs, examples, timing_settings(spec),
+                                         "early-exit sweep"),
+               points);
+  // The search's own rule (choose_row); off when no threshold meets the target.
+  const size_t best = choose_row(rows, mode).value_or(0);
+  nlohmann::json table = nlohmann::json::array();
+  for (size_t i = 0; i < rows.size(); ++i)
+    table.push_back({{"early_exit", early_exit_text(settings[i])}, {"point", rows[i].point}, {"meets_target", rows[i].meets_target}});
   dist::write_output(file.string(), nlohmann::json{{"target_accuracy", target}, {"latency", to_string(mode)},
-                                                  {"rows", rows}, {"chosen", ee_text(settings[best])}}.dump(2) + "\n");
-  std::fprintf(stderr, "early exit: %s\n", ee_text(settings[best]).c_str());
+                                                  {"rows", table}, {"chosen", early_exit_text(settings[best])}}.dump(2) + "\n");
+  std::fprintf(stderr, "early exit: %s\n", early_exit_text(settings[best]).c_str());
   return settings[best];
 }
 

@@ -18,6 +18,7 @@ std::map<std::string, std::string> profile_settings(const WorkflowRun& run) {
           {"step", std::to_string(run.settings.step)},
           {"search_order", join(order, ",")},
           {"importance_examples", std::to_string(run.report.importance.examples)},
+          {"search_examples", std::to_string(run.search_data.examples.size())},
           {"early_exit_thresholds_swept", join(thresholds, ",")}};
 }
 

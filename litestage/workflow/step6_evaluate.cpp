@@ -1,7 +1,6 @@
 #include "litestage/workflow/steps.hpp"
 
 #include <map>
-#include <numeric>
 
 #include "litestage/dist/dist.hpp"
 #include "litestage/experiment/evaluate.hpp"
@@ -38,15 +37,15 @@ void time_methods(Generator& generator, const std::vector<PipelineConfig>& confi
       agg.share = s.mean_seconds > 0 ? agg.mean_seconds / s.mean_seconds : 0;
     }
   }
+  // One statistic throughout (reasoning/timing.hpp: the median pass): full latency / row latency
+  // is the printed speedup, and its bootstrap interval resamples the questions of those passes.
+  const LatencySamples& full = rows.front().timing;
   for (auto& r : rows) {
     r.full_accuracy = rows.front().summary.accuracy;
     r.full_latency = rows.front().summary.mean_seconds;
     r.full_flops = rows.front().summary.mean_cost.flops;
-    const auto& full = rows.front().timing.per_question;
-    const auto& own = r.timing.per_question;
-    const double own_sum = std::accumulate(own.begin(), own.end(), 0.0);
-    r.timed_speedup = own_sum > 0 ? std::accumulate(full.begin(), full.end(), 0.0) / own_sum : 0;
-    r.speedup_ci = bootstrap_ratio_interval(full, own);
+    r.timed_speedup = r.summary.mean_seconds > 0 ? r.full_latency / r.summary.mean_seconds : 0;
+    r.speedup_ci = bootstrap_ratio_interval(full.per_question, r.timing.per_question);
   }
 }
 
@@ -79,7 +78,7 @@ void evaluate_candidates(WorkflowRun& run) {
     row.label = label;
     row.epsilon = c.method == "full" ? -1 : c.epsilon;
     row.skip = plans_text(c.plans);
-    row.early_exit = ee_text(c.early_exit);
+    row.early_exit = early_exit_text(c.early_exit);
     row.summary = result.summary;
     row.unconstrained = c.unconstrained;
     run.report.rows.push_back(row);

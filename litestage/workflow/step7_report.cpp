@@ -15,9 +15,10 @@ std::string table_caption(const WorkflowRun& run, const Dataset& test) {
   const auto& spec = run.spec;
   return spec.name + ": " + spec.dataset + "/" + test.info.split + ", " + std::to_string(test.examples.size()) +
          " questions, " + dtype_name(run.session.runtime().dtype) + " on " + run.session.runtime().device.str() + ", " +
-         std::to_string(at::get_num_threads()) + " threads; search on " + run.search_data.info.split + " (" +
-         std::to_string(run.search_data.examples.size()) + ", choices by " + to_string(spec.search.latency) +
-         "), epsilon in accuracy points; latency: median (min–max) of " + std::to_string(spec.timing.repeats) +
+         std::to_string(at::get_num_threads()) + " threads; search on " + std::to_string(run.search_data.examples.size()) +
+         " questions of " + spec.dataset + "/" + spec.search.split + ", importance on " +
+         std::to_string(run.report.importance.examples) + " other questions of " + spec.dataset + "/" +
+         spec.importance.split + " (choices by " + to_string(spec.search.latency) + "), epsilon in accuracy points; latency: median (min–max) of " + std::to_string(spec.timing.repeats) +
          " passes interleaved over the methods after a warm-up, "
          "speedup with a 95% bootstrap interval over questions; cost speedup: the full model's FLOPs "
          "per question over the method's (deterministic); too long: questions with a stage past the "

@@ -71,7 +71,6 @@ void write_report(WorkflowRun& run);         // step 7
 
 // Shared by the steps.
 void banner(const std::string& text);
-std::string ee_text(const EarlyExitConfig& e);
 std::string plans_text(const StagePlans& p);
 std::string eps_label(double eps);
 StagePlans full_plans(int L);

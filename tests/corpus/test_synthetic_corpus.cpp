@@ -106,7 +106,6 @@ TEST_CASE("write_synthetic_corpus writes examples, stage records, world and toke
   }
 
   // The corpus directory's settings.json is a dataset root for load_dataset.
-  register_synthetic_dataset();
   const Dataset loaded = load_dataset("synthetic", (dir / "settings.json").string(), Split::Test);
   REQUIRE(loaded.examples.size() == test.size());
   CHECK(loaded.examples.front().stem == test.front().stem);

@@ -377,9 +377,7 @@ TEST_CASE("synthetic settings: JSON round trip and validation", "[synthetic]") {
   CHECK_THROWS_WITH(read_synthetic_settings((dir / "bad.json").string()), Contains("bad.json") && Contains("'colour'"));
 }
 
-TEST_CASE("synthetic dataset: load_dataset(\"synthetic\") after register_synthetic_dataset()", "[synthetic]") {
-  register_synthetic_dataset();
-  register_synthetic_dataset();  // idempotent
+TEST_CASE("synthetic dataset: load_dataset(\"synthetic\") finds the built-in provider", "[synthetic]") {
   REQUIRE(has_dataset("synthetic"));
 
   // Defaults when the root has no settings (the usual data root has no synthetic/ folder).

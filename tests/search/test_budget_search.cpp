@@ -39,6 +39,7 @@ EvalPoint table(std::array<int, 3> k) {
   EvalPoint p;
   p.stage_latency = {1.0 * (1 - 0.1 * k[0]), 3.0 * (1 - 0.1 * k[1]) + (k[1] >= 3 ? 2.0 : 0.0), 2.0 * (1 - 0.1 * k[2])};
   p.latency = p.stage_latency[StageKind::Recall] + p.stage_latency[StageKind::Analyze] + p.stage_latency[StageKind::Summarize];
+  p.latency_measured = true;  // this evaluator's latencies stand (it has no separate timing)
   p.accuracy = 0.9 - 0.01 * k[0] - 0.005 * k[1] - 0.02 * k[2];
   p.examples = 100;
   return p;
@@ -147,8 +148,6 @@ TEST_CASE("choose_row: measured latency is noise-aware, ties go to the lower cos
   CHECK(*choose_row(rows, LatencyMode::Measured) == 1);
   // Cost alone: the cheapest row meeting the target (k=3 misses it).
   CHECK(*choose_row(rows, LatencyMode::Cost) == 2);
-  CHECK(faster(rows[2].point, rows[0].point, LatencyMode::Cost));
-  CHECK_FALSE(faster(rows[2].point, rows[1].point, LatencyMode::Measured));
   for (auto& r : rows) r.meets_target = false;
   CHECK_FALSE(choose_row(rows, LatencyMode::Cost).has_value());
 }
