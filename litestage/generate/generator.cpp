@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include "litestage/util/error.hpp"
+#include "litestage/util/phase_clock.hpp"
 #include "litestage/util/timer.hpp"
 
 namespace litestage {
@@ -29,6 +30,7 @@ Generator::Generator(CausalLM model, std::shared_ptr<const Tokenizer> tokenizer)
 }
 
 std::vector<int32_t> Generator::encode_prompt(const std::string& prompt, bool add_bos) const {
+  PhaseScope phase(Phase::Tokenize);
   EncodeOptions opt;
   opt.add_bos = add_bos;
   return tokenizer_->encode(prompt, opt);
@@ -44,6 +46,7 @@ std::vector<int32_t> Generator::stop_ids(const GenerationConfig& config) const {
 }
 
 KVCache& Generator::cache_for(int64_t batch, int64_t capacity) {
+  PhaseScope phase(Phase::CacheSetup);
   if (!cache_ || cache_->batch() != batch || cache_->capacity() < capacity) {
     cache_.reset();  // free the old buffers before allocating new ones
     cache_ = std::make_unique<KVCache>(model_->config(), batch, capacity, model_->runtime().dtype,
@@ -56,6 +59,7 @@ KVCache& Generator::cache_for(int64_t batch, int64_t capacity) {
 
 std::vector<Generator::Picked> Generator::pick(const torch::Tensor& logits, const SamplingConfig& s,
                                                at::Generator& gen) const {
+  PhaseScope phase(Phase::Pick);
   // Confidence is read off the untempered distribution: it measures the model, not the sampler.
   auto [max_logit, argmax] = logits.max(-1);
   auto max_prob = (max_logit - logits.logsumexp(-1)).exp();
@@ -88,6 +92,15 @@ std::vector<Generator::Picked> Generator::pick(const torch::Tensor& logits, cons
 }
 
 namespace {
+// The model's forward, its time counted to `phase` when a PhaseClock is installed (the device is
+// synchronised then, so that queued GPU work is not counted to the next phase).
+torch::Tensor forward_phase(CausalLM& model, Phase phase, const torch::Tensor& input, const ForwardOptions& fwd) {
+  PhaseScope scope(phase);
+  auto out = model->forward(input, fwd);
+  if (PhaseClock::current()) synchronize(model->runtime().device);
+  return out;
+}
+
 void check_sampling(const SamplingConfig& s) {
   if (!(s.temperature >= 0)) throw_error("temperature must be >= 0 (0 = greedy), got ", s.temperature);
   if (s.top_k < 0) throw_error("top_k must be >= 0 (0 = off), got ", s.top_k);
@@ -117,19 +130,24 @@ class RowDecoder {
   std::optional<ExitReason> push(int64_t id, float confidence, float max_logit, int64_t cache_length, int64_t capacity,
                                  const StreamCallback& on_token = nullptr) {
     const auto token = static_cast<int32_t>(id);
+    std::optional<PhaseScope> phase(std::in_place, Phase::StopRules);
     if (std::find(stops_.begin(), stops_.end(), token) != stops_.end()) return stop(ExitReason::Eos);
     result_.tokens.push_back(token);
     result_.confidences.push_back(confidence);
     result_.max_logits.push_back(max_logit);
+    phase.emplace(Phase::Detokenize);
     const std::string piece = stream_.push(token);
     text_ += piece;
+    phase.emplace(Phase::StopRules);
     size_t cut = std::string::npos;
     for (const auto& s : config_.stop_strings) cut = std::min(cut, s.empty() ? cut : text_.find(s));
     if (cut != std::string::npos) {
       text_.resize(cut);
       return stop(ExitReason::StopString);
     }
+    phase.reset();
     if (on_token && !on_token(token, piece)) return stop(ExitReason::Callback);
+    phase.emplace(Phase::EarlyExit);
     if (early_.push(config_.early_exit.metric == ConfidenceMetric::Logit ? max_logit : confidence))
       return stop(ExitReason::EarlyExit);
     if (static_cast<int>(result_.tokens.size()) >= config_.max_new_tokens) return stop(ExitReason::MaxTokens);
@@ -196,8 +214,11 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   auto input = torch::tensor(ids64, torch::kLong).view({1, P - L}).to(device);
   synchronize(device);
   Timer timer;
-  if (prefix) cache.load_prefix(*prefix->cache, L);
-  auto logits = model_->forward(input, fwd).view({1, -1});
+  if (prefix) {
+    PhaseScope phase(Phase::CacheSetup);
+    cache.load_prefix(*prefix->cache, L);
+  }
+  auto logits = forward_phase(model_, Phase::Prefill, input, fwd).view({1, -1});
   synchronize(device);
   r.prefill_seconds = timer.seconds();
   fwd.observer = nullptr;
@@ -208,10 +229,11 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
     const auto p = pick(logits, config.sampling, gen)[0];
     if (row.push(p.id, p.confidence, p.max_logit, cache.length(), capacity, on_token)) break;
     next.fill_(p.id);
-    logits = model_->forward(next, fwd).view({1, -1});
+    logits = forward_phase(model_, Phase::Decode, next, fwd).view({1, -1});
   }
   synchronize(device);
   r.decode_seconds = timer.seconds();
+  PhaseScope phase(Phase::Detokenize);
   row.finish();
   return r;
 }
@@ -271,8 +293,11 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   auto input = torch::tensor(ids, torch::kLong).view({B, P}).to(device);
   synchronize(device);
   Timer timer;
-  if (prefix) cache.load_prefix(*prefix->cache, L);
-  auto logits = model_->forward(input, fwd).view({B, -1});
+  if (prefix) {
+    PhaseScope phase(Phase::CacheSetup);
+    cache.load_prefix(*prefix->cache, L);
+  }
+  auto logits = forward_phase(model_, Phase::Prefill, input, fwd).view({B, -1});
   synchronize(device);
   double prefill = timer.seconds();
   fwd.token_mask = torch::Tensor();
@@ -295,7 +320,7 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
     for (int64_t b = 0; b < B; ++b)
       if (done[b]) next_ids[b] = pad;
     auto next = torch::tensor(next_ids, torch::kLong).view({B, 1}).to(device);
-    logits = model_->forward(next, fwd).view({B, -1});
+    logits = forward_phase(model_, Phase::Decode, next, fwd).view({B, -1});
   }
   synchronize(device);
   double decode = timer.seconds();
@@ -321,7 +346,10 @@ SharedPrefix Generator::prefill_prefix(const std::vector<int32_t>& tokens, const
   SharedPrefix out;
   out.tokens = tokens;
   out.plan = plan.to_string();
-  out.cache = std::make_shared<KVCache>(model_->config(), 1, n, model_->runtime().dtype, device);
+  {
+    PhaseScope phase(Phase::CacheSetup);
+    out.cache = std::make_shared<KVCache>(model_->config(), 1, n, model_->runtime().dtype, device);
+  }
   ForwardOptions fwd;
   fwd.skip = &plan;
   fwd.cache = out.cache.get();
@@ -330,8 +358,11 @@ SharedPrefix Generator::prefill_prefix(const std::vector<int32_t>& tokens, const
   auto input = torch::tensor(ids64, torch::kLong).view({1, n}).to(device);
   synchronize(device);
   Timer timer;
-  model_->hidden_states(input, fwd);
-  synchronize(device);
+  {
+    PhaseScope phase(Phase::Prefill);
+    model_->hidden_states(input, fwd);
+    synchronize(device);
+  }
   out.prefill_seconds = timer.seconds();
   return out;
 }

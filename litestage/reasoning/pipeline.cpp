@@ -9,9 +9,45 @@
 #include "litestage/io/digest.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
+#include "litestage/util/phase_clock.hpp"
 #include "litestage/util/timer.hpp"
 
 namespace litestage {
+
+namespace {
+
+// One stage of a question for an installed PhaseClock (eval --time-breakdown): selects the stage's
+// bucket, and on leaving adds the stage's wall time and the calls and tokens of the traces it added.
+class StageWall {
+ public:
+  StageWall(StageKind kind, const std::vector<StageTrace>& stages)
+      : clock_(PhaseClock::current()), stages_(stages), first_(stages.size()) {
+    if (clock_) clock_->set_bucket(static_cast<size_t>(kind));
+  }
+  ~StageWall() {
+    if (!clock_) return;
+    int64_t tokens = 0;
+    for (size_t i = first_; i < stages_.size(); ++i) tokens += stages_[i].tokens;
+    clock_->add_wall(timer_.seconds());
+    clock_->add_calls(static_cast<int64_t>(stages_.size() - first_), tokens);
+  }
+  StageWall(const StageWall&) = delete;
+  StageWall& operator=(const StageWall&) = delete;
+
+ private:
+  PhaseClock* clock_;
+  const std::vector<StageTrace>& stages_;
+  size_t first_;
+  Timer timer_;
+};
+
+template <typename F>
+std::string built_prompt(F build) {
+  PhaseScope phase(Phase::Prompt);
+  return build();
+}
+
+}  // namespace
 
 std::string to_string(PromptFormat format) { return format == PromptFormat::Chat ? "chat" : "tinythinker"; }
 
@@ -338,7 +374,7 @@ MultiStagePipeline::PrefixShare MultiStagePipeline::prefix_share(const std::vect
                                                                   bool sharing) const {
   PrefixShare share;
   for (const auto& p : prompts) {
-    share.inputs.push_back(model_input(StageKind::Analyze, p));
+    share.inputs.push_back(built_prompt([&] { return model_input(StageKind::Analyze, p); }));
     share.ids.push_back(generator_.encode_prompt(share.inputs.back(), add_bos()));
   }
   if (!sharing) return share;
@@ -354,7 +390,7 @@ MultiStagePipeline::PrefixShare MultiStagePipeline::prefix_share(const std::vect
 
 StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const std::string& stage_prompt,
                                               PrefixShare* share) {
-  std::string input = share ? share->inputs[option] : model_input(kind, stage_prompt);
+  std::string input = share ? share->inputs[option] : built_prompt([&] { return model_input(kind, stage_prompt); });
   if (config_.on_stage_start) config_.on_stage_start(kind);
   const int shared_tokens = share ? share->counted(option) : 0;
   std::string key;
@@ -464,22 +500,31 @@ ExampleTrace MultiStagePipeline::run(const Example& example) {
 
   std::string recall;
   if (uses_recall(mode)) {
-    trace.stages.push_back(generate_stage(StageKind::Recall, -1, recall_prompt(example)));
+    StageWall wall(StageKind::Recall, trace.stages);
+    const auto prompt = built_prompt([&] { return recall_prompt(example); });
+    trace.stages.push_back(generate_stage(StageKind::Recall, -1, prompt));
     recall = trace.stages.back().output;
   }
   std::vector<std::string> analyses;
   if (uses_analyze(mode)) {
+    StageWall wall(StageKind::Analyze, trace.stages);
     std::vector<std::string> prompts;
-    for (size_t i = 0; i < example.choices.size(); ++i) prompts.push_back(analyze_prompt(example, mode, recall, i));
+    for (size_t i = 0; i < example.choices.size(); ++i)
+      prompts.push_back(built_prompt([&] { return analyze_prompt(example, mode, recall, i); }));
     for (auto& t : generate_analyze(prompts)) trace.stages.push_back(std::move(t));
     for (const auto& t : trace.stages)
       if (t.stage == StageKind::Analyze) analyses.push_back(t.output);
   }
-  trace.stages.push_back(generate_stage(StageKind::Summarize, -1, summarize_prompt(example, mode, recall, analyses)));
-  auto judgement = judge_answer(example, trace.stages.back().output);
-  trace.parsed = judgement.parsed();
-  if (judgement.letter) trace.predicted = std::string(1, *judgement.letter);
-  trace.correct = judgement.correct;
+  {
+    StageWall wall(StageKind::Summarize, trace.stages);
+    const auto prompt = built_prompt([&] { return summarize_prompt(example, mode, recall, analyses); });
+    trace.stages.push_back(generate_stage(StageKind::Summarize, -1, prompt));
+    PhaseScope parsing(Phase::Parse);
+    auto judgement = judge_answer(example, trace.stages.back().output);
+    trace.parsed = judgement.parsed();
+    if (judgement.letter) trace.predicted = std::string(1, *judgement.letter);
+    trace.correct = judgement.correct;
+  }
   return trace;
 }
 
