@@ -346,6 +346,7 @@ MultiStagePipeline::PrefixShare MultiStagePipeline::prefix_share(const std::vect
 
 StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const std::string& stage_prompt,
                                               PrefixShare* share) {
+  dist::progress();  // a multi-process run's watchdog sees this rank moving (dist/liveness.hpp)
   std::string input = share ? share->inputs[option] : model_input(kind, stage_prompt);
   if (config_.on_stage_start) config_.on_stage_start(kind);
   const int shared_tokens = share ? share->counted(option) : 0;
@@ -416,6 +417,7 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze(const std::vector<s
 }
 
 std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& share) {
+  dist::progress();
   Timer timer;
   auto cfg = generation_config(StageKind::Analyze);
   std::vector<StageTrace> out(share.inputs.size());
