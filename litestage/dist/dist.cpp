@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -17,6 +16,7 @@
 #include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/dist/group.hpp"
+#include "litestage/dist/liveness.hpp"
 
 namespace litestage::dist {
 namespace {
@@ -31,6 +31,10 @@ struct Context {
   std::mutex mutex;
   std::condition_variable wake;
   bool stop = false;
+  // The main thread's side of the state the watchdog publishes (liveness.hpp).
+  std::atomic<int64_t> progress{0}, collectives{0};
+  std::atomic<int> waiting{0};       // a Collective
+  std::atomic<bool> ending{false};   // the watchdog is ending this process with a message
 };
 
 Context& context() {
@@ -54,11 +58,30 @@ int env_int(const char* name, int fallback, int low, int high) {
   return static_cast<int>(x);
 }
 
-[[noreturn]] void die(const std::string& message) {
-  auto& c = context();
+double env_seconds(const char* name, double fallback) {
+  const auto v = env(name);
+  if (!v) return fallback;
+  char* end = nullptr;
+  const double x = std::strtod(v->c_str(), &end);
+  LITESTAGE_CHECK(end != v->c_str() && *end == '\0' && x > 0, "environment variable ", name, "='", *v,
+                  "' is not a positive number of seconds");
+  return x;
+}
+
+// Ends this rank with `message` (the watchdog's thread, holding the context's mutex). A finding
+// of this rank's watchdog is posted first, so every rank ends with the same words rather than with
+// the broken exchange it sees when this one is gone.
+[[noreturn]] void end_run(Context& c, const std::string& message, bool post) {
+  c.ending = true;
   std::fprintf(c.errors ? c.errors : stderr, "error: [rank %d of %d] %s\n", c.info.rank, c.info.world_size,
                message.c_str());
   std::fflush(nullptr);
+  try {
+    if (post) c.group->set_abort(message);
+  } catch (const std::exception&) {
+  }
+  // Rank 0 holds the TCPStore: stay up until the others have read the message.
+  if (c.info.rank == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   std::_Exit(3);
 }
 
@@ -76,36 +99,76 @@ void quiet_non_root(Context& c) {
   ::close(null);
 }
 
-void watch(Context& c) {
-  const auto timeout = std::chrono::duration<double>(c.info.timeout_seconds);
-  std::vector<int64_t> last(static_cast<size_t>(c.info.world_size), -1);
-  std::vector<Clock::time_point> seen(last.size(), Clock::now());
-  std::unique_lock<std::mutex> lock(c.mutex);
-  while (!c.stop) {
-    lock.unlock();
-    std::optional<std::string> failure;
-    try {
-      c.group->beat();
-      if (auto message = c.group->abort_message()) failure = *message;
-      for (int p = 0; p < c.info.world_size && !failure; ++p) {
-        if (p == c.info.rank) continue;
-        const int64_t beats = c.group->beats(p);
-        if (beats != last[p]) {
-          last[p] = beats;
-          seen[p] = Clock::now();
-        } else if (Clock::now() - seen[p] > timeout) {
-          std::ostringstream text;
-          text << "rank " << p << " stopped responding for " << c.info.timeout_seconds
-               << " s (LITESTAGE_DIST_TIMEOUT; killed, frozen, or its machine is gone); ending the run";
-          failure = text.str();
-        }
+RankState own_state(const Context& c, int64_t beat) {
+  RankState s;
+  s.beat = beat;
+  s.progress = c.progress.load();
+  s.collectives = c.collectives.load();
+  s.waiting = static_cast<Collective>(c.waiting.load());
+  return s;
+}
+
+struct Failure {
+  std::string message;
+  bool post = false;  // this rank's own finding, for the others to end with too
+};
+
+// One look at the world: publish this rank's state, read the others', judge them all.
+std::optional<Failure> look(Context& c, Liveness& liveness, int64_t beat) {
+  try {
+    const RankState mine = own_state(c, beat);
+    c.group->publish(encode(mine));
+    if (auto message = c.group->abort_message()) return Failure{*message, false};
+    const auto now = Clock::now();
+    for (int p = 0; p < c.info.world_size; ++p) {
+      if (p == c.info.rank) {
+        liveness.observe(p, mine, now);
+      } else {
+        const auto text = c.group->state(p);
+        liveness.observe(p, text ? decode(*text) : std::nullopt, now);
       }
-    } catch (const std::exception& e) {
-      failure = std::string("lost the rendezvous store (") + e.what() + "): rank 0 has ended or the network is down";
     }
+    if (auto verdict = liveness.verdict(c.info.rank, now)) return Failure{*verdict, true};
+  } catch (const std::exception& e) {
+    return Failure{std::string("lost the rendezvous store (") + e.what() + "): rank 0 has ended or the network is down"};
+  }
+  return std::nullopt;
+}
+
+void watch(Context& c) {
+  Liveness liveness(c.info.world_size, c.info.timeout_seconds, c.info.stall_timeout_seconds, Clock::now());
+  std::unique_lock<std::mutex> lock(c.mutex);
+  for (int64_t beat = 1; !c.stop; ++beat) {
+    lock.unlock();
+    const auto failure = look(c, liveness, beat);
     lock.lock();
-    if (failure && !c.stop) die(*failure);
+    if (failure && !c.stop) end_run(c, failure->message, failure->post);
     c.wake.wait_for(lock, std::chrono::seconds(1), [&] { return c.stop; });
+  }
+}
+
+// Runs a collective with the main thread marked as waiting in it. When it fails (a rank has
+// ended), the watchdog gets a moment to name the cause first: a rank that ended on a finding
+// posted it, and this rank then ends with the same words.
+template <typename Run>
+auto collective(Collective kind, Run run) {
+  auto& c = context();
+  c.collectives.fetch_add(1);
+  c.waiting = static_cast<int>(kind);
+  c.progress.fetch_add(1);
+  struct Leave {
+    Context& c;
+    ~Leave() {
+      c.waiting = static_cast<int>(Collective::None);
+      c.progress.fetch_add(1);
+    }
+  } leave{c};
+  try {
+    return run();
+  } catch (const std::exception&) {
+    const auto give_up = Clock::now() + std::chrono::seconds(3);
+    while (c.ending || Clock::now() < give_up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    throw;
   }
 }
 
@@ -143,12 +206,8 @@ LaunchInfo launch_from_env() {
   info.master_port = env_int("MASTER_PORT", info.master_port, 1, 65535);
   info.store_file = env("LITESTAGE_STORE_FILE").value_or("");
   info.launcher_store = env("TORCHELASTIC_USE_AGENT_STORE").value_or("") == "True";
-  if (auto t = env("LITESTAGE_DIST_TIMEOUT")) {
-    char* end = nullptr;
-    info.timeout_seconds = std::strtod(t->c_str(), &end);
-    LITESTAGE_CHECK(end != t->c_str() && *end == '\0' && info.timeout_seconds > 0,
-                    "environment variable LITESTAGE_DIST_TIMEOUT='", *t, "' is not a positive number of seconds");
-  }
+  info.timeout_seconds = env_seconds("LITESTAGE_DIST_TIMEOUT", info.timeout_seconds);
+  info.stall_timeout_seconds = env_seconds("LITESTAGE_DIST_STALL_TIMEOUT", info.stall_timeout_seconds);
   if (torchrun && info.world_size > 1 && !env("RANK"))
     throw_error("WORLD_SIZE is ", info.world_size, " but RANK is not set: launch with torchrun, srun, or set RANK");
   return info;
@@ -199,21 +258,23 @@ bool is_root() { return context().info.rank == 0; }
 bool active() { return context().group != nullptr; }
 std::FILE* error_stream() { return context().errors ? context().errors : stderr; }
 
+void progress() { context().progress.fetch_add(1, std::memory_order_relaxed); }
+
 std::vector<std::string> all_gather(const std::string& mine) {
   auto& c = context();
   if (!c.group) return {mine};
-  return c.group->all_gather(mine);
+  return collective(Collective::AllGather, [&] { return c.group->all_gather(mine); });
 }
 
 std::string broadcast(const std::string& value_on_root) {
   auto& c = context();
   if (!c.group) return value_on_root;
-  return c.group->broadcast(value_on_root);
+  return collective(Collective::Broadcast, [&] { return c.group->broadcast(value_on_root); });
 }
 
 void barrier() {
   auto& c = context();
-  if (c.group) c.group->barrier();
+  if (c.group) collective(Collective::Barrier, [&] { c.group->barrier(); });
 }
 
 std::vector<size_t> shard(size_t n) {
@@ -233,6 +294,7 @@ std::vector<std::string> map_gathered(size_t n, const std::function<std::string(
   for (size_t start = 0; start < per_rank; start += round) {
     std::string batch;
     for (size_t t = start; t < std::min(start + round, mine.size()); ++t) {
+      progress();
       const std::string r = work(mine[t]);
       put_u64(batch, r.size());
       batch += r;

@@ -10,9 +10,13 @@
 // Every rank must make the same sequence of collective calls; code that decides what to run next
 // decides from gathered (identical) data or from what rank 0 read and broadcast.
 //
-// Liveness: a watchdog thread per rank beats a counter in the store every second. A rank whose
-// counter stops for `timeout` seconds (killed, machine gone), a store that cannot be reached, or a
-// rank that reported an error (abort()) ends every rank with a clear message and exit status 3.
+// Liveness: a watchdog thread per rank publishes in the store, every second, a beat of its own and
+// how far the main thread has got (progress() marks, collectives entered and left); it reads every
+// rank's and judges them (liveness.hpp). A rank whose beat stops for `timeout_seconds` (killed,
+// frozen, machine gone), a rank that others wait for while its main thread makes no progress for
+// `stall_timeout_seconds` (deadlocked, looping), ranks that all wait in collectives that never
+// complete, a store that cannot be reached, or a rank that reported an error (abort()) end every
+// rank with a clear message and exit status 3.
 
 #include <chrono>
 #include <cstdio>
@@ -33,7 +37,9 @@ struct LaunchInfo {
   std::string store_file;        // LITESTAGE_STORE_FILE: rendezvous through a FileStore instead
   bool launcher_store = false;   // the launcher serves the TCPStore (newer torchrun sets
                                  // TORCHELASTIC_USE_AGENT_STORE=True): every rank is a client
-  double timeout_seconds = 60;   // LITESTAGE_DIST_TIMEOUT: liveness and rendezvous timeout
+  double timeout_seconds = 60;   // LITESTAGE_DIST_TIMEOUT: rendezvous, and a rank's silence
+  double stall_timeout_seconds = 1800;  // LITESTAGE_DIST_STALL_TIMEOUT: the longest a rank may go
+                                        // without progress while others wait for it
   bool launched = false;         // the environment named a world (WORLD_SIZE or SLURM_NTASKS)
 };
 
@@ -63,6 +69,11 @@ bool active();  // more than one rank
 // Where this rank's ordinary output goes: rank 0 keeps stdout/stderr; other ranks are quiet
 // (their stdout and stderr go to /dev/null) and write errors through error_stream().
 std::FILE* error_stream();
+
+// Marks that this rank's main thread has moved on (an item, a question's stage begun): the stall
+// rule times the gaps between these marks and collectives. Cheap; call it where work passes
+// regularly, so no legitimate step goes LITESTAGE_DIST_STALL_TIMEOUT without one.
+void progress();
 
 // Collectives over byte strings (any rank's value may be empty).
 std::vector<std::string> all_gather(const std::string& mine);   // in rank order, on every rank

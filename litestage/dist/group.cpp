@@ -18,11 +18,12 @@ namespace litestage::dist {
 namespace {
 
 constexpr const char* kAbortKey = "litestage/abort";
-// Collectives may wait as long as the slowest rank's share takes; a dead rank is the watchdog's
-// business (dist.hpp), not this timeout's.
+// Collectives may wait as long as the slowest rank's share takes. The watchdog bounds the wait
+// instead (liveness.hpp): it ends the run when the ranks waited for stop making progress, or when
+// every rank waits and none moves; Gloo's own timeout is only the last resort.
 constexpr std::chrono::hours kCollectiveTimeout{24 * 7};
 
-std::string beat_key(int rank) { return "litestage/beat/" + std::to_string(rank); }
+std::string state_key(int rank) { return "litestage/state/" + std::to_string(rank); }
 
 bool loopback(const std::string& addr) { return addr == "localhost" || addr.rfind("127.", 0) == 0 || addr == "::1"; }
 
@@ -84,15 +85,21 @@ class GlooGroup : public Group {
     complete("barrier", [&] { return group_->barrier(); });
   }
 
-  void beat() override { store_->add(beat_key(info_.rank), 1); }
-  int64_t beats(int rank) override { return store_->add(beat_key(rank), 0); }
-  std::optional<std::string> abort_message() override {
-    if (!store_->check({kAbortKey})) return std::nullopt;
-    const auto v = store_->get(kAbortKey);
+  void publish(const std::string& state) override {
+    store_->set(state_key(info_.rank), std::vector<uint8_t>(state.begin(), state.end()));
+  }
+  std::optional<std::string> state(int rank) override {
+    // Keys are never removed: once a rank has published, a plain get does not block.
+    auto& published = published_.at(static_cast<size_t>(rank));
+    if (!published && !store_->check({state_key(rank)})) return std::nullopt;
+    published = true;
+    const auto v = store_->get(state_key(rank));
     return std::string(v.begin(), v.end());
   }
+  std::optional<std::string> abort_message() override { return read(kAbortKey); }
   void set_abort(const std::string& message) override {
     store_->set(kAbortKey, std::vector<uint8_t>(message.begin(), message.end()));
+    store_->check({kAbortKey});  // a reply on the same connection: the set before it is done
   }
 
  private:
@@ -116,6 +123,13 @@ class GlooGroup : public Group {
     complete("broadcast", [&] { return group_->broadcast(v); });
   }
 
+  // A key's value, without blocking: the store's get waits for a key that is not there yet.
+  std::optional<std::string> read(const std::string& key) {
+    if (!store_->check({key})) return std::nullopt;
+    const auto v = store_->get(key);
+    return std::string(v.begin(), v.end());
+  }
+
   // Starts a collective and waits for it; a peer that is gone surfaces here as Gloo's I/O error.
   template <typename Start>
   void complete(const char* what, Start start) {
@@ -127,6 +141,7 @@ class GlooGroup : public Group {
   }
 
   LaunchInfo info_;
+  std::vector<char> published_ = std::vector<char>(static_cast<size_t>(info_.world_size), 0);
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
 };

@@ -1,6 +1,6 @@
 #pragma once
 // The c10d objects behind dist.hpp: the rendezvous store, the Gloo process group, and the store
-// keys the watchdog uses. Kept apart so only group.cpp sees the c10d and Gloo headers (and builds
+// keys the watchdog uses (liveness.hpp). Kept apart so only group.cpp sees the c10d and Gloo headers (and builds
 // without them, where available() is false).
 
 #include <cstdint>
@@ -24,10 +24,11 @@ class Group {
   virtual std::string broadcast(const std::string& value_on_root) = 0;
   virtual void barrier() = 0;
 
-  // Watchdog side (its own store connection, safe to use from the watchdog thread).
-  virtual void beat() = 0;
-  virtual int64_t beats(int rank) = 0;
+  // Watchdog side (the store's client serialises its calls, so the watchdog thread may use it).
+  virtual void publish(const std::string& state) = 0;               // this rank's RankState, encoded
+  virtual std::optional<std::string> state(int rank) = 0;           // nullopt: none published yet
   virtual std::optional<std::string> abort_message() = 0;
+  // Posts the message for every rank; returns once the store holds it.
   virtual void set_abort(const std::string& message) = 0;
 };
 

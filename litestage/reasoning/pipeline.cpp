@@ -249,6 +249,16 @@ std::string summary_markdown(const Summary& s, const std::string& title) {
 
 namespace {
 
+// A stage whose prompt does not fit the context (earlier stages rambled past it, or an option is
+// too long) cannot run: the question counts as unanswered, in the 'too long' column, with what it
+// really cost (rendering and encoding the prompt), rather than aborting the evaluation.
+void mark_too_long(StageTrace& t, const GenerationConfig& cfg, double seconds) {
+  t.exit_reason = ExitReason::PromptTooLong;
+  t.skip = cfg.skip.to_string();
+  t.early_exit = early_exit_text(cfg.early_exit);
+  t.prefill_seconds = seconds;
+}
+
 // Rank r > 0 of a multi-process run appends to <stem>.rank<r>.jsonl beside rank 0's file.
 std::string rank_file(const std::filesystem::path& path, int rank) {
   if (rank == 0) return path.string();
@@ -390,6 +400,7 @@ MultiStagePipeline::PrefixShare MultiStagePipeline::prefix_share(const std::vect
 
 StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const std::string& stage_prompt,
                                               PrefixShare* share) {
+  dist::progress();  // a multi-process run's watchdog sees this rank moving (dist/liveness.hpp)
   std::string input = share ? share->inputs[option] : built_prompt([&] { return model_input(kind, stage_prompt); });
   if (config_.on_stage_start) config_.on_stage_start(kind);
   const int shared_tokens = share ? share->counted(option) : 0;
@@ -414,13 +425,8 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   cfg.observer = config_.observer;
   auto ids = share ? share->ids[option] : generator_.encode_prompt(t.prompt, cfg.add_bos);
   t.prompt_tokens = static_cast<int>(ids.size());
-  if (static_cast<int64_t>(ids.size()) >= generator_.model()->config().max_position_embeddings) {
-    // Earlier stages rambled past the context: this stage cannot run, and the question counts as
-    // unanswered rather than aborting the evaluation.
-    t.exit_reason = ExitReason::PromptTooLong;
-    t.skip = cfg.skip.to_string();
-    t.early_exit = early_exit_text(cfg.early_exit);
-    t.prefill_seconds = timer.seconds();  // what it really cost: rendering and encoding the prompt
+  if (!fits(ids)) {
+    mark_too_long(t, cfg, timer.seconds());
     if (!key.empty()) cache_->insert(key, t);
     return t;
   }
@@ -438,6 +444,10 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   t.cost = stage_cost(cfg.skip, r, shared_tokens);
   if (!key.empty()) cache_->insert(key, t);
   return t;
+}
+
+bool MultiStagePipeline::fits(const std::vector<int32_t>& prompt_ids) const {
+  return static_cast<int64_t>(prompt_ids.size()) < generator_.model()->config().max_position_embeddings;
 }
 
 ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const GenerationResult& r, int shared_tokens) const {
@@ -462,30 +472,43 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze(const std::vector<s
 }
 
 std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& share) {
+  dist::progress();
+  Timer timer;
   auto cfg = generation_config(StageKind::Analyze);
-  const auto& inputs = share.inputs;
-  auto [prefix, prefix_seconds] = share.get(generator_, share.ids[0], cfg.skip);
-  auto results = generator_.generate_batch(share.ids, cfg, prefix);
-  std::vector<StageTrace> out;
-  for (size_t i = 0; i < results.size(); ++i) {
-    StageTrace t;
+  std::vector<StageTrace> out(share.inputs.size());
+  std::vector<size_t> fitting;  // the options the batch runs, in option order
+  std::vector<std::vector<int32_t>> ids;
+  for (size_t i = 0; i < out.size(); ++i) {
+    StageTrace& t = out[i];
     t.stage = StageKind::Analyze;
     t.option = static_cast<int>(i);
-    t.prompt = inputs[i];
-    t.output = results[i].text;
-    t.prompt_tokens = results[i].prompt_tokens;
-    t.shared_prefix_tokens = results[i].cached_prompt_tokens;
-    t.tokens = static_cast<int>(results[i].tokens.size());
-    // The batch shares its forwards: its time is attributed to the first option, so the
-    // per-question Analyze latency sums to the wall time of the batched call.
-    t.prefill_seconds = i == 0 ? prefix_seconds + results[i].prefill_seconds : 0;
-    t.decode_seconds = i == 0 ? results[i].decode_seconds : 0;
-    t.exit_reason = results[i].exit_reason;
+    t.prompt = share.inputs[i];
+    t.prompt_tokens = static_cast<int>(share.ids[i].size());
     t.skip = cfg.skip.to_string();
     t.early_exit = early_exit_text(cfg.early_exit);
+    if (!fits(share.ids[i])) {
+      mark_too_long(t, cfg, timer.seconds());  // as the options run one by one
+      continue;
+    }
+    fitting.push_back(i);
+    ids.push_back(share.ids[i]);
+  }
+  if (fitting.empty()) return out;
+  auto [prefix, prefix_seconds] = share.get(generator_, ids[0], cfg.skip);
+  auto results = generator_.generate_batch(ids, cfg, prefix);
+  for (size_t r = 0; r < results.size(); ++r) {
+    StageTrace& t = out[fitting[r]];
+    t.output = results[r].text;
+    t.prompt_tokens = results[r].prompt_tokens;
+    t.shared_prefix_tokens = results[r].cached_prompt_tokens;
+    t.tokens = static_cast<int>(results[r].tokens.size());
+    // The batch shares its forwards: its time is attributed to the first option it ran, so the
+    // per-question Analyze latency sums to the wall time of the batched call.
+    t.prefill_seconds = r == 0 ? prefix_seconds + results[r].prefill_seconds : 0;
+    t.decode_seconds = r == 0 ? results[r].decode_seconds : 0;
+    t.exit_reason = results[r].exit_reason;
     // Each row as if alone: padding rows are not counted.
-    t.cost = stage_cost(cfg.skip, results[i], share.counted(static_cast<int>(i)));
-    out.push_back(std::move(t));
+    t.cost = stage_cost(cfg.skip, results[r], share.counted(t.option));
   }
   return out;
 }

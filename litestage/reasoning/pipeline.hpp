@@ -172,6 +172,7 @@ class MultiStagePipeline {
   std::vector<StageTrace> generate_analyze_batch(PrefixShare& share);
   PrefixShare prefix_share(const std::vector<std::string>& prompts, bool sharing) const;
   GenerationConfig generation_config(StageKind kind) const;
+  bool fits(const std::vector<int32_t>& prompt_ids) const;  // within the model's context
   ForwardCost stage_cost(const SkipPlan& plan, const GenerationResult& result, int shared_tokens) const;
   bool add_bos() const;
 

@@ -164,6 +164,60 @@ TEST_CASE("a stage whose prompt does not fit is a wrong answer with its real tim
   CHECK(s.correct == 0);
 }
 
+TEST_CASE("a batched Analyze stage past the context counts as one by one: too long and wrong with its time",
+          "[reasoning][cost]") {
+  // A question with one long option: its Recall prompt fits the context, its Analyze prompts (the
+  // question, the recall and the cue) do not. A short question follows it in the same evaluation.
+  Example long_one = toy_example("long");
+  long_one.choices[1] = std::string(150, 'w');
+  const Example short_one = toy_example("short");
+  auto tok = std::make_shared<CharTokenizer>(97, 96);
+  // One token per character and BOS: the Recall prompt's length, counted here without the model.
+  const int64_t recall_tokens = static_cast<int64_t>(recall_prompt(long_one).size()) + 1;
+  // Room for Recall's 6 tokens; an Analyze prompt adds at least 25 (a space, the recall, the cue).
+  auto model = random_model(roomy_config(recall_tokens + 10), 7);
+  Generator gen(model, tok);
+  PipelineConfig sequential = short_stages(6), batched = short_stages(6);
+  batched.batch_analyze = true;
+  MultiStagePipeline one_by_one(gen, sequential), batch(gen, batched);
+  std::vector<ExampleTrace> a, b;
+  for (const Example* ex : std::vector<const Example*>{&long_one, &short_one}) {
+    a.push_back(one_by_one.run(*ex));
+    REQUIRE_NOTHROW(b.push_back(batch.run(*ex)));
+  }
+  for (size_t q = 0; q < 2; ++q) {
+    INFO("question " << a[q].id);
+    REQUIRE(a[q].stages.size() == b[q].stages.size());
+    for (size_t i = 0; i < a[q].stages.size(); ++i) {
+      const StageTrace &x = a[q].stages[i], &y = b[q].stages[i];
+      INFO("stage " << to_string(x.stage) << " option " << x.option);
+      CHECK(y.stage == x.stage);
+      CHECK(y.option == x.option);
+      CHECK(y.exit_reason == x.exit_reason);
+      CHECK(y.output == x.output);
+      CHECK(y.prompt_tokens == x.prompt_tokens);
+      CHECK(y.cost.flops == Approx(x.cost.flops));
+    }
+    CHECK(b[q].correct == a[q].correct);
+    CHECK(b[q].parsed == a[q].parsed);
+  }
+  // The long question: Recall ran, both options and Summarize did not fit.
+  REQUIRE(a[0].stages.size() == 4);
+  CHECK(a[0].stages[0].exit_reason != ExitReason::PromptTooLong);
+  for (size_t i = 1; i < 4; ++i) {
+    CHECK(b[0].stages[i].exit_reason == ExitReason::PromptTooLong);
+    CHECK(b[0].stages[i].cost.flops == 0);
+    CHECK(b[0].stages[i].seconds() > 0);  // rendering and encoding, as one by one
+  }
+  CHECK_FALSE(b[0].correct);
+  // The short question ran every stage, in both.
+  for (const auto& t : b[1].stages) CHECK(t.exit_reason != ExitReason::PromptTooLong);
+  const Summary sa = summarize(a), sb = summarize(b);
+  CHECK(sa.prompt_too_long == 1);
+  CHECK(sb.prompt_too_long == 1);
+  CHECK(sb.correct == sa.correct);
+}
+
 TEST_CASE("the interleaved timer runs each configuration R times, round-robin", "[reasoning][timing]") {
   auto model = random_model(roomy_config(256), 7);
   auto tok = std::make_shared<CharTokenizer>(97, 96);
