@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "command.hpp"
@@ -16,7 +18,7 @@
 #include "litestage/model/matvec.hpp"
 #include "litestage/model/weight_memory.hpp"
 #include "litestage/util/error.hpp"
-#include "litestage/util/malloc_reuse.hpp"
+#include "litestage/util/provenance.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/timer.hpp"
@@ -65,15 +67,6 @@ class ReadProbe {
   double bytes_;
   torch::Tensor buffer_;
 };
-
-// How the weights (and the read pass) are paged: huge pages read faster (model/weight_memory.hpp).
-void print_page_use() {
-  const int64_t huge = process_huge_page_bytes();
-  std::printf("memory pages: transparent huge pages '%s'", transparent_huge_page_mode().c_str());
-  if (huge >= 0) std::printf(", %.1f MB of this process on 2 MB pages", huge / 1e6);
-  std::printf(" (weights and the read pass are mapped for them)\n");
-  std::printf("memory reuse: %s\n", keep_freed_memory().detail.c_str());
-}
 
 // What the run's prompts multiply at and under: a GEMM figure and the multiply-add peak (0: none).
 struct PromptCeilings {
@@ -163,6 +156,88 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
   return {median(prefill), median(decode), median(ratio)};
 }
 
+struct BenchSettings {
+  int prompt_len, gen_len, repeats, warmup;
+  bool kernels;
+  std::vector<double> fractions;
+  uint64_t seed;
+};
+
+// The options, checked.
+BenchSettings bench_settings(const po::variables_map& vm) {
+  BenchSettings b;
+  b.prompt_len = vm["prompt-len"].as<int>();
+  b.gen_len = vm["gen-len"].as<int>();
+  b.repeats = vm["repeats"].as<int>();
+  b.warmup = vm["warmup"].as<int>();
+  const std::string kernel_flag = vm["kernels"].as<std::string>();
+  if (kernel_flag != "on" && kernel_flag != "off") throw_error("--kernels must be on or off, got '", kernel_flag, "'");
+  b.kernels = kernel_flag == "on";
+  if (b.prompt_len < 1 || b.gen_len < 1 || b.repeats < 1 || b.warmup < 0)
+    throw_error("--prompt-len, --gen-len and --repeats must be >= 1, --warmup >= 0");
+  b.fractions = {0.0, 0.25, 0.5};
+  if (vm.count("skip-fraction")) b.fractions = vm["skip-fraction"].as<std::vector<double>>();
+  for (double f : b.fractions)
+    if (f < 0 || f > 1) throw_error("--skip-fraction values must be in [0, 1], got ", f);
+  if (std::find(b.fractions.begin(), b.fractions.end(), 0.0) == b.fractions.end())
+    b.fractions.insert(b.fractions.begin(), 0.0);
+  b.seed = vm["seed"].as<uint64_t>();
+  return b;
+}
+
+// The skip table: one row per fraction, printed and returned as JSON.
+nlohmann::json skip_table(CausalLM& model, const BenchSettings& b, const std::vector<int64_t>& prompt,
+                          const ReadProbe& probe, bool paired, double floor_ms, Measurement& base) {
+  const auto& cfg = model->config();
+  std::printf("%-6s %-9s %-8s %14s %12s %9s %9s %9s %10s\n", "skip", "sublayers", "removed", "prefill tok/s",
+              "decode ms", "/floor", "speedup", "ideal", "real/ideal");
+  nlohmann::json rows = nlohmann::json::array();
+  for (double f : b.fractions) {
+    auto plan = plan_for_fraction(f, model->num_layers());
+    auto m = measure(model, plan, prompt, b.gen_len, b.warmup, b.repeats, b.kernels, probe, paired, floor_ms / 1e3);
+    if (f == 0.0) base = m;
+    double removed = plan.removed_weight_fraction(cfg);
+    double ideal = 1.0 / (1.0 - removed);
+    double real = base.decode_seconds / m.decode_seconds;
+    std::printf("%-6.2f %3zu/%-5d %7.1f%% %14.1f %12.3f %9.2f %8.2fx %8.2fx %10.2f\n", f, plan.num_skipped(),
+                2 * model->num_layers(), removed * 100, b.prompt_len / m.prefill_seconds, m.decode_seconds * 1e3,
+                m.floor_ratio, real, ideal, real / ideal);
+    rows.push_back({{"skip_fraction", f}, {"skipped", plan.to_string()}, {"sublayers_skipped", plan.num_skipped()},
+                    {"sublayers", 2 * model->num_layers()}, {"weight_bytes_removed", removed},
+                    {"prefill_tokens_per_s", b.prompt_len / m.prefill_seconds},
+                    {"decode_ms_per_token", m.decode_seconds * 1e3}, {"decode_over_floor", m.floor_ratio},
+                    {"speedup", real}, {"ideal_speedup", ideal}});
+  }
+  return rows;
+}
+
+struct PrefillRate {
+  double flops, gflops;  // per prompt; achieved GFLOP/s
+};
+
+// The cost model's operations (model/cost.hpp: projections, attention, the last position's
+// lm_head) over the full model's median prefill time, against the ceilings measured.
+PrefillRate print_prefill_rate(const ModelConfig& cfg, int prompt_len, const Runtime& rt, const Measurement& base,
+                               const PromptCeilings& ceilings) {
+  const double flops = forward_cost(cfg, SkipPlan{}, prompt_len, 0, c10::elementSize(rt.dtype)).flops;
+  const double achieved = flops / base.prefill_seconds / 1e9;
+  std::printf("prefill, full model: %.2f GFLOP per prompt, %.1f GFLOP/s", flops / 1e9, achieved);
+  if (ceilings.gemm > 0)
+    std::printf(" = %.0f%% of the %s GEMM figure above that prompts run at", 100 * achieved / ceilings.gemm,
+                dtype_name(rt.dtype).c_str());
+  if (ceilings.peak > 0) std::printf(", %.0f%% of the multiply-add peak", 100 * achieved / ceilings.peak);
+  std::printf("\n");
+  return {flops, achieved};
+}
+
+// The model named by --model, or one built from --config with random weights.
+CausalLM bench_model(const std::string& model_dir, const std::string& config_file, const Runtime& rt, uint64_t seed) {
+  if (!model_dir.empty()) return load_causal_lm(model_dir, rt);
+  CausalLM model(ModelConfig::from_file(config_file), rt);
+  model->init_weights(seed);
+  return model;
+}
+
 int run_bench(const std::vector<std::string>& args) {
   po::options_description desc("bench options");
   desc.add_options()
@@ -177,36 +252,23 @@ int run_bench(const std::vector<std::string>& args) {
        "fractions of the 2L sub-layers to skip (default 0 0.25 0.5)")
       ("seed", po::value<uint64_t>()->default_value(0), "seed for random weights and prompt ids")
       ("kernels", po::value<std::string>()->default_value("on"),
-       "on: CPU steps through the plain-loop decode and prefill kernels; off: LibTorch's ops (to compare)");
+       "on: CPU steps through the plain-loop decode and prefill kernels; off: LibTorch's ops (to compare)")
+      ("json", po::value<std::string>()->default_value(""), "also write the figures to this JSON file");
   add_runtime_options(desc);
   po::variables_map vm;
   if (auto rc = parse_options("bench", "(--model DIR | --config config.json) [options]", desc, args, vm)) return *rc;
   std::string model_dir = vm["model"].as<std::string>(), config_file = vm["config"].as<std::string>();
   if (model_dir.empty() == config_file.empty()) throw_error("give exactly one of --model DIR or --config FILE");
-  int prompt_len = vm["prompt-len"].as<int>(), gen_len = vm["gen-len"].as<int>();
-  int repeats = vm["repeats"].as<int>(), warmup = vm["warmup"].as<int>();
-  const std::string kernel_flag = vm["kernels"].as<std::string>();
-  if (kernel_flag != "on" && kernel_flag != "off") throw_error("--kernels must be on or off, got '", kernel_flag, "'");
-  const bool kernels = kernel_flag == "on";
-  if (prompt_len < 1 || gen_len < 1 || repeats < 1 || warmup < 0)
-    throw_error("--prompt-len, --gen-len and --repeats must be >= 1, --warmup >= 0");
-  std::vector<double> fractions = {0.0, 0.25, 0.5};
-  if (vm.count("skip-fraction")) fractions = vm["skip-fraction"].as<std::vector<double>>();
-  for (double f : fractions)
-    if (f < 0 || f > 1) throw_error("--skip-fraction values must be in [0, 1], got ", f);
-  if (std::find(fractions.begin(), fractions.end(), 0.0) == fractions.end()) fractions.insert(fractions.begin(), 0.0);
+  const BenchSettings b = bench_settings(vm);
+  const std::string json_path = vm["json"].as<std::string>();
+  if (!json_path.empty()) check_path(json_path, PathUse::OutputFile, "--json");
+  if (!model_dir.empty()) check_path(model_dir, PathUse::InputDir, "--model");
+  if (!config_file.empty()) check_path(config_file, PathUse::InputFile, "--config");
 
   auto rt = setup_runtime(runtime_options(vm));
-  uint64_t seed = vm["seed"].as<uint64_t>();
-  CausalLM model{nullptr};
-  if (!model_dir.empty()) {
-    model = load_causal_lm(model_dir, rt);
-  } else {
-    model = CausalLM(ModelConfig::from_file(config_file), rt);
-    model->init_weights(seed);
-  }
+  CausalLM model = bench_model(model_dir, config_file, rt, b.seed);
   const auto& cfg = model->config();
-  if (prompt_len + gen_len + 1 > cfg.max_position_embeddings)
+  if (b.prompt_len + b.gen_len + 1 > cfg.max_position_embeddings)
     throw_error("--prompt-len + --gen-len exceed the model's ", cfg.max_position_embeddings, " positions");
 
   int64_t weight_bytes = 0;
@@ -227,40 +289,29 @@ int run_bench(const std::vector<std::string>& args) {
   std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token%s\n", bw / 1e9,
               read_per_token / 1e6, floor_ms,
               paired ? " (now; /floor below divides each repeat's decode steps by a read pass after each step)" : "");
-  if (rt.device.is_cpu()) print_page_use();
-  const PromptCeilings ceilings = print_gemm_throughput(rt, kernels);
-  std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", prompt_len, gen_len, repeats,
-              warmup);
+  if (rt.device.is_cpu()) std::printf("%s", memory_description().c_str());
+  const PromptCeilings ceilings = print_gemm_throughput(rt, b.kernels);
+  std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", b.prompt_len, b.gen_len,
+              b.repeats, b.warmup);
 
-  auto gen = at::detail::createCPUGenerator(seed + 1);
-  auto prompt_t = at::randint(0, cfg.vocab_size, {prompt_len}, gen, torch::TensorOptions().dtype(torch::kLong));
-  std::vector<int64_t> prompt(prompt_t.data_ptr<int64_t>(), prompt_t.data_ptr<int64_t>() + prompt_len);
-
-  std::printf("%-6s %-9s %-8s %14s %12s %9s %9s %9s %10s\n", "skip", "sublayers", "removed", "prefill tok/s",
-              "decode ms", "/floor", "speedup", "ideal", "real/ideal");
+  auto gen = at::detail::createCPUGenerator(b.seed + 1);
+  auto prompt_t = at::randint(0, cfg.vocab_size, {b.prompt_len}, gen, torch::TensorOptions().dtype(torch::kLong));
+  std::vector<int64_t> prompt(prompt_t.data_ptr<int64_t>(), prompt_t.data_ptr<int64_t>() + b.prompt_len);
   Measurement base{};
-  for (double f : fractions) {
-    auto plan = plan_for_fraction(f, model->num_layers());
-    auto m = measure(model, plan, prompt, gen_len, warmup, repeats, kernels, probe, paired, floor_ms / 1e3);
-    if (f == 0.0) base = m;
-    double removed = plan.removed_weight_fraction(cfg);
-    double ideal = 1.0 / (1.0 - removed);
-    double real = base.decode_seconds / m.decode_seconds;
-    std::printf("%-6.2f %3zu/%-5d %7.1f%% %14.1f %12.3f %9.2f %8.2fx %8.2fx %10.2f\n", f, plan.num_skipped(),
-                2 * model->num_layers(), removed * 100, prompt_len / m.prefill_seconds, m.decode_seconds * 1e3,
-                m.floor_ratio, real, ideal, real / ideal);
-  }
+  nlohmann::json rows = skip_table(model, b, prompt, probe, paired, floor_ms, base);
   std::printf("\nspeedup: decode, full model / skipped; ideal: 1 / (1 - share of per-token weight bytes removed)\n");
-  // The cost model's operations (model/cost.hpp: projections, attention, the last position's
-  // lm_head) over the full model's median prefill time.
-  const double flops = forward_cost(cfg, SkipPlan{}, prompt_len, 0, c10::elementSize(rt.dtype)).flops;
-  const double achieved = flops / base.prefill_seconds / 1e9;
-  std::printf("prefill, full model: %.2f GFLOP per prompt, %.1f GFLOP/s", flops / 1e9, achieved);
-  if (ceilings.gemm > 0)
-    std::printf(" = %.0f%% of the %s GEMM figure above that prompts run at", 100 * achieved / ceilings.gemm,
-                dtype_name(rt.dtype).c_str());
-  if (ceilings.peak > 0) std::printf(", %.0f%% of the multiply-add peak", 100 * achieved / ceilings.peak);
-  std::printf("\n");
+  const PrefillRate prefill = print_prefill_rate(cfg, b.prompt_len, rt, base, ceilings);
+  if (json_path.empty()) return 0;
+  nlohmann::json j = {{"provenance", provenance_json()}, {"model", model_dir.empty() ? config_file : model_dir},
+                      {"random_weights", model_dir.empty()}, {"runtime", runtime_description(rt)},
+                      {"parameters", cfg.num_parameters()}, {"weight_bytes", weight_bytes},
+                      {"layers", model->num_layers()}, {"prompt_len", b.prompt_len}, {"gen_len", b.gen_len},
+                      {"repeats", b.repeats}, {"warmup", b.warmup}, {"kernels", b.kernels},
+                      {"read_bandwidth_gb_per_s", bw / 1e9}, {"decode_floor_ms", floor_ms},
+                      {"gemm_gflops", ceilings.gemm}, {"multiply_add_peak_gflops", ceilings.peak},
+                      {"prefill_gflop_per_prompt", prefill.flops / 1e9}, {"prefill_gflops", prefill.gflops}, {"rows", rows}};
+  write_file_atomic(json_path, j.dump(2) + "\n");
+  std::printf("figures written to %s\n", json_path.c_str());
   return 0;
 }
 

@@ -27,6 +27,8 @@ int run_convert(const std::vector<std::string>& args) {
   if (auto rc = parse_options("convert", "--model DIR --out DIR [--dtype bf16] [--layers N]", desc, args, vm)) return *rc;
   namespace fs = std::filesystem;
   fs::path in = vm["model"].as<std::string>(), out = vm["out"].as<std::string>();
+  check_path(in.string(), PathUse::InputDir, "--model");
+  check_path(out.string(), PathUse::OutputDir, "--out");
   if (fs::weakly_canonical(in) == fs::weakly_canonical(out)) throw_error("--out must differ from --model");
   // Kernels are not needed to convert, so f16 is fine even where CPU matmuls lack it.
   std::string name = vm["dtype"].as<std::string>();

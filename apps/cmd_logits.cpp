@@ -46,6 +46,8 @@ int run_logits(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (auto rc = parse_options("logits", "--model DIR --ids \"1 2 3\" --out FILE.json [options]", desc, args, vm))
     return *rc;
+  check_path(vm["model"].as<std::string>(), PathUse::InputDir, "--model");
+  check_path(vm["out"].as<std::string>(), PathUse::OutputFile, "--out");
   auto runtime = setup_runtime(runtime_options(vm));
   auto model = load_causal_lm(vm["model"].as<std::string>(), runtime);
   auto ids = parse_ids(vm["ids"].as<std::string>());

@@ -52,6 +52,7 @@ int run_synth(const std::vector<std::string>& args) {
   s.validate();
 
   const std::string out = vm["out"].as<std::string>();
+  check_path(out, PathUse::OutputDir, "--out");
   const SyntheticCorpusSummary sum = write_synthetic_corpus(out, s);
   std::printf("synthetic task, settings %s\n", nlohmann::json(s).dump().c_str());
   std::printf("questions: train %zu, valid %zu, test %zu; stage records: train %zu, valid %zu; option-reading records: %zu; biography records: %zu\n",

@@ -1,6 +1,7 @@
 // LiteStage's offline configuration and comparison commands: importance, search, run, reproduce,
 // profile.
 
+#include <filesystem>
 #include <iostream>
 
 #include "command.hpp"
@@ -12,6 +13,14 @@
 
 namespace litestage::cli {
 namespace {
+
+// The workflow keeps its journal and caches in output_dir (fingerprint.json marks a run there): a
+// second start continues the first. Say so, before the work, where the user looks.
+void announce_resume(const std::string& command, const ExperimentSpec& spec) {
+  if (!std::filesystem::exists(std::filesystem::path(spec.output_dir) / "fingerprint.json")) return;
+  std::cerr << command << ": resuming the earlier run in '" << spec.output_dir
+            << "' (its finished steps are read back, not redone)\n";
+}
 
 int run_importance_command(const std::vector<std::string>& args) {
   ExperimentArgs a;
@@ -51,6 +60,7 @@ int run_search_command(const std::vector<std::string>& args) {
   if (auto rc = parse_experiment_args("search", args, a)) return *rc;
   auto spec = load_experiment(a.file, a.sets);
   spec.methods = {"full", "litestage"};
+  announce_resume("search", spec);
   Session session(spec);
   announce_runtime(session.runtime());
   WorkflowOptions opt;
@@ -64,7 +74,9 @@ int run_search_command(const std::vector<std::string>& args) {
 int run_reproduce_command(const std::string& name, const std::vector<std::string>& args) {
   ExperimentArgs a;
   if (auto rc = parse_experiment_args(name, args, a)) return *rc;
-  Session session(load_experiment(a.file, a.sets));
+  const ExperimentSpec spec = load_experiment(a.file, a.sets);
+  announce_resume(name, spec);
+  Session session(spec);
   announce_runtime(session.runtime());
   auto report = run_workflow(session, WorkflowOptions{});
   std::cout << "\n" << profile_text(report.profile) << "\nwritten:\n";
@@ -86,6 +98,8 @@ int run_profile_command(const std::vector<std::string>& args) {
     std::cerr << "litestage profile: unknown action '" << vm["action"].as<std::string>() << "' (expected show)\n";
     return 2;
   }
+  check_path(vm["file"].as<std::string>(), PathUse::InputFile, "profile file");
+  if (!vm["model"].as<std::string>().empty()) check_path(vm["model"].as<std::string>(), PathUse::InputDir, "--model");
   auto p = load_profile(vm["file"].as<std::string>());
   std::cout << profile_text(p);
   if (!vm["model"].as<std::string>().empty()) {

@@ -2,17 +2,22 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
 
 #include <c10/util/Exception.h>
+#include <torch/version.h>
 
 #include "command.hpp"
 #include "litestage/dist/dist.hpp"
 #include "litestage/model/blas.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/malloc_reuse.hpp"
+#include "litestage/util/progress.hpp"
+#include "litestage/util/provenance.hpp"
 
 namespace litestage::cli {
 
@@ -69,10 +74,68 @@ void join_world(const std::string& name) {
   litestage::dist::init(launch);
 }
 
-int fail(const std::string& name, const std::string& message) {
+// Edit distance (optimal string alignment): how many insertions, deletions, substitutions and
+// swaps of neighbours turn a into b ("evla" is 1 from "eval").
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+// The command nearest to a mistyped name, when it is a plausible typo (at most 2 edits, and fewer
+// than half the name's letters); "" otherwise.
+std::string nearest_command(const std::string& name) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const auto& [candidate, cmd] : litestage::cli::registry()) {
+    const size_t d = edit_distance(name, candidate);
+    if (d < best_distance && 2 * d < std::max(name.size(), candidate.size())) {
+      best = candidate;
+      best_distance = d;
+    }
+  }
+  return best;
+}
+
+void print_version() {
+  const auto& b = litestage::build_info();
+  std::cout << "litestage " << b.version << "\ncommit: " << b.commit << "\nLibTorch: " << TORCH_VERSION
+            << "\nbuild: " << b.build_type << "\n";
+}
+
+// Ctrl-C in the commands whose loops report progress: the run stops between two items
+// (util/progress.hpp), its finished work saved; a second Ctrl-C ends the process at once.
+void on_interrupt(int) {
+  litestage::request_interrupt();
+  static const char note[] = "\nlitestage: stopping after the current item (Ctrl-C again to stop at once)\n";
+  (void)!write(STDERR_FILENO, note, sizeof note - 1);
+}
+
+void install_interrupt_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sa.sa_flags = SA_RESETHAND;  // the second SIGINT takes the default action
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+// What an interrupted command tells its user: how much was kept and how to go on.
+std::string interrupted_message(const std::string& name, const litestage::Interrupted& e) {
+  const std::string counts = std::to_string(e.done) + " of " + std::to_string(e.total);
+  if (name == "eval") return "interrupted: " + counts + " saved; rerun with --resume";
+  return "interrupted in " + e.label + " (" + counts + "); rerun the same command to continue (finished steps are kept)";
+}
+
+int fail(const std::string& name, const std::string& message, const char* kind = "error: ") {
   namespace dist = litestage::dist;
   std::string where = dist::active() ? " [rank " + std::to_string(dist::rank()) + "]" : "";
-  std::fprintf(dist::error_stream(), "litestage %s%s: error: %s\n", name.c_str(), where.c_str(), message.c_str());
+  std::fprintf(dist::error_stream(), "litestage %s%s: %s%s\n", name.c_str(), where.c_str(), kind, message.c_str());
   std::fflush(dist::error_stream());
   dist::abort(message);
   return 1;
@@ -92,19 +155,30 @@ int main(int argc, char** argv) {
     print_usage(std::cout);
     return 0;
   }
+  if (name == "--version" || name == "-V" || name == "version") {
+    print_version();
+    return 0;
+  }
   auto& commands = litestage::cli::registry();
   auto it = commands.find(name);
   if (it == commands.end()) {
-    std::cerr << "litestage: unknown command '" << name << "'\n";
+    std::cerr << "litestage: unknown command '" << name << "'";
+    if (const auto near = nearest_command(name); !near.empty()) std::cerr << "; did you mean '" << near << "'?";
+    std::cerr << "\n\n";
     print_usage(std::cerr);
     return 2;
   }
+  litestage::set_command_line(argc, argv);
+  if (runs_distributed(name) || name == "tradeoff") install_interrupt_handler();  // their loops stop on it
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
     join_world(name);
     const int rc = it->second.run(args);
     litestage::dist::finalize();
     return rc;
+  } catch (const litestage::Interrupted& e) {
+    fail(name, interrupted_message(name, e), "");
+    return 130;  // as a shell reports a SIGINT
   } catch (const c10::Error& e) {
     // LibTorch's own checks (shapes, kernels): the message without its C++ backtrace.
     return fail(name, e.what_without_backtrace());

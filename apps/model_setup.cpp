@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "litestage/model/blas.hpp"
+#include "litestage/model/weight_memory.hpp"
+#include "litestage/util/malloc_reuse.hpp"
 
 namespace litestage::cli {
 
@@ -20,8 +22,18 @@ void announce_runtime(const Runtime& runtime) {
   if (!warning.empty()) std::cerr << "litestage: warning: " << warning << "\n";
 }
 
+std::string memory_description() {
+  const int64_t huge = process_huge_page_bytes();
+  char mb[64] = "";
+  if (huge >= 0) std::snprintf(mb, sizeof mb, ", %.1f MB of this process on 2 MB pages", huge / 1e6);
+  return "memory pages: transparent huge pages '" + transparent_huge_page_mode() + "'" + mb +
+         " (weights and the read pass are mapped for them)\nmemory reuse: " + keep_freed_memory().detail + "\n";
+}
+
 LoadedModel load_model_and_tokenizer(const std::string& model_dir, const std::string& tokenizer_dir,
                                      const Runtime& runtime, bool need_tokenizer) {
+  check_path(model_dir, PathUse::InputDir, "--model");
+  if (!tokenizer_dir.empty()) check_path(tokenizer_dir, PathUse::InputDir, "--tokenizer");
   LoadedModel out;
   out.model = load_causal_lm(model_dir, runtime);
   if (need_tokenizer) out.tokenizer = load_tokenizer(tokenizer_dir.empty() ? model_dir : tokenizer_dir);

@@ -17,6 +17,9 @@ Runtime setup_runtime(const RuntimeOptions& options);
 // with the fix when OpenBLAS runs kernels weaker than the CPU supports.
 void announce_runtime(const Runtime& runtime);
 
+// How memory is paged (huge pages for the weights) and reused (freed memory kept): two lines.
+std::string memory_description();
+
 struct LoadedModel {
   CausalLM model{nullptr};
   std::shared_ptr<Tokenizer> tokenizer;

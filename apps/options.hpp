@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "litestage/util/paths.hpp"
+
 namespace litestage::cli {
 
 namespace po = boost::program_options;
@@ -17,6 +19,9 @@ std::optional<int> parse_options(const std::string& command, const std::string& 
                                  const po::options_description& desc, const std::vector<std::string>& args,
                                  po::variables_map& vm,
                                  const po::positional_options_description* positional = nullptr);
+
+// Refuses, naming `flag`, a path that cannot serve `use` (util/paths.hpp): "--out 'x' is a directory; ...".
+void check_path(const std::string& path, PathUse use, const std::string& flag);
 
 // --device, --dtype, --threads. `logits` defaults to f32 (it is compared with reference logits).
 void add_runtime_options(po::options_description& desc, const std::string& default_dtype = "auto");

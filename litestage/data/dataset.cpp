@@ -238,7 +238,10 @@ Dataset load_dataset(const std::string& name, const std::string& root, Split spl
   }
   info.split_size = examples.size();
 
-  const size_t begin = std::min(options.offset, examples.size());
+  if (options.offset > 0 && options.offset >= examples.size())
+    throw_error("data.offset ", options.offset, " is past the end of the ", name, " ", info.split, " split (",
+                examples.size(), " examples): use an offset below ", examples.size());
+  const size_t begin = options.offset;
   size_t end = examples.size();
   if (options.limit) end = begin + std::min(*options.limit, examples.size() - begin);
   d.examples.assign(std::make_move_iterator(examples.begin() + static_cast<std::ptrdiff_t>(begin)),

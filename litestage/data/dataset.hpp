@@ -38,7 +38,7 @@ inline constexpr size_t kCsqaValidSize = 1221;  // = size of the official CSQA d
 
 struct LoadOptions {
   uint64_t seed = kDefaultSplitSeed;  // seeds every random split and the calibration draw
-  size_t offset = 0;                  // skip this many examples of the split (past the end: empty)
+  size_t offset = 0;                  // skip this many examples of the split (past the end: an error)
   std::optional<size_t> limit;        // then keep at most this many
   size_t calibration_size = kDefaultCalibrationSize;
   bool skip_malformed = false;        // see ReadOptions

@@ -11,6 +11,7 @@
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
 #include "litestage/util/progress.hpp"
+#include "litestage/util/provenance.hpp"
 #include "litestage/util/strings.hpp"
 
 namespace litestage {
@@ -155,6 +156,7 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
   summary["runtime"] = runtime_description(session.runtime());
   summary["threads"] = at::get_num_threads();
   summary["ranks"] = dist::world_size();
+  summary["provenance"] = provenance_json();
   dist::write_output((dir / "summary.json").string(), summary.dump(2) + "\n");
   std::string title = spec.name + " — " + spec.dataset + "/" + data.info.split + " (" +
                       std::to_string(data.info.size) + " examples)";

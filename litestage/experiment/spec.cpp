@@ -3,8 +3,12 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <torch/cuda.h>
+
 #include "litestage/search/profile.hpp"
+
 #include "litestage/util/error.hpp"
+#include "litestage/util/paths.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/yaml.hpp"
 
@@ -193,7 +197,8 @@ void declare_search(Options& t) {
                   .choices(training_splits()));
   t.push_back(option<Spec>("search.epsilon", [](auto& s) -> auto& { return s.search.epsilon; },
                            "the main budget: target accuracy = full accuracy - epsilon points")
-                  .min(0));
+                  .min(0)
+                  .max(100));
   t.push_back(computed("search.max_k", [](auto& s) -> auto& { return s.search.max_k; }, "L (the number of layers)",
                        "K: each stage sweeps k = 0..K skipped sub-layers")
                   .min(0));
@@ -227,7 +232,8 @@ void declare_comparison(Options& t) {
                   .not_fingerprinted());
   t.push_back(option<Spec>("epsilons", [](auto& s) -> auto& { return s.epsilons; },
                            "further epsilon values to search and report")
-                  .min(0));
+                  .min(0)
+                  .max(100));
 }
 
 Options declare_all() {
@@ -238,11 +244,44 @@ Options declare_all() {
   return t;
 }
 
-// "" when `path` exists, else why not (missing, or a name the file system refuses).
-std::string missing_reason(const std::string& path) {
+// The keys whose values must be usable paths, checked before any work (paths relative to the
+// working directory, as the commands read them).
+void check_paths(const ExperimentSpec& s, const std::string& source) {
+  auto fail = [&](const std::string& key, const std::string& message) { YamlNode({}, key, source).fail(message); };
+  if (auto why = path_problem(s.model, PathUse::InputDir); !why.empty())
+    fail("model", "model directory '" + s.model + "' " + why);
+  if (auto why = s.tokenizer.empty() ? "" : path_problem(s.tokenizer, PathUse::InputDir); !why.empty())
+    fail("tokenizer", "tokenizer directory '" + s.tokenizer + "' " + why);
   std::error_code ec;
-  if (std::filesystem::exists(path, ec)) return "";
-  return ec ? "cannot be checked: " + ec.message() : "does not exist";
+  if (!s.data_root.empty() && !std::filesystem::exists(s.data_root, ec))
+    fail("data.root", "'" + s.data_root + "' does not exist (leave data.root out for the default, " +
+                          "$LITESTAGE_DATA_ROOT or ../shared/data)");
+  if (auto why = s.budget_profile.empty() ? "" : path_problem(s.budget_profile, PathUse::InputFile); !why.empty())
+    fail("budget_profile", "budget profile '" + s.budget_profile + "' " + why);
+  if (auto why = path_problem(s.output_dir, PathUse::OutputDir); !why.empty())
+    fail("output_dir", "'" + s.output_dir + "' " + why);
+}
+
+void check_device(const ExperimentSpec& s, const std::string& source) {
+  if (!starts_with(to_lower(s.device), "cuda") || torch::cuda::is_available()) return;
+  YamlNode({}, "runtime.device", source)
+      .fail("'" + s.device + "' but CUDA is not available (this LibTorch build or machine has no GPU); " +
+            "run on the CPU with --set runtime.device=cpu");
+}
+
+// An error in a key that a --set override wrote names the override, not the file: the file may
+// not even hold that key.
+[[noreturn]] void blame_override(const Error& e, const std::string& source, const std::vector<std::string>& overrides) {
+  const std::string message = e.what();
+  for (auto o = overrides.rbegin(); o != overrides.rend(); ++o) {  // the last one won
+    const std::string key = trim(o->substr(0, o->find('=')));
+    const std::string at = source + ": " + key;
+    if (!starts_with(message, at) || message.size() == at.size()) continue;
+    const char next = message[at.size()];
+    if (next == ':') throw Error("--set " + *o + message.substr(at.size()));
+    if (next == '.' || next == '[') throw Error("--set " + *o + ": " + message.substr(source.size() + 2));
+  }
+  throw e;
 }
 
 }  // namespace
@@ -268,16 +307,22 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
 }
 
 ExperimentSpec load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
-  if (auto why = missing_reason(path); !why.empty()) throw_error("experiment file '", path, "' ", why);
+  if (auto why = path_problem(path, PathUse::InputFile); !why.empty()) throw_error("experiment file '", path, "' ", why);
   auto root = YamlNode::load_file(path);
   YAML::Node tree = YAML::Clone(root.raw());
-  for (const auto& o : overrides) apply_yaml_override(tree, o);
-  auto spec = parse_experiment(tree, path);
-  if (auto why = missing_reason(spec.model); !why.empty())
-    YamlNode(tree["model"], "model", path).fail("model directory '" + spec.model + "' " + why);
-  if (auto why = spec.tokenizer.empty() ? "" : missing_reason(spec.tokenizer); !why.empty())
-    YamlNode(tree["tokenizer"], "tokenizer", path).fail("tokenizer directory '" + spec.tokenizer + "' " + why);
-  return spec;
+  for (const auto& o : overrides) {
+    if (const auto eq = o.find('='); eq != std::string::npos && trim(o.substr(eq + 1)).empty())
+      throw_error("--set ", o, ": no value (to keep the default, leave the key out)");
+    apply_yaml_override(tree, o);
+  }
+  try {
+    auto spec = parse_experiment(tree, path);
+    check_paths(spec, path);
+    check_device(spec, path);
+    return spec;
+  } catch (const Error& e) {
+    blame_override(e, path, overrides);
+  }
 }
 
 std::string experiment_yaml(const ExperimentSpec& s) { return yaml_dump(write_options(experiment_options(), s)); }

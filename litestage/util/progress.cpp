@@ -3,10 +3,24 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 
 #include "litestage/util/strings.hpp"
 
 namespace litestage {
+
+namespace {
+volatile std::sig_atomic_t interrupt_flag = 0;
+}  // namespace
+
+void request_interrupt() { interrupt_flag = 1; }
+bool interrupt_requested() { return interrupt_flag != 0; }
+
+Interrupted::Interrupted(std::string what, size_t n, size_t of)
+    : Error("interrupted: " + std::to_string(n) + " of " + std::to_string(of) + " done (" + what + ")"),
+      label(std::move(what)),
+      done(n),
+      total(of) {}
 
 Progress::Progress(std::string label, size_t total, std::FILE* out)
     : label_(std::move(label)), total_(total), out_(out), tty_(out != nullptr && isatty(fileno(out)) != 0) {}
@@ -18,12 +32,24 @@ Progress::~Progress() {
 void Progress::update(size_t done, const std::string& status) {
   done_ = done;
   status_ = status;
-  double now = timer_.seconds();
-  double interval = tty_ ? 0.1 : 10.0;
-  if (now - last_draw_ >= interval || (tty_ && done_ == total_)) {
+  const double now = timer_.seconds();
+  if (due(now)) {
     last_draw_ = now;
+    if (total_ > 0) last_step_ = done_ * kPlainSteps / total_;
     draw(false);
   }
+  if (interrupt_requested()) {
+    finished_ = true;  // no "done" line
+    if (out_ && tty_) std::fputc('\n', out_);
+    throw Interrupted(label_, done_, total_);
+  }
+}
+
+bool Progress::due(double now) const {
+  if (tty_) return now - last_draw_ >= 0.1 || done_ == total_;
+  if (now - last_draw_ >= kPlainInterval) return true;
+  // A new tenth of the total, short of the end (finish() prints that line).
+  return total_ > 0 && done_ < total_ && done_ * kPlainSteps / total_ > last_step_;
 }
 
 void Progress::finish(const std::string& status) {

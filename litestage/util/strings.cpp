@@ -71,13 +71,22 @@ void write_file_atomic(const std::string& path, std::string_view content) {
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
   fs::path tmp = target;
   tmp += ".tmp";
+  // A failed write leaves neither a temporary file nor a changed target behind.
+  auto fail = [&](const std::string& why) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw_error("cannot write file '", path, "': ", why);
+  };
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw_error("cannot write file '", tmp.string(), "'");
+    if (!out) fail("cannot create '" + tmp.string() + "'");
     out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    if (!out) throw_error("error writing file '", tmp.string(), "'");
+    out.close();
+    if (!out) fail("error writing '" + tmp.string() + "'");
   }
-  fs::rename(tmp, target);
+  std::error_code ec;
+  fs::rename(tmp, target, ec);
+  if (ec) fail(fs::is_directory(target) ? "it is a directory" : ec.message());
 }
 
 std::string format_duration(double seconds) {

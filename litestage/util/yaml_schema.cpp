@@ -92,7 +92,11 @@ void check_choices(const YamlNode& node, const OptionInfo& info) {
 void check_bounds(const YamlNode& node, const OptionInfo& info) {
   if (!info.min && !info.max) return;
   for (const auto& item : items_of(node)) {
-    const double v = item.as_double();
+    if (!item.raw().IsScalar()) continue;  // reading it names the type expected
+    char* end = nullptr;
+    const std::string& text = item.raw().Scalar();
+    const double v = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(v)) continue;
     if (info.min && info.max && (v < *info.min || v > *info.max))
       item.fail("must be in [" + number_text(*info.min) + ", " + number_text(*info.max) + "]");
     if (info.min && v < *info.min) item.fail("must be >= " + number_text(*info.min));

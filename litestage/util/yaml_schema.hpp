@@ -200,7 +200,8 @@ std::vector<OptionInfo> option_infos(const std::vector<Option<Spec>>& table) {
 // declared under it) and that required keys are present, then returns the node of each key, in
 // table order (undefined when absent).
 std::vector<YamlNode> checked_nodes(const YamlNode& root, const std::vector<OptionInfo>& keys);
-// A present value against its allowed values (before reading it) and its bounds (after).
+// A present value against its allowed values and its bounds, before reading it (bounds apply to
+// the values that are numbers; reading the others names the type expected).
 void check_choices(const YamlNode& node, const OptionInfo& info);
 void check_bounds(const YamlNode& node, const OptionInfo& info);
 
@@ -210,8 +211,9 @@ void read_options(const YamlNode& root, const std::vector<Option<Spec>>& table, 
   for (size_t i = 0; i < table.size(); ++i) {
     if (!nodes[i].defined()) continue;
     check_choices(nodes[i], table[i].info);
-    table[i].read(nodes[i], spec);  // type errors first: "expected an integer"
+    // Bounds first: a negative count reads "must be >= 1", as 0 does, not an unsigned type's ">= 0".
     check_bounds(nodes[i], table[i].info);
+    table[i].read(nodes[i], spec);
   }
 }
 

@@ -4,6 +4,7 @@
 
 #include "litestage/dist/dist.hpp"
 #include "litestage/model/blas.hpp"
+#include "litestage/util/provenance.hpp"
 #include "litestage/util/stats.hpp"
 
 namespace litestage {
@@ -48,7 +49,8 @@ void write_report(WorkflowRun& run) {
                                     {"search_stage_cache", {{"entries", run.search_cache->size()}}},
                                     {"runtime", runtime_description(run.session.runtime())},
                                     {"ranks", dist::world_size()},
-                                    {"seconds", run.clock.seconds()}}.dump(2) + "\n");
+                                    {"seconds", run.clock.seconds()},
+                                    {"provenance", provenance_json()}}.dump(2) + "\n");
   if (run.options.print_table) std::cout << "\n" << table_markdown(rows, caption) << "\n";
 }
 

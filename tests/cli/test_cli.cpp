@@ -11,57 +11,18 @@
 
 #include "litestage/model/causal_lm.hpp"
 #include "litestage/util/strings.hpp"
+#include "cli_run.hpp"
 #include "support.hpp"
 
 // The built `litestage` command, driven end to end as a user would: exit codes, messages, and the
 // numbers it prints or writes agreeing with the library.
 
 using namespace litestage;
+using test::Result;
+using test::run;
+using test::slurp;
 
 namespace {
-
-struct Result {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string quote(const std::string& arg) {
-  std::string q = "'";
-  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string slurp(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct ScratchDir {
-  std::filesystem::path path = test::temp_dir("cli-run");
-  ~ScratchDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-};
-
-// Runs `litestage args...` with stdout and stderr captured apart.
-Result run(const std::vector<std::string>& args) {
-  static const ScratchDir scratch;
-  const auto& dir = scratch.path;
-  std::string cmd = quote(LITESTAGE_CLI);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " >" + quote((dir / "out").string()) + " 2>" + quote((dir / "err").string()) + " </dev/null";
-  int status = std::system(cmd.c_str());
-  Result r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
-  return r;
-}
-
-#define SHOW(r) INFO("exit " << (r).rc << "\n--- stdout:\n" << (r).out << "\n--- stderr:\n" << (r).err)
 
 // A tiny random model's config.json, for commands that accept one.
 std::filesystem::path tiny_config(const std::filesystem::path& dir) {
@@ -100,7 +61,7 @@ TEST_CASE("each subcommand's --help exits 0 and lists its options", "[cli]") {
            {"generate", {"--model", "--prompt", "--max-new-tokens", "--temperature", "--skip", "--device", "--dtype", "--threads"}},
            {"logits", {"--model", "--ids", "--skip", "--out", "--dtype"}},
            {"bench", {"--model", "--config", "--prompt-len", "--gen-len", "--repeats", "--skip-fraction"}},
-           {"eval", {"--experiment", "--set", "--resume"}},
+           {"eval", {"EXPERIMENT.yaml", "--set", "--resume", "--threads", "--limit"}},
            {"tokenize", {"--tokenizer", "--text", "--decode", "--bench"}}}) {
     // -h once (startup is ~0.5 s of LibTorch loading per run).
     for (const char* flag : {"--help", "-h"}) {

@@ -156,8 +156,11 @@ TEST_CASE("offset and limit cut the split", "[data][splits]") {
   CHECK(part.info.size == 4);
   o.offset = 10;
   CHECK(load_dataset("obqa", root, Split::Test, o).examples.size() == 2);
-  o.offset = 50;
-  CHECK(load_dataset("obqa", root, Split::Test, o).examples.empty());
+  // Past the end: an error naming the key and the split's size (it used to load no examples and
+  // report 0/0 as a finished run).
+  o.offset = 12;
+  CHECK_THROWS_WITH(load_dataset("obqa", root, Split::Test, o),
+                    "data.offset 12 is past the end of the obqa test split (12 examples): use an offset below 12");
   o.offset = 0;
   o.limit = 0;
   CHECK(load_dataset("obqa", root, Split::Test, o).examples.empty());

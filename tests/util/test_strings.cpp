@@ -22,6 +22,17 @@ TEST_CASE("atomic write then read", "[util]") {
   CHECK_THROWS_WITH(read_file((dir / "missing").string()), Catch::Contains("cannot open file"));
 }
 
+TEST_CASE("a failed atomic write leaves no temporary file", "[util]") {
+  // Writing onto a directory fails at the rename: before, the error was the raw rename message and
+  // d.tmp stayed behind.
+  auto dir = test::temp_dir("util-write-fail");
+  std::filesystem::create_directories(dir / "d" / "inside");
+  CHECK_THROWS_WITH(write_file_atomic((dir / "d").string(), "x"),
+                    Catch::Contains("cannot write file '" + (dir / "d").string() + "': it is a directory"));
+  CHECK_FALSE(std::filesystem::exists(dir / "d.tmp"));
+  CHECK(std::filesystem::is_directory(dir / "d" / "inside"));
+}
+
 TEST_CASE("durations", "[util]") {
   CHECK(format_duration(4.25) == "4.2s");
   CHECK(format_duration(185) == "3m05s");
