@@ -2,6 +2,7 @@
 
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -179,16 +180,20 @@ TEST_CASE("bench on a random model from config.json prints the skip table", "[cl
   CHECK_THAT(r.out, Catch::Contains("\nread bandwidth: "));
   CHECK_THAT(r.out, Catch::Contains("GB/s"));
   CHECK_THAT(r.out, Catch::Contains("prompt 8 tokens, 4 decode steps, median of 2"));
-  // Rows: fraction, sub-layers skipped of 8, then the numbers.
+  // Rows: fraction, sub-layers skipped of 8, weight removed, prefill, decode, /floor, speedup, ideal.
+  // Per-token weights (hidden 32, FFN 48, q 32, kv 16): attention 32*32 + 2*32*16 + 32*32 + 32 = 3104,
+  // FFN 3*32*48 + 32 = 4640, 4 layers and the lm_head 97*32: 34080. The last layers go first:
+  // 0.25 skips f3, a3 (7744 = 22.7 %, ideal 34080 / 26336 = 1.29x), 0.50 also f2, a2 (15488 =
+  // 45.4 %, ideal 34080 / 18592 = 1.83x).
   std::vector<std::string> rows;
   for (const auto& line : split(r.out, '\n')) {
     std::istringstream in(line);
-    std::string fraction, sublayers;
-    in >> fraction >> sublayers;
-    if (fraction == "0.00" || fraction == "0.25" || fraction == "0.50") rows.push_back(fraction + " " + sublayers);
+    std::string fraction, sublayers, removed, prefill, decode, floor, speedup, ideal;
+    in >> fraction >> sublayers >> removed >> prefill >> decode >> floor >> speedup >> ideal;
+    if (fraction == "0.00" || fraction == "0.25" || fraction == "0.50")
+      rows.push_back(fraction + " " + sublayers + " " + removed + " " + ideal);
   }
-  CHECK(rows == std::vector<std::string>{"0.00 0/8", "0.25 2/8", "0.50 4/8"});
-  CHECK_THAT(r.out, Catch::Contains("1.00x"));  // the full model's speedup against itself
+  CHECK(rows == std::vector<std::string>{"0.00 0/8 0.0% 1.00x", "0.25 2/8 22.7% 1.29x", "0.50 4/8 45.4% 1.83x"});
 
   SECTION("exactly one of --model and --config") {
     auto both = run({"bench", "--config", cfg.string(), "--model", dir.string(), kThreads});
@@ -359,10 +364,17 @@ TEST_CASE("diagnose and tradeoff on the embedded demo model", "[cli][demo][deepb
   CHECK(j["teacher_forced"][0]["recall"]["records"] == 3);
   CHECK(j["teacher_forced"][0]["analyze"]["records"] == 3);
   CHECK(j["pipeline"][0]["questions"] == 3);
+  // The Wilson 95 % interval of c correct of 3, by hand (z = 1.96): c = 0 [0, 0.5615], 1 [0.0615,
+  // 0.7923], 2 [0.2077, 0.9385], 3 [0.4385, 1].
   const double low = j["pipeline"][0]["wilson95"][0], high = j["pipeline"][0]["wilson95"][1];
   const double acc = j["pipeline"][0]["accuracy"];
-  CHECK(low <= acc);
-  CHECK(acc <= high);
+  const int correct = static_cast<int>(std::lround(acc * 3));
+  REQUIRE(acc * 3 == Approx(correct));
+  REQUIRE((correct >= 0 && correct <= 3));
+  const double wilson_of_3[4][2] = {{0, 0.5615}, {0.0615, 0.7923}, {0.2077, 0.9385}, {0.4385, 1}};
+  INFO(correct << " of 3 correct");
+  CHECK(low == Approx(wilson_of_3[correct][0]).margin(1e-4));
+  CHECK(high == Approx(wilson_of_3[correct][1]).margin(1e-4));
   // No stage records and no split: a usage error.
   auto none = run({"diagnose", "--model", model});
   CHECK(none.rc != 0);

@@ -97,7 +97,8 @@ TEST_CASE("real TinyThinker exemplar files load", "[data][exemplars][shared]") {
     for (const auto& x : xs) {
       if (w.options) CHECK(x.options.size() == w.options);
       CHECK(x.analyses.size() == x.options.size());
-      CHECK(x.answer >= 0);
+      CHECK(x.answer >= 0);  // -1 when no explanation says "is correct."
+      CHECK(x.answer < static_cast<int>(x.options.size()));
     }
   }
   auto obqa = read_exemplars(exemplar_path(data, "obqa"));

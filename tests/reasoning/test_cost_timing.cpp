@@ -26,6 +26,21 @@ PipelineConfig short_stages(int tokens) {
   return pc;
 }
 
+// The hand count of the next test as a formula, for tiny_llama_config's shapes (hidden 32, K/V
+// width 16, FFN 48, vocabulary 97): `attn` and `ffn` sub-layers run, positions cached+1 ..
+// prompt+decode are computed, one lm_head per forward (the prompt's last position, each decode).
+struct HandCost {
+  double flops;
+  int64_t attn_token_layers;
+};
+HandCost tiny_hand_cost(int attn, int ffn, int64_t prompt, int64_t decode, int64_t cached) {
+  const int64_t tokens = prompt + decode - cached;
+  const double positions = static_cast<double>(cached + 1 + prompt + decode) * static_cast<double>(tokens) / 2;
+  const double attention = attn * (tokens * (2.0 * 32 * (32 + 2 * 16) + 2.0 * 32 * 32) + 4.0 * 32 * positions);
+  const double mlp = ffn * tokens * 6.0 * 32 * 48;
+  return {attention + mlp + (1 + decode) * 2.0 * 32 * 97, attn * tokens};
+}
+
 }  // namespace
 
 TEST_CASE("forward cost of a known plan equals a hand count", "[reasoning][cost]") {
@@ -40,6 +55,7 @@ TEST_CASE("forward cost of a known plan equals a hand count", "[reasoning][cost]
   // attention: 2 x [8 tokens x (2*32*(32+2*16) + 2*32*32) + 4*32*(1+2+...+8)] = 2 x (49152 + 4608)
   // FFN: 2 x 8 x 6*32*48 = 147456; lm_head: 4 forwards x 2*32*97 = 24832
   CHECK(cost.flops == Approx(107520.0 + 147456.0 + 24832.0));
+  CHECK(tiny_hand_cost(2, 2, 5, 3, 0).flops == Approx(107520.0 + 147456.0 + 24832.0));  // the formula below
   // per forward: 2 x (32*64 + 32*32) + 2 x 3*32*48 + 32*97 = 18464 weights, 4 bytes, 4 forwards
   CHECK(cost.weight_bytes == Approx(18464.0 * 4 * 4));
   CHECK(decode_forwards(3, true) == 3);   // EOS ended it: every generated token was fed back
@@ -122,9 +138,13 @@ TEST_CASE("every stage trace carries its cost; a cache hit carries no timing", "
     // Analyze option 1 reads the options' shared prefix from option 0's cache (prefix sharing is on).
     const int cached = t.option > 0 ? t.shared_prefix_tokens : 0;
     CHECK((t.stage == StageKind::Analyze) == (t.shared_prefix_tokens > 0));
-    const ForwardCost expected = forward_cost(model->config(), t.stage == StageKind::Analyze ? pc.stages[StageKind::Analyze].skip : SkipPlan(3),
-                                              t.prompt_tokens, decode_forwards(t.tokens, eos), 4, cached);
+    // By hand: Analyze runs 2 attention and 2 FFN sub-layers (a0,f1 skipped), the others 3 and 3;
+    // every generated token but a budget-ended last one is fed back.
+    const int running = t.stage == StageKind::Analyze ? 2 : 3;
+    const int64_t fed_back = eos ? t.tokens : std::max(0, t.tokens - 1);
+    const HandCost expected = tiny_hand_cost(running, running, t.prompt_tokens, fed_back, cached);
     CHECK(t.cost.prefill_tokens == t.prompt_tokens - cached);
+    CHECK(t.cost.decode_tokens == fed_back);
     CHECK(t.cost.flops == Approx(expected.flops));
     CHECK(t.cost.attn_token_layers == expected.attn_token_layers);
   }
@@ -232,15 +252,25 @@ TEST_CASE("the interleaved timer runs each configuration R times, round-robin", 
   CHECK(order == std::vector<std::pair<int, size_t>>{{0, 0}, {0, 1}, {0, 2}, {1, 0}, {1, 1}, {1, 2}});
   REQUIRE(samples.size() == 3);
   for (const auto& s : samples) {
-    CHECK(s.passes.size() == 2);
-    CHECK(s.per_question.size() == 2);
-    CHECK(s.low() <= s.median());
-    CHECK(s.median() <= s.high());
+    REQUIRE(s.passes.size() == 2);
+    REQUIRE(s.per_question.size() == 2);
     CHECK(s.low() > 0);
+    // Two passes: the median is their mean, the band their min and max. Two passes over two
+    // questions average the same four times as the two questions' medians, and a pass is the sum
+    // of its stages.
+    CHECK(s.median() == Approx((s.passes[0] + s.passes[1]) / 2));
+    CHECK(s.low() == std::min(s.passes[0], s.passes[1]));
+    CHECK(s.high() == std::max(s.passes[0], s.passes[1]));
+    CHECK(s.median() == Approx((s.per_question[0] + s.per_question[1]) / 2));
     double stages = 0;
     for (auto k : kStages) stages += s.stage_median(k);
-    CHECK(stages > 0);
+    CHECK(stages == Approx(s.median()));
   }
+  LatencySamples hand;
+  hand.passes = {0.3, 0.1, 0.2, 0.5};
+  CHECK(hand.median() == Approx(0.25));
+  CHECK(hand.low() == 0.1);
+  CHECK(hand.high() == 0.5);
   LatencySamples a, b;
   a.passes = {1.0, 1.2};
   b.passes = {1.1, 1.5};

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "litestage/util/malloc_reuse.hpp"
+#include "support.hpp"
 
 using namespace litestage;
 
@@ -87,15 +88,11 @@ int in_child(Fn fn) {
 }  // namespace
 
 TEST_CASE("malloc reuse: freed activations are kept, not faulted in again", "[util][malloc]") {
-  if (!user_malloc_setting().empty()) {
-    WARN("skipped: " << user_malloc_setting() << " tunes malloc in this environment");
-    return;
-  }
+  if (!user_malloc_setting().empty()) SKIP_TEST(user_malloc_setting() << " tunes malloc in this environment");
   // A sanitizer's allocator takes mallopt but ignores it: then nothing is applied, and said.
   if (in_child([] { return keep_freed_memory().applied ? 0 : 2; }) == 2) {
     CHECK(keep_freed_memory().detail.find("refused") != std::string::npos);
-    WARN("skipped: " << keep_freed_memory().detail);
-    return;
+    SKIP_TEST(keep_freed_memory().detail);
   }
   // glibc's defaults fault the blocks in again, round after round.
   CHECK(in_child([] { return faults_of_reuse(kRounds) >= kRounds * kPagesPerRound / 2 ? 0 : 1; }) == 0);

@@ -9,6 +9,15 @@ TEST_CASE("Wilson interval: known values and edge cases", "[util][stats]") {
   Interval a = wilson_interval(45, 50);
   CHECK(a.low == Approx(0.7864).margin(1e-4));
   CHECK(a.high == Approx(0.9565).margin(1e-4));
+  // 9 of 10: p = 0.9, z = 1.96; centre (0.9 + 0.19208) / 1.38415 = 0.78899, half-width
+  // 1.96 sqrt(0.009 + 0.009604) / 1.38415 = 0.19314: [0.5958, 0.9821].
+  Interval nine = wilson_interval(9, 10);
+  CHECK(nine.low == Approx(0.5958).margin(1e-4));
+  CHECK(nine.high == Approx(0.9821).margin(1e-4));
+  // 1 of 2: symmetric about 0.5, [0.0945, 0.9055].
+  Interval half = wilson_interval(1, 2);
+  CHECK(half.low == Approx(0.0945).margin(1e-4));
+  CHECK(half.high == Approx(0.9055).margin(1e-4));
   Interval none = wilson_interval(0, 10);
   CHECK(none.low == 0.0);
   CHECK(none.high == Approx(0.2775).margin(1e-4));

@@ -9,6 +9,7 @@
 #include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/workflow/steps.hpp"
+#include "row_checks.hpp"
 #include "support.hpp"
 
 using namespace litestage;
@@ -24,7 +25,8 @@ struct TinyRun {
   std::unique_ptr<WorkflowRun> run;
   fs::path out;
 
-  TinyRun(const fs::path& model, const fs::path& data, const std::string& name, const std::string& extra = "") {
+  TinyRun(const fs::path& model, const fs::path& data, const std::string& name, const std::string& extra = "",
+          const std::string& sweep = "{thresholds: [0.5, 0.9]}") {
     const auto dir = test::temp_dir(name);
     out = dir / "out";
     write_file_atomic((dir / "e.yaml").string(),
@@ -32,7 +34,7 @@ struct TinyRun {
                           data.parent_path().string() + ", limit: 2, calibration_size: 5}\n"
                           "generation: {max_new_tokens: 6}\nimportance: {examples: 2}\n"
                           "search: {max_k: 2, latency: cost}\ntiming: {repeats: 1, warmup: 0}\n"
-                          "early_exit_sweep: {thresholds: [0.5, 0.9]}\noutput_dir: " + out.string() + "\n" + extra);
+                          "early_exit_sweep: " + sweep + "\noutput_dir: " + out.string() + "\n" + extra);
     session = std::make_unique<Session>(load_experiment((dir / "e.yaml").string()));
     options.plots = false;
     options.print_table = false;
@@ -122,11 +124,27 @@ TEST_CASE("step 3 keeps early exit off when no threshold meets the target, and r
   for (const auto& c : t.run->candidates) methods.push_back(c.method);
   CHECK(methods == std::vector<std::string>{"full", "litestage", "litestage_no_ee", "early_exit_only"});
   // A target every setting meets: the cheapest threshold wins (costs decide under latency: cost).
-  TinyRun u(model, data, "step3b");
+  // Threshold 0 is never reached (no mean probability is at or below 0): it costs what "off" costs.
+  // Threshold 1.01 is always reached, so every stage ends once its window of 2 is full, before the
+  // budget of 6 tokens: the cheapest, and the one chosen.
+  TinyRun u(model, data, "step3b", "", "{thresholds: [0, 1.01], window: 2, metric: probability}");
   u.set_main_search(full_plans(u.run->L), 0.0);
   sweep_thresholds(*u.run);
-  const auto rows = read_json_file((u.out / "sweeps" / "early_exit_litestage_eps2.json").string()).at("rows");
+  const auto swept = read_json_file((u.out / "sweeps" / "early_exit_litestage_eps2.json").string());
+  const auto& rows = swept.at("rows");
+  REQUIRE(rows.size() == 3);
   for (const auto& row : rows) CHECK(row.at("meets_target") == true);
+  CHECK(rows[0].at("early_exit") == "off");
+  CHECK(rows[1].at("early_exit") == "threshold 0 (probability, n=2)");
+  CHECK(rows[2].at("early_exit") == "threshold 1.01 (probability, n=2)");
+  const double off_flops = rows[0].at("point").at("flops"), never_flops = rows[1].at("point").at("flops");
+  const double always_flops = rows[2].at("point").at("flops");
+  CHECK(never_flops == Approx(off_flops));
+  CHECK(always_flops < off_flops);
+  CHECK(swept.at("chosen") == "threshold 1.01 (probability, n=2)");
+  CHECK(u.run->litestage_ee.enabled);
+  CHECK(u.run->litestage_ee.threshold == 1.01);
+  CHECK(u.run->litestage_ee.window == 2);
 }
 
 TEST_CASE("step 4 adds the baselines the experiment asks for", "[workflow][steps][shared][deepbind]") {
@@ -159,8 +177,17 @@ TEST_CASE("step 5 writes the budget profile of the main search with its early ex
     CHECK(p.stages[kind].early_exit == t.run->litestage_ee);
   }
   CHECK(p.ranking == t.report.importance.ranking());
-  CHECK(p.accuracy >= 0);
+  CHECK(p.target_accuracy == 0.0);
   CHECK(p.latency > 0);
+  CHECK(p.full_latency > 0);
+  // The profile's accuracy is the plans' with their early exit on the search split: here the same
+  // questions run afresh, without the stage cache, and their correct answers counted.
+  MultiStagePipeline fresh(t.run->session.generator(), final_config(t.run->base, plans, t.run->litestage_ee));
+  const auto& questions = t.run->search_data.examples;
+  REQUIRE(!questions.empty());
+  int correct = 0;
+  for (const auto& q : questions) correct += fresh.run(q).correct ? 1 : 0;
+  CHECK(p.accuracy == Approx(static_cast<double>(correct) / static_cast<double>(questions.size())));
 }
 
 TEST_CASE("steps 6 and 7 evaluate the candidates on the split and report them", "[workflow][steps][shared][deepbind]") {
@@ -177,7 +204,7 @@ TEST_CASE("steps 6 and 7 evaluate the candidates on the split and report them", 
     CHECK(row.summary.examples == 2);
     CHECK(row.summary.mean_seconds > 0);
   }
-  CHECK(t.report.rows[0].speedup() == Approx(1.0));
+  test::check_rows_against_full(t.report.rows);
   CHECK(fs::exists(t.out / "methods" / "full.traces.jsonl"));
   write_report(*t.run);
   for (auto f : {"table.md", "table.csv", "table.tex", "results.json"}) CHECK(fs::exists(t.out / f));

@@ -1,11 +1,29 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <map>
+#include <string>
+
 #include "litestage/util/strings.hpp"
 #include "litestage/workflow/workflow.hpp"
+#include "row_checks.hpp"
 #include "support.hpp"
 
 using namespace litestage;
 namespace fs = std::filesystem;
+
+namespace {
+
+// Every JSONL file under `dir` (search journal, stage caches, traces), relative path -> contents.
+std::map<std::string, std::string> jsonl_files(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().extension() == ".jsonl")
+      files[fs::relative(e.path(), dir).string()] = read_file(e.path().string());
+  return files;
+}
+
+}  // namespace
 
 TEST_CASE("run workflow on stories260K writes importance, sweeps, profile, table and plots",
           "[experiment][workflow][shared][deepbind]") {
@@ -28,7 +46,7 @@ TEST_CASE("run workflow on stories260K writes importance, sweeps, profile, table
   // One row per method (one epsilon).
   CHECK(report.rows.size() == spec.methods.size());
   CHECK(report.rows.front().method == "full");
-  CHECK(report.rows.front().speedup() == Approx(1.0));
+  test::check_rows_against_full(report.rows);
   for (auto f : {"importance.json", "ranking.txt", "search_journal.jsonl", "budget_profile.yaml", "table.md",
                  "table.csv", "table.tex", "results.json", "plots/tradeoff.dat", "plots/importance.dat",
                  "sweeps/litestage_eps2.json"})
@@ -36,9 +54,21 @@ TEST_CASE("run workflow on stories260K writes importance, sweeps, profile, table
   auto profile = load_profile(out / "budget_profile.yaml");
   CHECK(profile.model.layers == 5);
   CHECK(profile.ranking == report.importance.ranking());
-  // The search cache was used: a second run evaluates nothing new and reports the same table.
+  // The caches were used: a second run evaluates nothing new (no search journal entry, stage
+  // generation or trace added: every JSONL file stays as it was) and reports the same table.
+  const auto before = jsonl_files(out);
+  REQUIRE(before.count("search_journal.jsonl") == 1);
+  REQUIRE(before.count("methods/full.traces.jsonl") == 1);
   Session again(spec);
   auto second = run_workflow(again, opt);
+  const auto after = jsonl_files(out);
+  CHECK(after.size() == before.size());
+  for (const auto& [file, text] : before) {
+    INFO(file);
+    REQUIRE(after.count(file) == 1);
+    CHECK(std::count(after.at(file).begin(), after.at(file).end(), '\n') == std::count(text.begin(), text.end(), '\n'));
+    CHECK((after.at(file) == text));
+  }
   REQUIRE(second.rows.size() == report.rows.size());
   for (size_t i = 0; i < second.rows.size(); ++i)
     CHECK(second.rows[i].summary.accuracy == report.rows[i].summary.accuracy);
