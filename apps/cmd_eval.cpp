@@ -11,6 +11,7 @@
 #include "options.hpp"
 #include "litestage/dist/dist.hpp"
 #include "litestage/experiment/evaluate.hpp"
+#include "litestage/experiment/time_breakdown.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/yaml.hpp"
@@ -64,13 +65,28 @@ void check_eval_dir(const ExperimentSpec& spec, bool resume) {
                 differing_keys(before, now), "; rerun with the same settings, or choose another output_dir");
 }
 
+// eval --time-breakdown: the split run once more with phase clocks; prints the table, writes nothing.
+int print_time_breakdown(const ExperimentSpec& spec) {
+  if (dist::active()) throw_error("--time-breakdown runs as one process; launch it without torchrun/srun");
+  Session session(spec);
+  announce_runtime(session.runtime());
+  const auto data = session.dataset(spec.split);
+  const auto b = time_breakdown(session, data.examples, spec.timing.warmup);
+  std::cout << "where each stage's time goes: " << spec.dataset << "/" << data.info.split << ", "
+            << time_breakdown_markdown(b);
+  return 0;
+}
+
 int run_eval_command(const std::vector<std::string>& args) {
   po::options_description own;
-  own.add_options()("resume", po::bool_switch(), "continue an interrupted run in the same output_dir");
+  own.add_options()("resume", po::bool_switch(), "continue an interrupted run in the same output_dir")(
+      "time-breakdown", po::bool_switch(),
+      "instead: run the split with phase clocks and print where each stage's time goes (writes nothing)");
   ExperimentArgs a;
-  if (auto rc = parse_experiment_args("eval", args, a, &own, "[--resume]")) return *rc;
+  if (auto rc = parse_experiment_args("eval", args, a, &own, "[--resume | --time-breakdown]")) return *rc;
   const bool resume = a.vm["resume"].as<bool>();
   const ExperimentSpec spec = load_experiment(a.file, a.sets);
+  if (a.vm["time-breakdown"].as<bool>()) return print_time_breakdown(spec);
   if (dist::is_root()) check_eval_dir(spec, resume);
   Session session(spec);
   announce_runtime(session.runtime());
