@@ -75,6 +75,14 @@ int skip_outcome(int rc) {
   return rc;
 }
 
+// CTest runs each case by passing its name as the filter: a name that matches no case (one cut at a
+// ';', say, which CMake takes for a list separator) must fail, not pass with nothing run.
+bool matched_nothing(Catch::Session& session) {
+  const auto& d = session.configData();
+  if (d.listTests || d.listTestNamesOnly || d.listTags || d.listReporters) return false;
+  return session.config().hasTestFilters() && skip_record().cases_run == 0;
+}
+
 bool only_deepbind_cases(Catch::Session& session) {
   const auto& config = session.config();
   const auto cases = Catch::filterTests(Catch::getAllTestCasesSorted(config), config.testSpec(), config);
@@ -99,5 +107,10 @@ int main(int argc, char* argv[]) {
 #else
   (void)only_deepbind_cases;
 #endif
-  return skip_outcome(session.run());
+  const int rc = session.run();
+  if (matched_nothing(session)) {
+    say("error: no test case matched the filter given (a test name with ';' or a leading '-' is cut or misread)");
+    return 2;
+  }
+  return skip_outcome(rc);
 }

@@ -196,7 +196,7 @@ TEST_CASE("usage lines show positional arguments as positionals", "[cli][guidanc
   CHECK_THAT(missing.err, Catch::StartsWith("litestage eval: missing argument: experiment"));
 }
 
-TEST_CASE("--threads and --limit stand for runtime.threads and data.limit", "[cli][guidance]") {
+TEST_CASE("the --threads and --limit stand for runtime.threads and data.limit", "[cli][guidance]") {
   const auto out = test::temp_dir("cli-shorthand") / "run";
   auto r = run({"eval", kDemo, "--set", "model=" + kModel, "--set", "data.root=" + kSettings, "--set",
                 "generation.max_new_tokens=4", "--set", "output_dir=" + out.string(), "--limit", "3", "--threads", "1"});
@@ -209,7 +209,7 @@ TEST_CASE("--threads and --limit stand for runtime.threads and data.limit", "[cl
   check_refused(run(demo("eval", out, {"--limit", "0"})), "error: --set data.limit=0: must be >= 1");
 }
 
-TEST_CASE("an interrupted eval says what it saved; --resume finishes and records provenance",
+TEST_CASE("an interrupted eval says what it saved, --resume finishes and records provenance",
           "[cli][guidance][resume]") {
   const auto dir = test::temp_dir("cli-sigint");
   const auto out = dir / "run";

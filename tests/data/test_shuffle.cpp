@@ -23,7 +23,7 @@ TEST_CASE("seeded_permutation is pinned and portable", "[data][shuffle]") {
   CHECK(seeded_permutation(0, 42).empty());
 }
 
-TEST_CASE("seeded_permutation is a permutation; seeds matter", "[data][shuffle]") {
+TEST_CASE("seeded_permutation is a permutation, seeds matter", "[data][shuffle]") {
   auto p = seeded_permutation(1000, 42);
   auto sorted = p;
   std::sort(sorted.begin(), sorted.end());

@@ -71,7 +71,7 @@ TEST_CASE("generation stops at an EOS id, which is not part of the output", "[ge
   CHECK(r.tokens == std::vector<int32_t>(ref.begin(), ref.begin() + first));
 }
 
-TEST_CASE("stop strings cut the text; the callback can stop generation", "[generate]") {
+TEST_CASE("stop strings cut the text, the callback can stop generation", "[generate]") {
   Fixture f;
   GenerationConfig cfg;
   cfg.max_new_tokens = 10;
@@ -89,7 +89,7 @@ TEST_CASE("stop strings cut the text; the callback can stop generation", "[gener
   CHECK(c.tokens.size() == 3);
 }
 
-TEST_CASE("seeded sampling is reproducible; top_k = 1 is greedy", "[generate][sampling]") {
+TEST_CASE("seeded sampling is reproducible, top_k = 1 is greedy", "[generate][sampling]") {
   Fixture f;
   GenerationConfig cfg;
   cfg.max_new_tokens = 10;

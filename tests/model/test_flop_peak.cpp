@@ -12,7 +12,7 @@ using namespace litestage;
 // Figures only: how fast is the machine's business (litestage bench prints them), so these check
 // that every path measures something finite and positive, and that bf16 pairs are measured exactly
 // where the CPU multiplies them.
-TEST_CASE("multiply-add peaks: each instruction set this CPU has, 1 and 2 threads; bf16 pairs only where native",
+TEST_CASE("multiply-add peaks: each instruction set this CPU has, 1 and 2 threads, bf16 pairs only where native",
           "[model][flop_peak]") {
   const int saved = at::get_num_threads();
   const VectorIsa saved_isa = vector_isa();

@@ -74,7 +74,7 @@ TEST_CASE("matvec: every instruction set this CPU has, f32 and bf16, bias or not
   set_native_bf16(saved_native);
 }
 
-TEST_CASE("matvec: bf16 weights round x to bf16 on every path; native pairs refused where the CPU lacks them",
+TEST_CASE("matvec: bf16 weights round x to bf16 on every path, native pairs refused where the CPU lacks them",
           "[model][matvec]") {
   torch::NoGradGuard ng;
   const VectorIsa saved_isa = vector_isa();
@@ -114,7 +114,7 @@ TEST_CASE("matvec: dot products over f32 and bf16, and a mismatched bias is refu
                     Catch::Contains("f32 or bf16"));
 }
 
-TEST_CASE("linear_matvec: one row in x's dtype, as torch::linear; matvec_applies says when", "[model][matvec]") {
+TEST_CASE("linear_matvec: one row in x's dtype, as torch::linear, matvec_applies says when", "[model][matvec]") {
   torch::NoGradGuard ng;
   for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
     INFO(c10::toString(dtype));

@@ -105,7 +105,7 @@ TEST_CASE("prefill kernel: weights updated in place between prompts are the ones
   CHECK(max_rel_error(before, want) > 1e-3);  // the update changed the logits
 }
 
-TEST_CASE("prefill kernel: f32 weights only; bf16 prompts take LibTorch's ops unchanged", "[model][kernel][dtype]") {
+TEST_CASE("prefill kernel: f32 weights only, bf16 prompts take LibTorch's ops unchanged", "[model][kernel][dtype]") {
   auto cfg = tiny_qwen2_config();
   auto m = random_model(cfg, 3);
   CHECK(prefill_kernel_applies(*m->model->blocks[0]));

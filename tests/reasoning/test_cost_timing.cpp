@@ -121,7 +121,7 @@ TEST_CASE("Analyze prefix sharing: the same outputs, option 0 charged the prefix
   }
 }
 
-TEST_CASE("every stage trace carries its cost; a cache hit carries no timing", "[reasoning][cost]") {
+TEST_CASE("every stage trace carries its cost, a cache hit carries no timing", "[reasoning][cost]") {
   auto model = random_model(roomy_config(256), 5);
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);

@@ -127,7 +127,7 @@ TEST_CASE("an interrupted search resumes from its journal and reaches the same r
   CHECK(resumed.final.latency == Approx(reference.final.latency));
 }
 
-TEST_CASE("choose_row: measured latency is noise-aware, ties go to the lower cost; cost mode uses cost alone",
+TEST_CASE("choose_row: measured latency is noise-aware, ties go to the lower cost, cost mode uses cost alone",
           "[search][budget][noise]") {
   auto row = [](int k, std::vector<double> passes, double flops, bool meets = true) {
     SweepRow r;

@@ -44,7 +44,7 @@ TEST_CASE("a sub-layer whose output is zero has cos = 1 and ranks first", "[sear
   CHECK(imp.pooled_attn[1] == Approx(1.0).epsilon(1e-6));
 }
 
-TEST_CASE("accumulation across stages: sum or mean of per-stage averages; pooling mean or last",
+TEST_CASE("accumulation across stages: sum or mean of per-stage averages, pooling mean or last",
           "[search][importance]") {
   auto t = [](std::vector<float> in, std::vector<float> out, int64_t tokens) {
     return std::make_pair(torch::tensor(in).view({1, tokens, -1}), torch::tensor(out).view({1, tokens, -1}));

@@ -62,7 +62,7 @@ TEST_CASE("each baseline policy produces its documented skip sets", "[search][po
   CHECK_THROWS(method_description("magic"));
 }
 
-TEST_CASE("budget profile write -> read -> apply round trip; a different model is refused", "[search][profile]") {
+TEST_CASE("budget profile write -> read -> apply round trip, a different model is refused", "[search][profile]") {
   auto dir = test::temp_dir("profile");
   auto cfg = tiny_llama_config();
   auto model = random_model(cfg, 31);

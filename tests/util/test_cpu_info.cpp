@@ -37,7 +37,7 @@ TEST_CASE("cpu info: model name and the instruction sets that matter", "[util][c
   CHECK_FALSE(skx.amx_bf16);
 }
 
-TEST_CASE("cpu info: avx512 needs all four of f, dq, bw, vl; unknown text is unknown", "[util][cpu]") {
+TEST_CASE("cpu info: avx512 needs all four of f, dq, bw, vl, unknown text is unknown", "[util][cpu]") {
   CHECK_FALSE(parse_cpu_info("flags : avx2 fma avx512f avx512dq\n").avx512);
   CpuInfo none = parse_cpu_info("no cpu here\n");
   CHECK_FALSE(none.known);

@@ -61,7 +61,7 @@ Toy read(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("a declared table reads typed values into the struct; absent keys keep the defaults", "[util][yaml_schema]") {
+TEST_CASE("a declared table reads typed values into the struct, absent keys keep the defaults", "[util][yaml_schema]") {
   auto t = read("name: x\nrun: {repeats: 5, mode: fast, mass: 0.25}\nmethods: b\ninner: {window: 8}\n"
                 "own: {threshold: 0.9}\n");
   CHECK(t.name == "x");
