@@ -1,6 +1,7 @@
 #include "litestage/generate/generator.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 
@@ -57,9 +58,29 @@ KVCache& Generator::cache_for(int64_t batch, int64_t capacity) {
   return *cache_;
 }
 
-std::vector<Generator::Picked> Generator::pick(const torch::Tensor& logits, const SamplingConfig& s,
-                                               at::Generator& gen) const {
+std::vector<Picked> greedy_picks(const torch::Tensor& logits) {
+  TORCH_CHECK(logits.dim() == 2 && logits.device().is_cpu() && logits.scalar_type() == torch::kFloat,
+              "greedy_picks takes (batch, vocab) f32 CPU logits");
+  const auto rows = logits.contiguous();
+  const int64_t B = rows.size(0), V = rows.size(1);
+  const float* data = rows.data_ptr<float>();
+  std::vector<Picked> out(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; ++b) {
+    const float* x = data + b * V;
+    int64_t best = 0;
+    for (int64_t v = 1; v < V; ++v)
+      if (x[v] > x[best]) best = v;
+    double sum = 0;
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(x[v]) - x[best]);
+    out[static_cast<size_t>(b)] = {best, static_cast<float>(1.0 / sum), x[best]};
+  }
+  return out;
+}
+
+std::vector<Picked> Generator::pick(const torch::Tensor& logits, const SamplingConfig& s, at::Generator& gen) const {
   PhaseScope phase(Phase::Pick);
+  if (s.temperature == 0 && logits.device().is_cpu() && logits.scalar_type() == torch::kFloat)
+    return greedy_picks(logits);
   // Confidence is read off the untempered distribution: it measures the model, not the sampler.
   auto [max_logit, argmax] = logits.max(-1);
   auto max_prob = (max_logit - logits.logsumexp(-1)).exp();

@@ -70,6 +70,19 @@ struct SharedPrefix {
 // character is incomplete). Return false to stop generation.
 using StreamCallback = std::function<bool(int32_t id, const std::string& text)>;
 
+// One row's pick: the token, and its confidences (max softmax probability, max logit) read off
+// the untempered distribution.
+struct Picked {
+  int64_t id;
+  float confidence;
+  float max_logit;
+};
+
+// Greedy picks of (batch, vocab) f32 CPU logits in one pass per row: the first maximal logit (as
+// torch's max), and the max probability 1 / sum(exp(logit - max)). Equal, up to float rounding in
+// the confidence, to the tensor ops of the sampling path, without their five kernels and tensors.
+std::vector<Picked> greedy_picks(const torch::Tensor& logits);
+
 class Generator {
  public:
   Generator(CausalLM model, std::shared_ptr<const Tokenizer> tokenizer);
@@ -94,11 +107,6 @@ class Generator {
   std::shared_ptr<const Tokenizer> tokenizer_ptr() const { return tokenizer_; }
 
  private:
-  struct Picked {
-    int64_t id;
-    float confidence;
-    float max_logit;
-  };
   std::vector<int32_t> stop_ids(const GenerationConfig& config) const;
   KVCache& cache_for(int64_t batch, int64_t capacity);
   // logits: (batch, vocab) float32 -> one pick per row.

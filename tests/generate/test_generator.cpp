@@ -222,3 +222,30 @@ TEST_CASE("a shared prefix is refused for another plan, a non-prefix or an obser
                     Catch::Contains("skip plan"));
   CHECK_THROWS_WITH(f.gen.prefill_prefix({}, SkipPlan{}), Catch::Contains("at least one token"));
 }
+
+TEST_CASE("greedy picks in one pass equal LibTorch's max and softmax, the first of tied maxima included",
+          "[generate][pick]") {
+  torch::manual_seed(7);
+  auto logits = torch::randn({3, 1000}) * 4;
+  logits[1][17] = 50;
+  logits[1][400] = 50;  // a tie: torch's max returns the first
+  logits[2].fill_(-3);  // all equal: index 0, probability 1/1000
+  const auto picks = greedy_picks(logits);
+  REQUIRE(picks.size() == 3);
+  const auto [max_logit, argmax] = logits.max(-1);
+  const auto prob = (max_logit - logits.logsumexp(-1)).exp();
+  for (int64_t b = 0; b < 3; ++b) {
+    INFO("row " << b);
+    CHECK(picks[b].id == argmax[b].item<int64_t>());
+    CHECK(picks[b].max_logit == max_logit[b].item<float>());
+    // LibTorch sums in float: 0.5000007 where the exact value is 0.5 (row 1's two maxima).
+    CHECK(picks[b].confidence == Approx(prob[b].item<float>()).epsilon(1e-5));
+  }
+  CHECK(picks[1].id == 17);
+  CHECK(picks[2].id == 0);
+  CHECK(picks[1].confidence == Approx(0.5).epsilon(1e-6));  // by hand: exp(-30+) terms vanish
+  CHECK(picks[2].confidence == Approx(0.001).epsilon(1e-6));
+  // A view (the generator's .view of the last position) and a non-f32 tensor.
+  CHECK(greedy_picks(logits.narrow(0, 1, 1))[0].id == 17);
+  CHECK_THROWS(greedy_picks(logits.to(torch::kDouble)));
+}
