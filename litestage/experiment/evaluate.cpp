@@ -114,6 +114,8 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
   const auto& spec = session.spec();
   namespace fs = std::filesystem;
   fs::path dir = spec.output_dir;
+  // The split first: a bad offset or limit is refused before anything is written.
+  auto data = session.dataset(spec.split);
   if (dist::is_root()) fs::create_directories(dir);
   std::string config = experiment_yaml(spec);
   auto config_path = dir / "config.yaml";
@@ -131,7 +133,6 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
                   "effective configuration");
   }
   dist::write_output(config_path.string(), config);
-  auto data = session.dataset(spec.split);
   dist::write_output((dir / "split.json").string(), nlohmann::json(data.info).dump(2) + "\n");
 
   MultiStagePipeline pipeline(session.generator(), session.pipeline_config());

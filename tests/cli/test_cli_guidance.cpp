@@ -96,6 +96,7 @@ TEST_CASE("an offset past the end of the split is refused with the split's size"
   check_refused(run(demo("eval", out, {"--set", "data.offset=300"})),
                 "error: data.offset 300 is past the end of the synthetic test split (300 examples): use an offset "
                 "below 300");
+  CHECK_FALSE(fs::exists(out));  // refused before anything is written
 }
 
 TEST_CASE("paths that cannot serve are refused by flag or key", "[cli][errors][guidance]") {
