@@ -197,7 +197,7 @@ TEST_CASE("usage lines show positional arguments as positionals", "[cli][guidanc
   CHECK_THAT(missing.err, Catch::StartsWith("litestage eval: missing argument: experiment"));
 }
 
-TEST_CASE("the --threads and --limit stand for runtime.threads and data.limit", "[cli][guidance]") {
+TEST_CASE("the --threads and --limit shorthands stand for runtime.threads and data.limit", "[cli][guidance]") {
   const auto out = test::temp_dir("cli-shorthand") / "run";
   auto r = run({"eval", kDemo, "--set", "model=" + kModel, "--set", "data.root=" + kSettings, "--set",
                 "generation.max_new_tokens=4", "--set", "output_dir=" + out.string(), "--limit", "3", "--threads", "1"});
