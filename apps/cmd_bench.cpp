@@ -16,6 +16,7 @@
 #include "litestage/model/flop_peak.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/matvec.hpp"
+#include "litestage/model/short_forward.hpp"
 #include "litestage/model/weight_memory.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/provenance.hpp"
@@ -230,6 +231,36 @@ PrefillRate print_prefill_rate(const ModelConfig& cfg, int prompt_len, const Run
   return {flops, achieved};
 }
 
+// The --verify row counts, checked against the model's positions.
+std::vector<int> verify_rows(const po::variables_map& vm, const ModelConfig& cfg, int prompt_len) {
+  if (!vm.count("verify")) return {};
+  const auto rows = vm["verify"].as<std::vector<int>>();
+  for (int k : rows)
+    if (k < 1 || prompt_len + k > cfg.max_position_embeddings)
+      throw_error("--verify ", k, ": rows must be >= 1 and fit the model's ", cfg.max_position_embeddings,
+                  " positions after the ", prompt_len, "-token prompt");
+  return rows;
+}
+
+// --verify K ...: one K-row forward on a warm cache against one decode step and the read floor.
+nlohmann::json verify_table(CausalLM& model, const BenchSettings& b, const std::vector<int64_t>& prompt,
+                            const std::vector<int>& rows, double floor_ms) {
+  nlohmann::json out = nlohmann::json::array();
+  if (rows.empty()) return out;
+  std::printf("\nshort forwards after the %d-token prompt (logits for every row; %d repeats, step and forward "
+              "alternating):\n%-6s %12s %14s %10s %10s\n", b.prompt_len, b.repeats, "rows", "forward ms", "decode step ms",
+              "/step", "/floor");
+  const SkipPlan none(model->num_layers());
+  for (int k : rows) {
+    const auto t = time_short_forward(model, none, prompt, k, b.warmup, b.repeats, b.kernels);
+    std::printf("%-6d %12.3f %14.3f %9.2fx %9.2fx\n", k, t.forward_seconds * 1e3, t.step_seconds * 1e3,
+                t.forward_seconds / t.step_seconds, t.forward_seconds * 1e3 / floor_ms);
+    out.push_back({{"rows", k}, {"forward_ms", t.forward_seconds * 1e3}, {"decode_step_ms", t.step_seconds * 1e3},
+                   {"over_step", t.forward_seconds / t.step_seconds}, {"over_floor", t.forward_seconds * 1e3 / floor_ms}});
+  }
+  return out;
+}
+
 // The model named by --model, or one built from --config with random weights.
 CausalLM bench_model(const std::string& model_dir, const std::string& config_file, const Runtime& rt, uint64_t seed) {
   if (!model_dir.empty()) return load_causal_lm(model_dir, rt);
@@ -253,7 +284,9 @@ int run_bench(const std::vector<std::string>& args) {
       ("seed", po::value<uint64_t>()->default_value(0), "seed for random weights and prompt ids")
       ("kernels", po::value<std::string>()->default_value("on"),
        "on: CPU steps through the plain-loop decode and prefill kernels; off: LibTorch's ops (to compare)")
-      ("json", po::value<std::string>()->default_value(""), "also write the figures to this JSON file");
+      ("json", po::value<std::string>()->default_value(""), "also write the figures to this JSON file")
+      ("verify", po::value<std::vector<int>>()->multitoken(),
+       "also time one forward over K new tokens on a warm cache against one decode step (K ...)");
   add_runtime_options(desc);
   po::variables_map vm;
   if (auto rc = parse_options("bench", "(--model DIR | --config config.json) [options]", desc, args, vm)) return *rc;
@@ -301,6 +334,7 @@ int run_bench(const std::vector<std::string>& args) {
   nlohmann::json rows = skip_table(model, b, prompt, probe, paired, floor_ms, base);
   std::printf("\nspeedup: decode, full model / skipped; ideal: 1 / (1 - share of per-token weight bytes removed)\n");
   const PrefillRate prefill = print_prefill_rate(cfg, b.prompt_len, rt, base, ceilings);
+  const nlohmann::json verify = verify_table(model, b, prompt, verify_rows(vm, cfg, b.prompt_len), floor_ms);
   if (json_path.empty()) return 0;
   nlohmann::json j = {{"provenance", provenance_json()}, {"model", model_dir.empty() ? config_file : model_dir},
                       {"random_weights", model_dir.empty()}, {"runtime", runtime_description(rt)},
@@ -309,7 +343,8 @@ int run_bench(const std::vector<std::string>& args) {
                       {"repeats", b.repeats}, {"warmup", b.warmup}, {"kernels", b.kernels},
                       {"read_bandwidth_gb_per_s", bw / 1e9}, {"decode_floor_ms", floor_ms},
                       {"gemm_gflops", ceilings.gemm}, {"multiply_add_peak_gflops", ceilings.peak},
-                      {"prefill_gflop_per_prompt", prefill.flops / 1e9}, {"prefill_gflops", prefill.gflops}, {"rows", rows}};
+                      {"prefill_gflop_per_prompt", prefill.flops / 1e9}, {"prefill_gflops", prefill.gflops}, {"rows", rows},
+                      {"verify", verify}};
   write_file_atomic(json_path, j.dump(2) + "\n");
   std::printf("figures written to %s\n", json_path.c_str());
   return 0;

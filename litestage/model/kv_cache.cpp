@@ -55,6 +55,14 @@ void KVCache::reset() {
   valid_.fill_(false);
 }
 
+void KVCache::truncate(int64_t length) {
+  LITESTAGE_CHECK(length >= 0 && length <= length_, "KV cache truncate to ", length, " of ", length_, " tokens");
+  if (length == length_) return;
+  valid_.narrow(1, length, length_ - length).fill_(false);
+  for (auto& n : layer_len_) n = std::min(n, length);
+  length_ = length;
+}
+
 void KVCache::load_prefix(const KVCache& prefix, int64_t length) {
   LITESTAGE_CHECK(prefix.batch_ == 1 && !prefix.has_padding_, "a shared KV prefix must be one unpadded sequence");
   LITESTAGE_CHECK(length >= 0 && length <= prefix.length_, "shared prefix of ", length, " tokens, but ",

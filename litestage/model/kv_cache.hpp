@@ -46,6 +46,10 @@ class KVCache {
 
   // Forget all tokens (buffers are kept for reuse).
   void reset();
+  // Forget the tokens from position `length` on (a rolled-back speculative step, a benchmark that
+  // repeats a forward on the same context): every layer then holds at most `length` tokens, and the
+  // next forward writes from there. 0 <= length <= length().
+  void truncate(int64_t length);
 
   // Makes the first `length` slots of `prefix` (batch 1, unpadded) the content of every row: a
   // prompt prefix computed once and shared by several sequences. The layers that skipped their
