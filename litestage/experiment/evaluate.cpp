@@ -1,5 +1,6 @@
 #include "litestage/experiment/evaluate.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,8 @@
 #include "litestage/util/progress.hpp"
 #include "litestage/util/provenance.hpp"
 #include "litestage/util/strings.hpp"
+#include "litestage/util/yaml.hpp"
+#include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
 
@@ -39,6 +42,54 @@ std::map<std::string, ExampleTrace> finished_traces(const std::string& path, con
     done[t.id] = std::move(t);
   }, "trace");
   return done;
+}
+
+// The files by which the other commands' runs are known: eval would overwrite their config.yaml.
+constexpr const char* kOtherRunFiles[] = {"fingerprint.json", "budget_profile.yaml"};
+
+// Every key of a YAML file's tree, dotted, with its value as text.
+nlohmann::json flat_keys(const std::string& yaml_text) {
+  return yaml_to_json(YamlNode::load_string(yaml_text).raw()).flatten();
+}
+
+// "data.limit (60 there, 2 now), generation.max_new_tokens (48 there, 20 now)".
+std::string differing_keys(const std::string& before, const std::string& now) {
+  const auto a = flat_keys(before), b = flat_keys(now);
+  std::vector<std::string> keys;
+  auto text = [](const nlohmann::json& j, const std::string& k) -> std::string {
+    if (!j.contains(k)) return "absent";
+    return j[k].is_string() ? j[k].get<std::string>() : j[k].dump();
+  };
+  for (const auto& side : {a, b})
+    for (const auto& [k, v] : side.items())
+      if (text(a, k) != text(b, k)) {
+        std::string key = k.substr(1);
+        for (auto& c : key) c = c == '/' ? '.' : c;
+        std::string entry = key + " (" + text(a, k) + " there, " + text(b, k) + " now)";
+        if (std::find(keys.begin(), keys.end(), entry) == keys.end()) keys.push_back(entry);
+      }
+  return join(keys, ", ");
+}
+
+// Why eval must not write into `dir` ("" when it may): another command's run is there, or results
+// without --resume, or (resuming) results of other settings, named key by key.
+std::string output_dir_problem(const std::filesystem::path& dir, const std::string& config, bool resume) {
+  namespace fs = std::filesystem;
+  for (const char* file : kOtherRunFiles)
+    if (fs::exists(dir / file))
+      return "output_dir '" + dir.string() + "' holds another command's run (" + file + "); eval would overwrite " +
+             "its config.yaml: choose another, e.g. --set output_dir=" + (dir / "eval").string();
+  if (!fs::exists(dir / "traces.jsonl")) return "";
+  if (!resume)
+    return "output directory '" + dir.string() + "' already holds results; pass --resume to continue them, " +
+           "or choose another output_dir";
+  const fs::path config_path = dir / "config.yaml";
+  if (!fs::exists(config_path))
+    return "cannot resume in '" + dir.string() + "': it holds results but no config.yaml to compare settings with";
+  const std::string before = read_file(config_path.string());
+  if (before == config) return "";
+  return "cannot resume in '" + dir.string() + "': settings differ from its config.yaml: " +
+         differing_keys(before, config) + "; rerun with the same settings, or choose another output_dir";
 }
 
 // Examples per rank between two exchanges of results: one (every trace written as it finishes)
@@ -116,22 +167,12 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
   fs::path dir = spec.output_dir;
   // The split first: a bad offset or limit is refused before anything is written.
   auto data = session.dataset(spec.split);
+  const std::string config = experiment_yaml(spec);
+  const auto config_path = dir / "config.yaml";
+  // Refused before anything is written, as rank 0 sees the directory.
+  const std::string problem = dist::from_root([&] { return output_dir_problem(dir, config, resume); });
+  if (!problem.empty()) throw_error(problem);
   if (dist::is_root()) fs::create_directories(dir);
-  std::string config = experiment_yaml(spec);
-  auto config_path = dir / "config.yaml";
-  // What is already there, as rank 0 sees it ("" when it holds no results).
-  const std::string previous = dist::from_root([&] {
-    if (!fs::exists(dir / "traces.jsonl")) return std::string();
-    return "results:" + (fs::exists(config_path) ? read_file(config_path.string()) : std::string());
-  });
-  if (!previous.empty()) {
-    if (!resume)
-      throw_error("output directory '", dir.string(), "' already holds results; pass --resume to continue them, ",
-                  "or choose another output_dir");
-    if (previous != "results:" + config)
-      throw_error("cannot resume in '", dir.string(), "': its config.yaml differs from this experiment's ",
-                  "effective configuration");
-  }
   dist::write_output(config_path.string(), config);
   dist::write_output((dir / "split.json").string(), nlohmann::json(data.info).dump(2) + "\n");
 
