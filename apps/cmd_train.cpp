@@ -7,18 +7,13 @@
 #include "command.hpp"
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/train/trainer.hpp"
+#include "litestage/util/format.hpp"
 #include "litestage/util/progress.hpp"
 #include "litestage/util/strings.hpp"
 #include "options.hpp"
 
 namespace litestage::cli {
 namespace {
-
-std::string fmt(const char* pattern, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, pattern, v);
-  return buf;
-}
 
 int run_train(const std::vector<std::string>& args) {
   po::options_description desc("train options");
@@ -50,7 +45,7 @@ int run_train(const std::vector<std::string>& args) {
       progress->set_resumed(static_cast<size_t>(s.step - 1));
     }
     last_loss = s.loss;
-    progress->update(static_cast<size_t>(s.step), "loss " + fmt("%.4f", s.loss) + " lr " + fmt("%.2e", s.lr));
+    progress->update(static_cast<size_t>(s.step), "loss " + format("%.4f", s.loss) + " lr " + format("%.2e", s.lr));
   };
   hooks.on_log = [](const TrainLogRecord& r) { std::cout << format_log_line(r) << std::endl; };
   hooks.on_eval = [](const EvalRecord& r) { std::cout << format_eval_line(r) << std::endl; };
@@ -77,16 +72,16 @@ int run_train(const std::vector<std::string>& args) {
   }
 
   TrainSummary s = trainer.train();
-  if (progress) progress->finish("loss " + fmt("%.4f", last_loss));
+  if (progress) progress->finish("loss " + format("%.4f", last_loss));
 
   std::cout << "\ntrained steps " << s.start_step << " -> " << s.end_step << " of " << s.total_steps << " in "
             << format_duration(s.seconds);
-  if (s.tokens > 0) std::cout << " (" << fmt("%.0f", s.tokens_per_second) << " tokens/s while training)";
+  if (s.tokens > 0) std::cout << " (" << format("%.0f", s.tokens_per_second) << " tokens/s while training)";
   std::cout << "\n";
-  if (s.end_step > s.start_step) std::cout << "final train loss (last log window): " << fmt("%.4f", s.last_loss) << "\n";
-  if (s.last_eval && s.last_eval->val_loss) std::cout << "final validation loss: " << fmt("%.4f", *s.last_eval->val_loss) << "\n";
+  if (s.end_step > s.start_step) std::cout << "final train loss (last log window): " << format("%.4f", s.last_loss) << "\n";
+  if (s.last_eval && s.last_eval->val_loss) std::cout << "final validation loss: " << format("%.4f", *s.last_eval->val_loss) << "\n";
   if (s.best_value)
-    std::cout << "best " << s.best_criterion << ": " << fmt("%.4f", *s.best_value) << " at step " << s.best_step
+    std::cout << "best " << s.best_criterion << ": " << format("%.4f", *s.best_value) << " at step " << s.best_step
               << " -> " << (s.output_dir / "best").string() << "\n";
   std::cout << "last checkpoint: " << (s.output_dir / "last").string() << " (resume with --resume)\n"
             << "log: " << (s.output_dir / "train_log.jsonl").string() << "\n";

@@ -7,17 +7,12 @@
 #include <map>
 #include <sstream>
 
+#include "litestage/util/format.hpp"
 #include "litestage/util/strings.hpp"
 
 namespace litestage {
 
 namespace {
-
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
 
 std::string latex_escape(const std::string& s) {
   std::string out;
@@ -45,18 +40,18 @@ namespace {
 
 std::string pct_ci(const MethodRow& r) {
   const Interval ci = r.accuracy_ci();
-  return fmt("%.1f", 100 * r.summary.accuracy) + " [" + fmt("%.1f", 100 * ci.low) + ", " + fmt("%.1f", 100 * ci.high) +
+  return format("%.1f", 100 * r.summary.accuracy) + " [" + format("%.1f", 100 * ci.low) + ", " + format("%.1f", 100 * ci.high) +
          "]";
 }
 
 std::string latency_spread(const MethodRow& r) {
-  if (!r.timing.measured()) return fmt("%.4f", r.summary.mean_seconds);
-  return fmt("%.4f", r.timing.median()) + " (" + fmt("%.4f", r.timing.low()) + "–" + fmt("%.4f", r.timing.high()) + ")";
+  if (!r.timing.measured()) return format("%.4f", r.summary.mean_seconds);
+  return format("%.4f", r.timing.median()) + " (" + format("%.4f", r.timing.low()) + "–" + format("%.4f", r.timing.high()) + ")";
 }
 
 std::string speedup_ci(const MethodRow& r) {
-  if (r.speedup_ci.high <= 0) return fmt("%.2fx", r.speedup());
-  return fmt("%.2fx", r.speedup()) + " [" + fmt("%.2f", r.speedup_ci.low) + ", " + fmt("%.2f", r.speedup_ci.high) + "]";
+  if (r.speedup_ci.high <= 0) return format("%.2fx", r.speedup());
+  return format("%.2fx", r.speedup()) + " [" + format("%.2f", r.speedup_ci.low) + ", " + format("%.2f", r.speedup_ci.high) + "]";
 }
 
 std::string label_of(const MethodRow& r) { return r.label + (r.unconstrained ? " †" : ""); }
@@ -73,10 +68,10 @@ std::string table_markdown(const std::vector<MethodRow>& rows, const std::string
   for (const auto& r : rows) {
     const auto& s = r.summary;
     dagger = dagger || r.unconstrained;
-    o << "| " << label_of(r) << " | " << pct_ci(r) << " | " << fmt("%+.2f", r.delta_points()) << " | "
-      << fmt("%.4f", s.stages[StageKind::Recall].mean_seconds) << " | " << fmt("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " | "
-      << fmt("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " | " << latency_spread(r) << " | " << fmt("%.1f", s.mean_tokens)
-      << " | " << speedup_ci(r) << " | " << fmt("%.2fx", r.cost_speedup()) << " | " << s.prompt_too_long << " |\n";
+    o << "| " << label_of(r) << " | " << pct_ci(r) << " | " << format("%+.2f", r.delta_points()) << " | "
+      << format("%.4f", s.stages[StageKind::Recall].mean_seconds) << " | " << format("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " | "
+      << format("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " | " << latency_spread(r) << " | " << format("%.1f", s.mean_tokens)
+      << " | " << speedup_ci(r) << " | " << format("%.2fx", r.cost_speedup()) << " | " << s.prompt_too_long << " |\n";
   }
   if (dagger) o << "\n† not held to the accuracy target.\n";
   o << "\nSettings per method:\n\n";
@@ -92,15 +87,15 @@ std::string table_csv(const std::vector<MethodRow>& rows) {
   for (const auto& r : rows) {
     const auto& s = r.summary;
     const Interval a = r.accuracy_ci();
-    o << r.method << "," << csv_quote(r.label) << "," << (r.epsilon >= 0 ? fmt("%g", r.epsilon) : "") << ","
-      << fmt("%.6f", s.accuracy) << "," << fmt("%.6f", a.low) << "," << fmt("%.6f", a.high) << ","
-      << fmt("%.4f", r.delta_points()) << "," << fmt("%.6f", s.stages[StageKind::Recall].mean_seconds) << ","
-      << fmt("%.6f", s.stages[StageKind::Analyze].mean_seconds) << "," << fmt("%.6f", s.stages[StageKind::Summarize].mean_seconds) << ","
-      << fmt("%.6f", s.mean_seconds) << "," << fmt("%.6f", r.timing.low()) << "," << fmt("%.6f", r.timing.high())
-      << "," << fmt("%.3f", s.mean_tokens) << "," << fmt("%.4f", r.speedup()) << "," << fmt("%.4f", r.speedup_ci.low)
-      << "," << fmt("%.4f", r.speedup_ci.high) << "," << fmt("%.4f", r.cost_speedup()) << ","
-      << fmt("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << "," << fmt("%.4f", s.stages[StageKind::Recall].share) << ","
-      << fmt("%.4f", s.stages[StageKind::Analyze].share) << "," << fmt("%.4f", s.stages[StageKind::Summarize].share) << "," << s.unparsed << ","
+    o << r.method << "," << csv_quote(r.label) << "," << (r.epsilon >= 0 ? format("%g", r.epsilon) : "") << ","
+      << format("%.6f", s.accuracy) << "," << format("%.6f", a.low) << "," << format("%.6f", a.high) << ","
+      << format("%.4f", r.delta_points()) << "," << format("%.6f", s.stages[StageKind::Recall].mean_seconds) << ","
+      << format("%.6f", s.stages[StageKind::Analyze].mean_seconds) << "," << format("%.6f", s.stages[StageKind::Summarize].mean_seconds) << ","
+      << format("%.6f", s.mean_seconds) << "," << format("%.6f", r.timing.low()) << "," << format("%.6f", r.timing.high())
+      << "," << format("%.3f", s.mean_tokens) << "," << format("%.4f", r.speedup()) << "," << format("%.4f", r.speedup_ci.low)
+      << "," << format("%.4f", r.speedup_ci.high) << "," << format("%.4f", r.cost_speedup()) << ","
+      << format("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << "," << format("%.4f", s.stages[StageKind::Recall].share) << ","
+      << format("%.4f", s.stages[StageKind::Analyze].share) << "," << format("%.4f", s.stages[StageKind::Summarize].share) << "," << s.unparsed << ","
       << s.examples << "," << (r.unconstrained ? "no" : "yes") << "," << csv_quote(r.skip) << ","
       << csv_quote(r.early_exit) << "\n";
   }
@@ -115,11 +110,11 @@ std::string table_latex(const std::vector<MethodRow>& rows, const std::string& c
   for (const auto& r : rows) {
     const auto& s = r.summary;
     const Interval a = r.accuracy_ci();
-    o << latex_escape(r.label) << (r.unconstrained ? "$^\\dagger$" : "") << " & " << fmt("%.1f", 100 * s.accuracy) << " {\\scriptsize[" << fmt("%.1f", 100 * a.low)
-      << ", " << fmt("%.1f", 100 * a.high) << "]} & " << fmt("%+.2f", r.delta_points()) << " & "
-      << fmt("%.4f", s.stages[StageKind::Recall].mean_seconds) << " & " << fmt("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " & "
-      << fmt("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " & " << fmt("%.4f", s.mean_seconds) << " & "
-      << fmt("%.2f", r.speedup()) << "$\\times$ & " << fmt("%.2f", r.cost_speedup()) << "$\\times$ \\\\\n";
+    o << latex_escape(r.label) << (r.unconstrained ? "$^\\dagger$" : "") << " & " << format("%.1f", 100 * s.accuracy) << " {\\scriptsize[" << format("%.1f", 100 * a.low)
+      << ", " << format("%.1f", 100 * a.high) << "]} & " << format("%+.2f", r.delta_points()) << " & "
+      << format("%.4f", s.stages[StageKind::Recall].mean_seconds) << " & " << format("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " & "
+      << format("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " & " << format("%.4f", s.mean_seconds) << " & "
+      << format("%.2f", r.speedup()) << "$\\times$ & " << format("%.2f", r.cost_speedup()) << "$\\times$ \\\\\n";
   }
   o << "\\bottomrule\n\\end{tabular}\n\\caption{" << latex_escape(caption) << "}\n\\end{table}\n";
   return o.str();
@@ -183,14 +178,14 @@ std::vector<std::string> plot_tradeoff(const std::vector<MethodRow>& rows, const
     for (const auto* r : pts) {
       const Interval a = r->accuracy_ci();
       const bool ci = r->speedup_ci.high > 0;
-      data << fmt("%.4f", r->speedup()) << " " << fmt("%.3f", 100 * r->summary.accuracy) << " "
-           << fmt("%.4f", ci ? r->speedup_ci.low : r->speedup()) << " " << fmt("%.4f", ci ? r->speedup_ci.high : r->speedup())
-           << " " << fmt("%.3f", 100 * a.low) << " " << fmt("%.3f", 100 * a.high) << " \"" << r->label << "\"\n";
+      data << format("%.4f", r->speedup()) << " " << format("%.3f", 100 * r->summary.accuracy) << " "
+           << format("%.4f", ci ? r->speedup_ci.low : r->speedup()) << " " << format("%.4f", ci ? r->speedup_ci.high : r->speedup())
+           << " " << format("%.3f", 100 * a.low) << " " << format("%.3f", 100 * a.high) << " \"" << r->label << "\"\n";
     }
     data << "\n\n";
     const std::string index = "datafile index " + std::to_string(i);
     const std::string style = "lc " + std::to_string(i + 1) + " pt " + std::to_string(4 + 2 * (i % 6)) + " ps " +
-                              fmt("%.2f", 2.2 - 0.2 * static_cast<double>(i % 6));
+                              format("%.2f", 2.2 - 0.2 * static_cast<double>(i % 6));
     plots += std::string(i ? ", \\\n     " : "plot ") + index + " using 1:2:3:4:5:6 with xyerrorbars " + style +
              " title '" + order[i] + "', \\\n     " + index + " using 1:2 with lines lc " + std::to_string(i + 1) +
              " notitle";
@@ -215,8 +210,8 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
     data << "# stage " << st << "\n# k accuracy(%) latency(s) tokens chosen GFLOPs\n";
     for (const auto& row : search.sweep)
       if (row.stage == st)
-        data << row.k << " " << fmt("%.3f", 100 * row.point.accuracy) << " " << fmt("%.5f", row.point.latency) << " "
-             << fmt("%.2f", row.point.tokens) << " " << (row.chosen ? 1 : 0) << " " << fmt("%.6f", row.point.flops / 1e9)
+        data << row.k << " " << format("%.3f", 100 * row.point.accuracy) << " " << format("%.5f", row.point.latency) << " "
+             << format("%.2f", row.point.tokens) << " " << (row.chosen ? 1 : 0) << " " << format("%.6f", row.point.flops / 1e9)
              << "\n";
     data << "\n\n";
   }
@@ -229,8 +224,8 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
   }
   std::string body = "set multiplot layout 1,2 title 'Stage-wise sweep (" + search.method + ")'\n"
                      "set xlabel 'k (sub-layers skipped in the stage)'\nset grid\n"
-                     "set ylabel 'accuracy (%)'\nset arrow from graph 0, first " + fmt("%.3f", 100 * search.target) +
-                     " to graph 1, first " + fmt("%.3f", 100 * search.target) + " nohead dt 2\n" + acc +
+                     "set ylabel 'accuracy (%)'\nset arrow from graph 0, first " + format("%.3f", 100 * search.target) +
+                     " to graph 1, first " + format("%.3f", 100 * search.target) + " nohead dt 2\n" + acc +
                      "\nunset arrow\nset ylabel '" +
                      (timed ? std::string("latency per question (s, median of the timed passes)")
                             : std::string("cost per question (GFLOPs)")) +
@@ -249,7 +244,7 @@ std::vector<std::string> plot_importance(const ImportanceResult& imp, const std:
     for (int k = 0; k < 2; ++k) {
       rows.push_back(std::string(to_string(kind)) + (k == 0 ? " attn" : " ffn"));
       const auto& v = k == 0 ? st.attn : st.ffn;
-      for (size_t l = 0; l < v.size(); ++l) data << (l ? " " : "") << fmt("%.3e", std::max(1e-6, 1.0 - v[l]));
+      for (size_t l = 0; l < v.size(); ++l) data << (l ? " " : "") << format("%.3e", std::max(1e-6, 1.0 - v[l]));
       data << "\n";
     }
   }

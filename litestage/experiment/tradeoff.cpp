@@ -8,6 +8,7 @@
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/experiment/run_importance.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/format.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
 
@@ -15,12 +16,6 @@ namespace litestage {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string format(const char* pattern, double a, double b = 0, double c = 0) {
-  char buf[128];
-  std::snprintf(buf, sizeof buf, pattern, a, b, c);
-  return buf;
-}
 
 TradeoffRow evaluate_row(Session& session, const std::vector<Example>& examples, const std::vector<SubLayer>& ranking,
                          int k) {

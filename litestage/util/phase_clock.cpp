@@ -1,18 +1,14 @@
 #include "litestage/util/phase_clock.hpp"
 
 #include <algorithm>
-#include <cstdio>
+
+#include "litestage/util/format.hpp"
 
 namespace litestage {
 
 namespace {
 thread_local PhaseClock* installed = nullptr;
 
-std::string format(const char* fmt, double v) {
-  char buf[48];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
-}
 }  // namespace
 
 const char* phase_name(Phase phase) {
