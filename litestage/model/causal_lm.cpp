@@ -79,16 +79,17 @@ torch::Tensor attention_mask(const ForwardOptions& opt, int64_t B, int64_t T, in
   return mask.view({mask.size(0), 1, 1, T, S});
 }
 
-// Which plain-loop kernel a step may take: one new token per row (model/decode_kernel, f32 or bf16)
-// or several (model/prefill_kernel, f32); either needs unpadded CPU rows at the cache's next slots,
-// no observer and no autograd.
+// Which plain-loop kernel a step may take: up to kShortForwardRows new tokens per row
+// (model/decode_kernel, f32 or bf16) or more (model/prefill_kernel, f32); either needs unpadded CPU
+// rows at the cache's next slots, no observer and no autograd.
 enum class Kernel { None, Decode, Prefill };
 Kernel usable_kernel(const ForwardOptions& opt, const torch::Tensor& h, bool padded) {
   if (!opt.kernels || !opt.cache || padded || opt.positions.defined() || opt.observer || !h.device().is_cpu() ||
       torch::GradMode::is_enabled())
     return Kernel::None;
-  if (h.size(1) == 1 && (h.scalar_type() == torch::kFloat || h.scalar_type() == torch::kBFloat16)) return Kernel::Decode;
-  if (h.size(1) > 1 && h.scalar_type() == torch::kFloat) return Kernel::Prefill;
+  if (h.size(1) <= kShortForwardRows && (h.scalar_type() == torch::kFloat || h.scalar_type() == torch::kBFloat16))
+    return Kernel::Decode;
+  if (h.scalar_type() == torch::kFloat) return Kernel::Prefill;
   return Kernel::None;
 }
 

@@ -36,67 +36,64 @@ Scratch& scratch() {
   return s;
 }
 
-// One head's attention output o = softmax(q K^T * scale) V over slots 0..S of its KV group;
-// `scores` holds S floats.
-template <typename T>
-void attend(const float* q, const T* keys, const T* values, int64_t S, int64_t D, float scale, float* scores,
-            float* o) {
-  for (int64_t t = 0; t < S; ++t) scores[t] = dot(q, keys + t * D, D) * scale;
-  softmax_prefix(scores, S, S);
-  std::fill_n(o, D, 0.0f);
-  for (int64_t t = 0; t < S; ++t) {
-    const float p = scores[t];
-    const T* v = values + t * D;
-    for (int64_t i = 0; i < D; ++i) o[i] += p * static_cast<float>(v[i]);
-  }
-}
-
 // Below this many multiply-adds (q K^T and p V over every head of the batch), attention runs on
 // the calling thread; above it, the heads are shared out over the intra-op threads
 // (model/parallel.hpp). A TinyLlama-1.1B layer at 144 slots holds about 590k.
 constexpr int64_t kParallelAttention = int64_t{1} << 17;
 
-// Every head of the B rows: qkv (B, (H + 2 KV) D) after RoPE, the step's keys and values already
-// in the cache; out (B, H D).
+// Where the new rows sit: B sequences of `steps` new tokens each, row b * steps + j at position
+// start + j (its cache slot). A decode step is steps = 1; a short forward (a speculative verify,
+// an option's tail) several.
+struct Rows {
+  int64_t B, steps, start;
+  int64_t count() const { return B * steps; }
+  int64_t sequence(int64_t r) const { return r / steps; }
+  int64_t position(int64_t r) const { return start + r % steps; }
+};
+
+// Every head of every row: qkv (rows, (H + 2 KV) D) after RoPE, the rows' keys and values already
+// in the cache; out (rows, H D). A row attends to the slots up to its own position, so each row's
+// result is exactly that of a one-token step at its position.
 template <typename T>
-void attend_heads(const float* qkv, const T* keys, const T* values, int64_t B, int64_t H, int64_t KV, int64_t D,
-                  int64_t cap, int64_t S, float* out) {
-  const int64_t G = H / KV, width = (H + 2 * KV) * D;
+void attend_heads(const float* qkv, const T* keys, const T* values, const Rows& rows, int64_t H, int64_t KV,
+                  int64_t D, int64_t cap, float* out) {
+  const int64_t G = H / KV, width = (H + 2 * KV) * D, N = rows.count(), most = rows.start + rows.steps;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
   auto heads = [&](int64_t begin, int64_t end) {
     std::vector<float>& scores = scratch().scores;  // this thread's
-    scores.resize(S);
-    for (int64_t bh = begin; bh < end; ++bh) {
-      const int64_t b = bh / H, h = bh % H, g = h / G;
-      const int64_t group = (b * KV + g) * cap * D;
-      attend(qkv + b * width + h * D, keys + group, values + group, S, D, scale, scores.data(), out + bh * D);
+    scores.resize(most);
+    for (int64_t rh = begin; rh < end; ++rh) {
+      const int64_t r = rh / H, h = rh % H, g = h / G;
+      const int64_t group = (rows.sequence(r) * KV + g) * cap * D;
+      attend_query(qkv + r * width + h * D, keys + group, values + group, rows.position(r) + 1, D, scale,
+                   scores.data(), out + rh * D);
     }
   };
-  if (B * H * S * D * 2 < kParallelAttention) return heads(0, B * H);
-  parallel_chunks(B * H, chunk_grain(B * H, S * D * 2, kParallelAttention / 4), heads);
+  if (N * H * most * D * 2 < kParallelAttention) return heads(0, N * H);
+  parallel_chunks(N * H, chunk_grain(N * H, most * D * 2, kParallelAttention / 4), heads);
 }
 
-// Attention for the B rows of x (B, hidden), each one new token at `pos`: the projections run
-// once for the whole batch (each weight read once), RoPE and cache writes per row, then every
-// head of every row (attend_heads).
+// Attention for the rows of x (rows.count(), hidden): the projections run once for all of them
+// (each weight read once), RoPE and cache writes per row, then every head of every row.
 template <typename T>
-void attention_step(AttentionImpl& attn, int layer, float* x, int64_t B, int64_t pos, KVCache& cache,
+void attention_step(AttentionImpl& attn, int layer, float* x, const Rows& rows, KVCache& cache,
                     const RotaryEmbedding& rope_table, const RMSNormImpl& norm) {
   Scratch& s = scratch();
-  const int64_t hidden = attn.o_proj->weight.size(0), D = rope_table.cos().size(1);
+  const int64_t hidden = attn.o_proj->weight.size(0), D = rope_table.cos().size(1), N = rows.count();
   const int64_t H = attn.q_proj->weight.size(0) / D, KV = attn.k_proj->weight.size(0) / D;
-  const int64_t cap = cache.capacity(), S = pos + 1, width = (H + 2 * KV) * D;
-  s.norm.resize(B * hidden), s.qkv.resize(B * width), s.att.resize(B * H * D), s.out.resize(B * hidden);
-  for (int64_t b = 0; b < B; ++b) rms_norm<T>(x + b * hidden, norm, hidden, s.norm.data() + b * hidden);
-  matvec(attn.qkv_weight().tensor(), attn.qkv_bias().tensor(), s.norm.data(), s.qkv.data(), B);
-  const T* cos = data<T>(rope_table.cos()) + pos * D;
-  const T* sin = data<T>(rope_table.sin()) + pos * D;
+  const int64_t cap = cache.capacity(), width = (H + 2 * KV) * D;
+  s.norm.resize(N * hidden), s.qkv.resize(N * width), s.att.resize(N * H * D), s.out.resize(N * hidden);
+  for (int64_t r = 0; r < N; ++r) rms_norm<T>(x + r * hidden, norm, hidden, s.norm.data() + r * hidden);
+  matvec(attn.qkv_weight().tensor(), attn.qkv_bias().tensor(), s.norm.data(), s.qkv.data(), N);
   T* keys = data<T>(cache.keys(layer));
   T* values = data<T>(cache.values(layer));
-  for (int64_t b = 0; b < B; ++b) {
-    T* kc = keys + b * KV * cap * D;
-    T* vc = values + b * KV * cap * D;
-    float *qs = s.qkv.data() + b * width, *ks = qs + H * D, *vs = ks + KV * D;
+  for (int64_t r = 0; r < N; ++r) {
+    const int64_t pos = rows.position(r);
+    T* kc = keys + rows.sequence(r) * KV * cap * D;
+    T* vc = values + rows.sequence(r) * KV * cap * D;
+    float *qs = s.qkv.data() + r * width, *ks = qs + H * D, *vs = ks + KV * D;
+    const T* cos = data<T>(rope_table.cos()) + pos * D;
+    const T* sin = data<T>(rope_table.sin()) + pos * D;
     rope(qs, H, D, cos, sin);
     rope(ks, KV, D, cos, sin);
     for (int64_t g = 0; g < KV; ++g) {
@@ -104,9 +101,9 @@ void attention_step(AttentionImpl& attn, int layer, float* x, int64_t B, int64_t
       std::copy_n(vs + g * D, D, vc + (g * cap + pos) * D);
     }
   }
-  attend_heads<T>(s.qkv.data(), keys, values, B, H, KV, D, cap, S, s.att.data());
-  matvec(attn.o_proj->weight, attn.o_proj->bias, s.att.data(), s.out.data(), B);
-  for (int64_t i = 0; i < B * hidden; ++i) x[i] += s.out[i];
+  attend_heads<T>(s.qkv.data(), keys, values, rows, H, KV, D, cap, s.att.data());
+  matvec(attn.o_proj->weight, attn.o_proj->bias, s.att.data(), s.out.data(), N);
+  for (int64_t i = 0; i < N * hidden; ++i) x[i] += s.out[i];
 }
 
 // The SwiGLU feed-forward for the B rows of x (B, hidden), its products batched as above.
@@ -118,24 +115,23 @@ void ffn_step(MLPImpl& mlp, float* x, int64_t B, const RMSNormImpl& norm) {
   for (int64_t b = 0; b < B; ++b) rms_norm<T>(x + b * hidden, norm, hidden, s.norm.data() + b * hidden);
   matvec(mlp.gate_up_weight().tensor(), {}, s.norm.data(), s.gate_up.data(), B);
   for (int64_t b = 0; b < B; ++b) {
-    const float *gate = s.gate_up.data() + b * 2 * inner, *up = gate + inner;
-    float* act = s.act.data() + b * inner;
-    for (int64_t i = 0; i < inner; ++i) act[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    const float* gate = s.gate_up.data() + b * 2 * inner;
+    silu_mul(gate, gate + inner, s.act.data() + b * inner, inner);
   }
   matvec(mlp.down_proj->weight, {}, s.act.data(), s.out.data(), B);
   for (int64_t i = 0; i < B * hidden; ++i) x[i] += s.out[i];
 }
 
-// rows: (B, 1, hidden) f32, updated in place.
+// x: (rows.count(), hidden) f32, updated in place.
 template <typename T>
-void layer_step(DecoderLayerImpl& layer, int layer_index, float* rows, int64_t B, int64_t position,
-                KVCache& cache, const RotaryEmbedding& rope_table, const SkipPlan& plan) {
+void layer_step(DecoderLayerImpl& layer, int layer_index, float* x, const Rows& rows, KVCache& cache,
+                const RotaryEmbedding& rope_table, const SkipPlan& plan) {
   if (!plan.skip_attention(layer_index)) {
-    cache.expect_at(layer_index, position);
-    attention_step<T>(*layer.self_attn, layer_index, rows, B, position, cache, rope_table, *layer.input_layernorm);
-    cache.mark_layer_written(layer_index, position + 1);
+    cache.expect_at(layer_index, rows.start);
+    attention_step<T>(*layer.self_attn, layer_index, x, rows, cache, rope_table, *layer.input_layernorm);
+    cache.mark_layer_written(layer_index, rows.start + rows.steps);
   }
-  if (!plan.skip_ffn(layer_index)) ffn_step<T>(*layer.mlp, rows, B, *layer.post_attention_layernorm);
+  if (!plan.skip_ffn(layer_index)) ffn_step<T>(*layer.mlp, x, rows.count(), *layer.post_attention_layernorm);
 }
 
 }  // namespace
@@ -147,17 +143,19 @@ bool decode_kernel_applies(const DecoderLayerImpl& layer) {
 void decode_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& h, int64_t position,
                        KVCache& cache, const RotaryEmbedding& rope_table, const SkipPlan& plan) {
   const auto dtype = layer.self_attn->qkv_weight().tensor().scalar_type();
-  TORCH_CHECK(h.dim() == 3 && h.size(1) == 1 && h.is_contiguous() && h.scalar_type() == dtype,
-              "decode_layer_step: h must be (batch, 1, hidden) contiguous, in the weights' dtype");
+  TORCH_CHECK(h.dim() == 3 && h.size(1) >= 1 && h.size(1) <= kShortForwardRows && h.is_contiguous() &&
+                  h.scalar_type() == dtype,
+              "decode_layer_step: h must be (batch, 1 to ", kShortForwardRows,
+              " new tokens, hidden) contiguous, in the weights' dtype");
   TORCH_CHECK(cache.keys(layer_index).scalar_type() == dtype && rope_table.cos().scalar_type() == dtype,
               "decode_layer_step: the KV cache and rope tables must hold the weights' dtype");
-  const int64_t B = h.size(0);
+  const Rows rows{h.size(0), h.size(1), position};
   if (dtype == torch::kFloat)
-    return layer_step<float>(layer, layer_index, h.data_ptr<float>(), B, position, cache, rope_table, plan);
+    return layer_step<float>(layer, layer_index, h.data_ptr<float>(), rows, cache, rope_table, plan);
   // bf16: the residual stream is rounded at the layer's end, as LibTorch's bf16 ops leave it.
-  auto rows = h.to(torch::kFloat);
-  layer_step<BFloat16>(layer, layer_index, rows.data_ptr<float>(), B, position, cache, rope_table, plan);
-  h.copy_(rows);
+  auto x = h.to(torch::kFloat);
+  layer_step<BFloat16>(layer, layer_index, x.data_ptr<float>(), rows, cache, rope_table, plan);
+  h.copy_(x);
 }
 
 }  // namespace litestage

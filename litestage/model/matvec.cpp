@@ -75,6 +75,17 @@ LITESTAGE_AVX512 float dot_avx512(const float* x, const W* w, int64_t n) {
   return sum;
 }
 
+// out[k] = the lanes of a[k][0] + a[k][1] summed, k < R (R <= 16): all of them in one simd::lane_sums
+// tree, several times cheaper than R horizontal sums where rows are short (the demo model's 128
+// columns), and each row's sum the same whatever R.
+template <int R>
+LITESTAGE_AVX512 inline void store_sums(const __m512 (*a)[2], float* out) {
+  static_assert(R >= 1 && R <= 16, "store_sums: 1 to 16 rows");
+  __m512 slots[16];
+  for (int k = 0; k < 16; ++k) slots[k] = k < R ? _mm512_add_ps(a[k][0], a[k][1]) : _mm512_setzero_ps();
+  _mm512_mask_storeu_ps(out, static_cast<__mmask16>((1u << R) - 1), simd::lane_sums(slots));
+}
+
 // R rows of W against x at once: out[k] = row k . x, row k at w + k * stride (cols values each).
 // R streams in flight per core read faster than one where rows are long: on a 2-core AMD EPYC, 8
 // rows of 5632 floats streamed 64-69 GB/s where one row at a time reached 48-50 (x, 22 KB, no
@@ -94,10 +105,9 @@ LITESTAGE_AVX512 void dot_rows_avx512(const float* x, const float* w, int64_t co
   }
   for (; i + 16 <= cols; i += 16)
     for (int k = 0; k < R; ++k) a[k][0] = _mm512_fmadd_ps(load16(w + k * stride + i), _mm512_loadu_ps(x + i), a[k][0]);
-  for (int k = 0; k < R; ++k) {
-    out[k] = sum16(_mm512_add_ps(a[k][0], a[k][1]));
+  store_sums<R>(a, out);
+  for (int k = 0; k < R; ++k)
     for (int64_t j = i; j < cols; ++j) out[k] += x[j] * widen(w[k * stride + j]);
-  }
 }
 
 #ifdef LITESTAGE_AVX512_BF16
@@ -130,7 +140,7 @@ LITESTAGE_AVX512_BF16 void dot_rows_bf16(const uint16_t* x, const uint16_t* w, i
     const __m512bh xt = load_pairs(x + i, n);
     for (int k = 0; k < R; ++k) a[k][0] = _mm512_dpbf16_ps(a[k][0], load_pairs(w + k * stride + i, n), xt);
   }
-  for (int k = 0; k < R; ++k) out[k] = sum16(_mm512_add_ps(a[k][0], a[k][1]));
+  store_sums<R>(a, out);
 }
 #endif
 
@@ -316,8 +326,18 @@ struct Product {
 #endif
   }
 
-  // Row r against vector v.
+  // Row r against vector v: where blocks() holds, the block kernel's sums for one row, so that a
+  // row's result does not depend on whether its chunk of rows (which follows the batch size) put
+  // it in a block or in the remainder.
   float row_dot(int64_t v, int64_t r) const {
+#ifdef LITESTAGE_X86_KERNELS
+    if constexpr (std::is_same_v<W, float>)
+      if (blocks()) {
+        float out;
+        dot_rows_avx512<1>(x + v * cols, w + r * cols, cols, cols, &out);
+        return out;
+      }
+#endif
 #ifdef LITESTAGE_AVX512_BF16
     if constexpr (!std::is_same_v<W, float>)
       if (xb) {
@@ -439,16 +459,17 @@ void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, fl
 
 bool matvec_applies(const at::Tensor& x, const at::Tensor& weight) {
   const auto dt = weight.scalar_type();
-  return x.numel() == x.size(-1) && x.device().is_cpu() && x.scalar_type() == dt &&
+  return x.dim() >= 1 && x.numel() > 0 && x.numel() <= kMatvecRows * x.size(-1) && x.device().is_cpu() && x.scalar_type() == dt &&
          (dt == at::kFloat || dt == at::kBFloat16) && weight.is_contiguous() && !at::GradMode::is_enabled();
 }
 
 at::Tensor linear_matvec(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   auto sizes = x.sizes().vec();
   sizes.back() = weight.size(0);
-  const auto xv = x.to(at::kFloat).contiguous();  // no copy for a contiguous f32 row
-  auto y = at::empty({weight.size(0)}, x.options().dtype(at::kFloat));
-  matvec(weight, bias, xv.data_ptr<float>(), y.data_ptr<float>());
+  const auto xv = x.to(at::kFloat).contiguous();  // no copy for contiguous f32 rows
+  const int64_t rows = x.numel() / x.size(-1);
+  auto y = at::empty({rows, weight.size(0)}, x.options().dtype(at::kFloat));
+  matvec(weight, bias, xv.data_ptr<float>(), y.data_ptr<float>(), rows);
   return y.to(x.scalar_type()).view(sizes);
 }
 

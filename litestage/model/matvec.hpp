@@ -46,13 +46,19 @@ double read_sum(const float* p, int64_t n);
 // each product of two bf16 values is exact in f32 and the sums are f32, as in oneDNN's bf16 GEMMs.
 void matvec(const at::Tensor& weight, const at::Tensor& bias, const float* x, float* y, int64_t batch = 1);
 
-// Whether x W^T is one row on the CPU without autograd, x and W both f32 or both bf16, W
-// contiguous: then linear_matvec streams the weights once, where LibTorch's products with a single
-// row do not reach memory bandwidth (bf16: LibTorch's mv decoded the TinyLlama-1.1B shape at 526
-// ms/token and torch::linear at 290 on one AVX512-BF16 core; bandwidth allows about 90).
+// The most rows linear_matvec takes: a batch of short forwards (model/decode_kernel.hpp) or of
+// decode steps, so that a token's logits are the same sums whichever of them computed it.
+constexpr int64_t kMatvecRows = 64;
+
+// Whether x W^T is 1 to kMatvecRows rows on the CPU without autograd, x and W both f32 or both
+// bf16, W contiguous: then linear_matvec streams the weights once, where LibTorch's products with a
+// single row do not reach memory bandwidth (bf16: LibTorch's mv decoded the TinyLlama-1.1B shape at
+// 526 ms/token and torch::linear at 290 on one AVX512-BF16 core; bandwidth allows about 90), and
+// each row's result is the same whether it comes alone or with others.
 bool matvec_applies(const at::Tensor& x, const at::Tensor& weight);
-// x (..., in) with one row, weight (out, in), bias (out) or undefined: x W^T + b as (..., out), in
-// x's dtype (a bf16 result is rounded once, from the f32 sums, as oneDNN's bf16 products do).
+// x (..., in) with 1 to kMatvecRows rows, weight (out, in), bias (out) or undefined: x W^T + b as
+// (..., out), in x's dtype (a bf16 result is rounded once, from the f32 sums, as oneDNN's bf16
+// products do).
 at::Tensor linear_matvec(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 }  // namespace litestage

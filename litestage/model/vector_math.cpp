@@ -80,3 +80,100 @@ void softmax_prefix(float* x, int64_t visible, int64_t n) {
 }
 
 }  // namespace litestage
+
+namespace litestage {
+
+namespace {
+
+inline float widen_value(float v) { return v; }
+inline float widen_value(c10::BFloat16 v) { return static_cast<float>(v); }
+
+// Plain loops: the reference order, for CPUs without AVX-512 and head sizes that are not whole
+// vectors.
+template <typename T>
+void attend_generic(const float* q, const T* keys, const T* values, int64_t S, int64_t D, float scale, float* scores,
+                    float* o) {
+  for (int64_t t = 0; t < S; ++t) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < D; ++i) sum += q[i] * widen_value(keys[t * D + i]);
+    scores[t] = sum * scale;
+  }
+  softmax_prefix(scores, S, S);
+  std::fill_n(o, D, 0.0f);
+  for (int64_t t = 0; t < S; ++t)
+    for (int64_t i = 0; i < D; ++i) o[i] += scores[t] * widen_value(values[t * D + i]);
+}
+
+#ifdef LITESTAGE_X86_KERNELS
+LITESTAGE_AVX512 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+LITESTAGE_AVX512 inline __m512 load16(const c10::BFloat16* p) {
+  constexpr __mmask16 all = 0xFFFF;
+  const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(all, _mm512_maskz_cvtepu16_epi32(all, half), 16));
+}
+
+// attend_generic for D a multiple of 16: the scores of 16 keys at a time (each key's products
+// summed within its own vector, then lane_sums), the weighted sum of values with four partial sums.
+template <typename T>
+LITESTAGE_AVX512 void attend_avx512(const float* q, const T* keys, const T* values, int64_t S, int64_t D,
+                                    float scale, float* scores, float* o) {
+  const __m512 scale16 = _mm512_set1_ps(scale);
+  for (int64_t t0 = 0; t0 < S; t0 += 16) {
+    const int64_t n = std::min<int64_t>(16, S - t0);
+    __m512 acc[16];
+    for (int64_t j = 0; j < 16; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t i = 0; i < D; i += 16)
+        acc[j] = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), load16(keys + (t0 + j) * D + i), acc[j]);
+    const auto mask = static_cast<__mmask16>((1u << n) - 1);
+    _mm512_mask_storeu_ps(scores + t0, mask, _mm512_mul_ps(simd::lane_sums(acc), scale16));
+  }
+  softmax_prefix(scores, S, S);
+  for (int64_t i = 0; i < D; i += 16) {
+    __m512 part[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t t = 0; t < S; ++t)
+      part[t % 4] = _mm512_fmadd_ps(_mm512_set1_ps(scores[t]), load16(values + t * D + i), part[t % 4]);
+    _mm512_storeu_ps(o + i, _mm512_add_ps(_mm512_add_ps(part[0], part[1]), _mm512_add_ps(part[2], part[3])));
+  }
+}
+
+LITESTAGE_AVX512 void silu_mul_avx512(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(out + i, simd::silu_mul(_mm512_loadu_ps(gate + i), _mm512_loadu_ps(up + i)));
+  if (i < n) {
+    const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(out + i, mask,
+                          simd::silu_mul(_mm512_maskz_loadu_ps(mask, gate + i), _mm512_maskz_loadu_ps(mask, up + i)));
+  }
+}
+#endif
+
+template <typename T>
+void attend_any(const float* q, const T* keys, const T* values, int64_t S, int64_t D, float scale, float* scores,
+                float* o) {
+#ifdef LITESTAGE_X86_KERNELS
+  if (D % 16 == 0 && vector_isa() == VectorIsa::Avx512) return attend_avx512(q, keys, values, S, D, scale, scores, o);
+#endif
+  attend_generic(q, keys, values, S, D, scale, scores, o);
+}
+
+}  // namespace
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+#ifdef LITESTAGE_X86_KERNELS
+  if (vector_isa() == VectorIsa::Avx512) return silu_mul_avx512(gate, up, out, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void attend_query(const float* q, const float* keys, const float* values, int64_t S, int64_t D, float scale,
+                  float* scores, float* o) {
+  attend_any(q, keys, values, S, D, scale, scores, o);
+}
+
+void attend_query(const float* q, const c10::BFloat16* keys, const c10::BFloat16* values, int64_t S, int64_t D,
+                  float scale, float* scores, float* o) {
+  attend_any(q, keys, values, S, D, scale, scores, o);
+}
+
+}  // namespace litestage

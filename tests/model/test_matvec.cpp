@@ -114,7 +114,8 @@ TEST_CASE("matvec: dot products over f32 and bf16, and a mismatched bias is refu
                     Catch::Contains("f32 or bf16"));
 }
 
-TEST_CASE("linear_matvec: one row in x's dtype, as torch::linear, matvec_applies says when", "[model][matvec]") {
+TEST_CASE("linear_matvec: 1 to kMatvecRows rows in x's dtype, as torch::linear, matvec_applies says when",
+          "[model][matvec]") {
   torch::NoGradGuard ng;
   for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
     INFO(c10::toString(dtype));
@@ -129,7 +130,17 @@ TEST_CASE("linear_matvec: one row in x's dtype, as torch::linear, matvec_applies
     CHECK(rel_error(got.to(torch::kFloat), want.to(torch::kDouble)) < (dtype == torch::kFloat ? 1e-5 : 1e-2));
   }
   auto w = torch::randn({8, 4});
-  CHECK_FALSE(matvec_applies(torch::randn({2, 4}), w));                          // two rows
+  {
+    auto rows = torch::randn({2, 3, 4});  // six rows: each equals the same row alone
+    REQUIRE(matvec_applies(rows, w));
+    auto got = linear_matvec(rows, w, {});
+    CHECK(got.sizes() == torch::IntArrayRef{2, 3, 8});
+    CHECK(rel_error(got, torch::linear(rows, w).to(torch::kDouble)) < 1e-5);
+    for (int64_t r = 0; r < 6; ++r)
+      CHECK(torch::equal(got.view({6, 8})[r], linear_matvec(rows.view({6, 4})[r].view({1, 4}), w, {}).view({8})));
+  }
+  CHECK(matvec_applies(torch::randn({kMatvecRows, 4}), w));
+  CHECK_FALSE(matvec_applies(torch::randn({kMatvecRows + 1, 4}), w));  // a prompt: LibTorch's product
   CHECK_FALSE(matvec_applies(torch::randn({1, 4}).to(torch::kBFloat16), w));     // dtypes differ
   CHECK_FALSE(matvec_applies(torch::randn({1, 4}), w.t().contiguous().t()));     // not contiguous
   CHECK_FALSE(matvec_applies(torch::randn({1, 4}).to(torch::kDouble), w.to(torch::kDouble)));

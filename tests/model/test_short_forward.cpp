@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <ATen/Parallel.h>
+
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/short_forward.hpp"
 #include "model_fixtures.hpp"
@@ -59,4 +61,77 @@ TEST_CASE("short forward timing: K rows against one step, checked arguments", "[
   CHECK(t.step_seconds > 0);
   CHECK_THROWS(time_short_forward(model, none, {3, 4}, 0, 0, 1, true));
   CHECK_THROWS(time_short_forward(model, none, {}, 2, 0, 1, true));
+}
+
+namespace {
+
+// Prefills the same two-sequence prompt, then feeds `next` (2 rows x k tokens) either as k
+// one-token steps or as one forward over the k tokens; returns every new token's logits, (2, k,
+// vocab), and leaves the cache behind in `cache`.
+torch::Tensor new_token_logits(CausalLM& m, const SkipPlan& plan, const torch::Tensor& next, bool one_forward,
+                               KVCache& cache) {
+  c10::InferenceMode im;
+  ForwardOptions fo;
+  fo.skip = &plan;
+  fo.cache = &cache;
+  (void)m->forward(torch::tensor(std::vector<int64_t>{1, 5, 17, 42, 9, 33, 8, 2, 7, 4}).view({2, 5}), fo);
+  if (one_forward) return m->forward(next, fo);
+  std::vector<torch::Tensor> steps;
+  for (int64_t j = 0; j < next.size(1); ++j) steps.push_back(m->forward(next.narrow(1, j, 1), fo));
+  return torch::cat(steps, 1);
+}
+
+}  // namespace
+
+TEST_CASE("a forward over k new tokens gives bitwise the logits and cache of k decode steps: f32 and bf16",
+          "[model][kernel][short]") {
+  const int saved_threads = at::get_num_threads();
+  for (auto cfg : {tiny_llama_config(), tiny_qwen2_config(), wide_qwen2_config()}) {
+    auto m32 = random_model(cfg, 11);
+    for (bool bf16 : {false, true}) {
+      auto m = bf16 ? bf16_copy(m32) : m32;
+      const auto dtype = m->runtime().dtype;
+      const int L = m->num_layers();
+      for (const std::string spec : {"none", "a1,f0"}) {
+        const SkipPlan plan = SkipPlan::parse(spec, L);
+        for (int64_t k : {2, 5, 16}) {
+          for (int threads : {1, 2}) {
+            at::set_num_threads(threads);
+            INFO(cfg.model_type << (bf16 ? " bf16" : " f32") << " skip " << spec << ", k " << k << ", " << threads
+                                << " threads");
+            auto next = (torch::arange(2 * k, torch::kLong) * 7 + 3).remainder(cfg.vocab_size).view({2, k});
+            KVCache stepped(cfg, 2, 32, dtype, torch::kCPU), forwarded(cfg, 2, 32, dtype, torch::kCPU);
+            const auto steps = new_token_logits(m, plan, next, false, stepped);
+            const auto once = new_token_logits(m, plan, next, true, forwarded);
+            CHECK(torch::equal(once, steps));
+            for (int l = 0; l < L; ++l) {
+              CHECK(forwarded.layer_length(l) == stepped.layer_length(l));
+              CHECK(torch::equal(forwarded.keys(l), stepped.keys(l)));
+              CHECK(torch::equal(forwarded.values(l), stepped.values(l)));
+            }
+          }
+        }
+      }
+    }
+  }
+  at::set_num_threads(saved_threads);
+}
+
+TEST_CASE("a forward over k new tokens agrees with LibTorch's ops (the kernels off)", "[model][kernel][short]") {
+  c10::InferenceMode im;
+  auto m = random_model(tiny_qwen2_config(), 12);
+  const SkipPlan plan = SkipPlan::parse("f1", m->num_layers());
+  auto next = torch::tensor(std::vector<int64_t>{3, 10, 17, 24, 31, 38, 45, 52}).view({2, 4});
+  auto logits = [&](bool kernels) {
+    KVCache cache(m->config(), 2, 32, torch::kFloat, torch::kCPU);
+    ForwardOptions fo;
+    fo.skip = &plan;
+    fo.cache = &cache;
+    fo.kernels = kernels;
+    (void)m->forward(torch::tensor(std::vector<int64_t>{1, 5, 17, 42, 9, 33, 8, 2, 7, 4}).view({2, 5}), fo);
+    return m->forward(next, fo);
+  };
+  const auto fast = logits(true), slow = logits(false);
+  CHECK(max_rel_error(fast, slow) < 1e-5);
+  CHECK(torch::equal(fast.argmax(-1), slow.argmax(-1)));
 }
