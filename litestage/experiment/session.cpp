@@ -39,6 +39,7 @@ Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
   p.sampling = spec_.sampling;
   p.stop_strings = spec_.stop;
   p.batch_analyze = spec_.batch_analyze;
+  p.speculative = spec_.speculative;
   p.prefix_sharing = spec_.prefix_sharing;
   p.system_prompt = spec_.system_prompt;
   if (p.format == PromptFormat::Chat) {

@@ -129,6 +129,17 @@ void declare_generation(Options& t) {
                            "stop strings: the output is cut before the first one"));
   t.push_back(option<Spec>("generation.batch_analyze", [](auto& s) -> auto& { return s.batch_analyze; },
                            "generate a question's Analyze options as one left-padded batch"));
+  t.push_back(enum_option<Spec>("generation.speculative.drafter",
+                                [](auto& s) -> auto& { return s.speculative.drafter; }, drafter_kind_names(),
+                                "speculative decoding (greedy): off, or lookup (prompt and earlier outputs' n-grams)"));
+  t.push_back(option<Spec>("generation.speculative.gamma", [](auto& s) -> auto& { return s.speculative.gamma; },
+                           "most tokens drafted per verify forward")
+                  .min(1)
+                  .max(15));
+  t.push_back(option<Spec>("generation.speculative.ngram", [](auto& s) -> auto& { return s.speculative.ngram; },
+                           "longest suffix the lookup drafter matches (tokens)")
+                  .min(1)
+                  .max(8));
 }
 
 // The pipeline eval runs: early exit (every stage, or per stage) and the stages' skips and budgets.

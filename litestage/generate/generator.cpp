@@ -8,6 +8,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/types.h>
 
+#include "litestage/generate/row_decoder.hpp"
+#include "litestage/generate/speculative.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/phase_clock.hpp"
 #include "litestage/util/timer.hpp"
@@ -129,6 +131,13 @@ void check_sampling(const SamplingConfig& s) {
   if (!(s.top_p >= 0 && s.top_p <= 1)) throw_error("top_p must be in [0, 1] (1 = off), got ", s.top_p);
 }
 
+void check_speculative(const GenerationConfig& config) {
+  config.speculative.validate();
+  if (config.sampling.temperature > 0)
+    throw_error("speculative decoding keeps greedy outputs only: set the temperature to 0 or the drafter to off");
+  if (config.observer) throw_error("an observed call runs plain decoding: set the drafter to off");
+}
+
 void check_prefix(const SharedPrefix& prefix, const std::vector<int32_t>& prompt, const GenerationConfig& config) {
   LITESTAGE_CHECK(prefix.cache != nullptr, "shared prefix without a KV cache");
   LITESTAGE_CHECK(prefix.prefixes(prompt), "the shared prefix of ", prefix.tokens.size(),
@@ -138,63 +147,6 @@ void check_prefix(const SharedPrefix& prefix, const std::vector<int32_t>& prompt
   LITESTAGE_CHECK(config.observer == nullptr, "an observed call prefills its whole prompt: no shared prefix");
 }
 
-// One sequence's decoding: the per-token stop rules, the same for single and batched generation.
-// Order: EOS (not recorded), then the token is recorded, then stop strings, the callback, early
-// exit, max_new_tokens, and a full cache.
-class RowDecoder {
- public:
-  RowDecoder(const Tokenizer& tokenizer, const GenerationConfig& config, const std::vector<int32_t>& stops,
-             GenerationResult& result)
-      : config_(config), stops_(stops), result_(result), stream_(tokenizer), early_(config.early_exit) {}
-
-  // Takes the picked token; returns why the row stops, if it does (also stored in the result).
-  std::optional<ExitReason> push(int64_t id, float confidence, float max_logit, int64_t cache_length, int64_t capacity,
-                                 const StreamCallback& on_token = nullptr) {
-    const auto token = static_cast<int32_t>(id);
-    std::optional<PhaseScope> phase(std::in_place, Phase::StopRules);
-    if (std::find(stops_.begin(), stops_.end(), token) != stops_.end()) return stop(ExitReason::Eos);
-    result_.tokens.push_back(token);
-    result_.confidences.push_back(confidence);
-    result_.max_logits.push_back(max_logit);
-    phase.emplace(Phase::Detokenize);
-    const std::string piece = stream_.push(token);
-    text_ += piece;
-    phase.emplace(Phase::StopRules);
-    size_t cut = std::string::npos;
-    for (const auto& s : config_.stop_strings) cut = std::min(cut, s.empty() ? cut : text_.find(s));
-    if (cut != std::string::npos) {
-      text_.resize(cut);
-      return stop(ExitReason::StopString);
-    }
-    phase.reset();
-    if (on_token && !on_token(token, piece)) return stop(ExitReason::Callback);
-    phase.emplace(Phase::EarlyExit);
-    if (early_.push(config_.early_exit.metric == ConfidenceMetric::Logit ? max_logit : confidence))
-      return stop(ExitReason::EarlyExit);
-    if (static_cast<int>(result_.tokens.size()) >= config_.max_new_tokens) return stop(ExitReason::MaxTokens);
-    if (cache_length >= capacity) return stop(ExitReason::ContextFull);
-    return std::nullopt;
-  }
-
-  // Moves the text into the result (with the decoder's held-back bytes unless a stop string cut it).
-  void finish() {
-    if (result_.exit_reason != ExitReason::StopString) text_ += stream_.flush();
-    result_.text = std::move(text_);
-  }
-
- private:
-  ExitReason stop(ExitReason why) {
-    result_.exit_reason = why;
-    return why;
-  }
-
-  const GenerationConfig& config_;
-  const std::vector<int32_t>& stops_;
-  GenerationResult& result_;
-  StreamDecoder stream_;
-  EarlyExit early_;
-  std::string text_;
-};
 }  // namespace
 
 GenerationResult Generator::generate(const std::string& prompt, const GenerationConfig& config,
@@ -221,7 +173,7 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   r.cached_prompt_tokens = static_cast<int>(L);
   if (config.max_new_tokens == 0) return r;
   const auto stops = stop_ids(config);
-  RowDecoder row(*tokenizer_, config, stops, r);
+  if (config.speculative.on()) check_speculative(config);
   auto gen = at::detail::createCPUGenerator(config.sampling.seed);
   KVCache& cache = cache_for(1, capacity);
 
@@ -245,18 +197,72 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   fwd.observer = nullptr;
 
   timer.reset();
-  auto next = torch::empty({1, 1}, torch::TensorOptions().dtype(torch::kLong).device(device));
-  while (true) {
-    const auto p = pick(logits, config.sampling, gen)[0];
-    if (row.push(p.id, p.confidence, p.max_logit, cache.length(), capacity, on_token)) break;
-    next.fill_(p.id);
-    logits = forward_phase(model_, Phase::Decode, next, fwd).view({1, -1});
+  if (config.speculative.on()) {
+    decode_speculative(prompt_ids, config, cache, fwd, logits, capacity, r, on_token);
+  } else {
+    RowDecoder row(*tokenizer_, config, stops, r);
+    auto next = torch::empty({1, 1}, torch::TensorOptions().dtype(torch::kLong).device(device));
+    while (true) {
+      const auto p = pick(logits, config.sampling, gen)[0];
+      if (row.push(p.id, p.confidence, p.max_logit, cache.length(), capacity, on_token)) break;
+      next.fill_(p.id);
+      logits = forward_phase(model_, Phase::Decode, next, fwd).view({1, -1});
+    }
+    PhaseScope phase(Phase::Detokenize);
+    row.finish();
   }
   synchronize(device);
   r.decode_seconds = timer.seconds();
+  return r;
+}
+
+void Generator::decode_speculative(const std::vector<int32_t>& prompt_ids, const GenerationConfig& config,
+                                   KVCache& cache, ForwardOptions fwd, torch::Tensor logits, int64_t capacity,
+                                   GenerationResult& r, const StreamCallback& on_token) {
+  const auto stops = stop_ids(config);
+  RowDecoder row(*tokenizer_, config, stops, r);
+  LookupDrafter drafter(config.speculative, prompt_ids, config.draft_history);
+  const int64_t P = static_cast<int64_t>(prompt_ids.size());
+  auto picks = [&](const torch::Tensor& l) {
+    PhaseScope phase(Phase::Pick);
+    return greedy_picks(l.to(torch::kCPU));
+  };
+  Picked p = picks(logits)[0];
+  fwd.last_logits_only = false;  // every drafted row's logits are checked
+  while (true) {
+    // The same cache length a plain step would see for this token: the tokens before it.
+    if (row.push(p.id, p.confidence, p.max_logit, P + static_cast<int64_t>(r.tokens.size()), capacity, on_token)) break;
+    drafter.push(static_cast<int32_t>(p.id));
+    const int64_t start = cache.length();
+    const int64_t room = std::min<int64_t>(capacity - start - 1, config.max_new_tokens - static_cast<int64_t>(r.tokens.size()));
+    const auto draft = drafter.propose(static_cast<int>(std::max<int64_t>(room, 0)));
+    std::vector<int64_t> rows{p.id};
+    rows.insert(rows.end(), draft.begin(), draft.end());
+    const int64_t k = static_cast<int64_t>(draft.size());
+    auto input = torch::tensor(rows, torch::kLong).view({1, k + 1}).to(model_->runtime().device);
+    const auto verdicts = picks(forward_phase(model_, Phase::Decode, input, fwd).view({k + 1, -1}));
+    r.speculative.verify_forwards += 1;
+    r.speculative.drafted += k;
+    int64_t a = 0;  // drafted tokens accepted
+    bool stopped = false;
+    for (; a < k && verdicts[a].id == draft[a]; ++a) {
+      const auto& v = verdicts[a];
+      ++r.speculative.accepted;
+      if (row.push(v.id, v.confidence, v.max_logit, P + static_cast<int64_t>(r.tokens.size()), capacity, on_token)) {
+        stopped = true;
+        break;
+      }
+      drafter.push(draft[a]);
+    }
+    if (stopped) break;
+    if (a < k) {
+      PhaseScope phase(Phase::CacheSetup);
+      cache.truncate(start + 1 + a);
+    }
+    p = verdicts[a];
+  }
   PhaseScope phase(Phase::Detokenize);
   row.finish();
-  return r;
 }
 
 std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::vector<int32_t>>& prompts,
@@ -264,6 +270,9 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   LITESTAGE_CHECK(!prompts.empty(), "generate_batch needs at least one prompt");
   if (prompts.size() == 1) return {generate_ids(prompts[0], config, nullptr, prefix)};
   LITESTAGE_CHECK(config.observer == nullptr, "observers are supported for single-prompt generation only");
+  if (config.speculative.on())
+    throw_error("speculative decoding runs one sequence at a time: set generation.batch_analyze to false or the "
+                "drafter to off");
   LITESTAGE_CHECK(config.max_new_tokens >= 0, "max_new_tokens must be >= 0");
   check_sampling(config.sampling);
   c10::InferenceMode inference;

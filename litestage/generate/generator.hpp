@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "litestage/generate/early_exit.hpp"
+#include "litestage/generate/speculative.hpp"
 #include "litestage/model/causal_lm.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/tokenizer/tokenizer.hpp"
@@ -34,6 +35,8 @@ struct GenerationConfig {
   SkipPlan skip;                                  // one plan for the whole generate call
   const SubLayerObserver* observer = nullptr;     // called during the prefill forward only
   bool add_bos = true;                            // when the tokenizer's convention has one
+  SpeculativeConfig speculative;                  // greedy single-sequence calls only
+  const DraftHistory* draft_history = nullptr;    // the lookup drafter's earlier outputs, if any
 };
 
 // Why a generate call ended. PromptTooLong: the prompt alone does not fit the context, so the
@@ -52,6 +55,7 @@ struct GenerationResult {
   double prefill_seconds = 0;       // prompt forward until its first-token logits are ready
   double decode_seconds = 0;        // every later forward and the sampling
   ExitReason exit_reason = ExitReason::MaxTokens;
+  SpeculativeStats speculative;     // zero unless config.speculative was on
   double total_seconds() const { return prefill_seconds + decode_seconds; }
 };
 
@@ -109,6 +113,10 @@ class Generator {
  private:
   std::vector<int32_t> stop_ids(const GenerationConfig& config) const;
   KVCache& cache_for(int64_t batch, int64_t capacity);
+  // The decode loop of generate_ids under config.speculative, from the prompt's last logits.
+  void decode_speculative(const std::vector<int32_t>& prompt_ids, const GenerationConfig& config, KVCache& cache,
+                          ForwardOptions fwd, torch::Tensor logits, int64_t capacity, GenerationResult& r,
+                          const StreamCallback& on_token);
   // logits: (batch, vocab) float32 -> one pick per row.
   std::vector<Picked> pick(const torch::Tensor& logits, const SamplingConfig& sampling, at::Generator& gen) const;
 

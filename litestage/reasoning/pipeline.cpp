@@ -138,6 +138,8 @@ GenerationConfig MultiStagePipeline::generation_config(StageKind kind) const {
   g.sampling = config_.sampling;
   g.stop_strings = config_.stop_strings;
   g.add_bos = add_bos();
+  g.speculative = config_.speculative;
+  g.draft_history = &drafts_[kind];
   return g;
 }
 
@@ -150,7 +152,10 @@ nlohmann::json MultiStagePipeline::stage_settings(StageKind kind) const {
           ee.enabled ? nlohmann::json{ee.window, ee.threshold, confidence_metric_name(ee.metric)} : nlohmann::json(nullptr),
           {sm.temperature, sm.top_k, sm.top_p, sm.seed},
           config_.stop_strings,
-          add_bos()};
+          add_bos(),
+          config_.speculative.on() ? nlohmann::json{enum_name(drafter_kind_names(), config_.speculative.drafter),
+                                                    config_.speculative.gamma, config_.speculative.ngram}
+                                   : nlohmann::json(nullptr)};
 }
 
 std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& prompt, int shared_tokens) const {
@@ -252,6 +257,8 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   t.skip = cfg.skip.to_string();
   t.early_exit = early_exit_text(cfg.early_exit);
   t.cost = stage_cost(cfg.skip, r, shared_tokens);
+  t.speculative = r.speculative;
+  if (cfg.speculative.on()) drafts_[kind].add(r.tokens);
   if (!key.empty()) cache_->insert(key, t);
   return t;
 }
@@ -261,9 +268,19 @@ bool MultiStagePipeline::fits(const std::vector<int32_t>& prompt_ids) const {
 }
 
 ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const GenerationResult& r, int shared_tokens) const {
-  const auto forwards = decode_forwards(static_cast<int64_t>(r.tokens.size()), r.exit_reason == ExitReason::Eos);
-  return forward_cost(generator_.model()->config(), plan, r.prompt_tokens, forwards,
-                      static_cast<int64_t>(c10::elementSize(generator_.model()->runtime().dtype)), shared_tokens);
+  const auto& config = generator_.model()->config();
+  const auto bytes = static_cast<int64_t>(c10::elementSize(generator_.model()->runtime().dtype));
+  const auto& spec = r.speculative;
+  if (spec.verify_forwards == 0) {
+    const auto forwards = decode_forwards(static_cast<int64_t>(r.tokens.size()), r.exit_reason == ExitReason::Eos);
+    return forward_cost(config, plan, r.prompt_tokens, forwards, bytes, shared_tokens);
+  }
+  // Speculative: every row of every verify forward is computed (rejected drafts too), and each
+  // forward reads the weights once.
+  auto cost = forward_cost(config, plan, r.prompt_tokens, spec.verify_forwards + spec.drafted, bytes, shared_tokens);
+  cost.weight_bytes = forward_cost(config, plan, r.prompt_tokens, 0, bytes, shared_tokens).weight_bytes *
+                      static_cast<double>(1 + spec.verify_forwards);
+  return cost;
 }
 
 std::vector<StageTrace> MultiStagePipeline::generate_analyze(const std::vector<std::string>& prompts) {

@@ -47,6 +47,7 @@ struct PipelineConfig {
   // The options of one Analyze stage share the KV cache of their common prompt prefix: it is
   // prefilled once, each option prefills only its own tail. Same greedy outputs as without.
   bool prefix_sharing = true;
+  SpeculativeConfig speculative;  // every stage; off with batch_analyze (one sequence at a time)
 
   // Importance estimation hooks: called when a stage's generate call starts, and during its
   // prefill forward (the observer). Not part of the configuration proper.
@@ -70,6 +71,7 @@ struct StageTrace {
   std::string skip;           // skip plan used, text form
   std::string early_exit;     // early exit used (early_exit_text); "" in traces older than it
   ForwardCost cost;           // what the model executed (model/cost.hpp): deterministic
+  SpeculativeStats speculative;  // verify forwards, drafted and accepted tokens (0: plain decoding)
   // The output came from a StageCache: it is exact, but its timings are not a measurement of this
   // run, so they are zero here and a latency must come from a timed pass (reasoning/timing.hpp).
   bool cached = false;
@@ -107,6 +109,7 @@ struct StageAggregate {
   double share = 0;          // of total latency
   int calls = 0;             // generate calls in all
   int early_exits = 0;
+  SpeculativeStats speculative;  // summed over the calls (0: plain decoding)
 };
 
 struct Summary {
@@ -182,6 +185,7 @@ class MultiStagePipeline {
   Generator& generator_;
   PipelineConfig config_;
   StageCache* cache_;
+  PerStage<DraftHistory> drafts_;  // each stage's earlier outputs, for the lookup drafter
 };
 
 }  // namespace litestage

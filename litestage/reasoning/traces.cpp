@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "litestage/reasoning/pipeline.hpp"
+#include "litestage/util/format.hpp"
 
 namespace litestage {
 
@@ -42,6 +43,10 @@ void to_json(nlohmann::json& j, const StageTrace& t) {
                      {"early_exit", t.early_exit},
                      {"cost", t.cost},
                      {"cached", t.cached}};
+  if (t.speculative.verify_forwards > 0)
+    j["speculative"] = {{"verify_forwards", t.speculative.verify_forwards},
+                        {"drafted", t.speculative.drafted},
+                        {"accepted", t.speculative.accepted}};
 }
 
 void from_json(const nlohmann::json& j, StageTrace& t) {
@@ -59,6 +64,9 @@ void from_json(const nlohmann::json& j, StageTrace& t) {
   t.early_exit = j.value("early_exit", "");
   t.cost = j.at("cost").get<ForwardCost>();
   t.cached = j.value("cached", false);
+  if (const auto s = j.find("speculative"); s != j.end())
+    t.speculative = {s->at("verify_forwards").get<int64_t>(), s->at("drafted").get<int64_t>(),
+                     s->at("accepted").get<int64_t>()};
 }
 
 void to_json(nlohmann::json& j, const ExampleTrace& t) {
@@ -139,6 +147,7 @@ Summary summarize(const std::vector<ExampleTrace>& traces) {
       agg.calls += 1;
       agg.early_exits += st.exit_reason == ExitReason::EarlyExit;
       agg.mean_flops += st.cost.flops;
+      agg.speculative += st.speculative;
       s.mean_cost += st.cost;
       s.cached_stages += st.cached ? 1 : 0;
       too_long = too_long || st.exit_reason == ExitReason::PromptTooLong;
@@ -164,9 +173,15 @@ Summary summarize(const std::vector<ExampleTrace>& traces) {
 
 void to_json(nlohmann::json& j, const Summary& s) {
   auto stage = [](const StageAggregate& a) {
-    return nlohmann::json{{"mean_seconds", a.mean_seconds}, {"mean_tokens", a.mean_tokens},
+    nlohmann::json out{{"mean_seconds", a.mean_seconds}, {"mean_tokens", a.mean_tokens},
                           {"mean_flops", a.mean_flops},     {"share", a.share},
                           {"calls", a.calls},               {"early_exits", a.early_exits}};
+    if (a.speculative.verify_forwards > 0)
+      out["speculative"] = {{"verify_forwards", a.speculative.verify_forwards},
+                            {"drafted", a.speculative.drafted},
+                            {"accepted", a.speculative.accepted},
+                            {"tokens_per_forward", a.speculative.tokens_per_forward()}};
+    return out;
   };
   j = nlohmann::json{{"examples", s.examples},
                      {"correct", s.correct},
@@ -186,14 +201,17 @@ std::string summary_markdown(const Summary& s, const std::string& title) {
   std::snprintf(buf, sizeof buf, "Accuracy: **%.2f%%** (%d/%d, %d unparsed). Mean latency %.3f s, %.1f tokens per question.\n\n",
                 100.0 * s.accuracy, s.correct, s.examples, s.unparsed, s.mean_seconds, s.mean_tokens);
   out += buf;
-  out += "| stage | latency (s) | tokens | share of latency | early exits |\n|---|---:|---:|---:|---:|\n";
+  out += "| stage | latency (s) | tokens | share of latency | early exits | tokens per verify forward |\n"
+         "|---|---:|---:|---:|---:|---:|\n";
   for (auto kind : kStages) {
     const auto& a = s.stages[kind];
-    std::snprintf(buf, sizeof buf, "| %s | %.4f | %.1f | %.1f%% | %d |\n", std::string(to_string(kind)).c_str(),
-                  a.mean_seconds, a.mean_tokens, 100.0 * a.share, a.early_exits);
+    const double per_forward = a.speculative.tokens_per_forward();
+    std::snprintf(buf, sizeof buf, "| %s | %.4f | %.1f | %.1f%% | %d | %s |\n", std::string(to_string(kind)).c_str(),
+                  a.mean_seconds, a.mean_tokens, 100.0 * a.share, a.early_exits,
+                  per_forward > 0 ? format("%.2f", per_forward).c_str() : "");
     out += buf;
   }
-  std::snprintf(buf, sizeof buf, "| **total** | %.4f | %.1f | 100%% | |\n", s.mean_seconds, s.mean_tokens);
+  std::snprintf(buf, sizeof buf, "| **total** | %.4f | %.1f | 100%% | | |\n", s.mean_seconds, s.mean_tokens);
   return out + buf;
 }
 

@@ -1,0 +1,108 @@
+#include <catch2/catch.hpp>
+
+#include "../model/model_fixtures.hpp"
+#include "fake_tokenizer.hpp"
+#include "litestage/generate/generator.hpp"
+#include "litestage/generate/speculative.hpp"
+
+using namespace litestage;
+using namespace litestage::test;
+
+namespace {
+
+SpeculativeConfig lookup(int gamma = 8, int ngram = 3) {
+  SpeculativeConfig s;
+  s.drafter = DrafterKind::Lookup;
+  s.gamma = gamma;
+  s.ngram = ngram;
+  return s;
+}
+
+void check_same(const GenerationResult& spec, const GenerationResult& plain) {
+  CHECK(spec.tokens == plain.tokens);
+  CHECK(spec.text == plain.text);
+  CHECK(spec.exit_reason == plain.exit_reason);
+  CHECK(spec.confidences == plain.confidences);  // bitwise: the verify rows are decode steps
+  CHECK(spec.max_logits == plain.max_logits);
+}
+
+}  // namespace
+
+TEST_CASE("lookup drafter: the tokens after the latest earlier occurrence of the longest suffix", "[generate][speculative]") {
+  const SpeculativeConfig s = lookup(8, 3);
+  // Prompt 5 6 7 8 5 6: the suffix 8 5 6 never occurred before, 5 6 did (positions 0-1).
+  LookupDrafter d(s, {5, 6, 7, 8, 5, 6}, nullptr);
+  CHECK(d.propose(8) == std::vector<int32_t>{7, 8, 5, 6});
+  CHECK(d.propose(2) == std::vector<int32_t>{7, 8});  // at most `most`
+  d.push(7);  // now ... 5 6 7: the 3-gram occurred at 0-2, followed by 8 5 6 7
+  CHECK(d.propose(8) == std::vector<int32_t>{8, 5, 6, 7});
+  d.push(9);  // 6 7 9, 7 9, 9: nowhere before
+  CHECK(d.propose(8).empty());
+
+  DraftHistory history;
+  history.add({9, 4, 4, 3});
+  history.add({1, 2});  // sequences do not run into each other
+  LookupDrafter h(s, {9}, &history);
+  CHECK(h.propose(8) == std::vector<int32_t>{4, 4, 3});
+  LookupDrafter end(s, {3}, &history);
+  CHECK(end.propose(8).empty());  // 3 ended its sequence: nothing followed it
+  LookupDrafter prompt_first(s, {9, 7, 9}, &history);
+  CHECK(prompt_first.propose(8) == std::vector<int32_t>{7, 9});  // the call's own context before the history
+
+  SpeculativeConfig bad = lookup(0);
+  CHECK_THROWS_WITH(bad.validate(), Catch::Contains("gamma must be in [1, 15]"));
+  bad = lookup(4, 0);
+  CHECK_THROWS_WITH(bad.validate(), Catch::Contains("ngram must be in [1, 8]"));
+}
+
+TEST_CASE("speculative greedy decoding gives the tokens, confidences, text and exit of plain decoding",
+          "[generate][speculative]") {
+  SpeculativeStats total;
+  for (auto cfg_model : {tiny_llama_config(), tiny_qwen2_config()}) {
+    auto m32 = random_model(cfg_model, 21);
+    for (bool bf16 : {false, true}) {
+      auto model = bf16 ? bf16_copy(m32) : m32;
+      Generator gen(model, std::make_shared<CharTokenizer>(97, /*eos=*/96));
+      for (const std::string plan : {"none", "a1,f0"}) {
+        for (int variant = 0; variant < 3; ++variant) {  // plain stops, early exit, a stop string
+          INFO(cfg_model.model_type << (bf16 ? " bf16" : " f32") << " plan " << plan << " variant " << variant);
+          GenerationConfig cfg;
+          cfg.max_new_tokens = 40;
+          cfg.skip = SkipPlan::parse(plan, model->num_layers());
+          cfg.early_exit.enabled = variant == 1;
+          cfg.early_exit.window = 3;
+          cfg.early_exit.threshold = 0.02;
+          const std::vector<int32_t> prompt{1, 40, 41, 42, 43, 40, 41, 42, 43, 40, 41};
+          auto plain = gen.generate_ids(prompt, cfg);
+          if (variant == 2 && plain.text.size() > 12) cfg.stop_strings = {plain.text.substr(10, 2)};
+          if (variant == 2) plain = gen.generate_ids(prompt, cfg);
+          for (int gamma : {1, 4, 15}) {
+            cfg.speculative = lookup(gamma, 2);
+            auto spec = gen.generate_ids(prompt, cfg);
+            check_same(spec, plain);
+            total += spec.speculative;
+            CHECK(spec.speculative.accepted <= spec.speculative.drafted);
+            cfg.speculative = {};
+          }
+        }
+      }
+    }
+  }
+  // The cases drafted, accepted some drafts and rejected others: both paths of the loop ran.
+  CHECK(total.accepted > 20);
+  CHECK(total.drafted > total.accepted);
+}
+
+TEST_CASE("speculative decoding: refused for sampling and batches, with what to change", "[generate][speculative]") {
+  auto model = random_model(tiny_llama_config(), 3);
+  Generator gen(model, std::make_shared<CharTokenizer>(97, 96));
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 4;
+  cfg.speculative = lookup();
+  cfg.sampling.temperature = 0.7;
+  CHECK_THROWS_WITH(gen.generate_ids({1, 5, 6}, cfg), Catch::Contains("greedy outputs only"));
+  cfg.sampling.temperature = 0;
+  CHECK_THROWS_WITH(gen.generate_batch({{1, 5, 6}, {1, 7, 8}}, cfg), Catch::Contains("batch_analyze to false"));
+  cfg.speculative.gamma = 16;
+  CHECK_THROWS_WITH(gen.generate_ids({1, 5, 6}, cfg), Catch::Contains("gamma must be in [1, 15]"));
+}
