@@ -15,10 +15,12 @@
 #include "litestage/model/cost.hpp"
 #include "litestage/model/flop_peak.hpp"
 #include "litestage/model/kv_cache.hpp"
+#include "litestage/model/latency_calibration.hpp"
 #include "litestage/model/matvec.hpp"
 #include "litestage/model/short_forward.hpp"
 #include "litestage/model/weight_memory.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/cpu_info.hpp"
 #include "litestage/util/provenance.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
@@ -261,6 +263,38 @@ nlohmann::json verify_table(CausalLM& model, const BenchSettings& b, const std::
   return out;
 }
 
+// --calibrate: the latency model's coefficients measured on this machine, each point's fit error
+// printed, the model written to --out.
+int run_calibration(CausalLM& model, const BenchSettings& b, const std::string& out, const std::string& what) {
+  CalibrationSettings s;
+  s.repeats = b.repeats;
+  s.warmup = b.warmup;
+  s.kernels = b.kernels;
+  s.seed = b.seed;
+  const auto& rt = model->runtime();
+  std::printf("calibrating the latency model on %s (%s, %d threads): %zu plans x %zu prompts, fastest of %d\n",
+              what.c_str(), dtype_name(rt.dtype).c_str(), at::get_num_threads(), calibration_plans(model->num_layers()).size(),
+              s.prompts.size(), s.repeats);
+  auto points = measure_calibration_points(model, s);
+  const std::string cpu = host_cpu_info().model.empty() ? std::string("unknown CPU") : host_cpu_info().model;
+  const std::string source = what + ", " + dtype_name(rt.dtype) + ", " + std::to_string(at::get_num_threads()) +
+                             " threads, " + (rt.device.is_cpu() ? cpu : rt.device.str());
+  const LatencyModel fitted = fit_latency_model(points, source);
+  std::printf("%-58s %11s %11s %8s\n", "point", "measured ms", "predicted", "error");
+  double worst = 0;
+  for (const auto& p : points) {
+    const double err = p.predicted / p.seconds - 1;
+    worst = std::max(worst, std::abs(err));
+    std::printf("%-58s %11.3f %11.3f %+7.1f%%\n", p.what.c_str(), p.seconds * 1e3, p.predicted * 1e3, 100 * err);
+  }
+  std::printf("largest error %.1f%%\nlatency model: %s\n", 100 * worst, fitted.describe().c_str());
+  if (!out.empty()) {
+    save_latency_model(fitted, out);
+    std::printf("written to %s (name it in an experiment as search.latency_model)\n", out.c_str());
+  }
+  return 0;
+}
+
 // The model named by --model, or one built from --config with random weights.
 CausalLM bench_model(const std::string& model_dir, const std::string& config_file, const Runtime& rt, uint64_t seed) {
   if (!model_dir.empty()) return load_causal_lm(model_dir, rt);
@@ -286,7 +320,9 @@ int run_bench(const std::vector<std::string>& args) {
        "on: CPU steps through the plain-loop decode and prefill kernels; off: LibTorch's ops (to compare)")
       ("json", po::value<std::string>()->default_value(""), "also write the figures to this JSON file")
       ("verify", po::value<std::vector<int>>()->multitoken(),
-       "also time one forward over K new tokens on a warm cache against one decode step (K ...)");
+       "also time one forward over K new tokens on a warm cache against one decode step (K ...)")
+      ("calibrate", po::bool_switch(), "measure the latency model's coefficients on this machine instead")
+      ("out", po::value<std::string>()->default_value(""), "with --calibrate: write the latency model to this JSON file");
   add_runtime_options(desc);
   po::variables_map vm;
   if (auto rc = parse_options("bench", "(--model DIR | --config config.json) [options]", desc, args, vm)) return *rc;
@@ -297,9 +333,15 @@ int run_bench(const std::vector<std::string>& args) {
   if (!json_path.empty()) check_path(json_path, PathUse::OutputFile, "--json");
   if (!model_dir.empty()) check_path(model_dir, PathUse::InputDir, "--model");
   if (!config_file.empty()) check_path(config_file, PathUse::InputFile, "--config");
+  const bool calibrate = vm["calibrate"].as<bool>();
+  const std::string out = vm["out"].as<std::string>();
+  if (!out.empty() && !calibrate) throw_error("--out is for --calibrate (the figures go to --json)");
+  if (!out.empty()) check_path(out, PathUse::OutputFile, "--out");
 
   auto rt = setup_runtime(runtime_options(vm));
   CausalLM model = bench_model(model_dir, config_file, rt, b.seed);
+  if (calibrate)
+    return run_calibration(model, b, out, model_dir.empty() ? config_file + " [random weights]" : model_dir);
   const auto& cfg = model->config();
   if (b.prompt_len + b.gen_len + 1 > cfg.max_position_embeddings)
     throw_error("--prompt-len + --gen-len exceed the model's ", cfg.max_position_embeddings, " positions");

@@ -23,6 +23,8 @@ void to_json(nlohmann::json& j, const EvalPoint& p) {
        {"tokens", p.tokens},
        {"flops", p.flops},
        {"stage_flops", stage_object<nlohmann::json>(p.stage_flops, [](double x) { return x; })},
+       {"predicted_seconds", p.predicted},
+       {"stage_predicted_seconds", stage_object<nlohmann::json>(p.stage_predicted, [](double x) { return x; })},
        {"prompt_too_long", p.prompt_too_long},
        {"examples", p.examples}};
   if (p.timing.measured()) j["timing"] = p.timing;
@@ -38,6 +40,8 @@ void from_json(const nlohmann::json& j, EvalPoint& p) {
   p.tokens = j.at("tokens").get<double>();
   p.flops = j.value("flops", 0.0);
   if (j.contains("stage_flops")) p.stage_flops = stage_values<double>(j.at("stage_flops"), number);
+  p.predicted = j.value("predicted_seconds", 0.0);
+  if (j.contains("stage_predicted_seconds")) p.stage_predicted = stage_values<double>(j.at("stage_predicted_seconds"), number);
   p.prompt_too_long = j.value("prompt_too_long", 0);
   p.examples = j.at("examples").get<int>();
   if (j.contains("timing")) p.timing = j.at("timing").get<LatencySamples>();
@@ -107,9 +111,9 @@ void to_json(nlohmann::json& j, const SearchResult& r) {
 
 std::optional<size_t> choose_row(const std::vector<SweepRow>& rows, LatencyMode mode) {
   // The fastest row meeting the target by value (latency or cost), then, for measured latency,
-  // the cheapest of the rows inside its noise band.
+  // the one predicted fastest of the rows inside its noise band.
   std::optional<size_t> best;
-  auto key = [&](size_t i) { return mode == LatencyMode::Cost ? rows[i].point.flops : rows[i].point.latency; };
+  auto key = [&](size_t i) { return mode == LatencyMode::Cost ? rows[i].point.predicted : rows[i].point.latency; };
   for (size_t i = 0; i < rows.size(); ++i)
     if (rows[i].meets_target && (!best || key(i) < key(*best) || (key(i) == key(*best) && rows[i].k < rows[*best].k)))
       best = i;
@@ -117,10 +121,19 @@ std::optional<size_t> choose_row(const std::vector<SweepRow>& rows, LatencyMode 
   const size_t fastest = *best;
   for (size_t i = 0; i < rows.size(); ++i) {
     if (!rows[i].meets_target || !within_noise(rows[i].point.timing, rows[fastest].point.timing)) continue;
-    const double fi = rows[i].point.flops, fb = rows[*best].point.flops;
+    const double fi = rows[i].point.predicted, fb = rows[*best].point.predicted;
     if (fi < fb || (fi == fb && rows[i].k < rows[*best].k)) best = i;
   }
   return best;
+}
+
+std::vector<StageKind> stage_order(const EvalPoint& full, LatencyMode mode) {
+  std::vector<StageKind> order = {kStages.begin(), kStages.end()};
+  std::stable_sort(order.begin(), order.end(), [&](StageKind a, StageKind b) {
+    if (mode == LatencyMode::Cost) return full.stage_predicted[a] > full.stage_predicted[b];
+    return full.stage_latency[a] > full.stage_latency[b];
+  });
+  return order;
 }
 
 namespace {
@@ -128,16 +141,6 @@ namespace {
 // Accuracy is a fraction; the target is compared with a tolerance that absorbs float rounding
 // (e.g. 0.9 - 0.02 computed vs 0.88 measured).
 bool meets(double accuracy, double target) { return accuracy >= target - 1e-9; }
-
-// Slowest stage first (measured: median stage latency; cost: stage cost); ties keep pipeline order.
-std::vector<StageKind> stage_order(const EvalPoint& full, LatencyMode mode) {
-  std::vector<StageKind> order = {kStages.begin(), kStages.end()};
-  std::stable_sort(order.begin(), order.end(), [&](StageKind a, StageKind b) {
-    if (mode == LatencyMode::Cost) return full.stage_flops[a] > full.stage_flops[b];
-    return full.stage_latency[a] > full.stage_latency[b];
-  });
-  return order;
-}
 
 // Times a sweep's rows together, so load drift hits them alike.
 void time_rows(PlanEvaluator& evaluator, const std::vector<StagePlans>& trials, std::vector<SweepRow>& rows) {
@@ -238,17 +241,18 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
 }
 
 PipelineEvaluator::PipelineEvaluator(Generator& generator, PipelineConfig base, std::vector<Example> examples,
-                                     StageCache* cache, std::string label, TimingSettings timing)
+                                     StageCache* cache, std::string label, TimingSettings timing, LatencyModel latency)
     : generator_(generator),
       timing_(timing),
       base_(std::move(base)),
       examples_(std::move(examples)),
       cache_(cache),
-      label_(std::move(label)) {
+      label_(std::move(label)),
+      latency_(std::move(latency)) {
   if (examples_.empty()) throw_error("the search split has no examples");
 }
 
-EvalPoint PipelineEvaluator::point_from(const Summary& s) {
+EvalPoint PipelineEvaluator::point_from(const Summary& s, const LatencyModel& latency) {
   EvalPoint p;
   p.accuracy = s.accuracy;
   p.correct = s.correct;
@@ -262,6 +266,8 @@ EvalPoint PipelineEvaluator::point_from(const Summary& s) {
   p.tokens = s.mean_tokens;
   p.flops = s.mean_cost.flops;
   for (StageKind k : kStages) p.stage_flops[k] = s.stages[k].mean_flops;
+  p.predicted = latency.predict(s.mean_cost);
+  for (StageKind k : kStages) p.stage_predicted[k] = latency.predict(s.stages[k].mean_cost);
   p.prompt_too_long = s.prompt_too_long;
   p.examples = s.examples;
   return p;
@@ -297,7 +303,7 @@ EvalPoint PipelineEvaluator::evaluate(const StagePlans& plans) {
   bar.finish();
   std::vector<ExampleTrace> traces;
   for (const auto& text : gathered) traces.push_back(nlohmann::json::parse(text).get<ExampleTrace>());
-  return point_from(summarize(traces));
+  return point_from(summarize(traces), latency_);
 }
 
 }  // namespace litestage

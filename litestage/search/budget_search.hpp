@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "litestage/data/stage_records.hpp"
+#include "litestage/model/latency_model.hpp"
 #include "litestage/model/skip_plan.hpp"
 #include "litestage/reasoning/pipeline.hpp"
 #include "litestage/reasoning/timing.hpp"
@@ -35,6 +36,10 @@ struct EvalPoint {
   double tokens = 0;                     // mean generated tokens per question
   double flops = 0;                      // mean per question: the deterministic cost (model/cost.hpp)
   PerStage<double> stage_flops;          // per stage
+  // Mean seconds per question the latency model predicts from the cost (model/latency_model.hpp):
+  // what search.latency: cost ranks by. Deterministic.
+  double predicted = 0;
+  PerStage<double> stage_predicted;      // per stage
   int prompt_too_long = 0;               // questions with a stage that did not fit the context
   int examples = 0;
   LatencySamples timing;                 // the timed passes behind `latency` (empty: not timed)
@@ -55,8 +60,8 @@ class PlanEvaluator {
 };
 
 // How the searches compare configurations: by measured latency (noise-aware: differences within
-// the timed passes' spread are ties, broken by lower cost) or by the deterministic cost alone,
-// which makes every choice reproducible bit for bit.
+// the timed passes' spread are ties, broken by lower predicted latency) or by the latency model's
+// prediction from the deterministic cost alone, which makes every choice reproducible bit for bit.
 enum class LatencyMode { Measured, Cost };
 const EnumNames<LatencyMode>& latency_mode_names();  // "measured" | "cost"
 std::string to_string(LatencyMode mode);
@@ -123,19 +128,25 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
                                 const SearchSettings& settings);
 
 // Picks, among rows meeting the target, the fastest: Measured, the lowest latency, where rows whose
-// timed bands overlap the fastest one's are ties won by the lowest cost; Cost, the lowest cost.
+// timed bands overlap the fastest one's are ties won by the lowest predicted latency; Cost, the
+// lowest predicted latency.
 // Remaining ties: smaller k. nullopt if no row meets the target.
 std::optional<size_t> choose_row(const std::vector<SweepRow>& rows, LatencyMode mode = LatencyMode::Measured);
 
+// Slowest stage first: Measured, by the full model's median stage latency; Cost, by its predicted
+// stage latency. Ties keep pipeline order.
+std::vector<StageKind> stage_order(const EvalPoint& full, LatencyMode mode);
+
 // Evaluates plans with the multi-stage pipeline over a fixed example list, sharing a StageCache so
-// that only stages whose plan changed are generated again.
+// that only stages whose plan changed are generated again; predicted latencies by `latency`.
 class PipelineEvaluator : public PlanEvaluator {
  public:
   PipelineEvaluator(Generator& generator, PipelineConfig base, std::vector<Example> examples, StageCache* cache,
-                    std::string label = "search", TimingSettings timing = {});
+                    std::string label = "search", TimingSettings timing = {},
+                    LatencyModel latency = LatencyModel::defaults());
   EvalPoint evaluate(const StagePlans& plans) override;
   std::vector<LatencySamples> time(const std::vector<StagePlans>& plans) override;
-  static EvalPoint point_from(const Summary& summary);
+  static EvalPoint point_from(const Summary& summary, const LatencyModel& latency);
 
  private:
   PipelineConfig config_for(const StagePlans& plans) const;
@@ -145,6 +156,7 @@ class PipelineEvaluator : public PlanEvaluator {
   std::vector<Example> examples_;
   StageCache* cache_;
   std::string label_;
+  LatencyModel latency_;
 };
 
 }  // namespace litestage
