@@ -129,13 +129,15 @@ TEST_CASE("an interrupted search resumes from its journal and reaches the same r
 
 TEST_CASE("choose_row: measured latency is noise-aware, ties go to the lower cost, cost mode uses cost alone",
           "[search][budget][noise]") {
-  auto row = [](int k, std::vector<double> passes, double flops, bool meets = true) {
+  // The cost a choice compares is the latency model's prediction; FLOPs (reversed here) never count.
+  auto row = [](int k, std::vector<double> passes, double predicted, bool meets = true) {
     SweepRow r;
     r.k = k;
     r.meets_target = meets;
     r.point.timing.passes = std::move(passes);
     r.point.latency = r.point.timing.median();
-    r.point.flops = flops;
+    r.point.predicted = predicted;
+    r.point.flops = 100 - predicted;
     return r;
   };
   // k=1 is the fastest by median, but k=2 overlaps its band and costs less: a tie won by cost.
@@ -153,13 +155,16 @@ TEST_CASE("choose_row: measured latency is noise-aware, ties go to the lower cos
 }
 
 TEST_CASE("search.latency: cost makes every choice from the deterministic cost", "[search][budget][noise]") {
-  // Latency and cost disagree: latency says skipping analyze is slower (it rambles), cost says it
-  // is cheaper. Cost mode follows the cost, and orders the stages by cost too.
+  // Latency and cost disagree: latency says skipping analyze is slower (it rambles), the latency
+  // model's prediction says it is cheaper. Cost mode follows the prediction, and orders the stages
+  // by it too (FLOPs, ordered the other way round here, are not what it ranks by).
   TableEvaluator ev;
   ev.table = [](std::array<int, 3> k) {
     EvalPoint p = table(k);
-    p.stage_flops = {300.0 * (1 - 0.1 * k[0]), 100.0 * (1 - 0.1 * k[1]), 200.0 * (1 - 0.1 * k[2])};
-    p.flops = p.stage_flops[StageKind::Recall] + p.stage_flops[StageKind::Analyze] + p.stage_flops[StageKind::Summarize];
+    p.stage_predicted = {300.0 * (1 - 0.1 * k[0]), 100.0 * (1 - 0.1 * k[1]), 200.0 * (1 - 0.1 * k[2])};
+    p.predicted = p.stage_predicted[StageKind::Recall] + p.stage_predicted[StageKind::Analyze] +
+                  p.stage_predicted[StageKind::Summarize];
+    p.stage_flops = {100.0, 300.0, 200.0};
     return p;
   };
   SearchJournal journal;
@@ -178,4 +183,22 @@ TEST_CASE("search.latency: cost makes every choice from the deterministic cost",
   auto m = stage_wise_search(journal2, ev, build, 4, s);
   CHECK((m.order.front() == StageKind::Analyze));
   CHECK(m.k[StageKind::Analyze] < 3);
+}
+
+TEST_CASE("cost mode visits the stage the latency model predicts slowest first, not the one with most FLOPs",
+          "[search][budget]") {
+  // The demo's shape (docs/methods.md, "Cost"): Summarize has the most FLOPs (one long prefill),
+  // Analyze reads the weights most often and is predicted (and measured) slowest.
+  EvalPoint full;
+  full.stage_flops = {15.0, 39.0, 46.0};
+  full.stage_predicted = {0.020, 0.064, 0.016};
+  full.stage_latency = {0.030, 0.010, 0.020};  // a noisy measurement: measured mode follows it
+  const auto cost = stage_order(full, LatencyMode::Cost);
+  CHECK((cost == std::vector<StageKind>{StageKind::Analyze, StageKind::Recall, StageKind::Summarize}));
+  const auto measured = stage_order(full, LatencyMode::Measured);
+  CHECK((measured == std::vector<StageKind>{StageKind::Recall, StageKind::Summarize, StageKind::Analyze}));
+  // Ties keep the pipeline's order.
+  full.stage_predicted = {0.5, 0.5, 0.5};
+  CHECK((stage_order(full, LatencyMode::Cost) == std::vector<StageKind>{StageKind::Recall, StageKind::Analyze,
+                                                                        StageKind::Summarize}));
 }
