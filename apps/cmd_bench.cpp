@@ -162,6 +162,8 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
 struct BenchSettings {
   int prompt_len, gen_len, repeats, warmup;
   bool kernels;
+  bool calibrate;
+  std::string json_path, out;  // --json, --out (with --calibrate)
   std::vector<double> fractions;
   uint64_t seed;
 };
@@ -185,6 +187,12 @@ BenchSettings bench_settings(const po::variables_map& vm) {
   if (std::find(b.fractions.begin(), b.fractions.end(), 0.0) == b.fractions.end())
     b.fractions.insert(b.fractions.begin(), 0.0);
   b.seed = vm["seed"].as<uint64_t>();
+  b.json_path = vm["json"].as<std::string>();
+  if (!b.json_path.empty()) check_path(b.json_path, PathUse::OutputFile, "--json");
+  b.calibrate = vm["calibrate"].as<bool>();
+  b.out = vm["out"].as<std::string>();
+  if (!b.out.empty() && !b.calibrate) throw_error("--out is for --calibrate (the figures go to --json)");
+  if (!b.out.empty()) check_path(b.out, PathUse::OutputFile, "--out");
   return b;
 }
 
@@ -265,7 +273,8 @@ nlohmann::json verify_table(CausalLM& model, const BenchSettings& b, const std::
 
 // --calibrate: the latency model's coefficients measured on this machine, each point's fit error
 // printed, the model written to --out.
-int run_calibration(CausalLM& model, const BenchSettings& b, const std::string& out, const std::string& what) {
+int run_calibration(CausalLM& model, const BenchSettings& b, const std::string& what) {
+  const std::string& out = b.out;
   CalibrationSettings s;
   s.repeats = b.repeats;
   s.warmup = b.warmup;
@@ -329,19 +338,12 @@ int run_bench(const std::vector<std::string>& args) {
   std::string model_dir = vm["model"].as<std::string>(), config_file = vm["config"].as<std::string>();
   if (model_dir.empty() == config_file.empty()) throw_error("give exactly one of --model DIR or --config FILE");
   const BenchSettings b = bench_settings(vm);
-  const std::string json_path = vm["json"].as<std::string>();
-  if (!json_path.empty()) check_path(json_path, PathUse::OutputFile, "--json");
   if (!model_dir.empty()) check_path(model_dir, PathUse::InputDir, "--model");
   if (!config_file.empty()) check_path(config_file, PathUse::InputFile, "--config");
-  const bool calibrate = vm["calibrate"].as<bool>();
-  const std::string out = vm["out"].as<std::string>();
-  if (!out.empty() && !calibrate) throw_error("--out is for --calibrate (the figures go to --json)");
-  if (!out.empty()) check_path(out, PathUse::OutputFile, "--out");
 
   auto rt = setup_runtime(runtime_options(vm));
   CausalLM model = bench_model(model_dir, config_file, rt, b.seed);
-  if (calibrate)
-    return run_calibration(model, b, out, model_dir.empty() ? config_file + " [random weights]" : model_dir);
+  if (b.calibrate) return run_calibration(model, b, model_dir.empty() ? config_file + " [random weights]" : model_dir);
   const auto& cfg = model->config();
   if (b.prompt_len + b.gen_len + 1 > cfg.max_position_embeddings)
     throw_error("--prompt-len + --gen-len exceed the model's ", cfg.max_position_embeddings, " positions");
@@ -377,7 +379,7 @@ int run_bench(const std::vector<std::string>& args) {
   std::printf("\nspeedup: decode, full model / skipped; ideal: 1 / (1 - share of per-token weight bytes removed)\n");
   const PrefillRate prefill = print_prefill_rate(cfg, b.prompt_len, rt, base, ceilings);
   const nlohmann::json verify = verify_table(model, b, prompt, verify_rows(vm, cfg, b.prompt_len), floor_ms);
-  if (json_path.empty()) return 0;
+  if (b.json_path.empty()) return 0;
   nlohmann::json j = {{"provenance", provenance_json()}, {"model", model_dir.empty() ? config_file : model_dir},
                       {"random_weights", model_dir.empty()}, {"runtime", runtime_description(rt)},
                       {"parameters", cfg.num_parameters()}, {"weight_bytes", weight_bytes},
@@ -387,8 +389,8 @@ int run_bench(const std::vector<std::string>& args) {
                       {"gemm_gflops", ceilings.gemm}, {"multiply_add_peak_gflops", ceilings.peak},
                       {"prefill_gflop_per_prompt", prefill.flops / 1e9}, {"prefill_gflops", prefill.gflops}, {"rows", rows},
                       {"verify", verify}};
-  write_file_atomic(json_path, j.dump(2) + "\n");
-  std::printf("figures written to %s\n", json_path.c_str());
+  write_file_atomic(b.json_path, j.dump(2) + "\n");
+  std::printf("figures written to %s\n", b.json_path.c_str());
   return 0;
 }
 

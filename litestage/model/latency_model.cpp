@@ -11,7 +11,7 @@ namespace litestage {
 
 LatencyModel LatencyModel::defaults() {
   // bench --calibrate --model data/demo-model --threads 2 --dtype f32 --repeats 9, 2-core AMD EPYC
-  // (largest error over its 100 points 43 %, most within 20 %): 44 us per forward, weights read at
+  // (largest error over its 80 points 43 %, 56 of them within 20 %): 44 us per forward, weights read at
   // 35 GB/s, KV cache at 4.4 GB/s, several-row forwards at 139 GFLOP/s; the fit leaves the per
   // sub-layer and the one-row FLOP terms at 0 (they are absorbed by the weight reads).
   return from_coefficients({4.404233724429515e-05, 0, 2.8242207030435935e-11, 2.2739904856066245e-10, 0,
