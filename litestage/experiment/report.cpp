@@ -209,16 +209,16 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
   for (const auto& row : search.sweep)
     if (std::find(stages.begin(), stages.end(), row.stage) == stages.end()) stages.push_back(row.stage);
   // The right panel shows what the search compared: measured latency when the sweep was timed,
-  // else (search.latency: cost) the deterministic cost.
+  // else (search.latency: cost) the latency model's prediction from the deterministic cost.
   const bool timed = std::any_of(search.sweep.begin(), search.sweep.end(),
                                  [](const SweepRow& r) { return r.point.timing.measured(); });
   for (const auto& st : stages) {
-    data << "# stage " << st << "\n# k accuracy(%) latency(s) tokens chosen GFLOPs\n";
+    data << "# stage " << st << "\n# k accuracy(%) latency(s) tokens chosen GFLOPs predicted(s)\n";
     for (const auto& row : search.sweep)
       if (row.stage == st)
         data << row.k << " " << format("%.3f", 100 * row.point.accuracy) << " " << format("%.5f", row.point.latency) << " "
              << format("%.2f", row.point.tokens) << " " << (row.chosen ? 1 : 0) << " " << format("%.6f", row.point.flops / 1e9)
-             << "\n";
+             << " " << format("%.6f", row.point.predicted) << "\n";
     data << "\n\n";
   }
   std::string acc, lat;
@@ -226,7 +226,7 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
     acc += std::string(i ? ", " : "plot ") + "datafile index " + std::to_string(i) +
            " using 1:2 with linespoints pt 7 title '" + stages[i] + "'";
     lat += std::string(i ? ", " : "plot ") + "datafile index " + std::to_string(i) + " using 1:" +
-           (timed ? "3" : "6") + " with linespoints pt 7 title '" + stages[i] + "'";
+           (timed ? "3" : "7") + " with linespoints pt 7 title '" + stages[i] + "'";
   }
   std::string body = "set multiplot layout 1,2 title 'Stage-wise sweep (" + search.method + ")'\n"
                      "set xlabel 'k (sub-layers skipped in the stage)'\nset grid\n"
@@ -234,7 +234,7 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
                      " to graph 1, first " + format("%.3f", 100 * search.target) + " nohead dt 2\n" + acc +
                      "\nunset arrow\nset ylabel '" +
                      (timed ? std::string("latency per question (s, median of the timed passes)")
-                            : std::string("cost per question (GFLOPs)")) +
+                            : std::string("predicted latency per question (s, the latency model)")) +
                      "'\n" + lat + "\nunset multiplot\n";
   return render(dir, stem, data.str(), body);
 }
