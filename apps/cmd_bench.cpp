@@ -15,10 +15,12 @@
 #include "litestage/model/cost.hpp"
 #include "litestage/model/flop_peak.hpp"
 #include "litestage/model/kv_cache.hpp"
+#include "litestage/model/latency_calibration.hpp"
 #include "litestage/model/matvec.hpp"
 #include "litestage/model/short_forward.hpp"
 #include "litestage/model/weight_memory.hpp"
 #include "litestage/util/error.hpp"
+#include "litestage/util/cpu_info.hpp"
 #include "litestage/util/provenance.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
@@ -160,6 +162,8 @@ Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int
 struct BenchSettings {
   int prompt_len, gen_len, repeats, warmup;
   bool kernels;
+  bool calibrate;
+  std::string json_path, out;  // --json, --out (with --calibrate)
   std::vector<double> fractions;
   uint64_t seed;
 };
@@ -183,6 +187,12 @@ BenchSettings bench_settings(const po::variables_map& vm) {
   if (std::find(b.fractions.begin(), b.fractions.end(), 0.0) == b.fractions.end())
     b.fractions.insert(b.fractions.begin(), 0.0);
   b.seed = vm["seed"].as<uint64_t>();
+  b.json_path = vm["json"].as<std::string>();
+  if (!b.json_path.empty()) check_path(b.json_path, PathUse::OutputFile, "--json");
+  b.calibrate = vm["calibrate"].as<bool>();
+  b.out = vm["out"].as<std::string>();
+  if (!b.out.empty() && !b.calibrate) throw_error("--out is for --calibrate (the figures go to --json)");
+  if (!b.out.empty()) check_path(b.out, PathUse::OutputFile, "--out");
   return b;
 }
 
@@ -261,6 +271,39 @@ nlohmann::json verify_table(CausalLM& model, const BenchSettings& b, const std::
   return out;
 }
 
+// --calibrate: the latency model's coefficients measured on this machine, each point's fit error
+// printed, the model written to --out.
+int run_calibration(CausalLM& model, const BenchSettings& b, const std::string& what) {
+  const std::string& out = b.out;
+  CalibrationSettings s;
+  s.repeats = b.repeats;
+  s.warmup = b.warmup;
+  s.kernels = b.kernels;
+  s.seed = b.seed;
+  const auto& rt = model->runtime();
+  std::printf("calibrating the latency model on %s (%s, %d threads): %zu plans x %zu prompts, fastest of %d\n",
+              what.c_str(), dtype_name(rt.dtype).c_str(), at::get_num_threads(), calibration_plans(model->num_layers()).size(),
+              s.prompts.size(), s.repeats);
+  auto points = measure_calibration_points(model, s);
+  const std::string cpu = host_cpu_info().model.empty() ? std::string("unknown CPU") : host_cpu_info().model;
+  const std::string source = what + ", " + dtype_name(rt.dtype) + ", " + std::to_string(at::get_num_threads()) +
+                             " threads, " + (rt.device.is_cpu() ? cpu : rt.device.str());
+  const LatencyModel fitted = fit_latency_model(points, source);
+  std::printf("%-58s %11s %11s %8s\n", "point", "measured ms", "predicted", "error");
+  double worst = 0;
+  for (const auto& p : points) {
+    const double err = p.predicted / p.seconds - 1;
+    worst = std::max(worst, std::abs(err));
+    std::printf("%-58s %11.3f %11.3f %+7.1f%%\n", p.what.c_str(), p.seconds * 1e3, p.predicted * 1e3, 100 * err);
+  }
+  std::printf("largest error %.1f%%\nlatency model: %s\n", 100 * worst, fitted.describe().c_str());
+  if (!out.empty()) {
+    save_latency_model(fitted, out);
+    std::printf("written to %s (name it in an experiment as search.latency_model)\n", out.c_str());
+  }
+  return 0;
+}
+
 // The model named by --model, or one built from --config with random weights.
 CausalLM bench_model(const std::string& model_dir, const std::string& config_file, const Runtime& rt, uint64_t seed) {
   if (!model_dir.empty()) return load_causal_lm(model_dir, rt);
@@ -286,20 +329,21 @@ int run_bench(const std::vector<std::string>& args) {
        "on: CPU steps through the plain-loop decode and prefill kernels; off: LibTorch's ops (to compare)")
       ("json", po::value<std::string>()->default_value(""), "also write the figures to this JSON file")
       ("verify", po::value<std::vector<int>>()->multitoken(),
-       "also time one forward over K new tokens on a warm cache against one decode step (K ...)");
+       "also time one forward over K new tokens on a warm cache against one decode step (K ...)")
+      ("calibrate", po::bool_switch(), "measure the latency model's coefficients on this machine instead")
+      ("out", po::value<std::string>()->default_value(""), "with --calibrate: write the latency model to this JSON file");
   add_runtime_options(desc);
   po::variables_map vm;
   if (auto rc = parse_options("bench", "(--model DIR | --config config.json) [options]", desc, args, vm)) return *rc;
   std::string model_dir = vm["model"].as<std::string>(), config_file = vm["config"].as<std::string>();
   if (model_dir.empty() == config_file.empty()) throw_error("give exactly one of --model DIR or --config FILE");
   const BenchSettings b = bench_settings(vm);
-  const std::string json_path = vm["json"].as<std::string>();
-  if (!json_path.empty()) check_path(json_path, PathUse::OutputFile, "--json");
   if (!model_dir.empty()) check_path(model_dir, PathUse::InputDir, "--model");
   if (!config_file.empty()) check_path(config_file, PathUse::InputFile, "--config");
 
   auto rt = setup_runtime(runtime_options(vm));
   CausalLM model = bench_model(model_dir, config_file, rt, b.seed);
+  if (b.calibrate) return run_calibration(model, b, model_dir.empty() ? config_file + " [random weights]" : model_dir);
   const auto& cfg = model->config();
   if (b.prompt_len + b.gen_len + 1 > cfg.max_position_embeddings)
     throw_error("--prompt-len + --gen-len exceed the model's ", cfg.max_position_embeddings, " positions");
@@ -335,7 +379,7 @@ int run_bench(const std::vector<std::string>& args) {
   std::printf("\nspeedup: decode, full model / skipped; ideal: 1 / (1 - share of per-token weight bytes removed)\n");
   const PrefillRate prefill = print_prefill_rate(cfg, b.prompt_len, rt, base, ceilings);
   const nlohmann::json verify = verify_table(model, b, prompt, verify_rows(vm, cfg, b.prompt_len), floor_ms);
-  if (json_path.empty()) return 0;
+  if (b.json_path.empty()) return 0;
   nlohmann::json j = {{"provenance", provenance_json()}, {"model", model_dir.empty() ? config_file : model_dir},
                       {"random_weights", model_dir.empty()}, {"runtime", runtime_description(rt)},
                       {"parameters", cfg.num_parameters()}, {"weight_bytes", weight_bytes},
@@ -345,8 +389,8 @@ int run_bench(const std::vector<std::string>& args) {
                       {"gemm_gflops", ceilings.gemm}, {"multiply_add_peak_gflops", ceilings.peak},
                       {"prefill_gflop_per_prompt", prefill.flops / 1e9}, {"prefill_gflops", prefill.gflops}, {"rows", rows},
                       {"verify", verify}};
-  write_file_atomic(json_path, j.dump(2) + "\n");
-  std::printf("figures written to %s\n", json_path.c_str());
+  write_file_atomic(b.json_path, j.dump(2) + "\n");
+  std::printf("figures written to %s\n", b.json_path.c_str());
   return 0;
 }
 

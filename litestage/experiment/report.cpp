@@ -62,8 +62,8 @@ std::string table_markdown(const std::vector<MethodRow>& rows, const std::string
   std::ostringstream o;
   if (!caption.empty()) o << "**" << caption << "**\n\n";
   o << "| method | acc % [95% CI] | Δ acc | recall (s) | analyze (s) | summarize (s) | total s (min–max) | tokens "
-       "| speedup [95% CI] | cost speedup | too long |\n";
-  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+       "| speedup [95% CI] | predicted speedup | FLOPs speedup | too long |\n";
+  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   bool dagger = false;
   for (const auto& r : rows) {
     const auto& s = r.summary;
@@ -71,8 +71,11 @@ std::string table_markdown(const std::vector<MethodRow>& rows, const std::string
     o << "| " << label_of(r) << " | " << pct_ci(r) << " | " << format("%+.2f", r.delta_points()) << " | "
       << format("%.4f", s.stages[StageKind::Recall].mean_seconds) << " | " << format("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " | "
       << format("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " | " << latency_spread(r) << " | " << format("%.1f", s.mean_tokens)
-      << " | " << speedup_ci(r) << " | " << format("%.2fx", r.cost_speedup()) << " | " << s.prompt_too_long << " |\n";
+      << " | " << speedup_ci(r) << " | " << format("%.2fx", r.predicted_speedup()) << " | " << format("%.2fx", r.cost_speedup())
+      << " | " << s.prompt_too_long << " |\n";
   }
+  o << "\npredicted speedup: the latency model's, from the deterministic cost (docs/methods.md, \"Cost\"); "
+       "FLOPs speedup: the FLOPs ratio.\n";
   if (dagger) o << "\n† not held to the accuracy target.\n";
   o << "\nSettings per method:\n\n";
   for (const auto& r : rows) o << "- " << r.label << ": skip " << r.skip << "; early exit " << r.early_exit << "\n";
@@ -82,7 +85,8 @@ std::string table_markdown(const std::vector<MethodRow>& rows, const std::string
 std::string table_csv(const std::vector<MethodRow>& rows) {
   std::ostringstream o;
   o << "method,label,epsilon,accuracy,accuracy_low,accuracy_high,delta_points,recall_s,analyze_s,summarize_s,total_s,"
-       "total_s_min,total_s_max,tokens,speedup,speedup_low,speedup_high,cost_speedup,flops,prompt_too_long,"
+       "total_s_min,total_s_max,tokens,speedup,speedup_low,speedup_high,predicted_speedup,predicted_s,cost_speedup,flops,"
+       "prompt_too_long,"
        "recall_share,analyze_share,summarize_share,unparsed,examples,held_to_target,skip,early_exit\n";
   for (const auto& r : rows) {
     const auto& s = r.summary;
@@ -93,7 +97,8 @@ std::string table_csv(const std::vector<MethodRow>& rows) {
       << format("%.6f", s.stages[StageKind::Analyze].mean_seconds) << "," << format("%.6f", s.stages[StageKind::Summarize].mean_seconds) << ","
       << format("%.6f", s.mean_seconds) << "," << format("%.6f", r.timing.low()) << "," << format("%.6f", r.timing.high())
       << "," << format("%.3f", s.mean_tokens) << "," << format("%.4f", r.speedup()) << "," << format("%.4f", r.speedup_ci.low)
-      << "," << format("%.4f", r.speedup_ci.high) << "," << format("%.4f", r.cost_speedup()) << ","
+      << "," << format("%.4f", r.speedup_ci.high) << "," << format("%.4f", r.predicted_speedup()) << ","
+      << format("%.6f", r.predicted_seconds) << "," << format("%.4f", r.cost_speedup()) << ","
       << format("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << "," << format("%.4f", s.stages[StageKind::Recall].share) << ","
       << format("%.4f", s.stages[StageKind::Analyze].share) << "," << format("%.4f", s.stages[StageKind::Summarize].share) << "," << s.unparsed << ","
       << s.examples << "," << (r.unconstrained ? "no" : "yes") << "," << csv_quote(r.skip) << ","
@@ -104,8 +109,8 @@ std::string table_csv(const std::vector<MethodRow>& rows) {
 
 std::string table_latex(const std::vector<MethodRow>& rows, const std::string& caption) {
   std::ostringstream o;
-  o << "\\begin{table}[t]\n\\centering\n\\begin{tabular}{lrrrrrrrr}\n\\toprule\n"
-    << "Method & Acc. (\\%) & $\\Delta$ & Recall (s) & Analyze (s) & Summarize (s) & Total (s) & Speedup & Cost speedup "
+  o << "\\begin{table}[t]\n\\centering\n\\begin{tabular}{lrrrrrrrrr}\n\\toprule\n"
+    << "Method & Acc. (\\%) & $\\Delta$ & Recall (s) & Analyze (s) & Summarize (s) & Total (s) & Speedup & Predicted & FLOPs "
        "\\\\\n\\midrule\n";
   for (const auto& r : rows) {
     const auto& s = r.summary;
@@ -114,7 +119,8 @@ std::string table_latex(const std::vector<MethodRow>& rows, const std::string& c
       << ", " << format("%.1f", 100 * a.high) << "]} & " << format("%+.2f", r.delta_points()) << " & "
       << format("%.4f", s.stages[StageKind::Recall].mean_seconds) << " & " << format("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " & "
       << format("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " & " << format("%.4f", s.mean_seconds) << " & "
-      << format("%.2f", r.speedup()) << "$\\times$ & " << format("%.2f", r.cost_speedup()) << "$\\times$ \\\\\n";
+      << format("%.2f", r.speedup()) << "$\\times$ & " << format("%.2f", r.predicted_speedup()) << "$\\times$ & "
+      << format("%.2f", r.cost_speedup()) << "$\\times$ \\\\\n";
   }
   o << "\\bottomrule\n\\end{tabular}\n\\caption{" << latex_escape(caption) << "}\n\\end{table}\n";
   return o.str();
@@ -203,16 +209,16 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
   for (const auto& row : search.sweep)
     if (std::find(stages.begin(), stages.end(), row.stage) == stages.end()) stages.push_back(row.stage);
   // The right panel shows what the search compared: measured latency when the sweep was timed,
-  // else (search.latency: cost) the deterministic cost.
+  // else (search.latency: cost) the latency model's prediction from the deterministic cost.
   const bool timed = std::any_of(search.sweep.begin(), search.sweep.end(),
                                  [](const SweepRow& r) { return r.point.timing.measured(); });
   for (const auto& st : stages) {
-    data << "# stage " << st << "\n# k accuracy(%) latency(s) tokens chosen GFLOPs\n";
+    data << "# stage " << st << "\n# k accuracy(%) latency(s) tokens chosen GFLOPs predicted(s)\n";
     for (const auto& row : search.sweep)
       if (row.stage == st)
         data << row.k << " " << format("%.3f", 100 * row.point.accuracy) << " " << format("%.5f", row.point.latency) << " "
              << format("%.2f", row.point.tokens) << " " << (row.chosen ? 1 : 0) << " " << format("%.6f", row.point.flops / 1e9)
-             << "\n";
+             << " " << format("%.6f", row.point.predicted) << "\n";
     data << "\n\n";
   }
   std::string acc, lat;
@@ -220,7 +226,7 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
     acc += std::string(i ? ", " : "plot ") + "datafile index " + std::to_string(i) +
            " using 1:2 with linespoints pt 7 title '" + stages[i] + "'";
     lat += std::string(i ? ", " : "plot ") + "datafile index " + std::to_string(i) + " using 1:" +
-           (timed ? "3" : "6") + " with linespoints pt 7 title '" + stages[i] + "'";
+           (timed ? "3" : "7") + " with linespoints pt 7 title '" + stages[i] + "'";
   }
   std::string body = "set multiplot layout 1,2 title 'Stage-wise sweep (" + search.method + ")'\n"
                      "set xlabel 'k (sub-layers skipped in the stage)'\nset grid\n"
@@ -228,7 +234,7 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
                      " to graph 1, first " + format("%.3f", 100 * search.target) + " nohead dt 2\n" + acc +
                      "\nunset arrow\nset ylabel '" +
                      (timed ? std::string("latency per question (s, median of the timed passes)")
-                            : std::string("cost per question (GFLOPs)")) +
+                            : std::string("predicted latency per question (s, the latency model)")) +
                      "'\n" + lat + "\nunset multiplot\n";
   return render(dir, stem, data.str(), body);
 }

@@ -22,6 +22,8 @@ struct MethodRow {
   double full_accuracy = 0;      // the full model's, same split
   double full_latency = 0;
   double full_flops = 0;
+  double full_predicted = 0;     // the latency model's seconds per question (model/latency_model.hpp)
+  double predicted_seconds = 0;  // this method's
   LatencySamples timing;         // this method's timed passes (interleaved with every other method's)
   // Timed rows: the full model's per-question median latencies summed over this row's, and its
   // 95 % bootstrap interval over questions (the same statistic). 0: untimed.
@@ -33,8 +35,11 @@ struct MethodRow {
     if (timed_speedup > 0) return timed_speedup;
     return summary.mean_seconds > 0 ? full_latency / summary.mean_seconds : 0;
   }
-  // The deterministic cost ratio: the full model's FLOPs per question over this method's.
+  // The FLOPs ratio: the full model's FLOPs per question over this method's (batch 1 time does not
+  // follow it: kept to show how far it is from the clock).
   double cost_speedup() const { return summary.mean_cost.flops > 0 ? full_flops / summary.mean_cost.flops : 0; }
+  // The latency model's prediction of the speedup, from the deterministic cost alone.
+  double predicted_speedup() const { return predicted_seconds > 0 ? full_predicted / predicted_seconds : 0; }
   Interval accuracy_ci() const;  // 95 % Wilson
 };
 

@@ -218,7 +218,10 @@ void declare_search(Options& t) {
                            "examples of the search split used (0: all)")
                   .min(0));
   t.push_back(enum_option<Spec>("search.latency", [](auto& s) -> auto& { return s.search.latency; },
-                                latency_mode_names(), "compare configurations by measured latency or by cost"));
+                                latency_mode_names(),
+                                "compare configurations by measured latency or by the latency model's prediction"));
+  t.push_back(option<Spec>("search.latency_model", [](auto& s) -> auto& { return s.search.latency_model; },
+                           "latency model file from `litestage bench --calibrate` (empty: the documented defaults)"));
   t.push_back(option<Spec>("timing.repeats", [](auto& s) -> auto& { return s.timing.repeats; },
                            "timed passes per configuration, interleaved; latencies are medians")
                   .min(1));
@@ -269,6 +272,8 @@ void check_paths(const ExperimentSpec& s, const std::string& source) {
                           "$LITESTAGE_DATA_ROOT or ../shared/data)");
   if (auto why = s.budget_profile.empty() ? "" : path_problem(s.budget_profile, PathUse::InputFile); !why.empty())
     fail("budget_profile", "budget profile '" + s.budget_profile + "' " + why);
+  if (auto why = s.search.latency_model.empty() ? "" : path_problem(s.search.latency_model, PathUse::InputFile); !why.empty())
+    fail("search.latency_model", "latency model '" + s.search.latency_model + "' " + why);
   if (auto why = path_problem(s.output_dir, PathUse::OutputDir); !why.empty())
     fail("output_dir", "'" + s.output_dir + "' " + why);
 }

@@ -44,6 +44,9 @@ struct SearchSpec {
   // differences inside the noise band are ties won by lower cost) or cost (the deterministic cost
   // alone: reproducible bit for bit).
   LatencyMode latency = LatencyMode::Measured;
+  // The latency model's coefficients (model/latency_model.hpp), a file written by `litestage bench
+  // --calibrate`; empty: the documented defaults. The run's fingerprint holds its content hash.
+  std::string latency_model;
 };
 
 struct TimingSpec {

@@ -13,6 +13,10 @@ ForwardCost& ForwardCost::operator+=(const ForwardCost& o) {
   ffn_token_layers += o.ffn_token_layers;
   flops += o.flops;
   weight_bytes += o.weight_bytes;
+  forwards += o.forwards;
+  sublayer_forwards += o.sublayer_forwards;
+  kv_bytes += o.kv_bytes;
+  multirow_flops += o.multirow_flops;
   return *this;
 }
 
@@ -51,9 +55,18 @@ ForwardCost forward_cost(const ModelConfig& c, const SkipPlan& plan, int64_t pro
   out.flops = static_cast<double>(attn_layers) * (attn_proj * tokens + 4 * q * context) +
               static_cast<double>(ffn_layers) * 6 * H * I * tokens + 2 * H * V * forwards;
   const double attn_weights = H * (q + 2 * kv) + q * H, ffn_weights = 3 * H * I;
-  out.weight_bytes = forwards * static_cast<double>(bytes_per_weight) *
-                     (static_cast<double>(attn_layers) * attn_weights + static_cast<double>(ffn_layers) * ffn_weights +
-                      H * V);
+  const double A = static_cast<double>(attn_layers), B = static_cast<double>(bytes_per_weight);
+  out.weight_bytes = forwards * B * (A * attn_weights + static_cast<double>(ffn_layers) * ffn_weights + H * V);
+  out.forwards = forwards;
+  out.sublayer_forwards = forwards * static_cast<double>(attn_layers + ffn_layers);
+  // The prefill reads the positions up to P once; decode step f reads P + f of them.
+  const double read_positions = (prompt_tokens > 0 ? P : 0) + F * P + F * (F + 1) / 2;
+  out.kv_bytes = A * 2 * kv * B * read_positions;
+  if (prefilled > 1) {  // the prefill forward: its rows' share of the FLOPs
+    const double rows = static_cast<double>(prefilled), prefill_context = P * (P + 1) / 2 - C * (C + 1) / 2;
+    out.multirow_flops = A * (attn_proj * rows + 4 * q * prefill_context) +
+                         static_cast<double>(ffn_layers) * 6 * H * I * rows + 2 * H * V;
+  }
   return out;
 }
 

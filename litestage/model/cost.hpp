@@ -12,8 +12,13 @@
 //   attention  2 H (q + 2 kv) + 2 q H  (projections)  +  4 q c  (scores and weighted sum)
 //   FFN        6 H I
 // plus the lm_head, 2 H V, once per forward (only the last position's logits are computed).
-// Weight bytes: every forward reads the weights of the executed sub-layers and the lm_head once.
+// Weight bytes: every forward reads the weights of the executed sub-layers and the lm_head once,
+// however many rows it computes. KV-cache bytes: every forward reads, per executed attention
+// sub-layer, the keys and values of the positions its rows attend (cached ones and its own) once.
 // Norms, RoPE, biases, softmax and the embedding row are left out (each under 1 % here).
+// Every field adds up over forwards, so a latency model (model/latency_model.hpp) that is linear in
+// them predicts a call, a stage or a question alike; another kind of forward (a speculative verify
+// step: one forward over K rows) adds its own counts.
 
 #include <cstdint>
 
@@ -29,6 +34,10 @@ struct ForwardCost {
   int64_t ffn_token_layers = 0;   // executed FFN sub-layers x tokens
   double flops = 0;
   double weight_bytes = 0;
+  double forwards = 0;           // model calls (a prefill is one, each decode step one)
+  double sublayer_forwards = 0;  // executed sub-layers x forwards (each runs once per forward)
+  double kv_bytes = 0;           // KV-cache bytes read
+  double multirow_flops = 0;     // the part of `flops` in forwards over several rows (GEMMs)
   ForwardCost& operator+=(const ForwardCost& o);
 };
 

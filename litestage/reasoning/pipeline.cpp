@@ -275,11 +275,15 @@ ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const Generatio
     const auto forwards = decode_forwards(static_cast<int64_t>(r.tokens.size()), r.exit_reason == ExitReason::Eos);
     return forward_cost(config, plan, r.prompt_tokens, forwards, bytes, shared_tokens);
   }
-  // Speculative: every row of every verify forward is computed (rejected drafts too), and each
-  // forward reads the weights once.
+  // Speculative: every row of every verify forward is computed (rejected drafts too), as if each
+  // were a decode step, but a verify forward is one call that reads the weights once. Its rows
+  // run through the decode kernel, so their FLOPs stay one-row FLOPs (not multirow_flops).
   auto cost = forward_cost(config, plan, r.prompt_tokens, spec.verify_forwards + spec.drafted, bytes, shared_tokens);
-  cost.weight_bytes = forward_cost(config, plan, r.prompt_tokens, 0, bytes, shared_tokens).weight_bytes *
-                      static_cast<double>(1 + spec.verify_forwards);
+  const auto prefill = forward_cost(config, plan, r.prompt_tokens, 0, bytes, shared_tokens);
+  const auto step = forward_cost(config, plan, r.prompt_tokens, 1, bytes, shared_tokens);
+  const double verify = static_cast<double>(spec.verify_forwards);
+  for (double ForwardCost::*field : {&ForwardCost::weight_bytes, &ForwardCost::sublayer_forwards, &ForwardCost::forwards})
+    cost.*field = prefill.*field + verify * (step.*field - prefill.*field);
   return cost;
 }
 

@@ -106,6 +106,7 @@ struct StageAggregate {
   double mean_seconds = 0;   // per question (Analyze: all options together)
   double mean_tokens = 0;    // per question
   double mean_flops = 0;     // per question (ForwardCost::flops)
+  ForwardCost mean_cost;     // per question (its token counts are rounded means)
   double share = 0;          // of total latency
   int calls = 0;             // generate calls in all
   int early_exits = 0;

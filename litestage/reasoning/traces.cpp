@@ -97,7 +97,9 @@ void from_json(const nlohmann::json& j, ExampleTrace& t) {
 void to_json(nlohmann::json& j, const ForwardCost& c) {
   j = {{"prefill_tokens", c.prefill_tokens},       {"decode_tokens", c.decode_tokens},
        {"attn_token_layers", c.attn_token_layers}, {"ffn_token_layers", c.ffn_token_layers},
-       {"flops", c.flops},                         {"weight_bytes", c.weight_bytes}};
+       {"flops", c.flops},                         {"weight_bytes", c.weight_bytes},
+       {"forwards", c.forwards},                   {"sublayer_forwards", c.sublayer_forwards},
+       {"kv_bytes", c.kv_bytes},                   {"multirow_flops", c.multirow_flops}};
 }
 
 void from_json(const nlohmann::json& j, ForwardCost& c) {
@@ -107,6 +109,11 @@ void from_json(const nlohmann::json& j, ForwardCost& c) {
   c.ffn_token_layers = j.at("ffn_token_layers").get<int64_t>();
   c.flops = j.at("flops").get<double>();
   c.weight_bytes = j.at("weight_bytes").get<double>();
+  // Traces older than the latency model lack these (their predicted seconds count bytes and FLOPs only).
+  c.forwards = j.value("forwards", 0.0);
+  c.sublayer_forwards = j.value("sublayer_forwards", 0.0);
+  c.kv_bytes = j.value("kv_bytes", 0.0);
+  c.multirow_flops = j.value("multirow_flops", 0.0);
 }
 
 nlohmann::json prediction_json(const ExampleTrace& t) {
@@ -125,6 +132,21 @@ nlohmann::json prediction_json(const ExampleTrace& t) {
           {"parsed", t.parsed},
           {"stages", stages}};
 }
+
+namespace {
+
+// A sum of costs over n questions as a mean per question (the counts rounded).
+ForwardCost mean_of(ForwardCost c, double n) {
+  auto mean = [&](int64_t v) { return static_cast<int64_t>(std::llround(static_cast<double>(v) / n)); };
+  c.prefill_tokens = mean(c.prefill_tokens);
+  c.decode_tokens = mean(c.decode_tokens);
+  c.attn_token_layers = mean(c.attn_token_layers);
+  c.ffn_token_layers = mean(c.ffn_token_layers);
+  for (double* x : {&c.flops, &c.weight_bytes, &c.forwards, &c.sublayer_forwards, &c.kv_bytes, &c.multirow_flops}) *x /= n;
+  return c;
+}
+
+}  // namespace
 
 Summary summarize(const std::vector<ExampleTrace>& traces) {
   Summary s;
@@ -148,6 +170,7 @@ Summary summarize(const std::vector<ExampleTrace>& traces) {
       agg.early_exits += st.exit_reason == ExitReason::EarlyExit;
       agg.mean_flops += st.cost.flops;
       agg.speculative += st.speculative;
+      agg.mean_cost += st.cost;
       s.mean_cost += st.cost;
       s.cached_stages += st.cached ? 1 : 0;
       too_long = too_long || st.exit_reason == ExitReason::PromptTooLong;
@@ -163,11 +186,9 @@ Summary summarize(const std::vector<ExampleTrace>& traces) {
     agg.mean_seconds /= n;
     agg.mean_tokens /= n;
     agg.mean_flops /= n;
+    agg.mean_cost = mean_of(agg.mean_cost, n);
   }
-  auto mean = [&](int64_t v) { return static_cast<int64_t>(std::llround(static_cast<double>(v) / n)); };
-  s.mean_cost = {mean(s.mean_cost.prefill_tokens), mean(s.mean_cost.decode_tokens),
-                 mean(s.mean_cost.attn_token_layers), mean(s.mean_cost.ffn_token_layers),
-                 s.mean_cost.flops / n, s.mean_cost.weight_bytes / n};
+  s.mean_cost = mean_of(s.mean_cost, n);
   return s;
 }
 

@@ -23,6 +23,8 @@ void to_json(nlohmann::json& j, const EvalPoint& p) {
        {"tokens", p.tokens},
        {"flops", p.flops},
        {"stage_flops", stage_object<nlohmann::json>(p.stage_flops, [](double x) { return x; })},
+       {"predicted_seconds", p.predicted},
+       {"stage_predicted_seconds", stage_object<nlohmann::json>(p.stage_predicted, [](double x) { return x; })},
        {"prompt_too_long", p.prompt_too_long},
        {"examples", p.examples}};
   if (p.timing.measured()) j["timing"] = p.timing;
@@ -38,6 +40,8 @@ void from_json(const nlohmann::json& j, EvalPoint& p) {
   p.tokens = j.at("tokens").get<double>();
   p.flops = j.value("flops", 0.0);
   if (j.contains("stage_flops")) p.stage_flops = stage_values<double>(j.at("stage_flops"), number);
+  p.predicted = j.value("predicted_seconds", 0.0);
+  if (j.contains("stage_predicted_seconds")) p.stage_predicted = stage_values<double>(j.at("stage_predicted_seconds"), number);
   p.prompt_too_long = j.value("prompt_too_long", 0);
   p.examples = j.at("examples").get<int>();
   if (j.contains("timing")) p.timing = j.at("timing").get<LatencySamples>();
@@ -60,8 +64,11 @@ void set_timing(const std::vector<LatencySamples>& samples, const std::vector<Ev
   }
 }
 
-void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans, const std::vector<EvalPoint*>& points) {
-  const std::vector<LatencySamples> samples = evaluator.time(plans);
+void time_points(SearchJournal& journal, PlanEvaluator& evaluator, const std::vector<StagePlans>& plans,
+                 const std::vector<EvalPoint*>& points) {
+  std::string key;
+  for (const auto& p : plans) key += (key.empty() ? "" : " ; ") + SearchJournal::key(p);
+  const std::vector<LatencySamples> samples = journal.timing(key, [&] { return evaluator.time(plans); });
   if (samples.empty()) return;  // the evaluator's own latencies stand
   set_timing(samples, points);
 }
@@ -69,8 +76,22 @@ void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans,
 SearchJournal::SearchJournal(std::string path) : path_(std::move(path)) {
   // Rank 0 keeps the journal; every rank starts from its entries, so all skip the same points.
   dist::read_jsonl_from_root(path_, [&](const nlohmann::json& j) {
-    points_[j.at("plans").get<std::string>()] = j.at("point").get<EvalPoint>();
+    if (j.contains("timed"))
+      timed_[j.at("timed").get<std::string>()] = j.at("samples").get<std::vector<LatencySamples>>();
+    else
+      points_[j.at("plans").get<std::string>()] = j.at("point").get<EvalPoint>();
   }, "journal entry");
+}
+
+std::vector<LatencySamples> SearchJournal::timing(const std::string& key,
+                                                  const std::function<std::vector<LatencySamples>()>& time) {
+  if (auto it = timed_.find(key); it != timed_.end()) return it->second;
+  auto samples = time();
+  ++timings_run_;
+  if (samples.empty()) return samples;
+  timed_[key] = samples;
+  if (!path_.empty() && dist::is_root()) append_jsonl(path_, {{"timed", key}, {"samples", samples}});
+  return samples;
 }
 
 std::string SearchJournal::key(const StagePlans& plans) {
@@ -107,9 +128,9 @@ void to_json(nlohmann::json& j, const SearchResult& r) {
 
 std::optional<size_t> choose_row(const std::vector<SweepRow>& rows, LatencyMode mode) {
   // The fastest row meeting the target by value (latency or cost), then, for measured latency,
-  // the cheapest of the rows inside its noise band.
+  // the one predicted fastest of the rows inside its noise band.
   std::optional<size_t> best;
-  auto key = [&](size_t i) { return mode == LatencyMode::Cost ? rows[i].point.flops : rows[i].point.latency; };
+  auto key = [&](size_t i) { return mode == LatencyMode::Cost ? rows[i].point.predicted : rows[i].point.latency; };
   for (size_t i = 0; i < rows.size(); ++i)
     if (rows[i].meets_target && (!best || key(i) < key(*best) || (key(i) == key(*best) && rows[i].k < rows[*best].k)))
       best = i;
@@ -117,10 +138,19 @@ std::optional<size_t> choose_row(const std::vector<SweepRow>& rows, LatencyMode 
   const size_t fastest = *best;
   for (size_t i = 0; i < rows.size(); ++i) {
     if (!rows[i].meets_target || !within_noise(rows[i].point.timing, rows[fastest].point.timing)) continue;
-    const double fi = rows[i].point.flops, fb = rows[*best].point.flops;
+    const double fi = rows[i].point.predicted, fb = rows[*best].point.predicted;
     if (fi < fb || (fi == fb && rows[i].k < rows[*best].k)) best = i;
   }
   return best;
+}
+
+std::vector<StageKind> stage_order(const EvalPoint& full, LatencyMode mode) {
+  std::vector<StageKind> order = {kStages.begin(), kStages.end()};
+  std::stable_sort(order.begin(), order.end(), [&](StageKind a, StageKind b) {
+    if (mode == LatencyMode::Cost) return full.stage_predicted[a] > full.stage_predicted[b];
+    return full.stage_latency[a] > full.stage_latency[b];
+  });
+  return order;
 }
 
 namespace {
@@ -129,21 +159,12 @@ namespace {
 // (e.g. 0.9 - 0.02 computed vs 0.88 measured).
 bool meets(double accuracy, double target) { return accuracy >= target - 1e-9; }
 
-// Slowest stage first (measured: median stage latency; cost: stage cost); ties keep pipeline order.
-std::vector<StageKind> stage_order(const EvalPoint& full, LatencyMode mode) {
-  std::vector<StageKind> order = {kStages.begin(), kStages.end()};
-  std::stable_sort(order.begin(), order.end(), [&](StageKind a, StageKind b) {
-    if (mode == LatencyMode::Cost) return full.stage_flops[a] > full.stage_flops[b];
-    return full.stage_latency[a] > full.stage_latency[b];
-  });
-  return order;
-}
-
 // Times a sweep's rows together, so load drift hits them alike.
-void time_rows(PlanEvaluator& evaluator, const std::vector<StagePlans>& trials, std::vector<SweepRow>& rows) {
+void time_rows(SearchJournal& journal, PlanEvaluator& evaluator, const std::vector<StagePlans>& trials,
+               std::vector<SweepRow>& rows) {
   std::vector<EvalPoint*> points;
   for (auto& row : rows) points.push_back(&row.point);
-  time_points(evaluator, trials, points);
+  time_points(journal, evaluator, trials, points);
 }
 
 // The point of the configuration the search ended on: the last stage's chosen row.
@@ -168,7 +189,7 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
   r.method = "litestage";
   StagePlans plans = {SkipPlan(num_layers), SkipPlan(num_layers), SkipPlan(num_layers)};
   r.full = journal.point(evaluator, plans);
-  if (settings.latency == LatencyMode::Measured) time_points(evaluator, {plans}, {&r.full});
+  if (settings.latency == LatencyMode::Measured) time_points(journal, evaluator, {plans}, {&r.full});
   r.target = r.full.accuracy - settings.epsilon / 100.0;
   r.order = stage_order(r.full, settings.latency);
   for (auto stage : r.order) {
@@ -185,7 +206,7 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
       rows.push_back(row);
       trials.push_back(trial);
     }
-    if (settings.latency == LatencyMode::Measured) time_rows(evaluator, trials, rows);
+    if (settings.latency == LatencyMode::Measured) time_rows(journal, evaluator, trials, rows);
     auto best = choose_row(rows, settings.latency);
     int k = 0;  // k = 0 is the previous configuration, which met the target (or is the full model)
     if (best) {
@@ -225,7 +246,7 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
     rows.push_back(row);
     trials.push_back({plan, plan, plan});
   }
-  if (settings.latency == LatencyMode::Measured) time_rows(evaluator, trials, rows);
+  if (settings.latency == LatencyMode::Measured) time_rows(journal, evaluator, trials, rows);
   auto best = choose_row(rows, settings.latency);
   int k = best ? rows[*best].k : 0;
   if (best) rows[*best].chosen = true;
@@ -238,17 +259,18 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
 }
 
 PipelineEvaluator::PipelineEvaluator(Generator& generator, PipelineConfig base, std::vector<Example> examples,
-                                     StageCache* cache, std::string label, TimingSettings timing)
+                                     StageCache* cache, std::string label, TimingSettings timing, LatencyModel latency)
     : generator_(generator),
       timing_(timing),
       base_(std::move(base)),
       examples_(std::move(examples)),
       cache_(cache),
-      label_(std::move(label)) {
+      label_(std::move(label)),
+      latency_(std::move(latency)) {
   if (examples_.empty()) throw_error("the search split has no examples");
 }
 
-EvalPoint PipelineEvaluator::point_from(const Summary& s) {
+EvalPoint PipelineEvaluator::point_from(const Summary& s, const LatencyModel& latency) {
   EvalPoint p;
   p.accuracy = s.accuracy;
   p.correct = s.correct;
@@ -262,6 +284,8 @@ EvalPoint PipelineEvaluator::point_from(const Summary& s) {
   p.tokens = s.mean_tokens;
   p.flops = s.mean_cost.flops;
   for (StageKind k : kStages) p.stage_flops[k] = s.stages[k].mean_flops;
+  p.predicted = latency.predict(s.mean_cost);
+  for (StageKind k : kStages) p.stage_predicted[k] = latency.predict(s.stages[k].mean_cost);
   p.prompt_too_long = s.prompt_too_long;
   p.examples = s.examples;
   return p;
@@ -297,7 +321,7 @@ EvalPoint PipelineEvaluator::evaluate(const StagePlans& plans) {
   bar.finish();
   std::vector<ExampleTrace> traces;
   for (const auto& text : gathered) traces.push_back(nlohmann::json::parse(text).get<ExampleTrace>());
-  return point_from(summarize(traces));
+  return point_from(summarize(traces), latency_);
 }
 
 }  // namespace litestage

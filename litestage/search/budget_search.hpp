@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "litestage/data/stage_records.hpp"
+#include "litestage/model/latency_model.hpp"
 #include "litestage/model/skip_plan.hpp"
 #include "litestage/reasoning/pipeline.hpp"
 #include "litestage/reasoning/timing.hpp"
@@ -35,6 +36,10 @@ struct EvalPoint {
   double tokens = 0;                     // mean generated tokens per question
   double flops = 0;                      // mean per question: the deterministic cost (model/cost.hpp)
   PerStage<double> stage_flops;          // per stage
+  // Mean seconds per question the latency model predicts from the cost (model/latency_model.hpp):
+  // what search.latency: cost ranks by. Deterministic.
+  double predicted = 0;
+  PerStage<double> stage_predicted;      // per stage
   int prompt_too_long = 0;               // questions with a stage that did not fit the context
   int examples = 0;
   LatencySamples timing;                 // the timed passes behind `latency` (empty: not timed)
@@ -55,33 +60,44 @@ class PlanEvaluator {
 };
 
 // How the searches compare configurations: by measured latency (noise-aware: differences within
-// the timed passes' spread are ties, broken by lower cost) or by the deterministic cost alone,
-// which makes every choice reproducible bit for bit.
+// the timed passes' spread are ties, broken by lower predicted latency) or by the latency model's
+// prediction from the deterministic cost alone, which makes every choice reproducible bit for bit.
 enum class LatencyMode { Measured, Cost };
 const EnumNames<LatencyMode>& latency_mode_names();  // "measured" | "cost"
 std::string to_string(LatencyMode mode);
 
-// Times `points` (their plans in `plans`) together through the evaluator and stores the medians.
-void time_points(PlanEvaluator& evaluator, const std::vector<StagePlans>& plans, const std::vector<EvalPoint*>& points);
 // Stores timed samples (one per point, in order) as the points' latencies.
 void set_timing(const std::vector<LatencySamples>& samples, const std::vector<EvalPoint*>& points);
 
-// JSONL journal of evaluated configurations, consulted before the evaluator is called.
+// JSONL journal of evaluated configurations and of the timed passes that compared them,
+// consulted before the evaluator is called or anything is timed: a resumed search reuses both, so
+// it reaches the same choices even under measured latency.
 class SearchJournal {
  public:
   SearchJournal() = default;
   explicit SearchJournal(std::string path);  // loads existing entries (a torn last line is ignored)
   // The point of these plans: the journal's, else the evaluator's (then recorded).
   EvalPoint point(PlanEvaluator& evaluator, const StagePlans& plans);
+  // The samples of configurations timed together under `key` (one per configuration): the
+  // journal's, else time()'s (then recorded; an empty result is not).
+  std::vector<LatencySamples> timing(const std::string& key, const std::function<std::vector<LatencySamples>()>& time);
   size_t evaluations() const { return evaluations_; }  // evaluator calls made through this journal
+  size_t timings() const { return timings_run_; }      // time() calls made through this journal
   size_t size() const { return points_.size(); }
+  static std::string key(const StagePlans& plans);     // "<recall> | <analyze> | <summarize>"
 
  private:
-  static std::string key(const StagePlans& plans);
   std::string path_;
   std::map<std::string, EvalPoint> points_;
+  std::map<std::string, std::vector<LatencySamples>> timed_;
   size_t evaluations_ = 0;
+  size_t timings_run_ = 0;
 };
+
+// Times `points` (their plans in `plans`) together through the evaluator, or takes the journal's
+// timing of the same configurations, and stores the medians.
+void time_points(SearchJournal& journal, PlanEvaluator& evaluator, const std::vector<StagePlans>& plans,
+                 const std::vector<EvalPoint*>& points);
 
 struct SearchSettings {
   double epsilon = 2.0;   // accuracy points
@@ -123,19 +139,25 @@ SearchResult shared_knob_search(const std::string& method, SearchJournal& journa
                                 const SearchSettings& settings);
 
 // Picks, among rows meeting the target, the fastest: Measured, the lowest latency, where rows whose
-// timed bands overlap the fastest one's are ties won by the lowest cost; Cost, the lowest cost.
+// timed bands overlap the fastest one's are ties won by the lowest predicted latency; Cost, the
+// lowest predicted latency.
 // Remaining ties: smaller k. nullopt if no row meets the target.
 std::optional<size_t> choose_row(const std::vector<SweepRow>& rows, LatencyMode mode = LatencyMode::Measured);
 
+// Slowest stage first: Measured, by the full model's median stage latency; Cost, by its predicted
+// stage latency. Ties keep pipeline order.
+std::vector<StageKind> stage_order(const EvalPoint& full, LatencyMode mode);
+
 // Evaluates plans with the multi-stage pipeline over a fixed example list, sharing a StageCache so
-// that only stages whose plan changed are generated again.
+// that only stages whose plan changed are generated again; predicted latencies by `latency`.
 class PipelineEvaluator : public PlanEvaluator {
  public:
   PipelineEvaluator(Generator& generator, PipelineConfig base, std::vector<Example> examples, StageCache* cache,
-                    std::string label = "search", TimingSettings timing = {});
+                    std::string label = "search", TimingSettings timing = {},
+                    LatencyModel latency = LatencyModel::defaults());
   EvalPoint evaluate(const StagePlans& plans) override;
   std::vector<LatencySamples> time(const std::vector<StagePlans>& plans) override;
-  static EvalPoint point_from(const Summary& summary);
+  static EvalPoint point_from(const Summary& summary, const LatencyModel& latency);
 
  private:
   PipelineConfig config_for(const StagePlans& plans) const;
@@ -145,6 +167,7 @@ class PipelineEvaluator : public PlanEvaluator {
   std::vector<Example> examples_;
   StageCache* cache_;
   std::string label_;
+  LatencyModel latency_;
 };
 
 }  // namespace litestage

@@ -73,6 +73,7 @@ nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
   fp["data"]["test"] = Session::data_fingerprint(session.dataset(spec.split).info);
   fp["data"]["search"] = Session::data_fingerprint(search_data.info);
   fp["search"]["max_k"] = settings_max_k(spec, session.num_layers());
+  fp["search"]["latency_model"] = latency_model_or_defaults(spec.search.latency_model).hash();  // content, not path
   fp["format"] = kOutputFormat;
   return fp;
 }
@@ -127,6 +128,7 @@ void prepare(WorkflowRun& run) {
   run.settings.max_k = settings_max_k(spec, run.L);
   run.settings.step = spec.search.step;
   run.settings.latency = spec.search.latency;
+  run.latency = latency_model_or_defaults(spec.search.latency_model);
   run.epsilons = {spec.search.epsilon};
   for (double e : spec.epsilons)
     if (std::find(run.epsilons.begin(), run.epsilons.end(), e) == run.epsilons.end()) run.epsilons.push_back(e);
@@ -135,7 +137,8 @@ void prepare(WorkflowRun& run) {
   run.search_cache = std::make_unique<StageCache>((run.out / "cache" / "search_stages.jsonl").string());
   run.journal = std::make_unique<SearchJournal>((run.out / "search_journal.jsonl").string());
   run.evaluator = std::make_unique<PipelineEvaluator>(run.session.generator(), run.base, run.search_data.examples,
-                                                      run.search_cache.get(), "search", timing_settings(spec));
+                                                      run.search_cache.get(), "search", timing_settings(spec),
+                                                      run.latency);
 }
 
 }  // namespace litestage

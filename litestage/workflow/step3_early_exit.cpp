@@ -13,8 +13,8 @@ namespace {
 // stage cache, then, with measured latency, every threshold and the plans without early exit timed
 // together; the setting is chosen by the search's rule (choose_row). Writes `file`.
 EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, const StagePlans& plans, double target,
-                                 const std::vector<Example>& examples, StageCache& cache, LatencyMode mode,
-                                 const fs::path& file) {
+                                 const std::vector<Example>& examples, StageCache& cache, SearchJournal& journal,
+                                 LatencyMode mode, const fs::path& file) {
   const auto& spec = session.spec();
   std::vector<EarlyExitConfig> settings = {EarlyExitConfig{}};  // [0]: early exit off
   for (double t : spec.early_exit_sweep.thresholds) {
@@ -37,10 +37,14 @@ EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, c
     rows[i].meets_target = rows[i].point.accuracy >= target - 1e-9;
     points.push_back(&rows[i].point);
   }
-  if (mode == LatencyMode::Measured)
-    set_timing(time_interleaved_progress(session.generator(), configs, examples, timing_settings(spec),
-                                         "early-exit sweep"),
-               points);
+  if (mode == LatencyMode::Measured) {
+    // Journaled like the search's timings, so that a resumed run keeps the same setting.
+    std::string key = "early exit on " + SearchJournal::key(plans) + ":";
+    for (const auto& ee : settings) key += " " + early_exit_text(ee);
+    set_timing(journal.timing(key, [&] {
+      return time_interleaved_progress(session.generator(), configs, examples, timing_settings(spec), "early-exit sweep");
+    }), points);
+  }
   // The search's own rule (choose_row); off when no threshold meets the target.
   const size_t best = choose_row(rows, mode).value_or(0);
   nlohmann::json table = nlohmann::json::array();
@@ -60,7 +64,7 @@ void sweep_thresholds(WorkflowRun& run) {
   const auto& spec = run.spec;
   auto sweep = [&](const StagePlans& plans, double target, const std::string& what) {
     return sweep_early_exit(run.session, run.base, plans, target, run.search_data.examples, *run.search_cache,
-                            run.settings.latency, run.out / "sweeps" / ("early_exit_" + what + ".json"));
+                            *run.journal, run.settings.latency, run.out / "sweeps" / ("early_exit_" + what + ".json"));
   };
   for (double eps : run.epsilons) {
     const auto& r = run.litestage_by_eps.at(eps);

@@ -19,7 +19,10 @@ std::map<std::string, std::string> profile_settings(const WorkflowRun& run) {
           {"search_order", join(order, ",")},
           {"importance_examples", std::to_string(run.report.importance.examples)},
           {"search_examples", std::to_string(run.search_data.examples.size())},
-          {"early_exit_thresholds_swept", join(thresholds, ",")}};
+          {"early_exit_thresholds_swept", join(thresholds, ",")},
+          {"latency", to_string(run.settings.latency)},
+          {"latency_model", nlohmann::json(run.latency).dump()},  // format, coefficients, source
+          {"latency_model_hash", run.latency.hash()}};
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ namespace {
 // Times every method together on the evaluation split and puts the timed medians into the rows
 // (stage latencies, total, shares), with the full model's as the reference and a bootstrap interval
 // over questions on each speedup. The first row is the full model.
-void time_methods(Generator& generator, const std::vector<PipelineConfig>& configs,
+void time_methods(const LatencyModel& latency, Generator& generator, const std::vector<PipelineConfig>& configs,
                   const std::vector<Example>& examples, const TimingSettings& timing, std::vector<MethodRow>& rows) {
   // Rows with the same plans and early exit (e.g. one method at several ε) are one configuration:
   // timed once, they share the samples.
@@ -44,6 +44,8 @@ void time_methods(Generator& generator, const std::vector<PipelineConfig>& confi
     r.full_accuracy = rows.front().summary.accuracy;
     r.full_latency = rows.front().summary.mean_seconds;
     r.full_flops = rows.front().summary.mean_cost.flops;
+    r.full_predicted = latency.predict(rows.front().summary.mean_cost);
+    r.predicted_seconds = latency.predict(r.summary.mean_cost);
     r.timed_speedup = r.summary.mean_seconds > 0 ? r.full_latency / r.summary.mean_seconds : 0;
     r.speedup_ci = bootstrap_ratio_interval(full.per_question, r.timing.per_question);
   }
@@ -85,7 +87,7 @@ void evaluate_candidates(WorkflowRun& run) {
   }
   banner("timing every method on " + test.info.split + ": " + std::to_string(spec.timing.repeats) +
          " interleaved passes");
-  time_methods(run.session.generator(), configs, test.examples, timing_settings(spec), run.report.rows);
+  time_methods(run.latency, run.session.generator(), configs, test.examples, timing_settings(spec), run.report.rows);
 }
 
 }  // namespace litestage

@@ -42,11 +42,13 @@ void write_report(WorkflowRun& run) {
                        {"accuracy_wilson95", {r.accuracy_ci().low, r.accuracy_ci().high}},
                        {"timing", r.timing}, {"speedup", r.speedup()},
                        {"speedup_bootstrap95", {r.speedup_ci.low, r.speedup_ci.high}},
+                       {"predicted_speedup", r.predicted_speedup()}, {"predicted_seconds", r.predicted_seconds},
                        {"cost_speedup", r.cost_speedup()}, {"delta_points", r.delta_points()},
                        {"held_to_target", !r.unconstrained}, {"skip", r.skip}, {"early_exit", r.early_exit}});
   dist::write_output((run.out / "results.json").string(),
                      nlohmann::json{{"experiment", run.spec.name}, {"split", test.info}, {"rows", summary},
                                     {"search_stage_cache", {{"entries", run.search_cache->size()}}},
+                                    {"latency_model", run.latency},
                                     {"runtime", runtime_description(run.session.runtime())},
                                     {"ranks", dist::world_size()},
                                     {"seconds", run.clock.seconds()},

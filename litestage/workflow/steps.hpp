@@ -45,6 +45,7 @@ struct WorkflowRun {
   Dataset search_data;                              // step 1
   PipelineConfig base;                              // the full model
   SearchSettings settings;
+  LatencyModel latency;                             // predicts seconds from the cost (search.latency_model)
   std::vector<double> epsilons;                     // the main one first
   std::unique_ptr<StageCache> search_cache;         // the search split's stage generations
   std::unique_ptr<SearchJournal> journal;           // every search point measured

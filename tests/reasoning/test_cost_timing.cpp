@@ -167,6 +167,44 @@ TEST_CASE("every stage trace carries its cost, a cache hit carries no timing", "
   CHECK(cached.mean_seconds == 0);  // no latency comes out of a cache
 }
 
+TEST_CASE("a speculative stage gives the plain outputs and is charged every verified row and one read per forward",
+          "[reasoning][cost][speculative]") {
+  auto model = random_model(roomy_config(256), 5);
+  auto tok = std::make_shared<CharTokenizer>(97, 96);
+  Generator gen(model, tok);
+  PipelineConfig plain = short_stages(12);
+  plain.stages[StageKind::Analyze].skip = SkipPlan::parse("a0,f1", 3);
+  PipelineConfig spec = plain;
+  spec.speculative.drafter = DrafterKind::Lookup;
+  spec.speculative.ngram = 1;  // a one-character context matches often in a random model's output
+  MultiStagePipeline a(gen, plain, nullptr), b(gen, spec, nullptr);
+  const ExampleTrace off = a.run(toy_example()), on = b.run(toy_example());
+  REQUIRE(off.stages.size() == on.stages.size());
+  int64_t drafted = 0;
+  for (size_t i = 0; i < on.stages.size(); ++i) {
+    const StageTrace &x = off.stages[i], &y = on.stages[i];
+    INFO(to_string(y.stage) << " option " << y.option);
+    CHECK(y.output == x.output);
+    CHECK(y.tokens == x.tokens);
+    CHECK(y.exit_reason == x.exit_reason);
+    CHECK(x.speculative.verify_forwards == 0);
+    const auto& s = y.speculative;
+    drafted += s.drafted;
+    CHECK(s.accepted <= s.drafted);
+    // Every generated token but the first comes from a verify forward's accepted draft or its own
+    // pick; the stage ends at a verify forward or at the first token.
+    CHECK(s.accepted + s.verify_forwards >= y.tokens - 1);
+    // Rows computed: every row of every verify forward; forwards: the prefill and each verify step.
+    CHECK(y.cost.decode_tokens == s.verify_forwards + s.drafted);
+    CHECK(y.cost.forwards == Approx(1.0 + static_cast<double>(s.verify_forwards)));
+    // By hand, weights per forward: Analyze runs 2 attention (32x64 + 32x32) and 2 FFN (3x32x48)
+    // sub-layers, the others 3 and 3; the lm_head 32x97. Four bytes each.
+    const double weights = y.stage == StageKind::Analyze ? 2 * 3072.0 + 2 * 4608.0 + 3104.0 : 3 * 3072.0 + 3 * 4608.0 + 3104.0;
+    CHECK(y.cost.weight_bytes == Approx(4 * weights * (1.0 + static_cast<double>(s.verify_forwards))));
+  }
+  CHECK(drafted > 0);  // the test exercised drafting
+}
+
 TEST_CASE("a stage whose prompt does not fit is a wrong answer with its real time", "[reasoning][cost]") {
   // 40 positions: the summarize prompt (question, recall and analyses, one token per character)
   // does not fit.

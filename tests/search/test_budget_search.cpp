@@ -127,15 +127,79 @@ TEST_CASE("an interrupted search resumes from its journal and reaches the same r
   CHECK(resumed.final.latency == Approx(reference.final.latency));
 }
 
+namespace {
+
+// Accuracy 0.9 everywhere; the timed latency of a configuration follows the skipped sub-layers
+// in all stages, faster with more of them (`faster`) or slower: two machines that disagree.
+struct MoodyTimer : PlanEvaluator {
+  bool faster = true;
+  int timings = 0;
+  EvalPoint evaluate(const StagePlans&) override {
+    EvalPoint p;
+    p.accuracy = 0.9;
+    p.examples = 10;
+    return p;
+  }
+  std::vector<LatencySamples> time(const std::vector<StagePlans>& plans) override {
+    ++timings;
+    std::vector<LatencySamples> out;
+    for (const auto& config : plans) {
+      LatencySamples s;
+      double total = 0;
+      for (StageKind kind : kStages) {
+        const double skipped = static_cast<double>(config[kind].num_skipped());
+        const double t = (kind == StageKind::Analyze ? 3.0 : 1.0) * (faster ? 1 - 0.1 * skipped : 1 + 0.1 * skipped);
+        s.stage_passes[kind] = {t, t, t};
+        total += t;
+      }
+      s.passes = {total, total, total};
+      s.per_question = {total};
+      out.push_back(s);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a resumed measured search reuses the journal's timings and chooses the same plans", "[search][budget]") {
+  auto dir = test::temp_dir("search-timings");
+  auto path = (dir / "journal.jsonl").string();
+  auto rank = ranking(4);
+  SearchSettings s;
+  s.max_k = 3;
+  s.latency = LatencyMode::Measured;
+  auto build = [&](StageKind, int k) { return SkipPlan::from_ranking(rank, k, 4); };
+  MoodyTimer first;
+  PerStage<int> chosen;
+  {
+    SearchJournal journal(path);
+    chosen = stage_wise_search(journal, first, build, 4, s).k;
+    CHECK(journal.timings() == 4);  // the full model, then one sweep per stage
+  }
+  CHECK(chosen == PerStage<int>(3, 3, 3));  // more skipped is faster on this machine
+  MoodyTimer second;
+  second.faster = false;
+  SearchJournal fresh;  // without the journal the other machine chooses otherwise
+  CHECK(stage_wise_search(fresh, second, build, 4, s).k == PerStage<int>(0, 0, 0));
+  second.timings = 0;
+  SearchJournal journal(path);
+  CHECK(stage_wise_search(journal, second, build, 4, s).k == chosen);
+  CHECK(second.timings == 0);
+  CHECK(journal.timings() == 0);
+}
+
 TEST_CASE("choose_row: measured latency is noise-aware, ties go to the lower cost, cost mode uses cost alone",
           "[search][budget][noise]") {
-  auto row = [](int k, std::vector<double> passes, double flops, bool meets = true) {
+  // The cost a choice compares is the latency model's prediction; FLOPs (reversed here) never count.
+  auto row = [](int k, std::vector<double> passes, double predicted, bool meets = true) {
     SweepRow r;
     r.k = k;
     r.meets_target = meets;
     r.point.timing.passes = std::move(passes);
     r.point.latency = r.point.timing.median();
-    r.point.flops = flops;
+    r.point.predicted = predicted;
+    r.point.flops = 100 - predicted;
     return r;
   };
   // k=1 is the fastest by median, but k=2 overlaps its band and costs less: a tie won by cost.
@@ -153,13 +217,16 @@ TEST_CASE("choose_row: measured latency is noise-aware, ties go to the lower cos
 }
 
 TEST_CASE("search.latency: cost makes every choice from the deterministic cost", "[search][budget][noise]") {
-  // Latency and cost disagree: latency says skipping analyze is slower (it rambles), cost says it
-  // is cheaper. Cost mode follows the cost, and orders the stages by cost too.
+  // Latency and cost disagree: latency says skipping analyze is slower (it rambles), the latency
+  // model's prediction says it is cheaper. Cost mode follows the prediction, and orders the stages
+  // by it too (FLOPs, ordered the other way round here, are not what it ranks by).
   TableEvaluator ev;
   ev.table = [](std::array<int, 3> k) {
     EvalPoint p = table(k);
-    p.stage_flops = {300.0 * (1 - 0.1 * k[0]), 100.0 * (1 - 0.1 * k[1]), 200.0 * (1 - 0.1 * k[2])};
-    p.flops = p.stage_flops[StageKind::Recall] + p.stage_flops[StageKind::Analyze] + p.stage_flops[StageKind::Summarize];
+    p.stage_predicted = {300.0 * (1 - 0.1 * k[0]), 100.0 * (1 - 0.1 * k[1]), 200.0 * (1 - 0.1 * k[2])};
+    p.predicted = p.stage_predicted[StageKind::Recall] + p.stage_predicted[StageKind::Analyze] +
+                  p.stage_predicted[StageKind::Summarize];
+    p.stage_flops = {100.0, 300.0, 200.0};
     return p;
   };
   SearchJournal journal;
@@ -178,4 +245,22 @@ TEST_CASE("search.latency: cost makes every choice from the deterministic cost",
   auto m = stage_wise_search(journal2, ev, build, 4, s);
   CHECK((m.order.front() == StageKind::Analyze));
   CHECK(m.k[StageKind::Analyze] < 3);
+}
+
+TEST_CASE("cost mode visits the stage the latency model predicts slowest first, not the one with most FLOPs",
+          "[search][budget]") {
+  // The demo's shape (docs/methods.md, "Cost"): Summarize has the most FLOPs (one long prefill),
+  // Analyze reads the weights most often and is predicted (and measured) slowest.
+  EvalPoint full;
+  full.stage_flops = {15.0, 39.0, 46.0};
+  full.stage_predicted = {0.020, 0.064, 0.016};
+  full.stage_latency = {0.030, 0.010, 0.020};  // a noisy measurement: measured mode follows it
+  const auto cost = stage_order(full, LatencyMode::Cost);
+  CHECK((cost == std::vector<StageKind>{StageKind::Analyze, StageKind::Recall, StageKind::Summarize}));
+  const auto measured = stage_order(full, LatencyMode::Measured);
+  CHECK((measured == std::vector<StageKind>{StageKind::Recall, StageKind::Summarize, StageKind::Analyze}));
+  // Ties keep the pipeline's order.
+  full.stage_predicted = {0.5, 0.5, 0.5};
+  CHECK((stage_order(full, LatencyMode::Cost) == std::vector<StageKind>{StageKind::Recall, StageKind::Analyze,
+                                                                        StageKind::Summarize}));
 }
