@@ -140,6 +140,8 @@ void declare_generation(Options& t) {
                            "longest suffix the lookup drafter matches (tokens)")
                   .min(1)
                   .max(8));
+  t.push_back(option<Spec>("generation.speculative.adaptive", [](auto& s) -> auto& { return s.speculative.adaptive; },
+                           "cut each draft to the length expected to gain the most tokens per second"));
 }
 
 // The pipeline eval runs: early exit (every stage, or per stage) and the stages' skips and budgets.

@@ -131,6 +131,16 @@ void check_sampling(const SamplingConfig& s) {
   if (!(s.top_p >= 0 && s.top_p <= 1)) throw_error("top_p must be in [0, 1] (1 = off), got ", s.top_p);
 }
 
+// The part of a found draft to verify: all of it, or under config.adaptive the length expected to
+// gain the most tokens per second.
+std::vector<int32_t> drafted_part(const Draft& found, const SpeculativeConfig& config, const DraftStats& stats) {
+  if (!config.adaptive || found.tokens.empty()) return found.tokens;
+  std::vector<double> acceptance;
+  for (size_t i = 0; i < found.tokens.size(); ++i) acceptance.push_back(stats.acceptance(found, static_cast<int>(i)));
+  const int k = best_draft_length(acceptance, [&](int rows) { return stats.relative_cost(rows); });
+  return {found.tokens.begin(), found.tokens.begin() + k};
+}
+
 void check_speculative(const GenerationConfig& config) {
   config.speculative.validate();
   if (config.sampling.temperature > 0)
@@ -222,6 +232,8 @@ void Generator::decode_speculative(const std::vector<int32_t>& prompt_ids, const
   const auto stops = stop_ids(config);
   RowDecoder row(*tokenizer_, config, stops, r);
   LookupDrafter drafter(config.speculative, prompt_ids, config.draft_history);
+  DraftHistory own;  // a call without a stage's history learns its draft lengths alone
+  DraftStats& stats = config.draft_history ? config.draft_history->stats : own.stats;
   const int64_t P = static_cast<int64_t>(prompt_ids.size());
   auto picks = [&](const torch::Tensor& l) {
     PhaseScope phase(Phase::Pick);
@@ -235,12 +247,17 @@ void Generator::decode_speculative(const std::vector<int32_t>& prompt_ids, const
     drafter.push(static_cast<int32_t>(p.id));
     const int64_t start = cache.length();
     const int64_t room = std::min<int64_t>(capacity - start - 1, config.max_new_tokens - static_cast<int64_t>(r.tokens.size()));
-    const auto draft = drafter.propose(static_cast<int>(std::max<int64_t>(room, 0)));
+    const Draft found = drafter.propose(static_cast<int>(std::max<int64_t>(room, 0)));
+    const std::vector<int32_t> draft = drafted_part(found, config.speculative, stats);
     std::vector<int64_t> rows{p.id};
     rows.insert(rows.end(), draft.begin(), draft.end());
     const int64_t k = static_cast<int64_t>(draft.size());
     auto input = torch::tensor(rows, torch::kLong).view({1, k + 1}).to(model_->runtime().device);
-    const auto verdicts = picks(forward_phase(model_, Phase::Decode, input, fwd).view({k + 1, -1}));
+    Timer forward_timer;
+    auto out = forward_phase(model_, Phase::Decode, input, fwd);
+    synchronize(model_->runtime().device);
+    stats.time(static_cast<int>(k + 1), forward_timer.seconds());
+    const auto verdicts = picks(out.view({k + 1, -1}));
     r.speculative.verify_forwards += 1;
     r.speculative.drafted += k;
     int64_t a = 0;  // drafted tokens accepted
@@ -254,6 +271,7 @@ void Generator::decode_speculative(const std::vector<int32_t>& prompt_ids, const
       }
       drafter.push(draft[a]);
     }
+    if (k > 0) stats.record(found, static_cast<int>(k), static_cast<int>(a + (stopped ? 1 : 0)));
     if (stopped) break;
     if (a < k) {
       PhaseScope phase(Phase::CacheSetup);

@@ -36,7 +36,7 @@ struct GenerationConfig {
   const SubLayerObserver* observer = nullptr;     // called during the prefill forward only
   bool add_bos = true;                            // when the tokenizer's convention has one
   SpeculativeConfig speculative;                  // greedy single-sequence calls only
-  const DraftHistory* draft_history = nullptr;    // the lookup drafter's earlier outputs, if any
+  DraftHistory* draft_history = nullptr;          // the stage's earlier outputs and draft stats, if any
 };
 
 // Why a generate call ended. PromptTooLong: the prompt alone does not fit the context, so the

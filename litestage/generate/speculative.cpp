@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "litestage/model/decode_kernel.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -51,7 +50,7 @@ void NgramIndex::push(int32_t token) {
   tokens_.push_back(token);
 }
 
-std::vector<int32_t> NgramIndex::follow(const std::vector<int32_t>& tail, int most) const {
+std::vector<int32_t> NgramIndex::follow(const std::vector<int32_t>& tail, int most, int* matched) const {
   for (int n = std::min<int>(ngram_, static_cast<int>(tail.size())); n >= 1; --n) {
     const int32_t* suffix = tail.data() + tail.size() - n;
     const auto it = next_.find(key(suffix, n));
@@ -61,7 +60,9 @@ std::vector<int32_t> NgramIndex::follow(const std::vector<int32_t>& tail, int mo
     std::vector<int32_t> out;
     for (size_t i = j; i < tokens_.size() && tokens_[i] != -1 && static_cast<int>(out.size()) < most; ++i)
       out.push_back(tokens_[i]);
-    if (!out.empty()) return out;
+    if (out.empty()) continue;
+    if (matched) *matched = n;
+    return out;
   }
   return {};
 }
@@ -84,12 +85,64 @@ void LookupDrafter::push(int32_t token) {
   if (static_cast<int>(tail_.size()) > config_.ngram) tail_.erase(tail_.begin());
 }
 
-std::vector<int32_t> LookupDrafter::propose(int most) const {
+Draft LookupDrafter::propose(int most) const {
   most = std::min(most, config_.gamma);
-  if (most <= 0) return {};
-  auto draft = context_.follow(tail_, most);
-  if (draft.empty() && history_) draft = history_->index().follow(tail_, most);
-  return draft;
+  Draft d;
+  if (most <= 0) return d;
+  d.tokens = context_.follow(tail_, most, &d.matched);
+  if (d.tokens.empty() && history_) {
+    d.tokens = history_->index().follow(tail_, most, &d.matched);
+    d.from_history = true;
+  }
+  return d;
+}
+
+double DraftStats::acceptance(const Draft& draft, int i) const {
+  const Count& c = counts_.at(kind(draft)).at(i);
+  return (c.accepted + 1) / (c.verified + 2);
+}
+
+void DraftStats::record(const Draft& draft, int drafted, int accepted) {
+  auto& row = counts_.at(kind(draft));
+  // Positions up to the first rejected one were verified given the ones before them.
+  for (int i = 0; i < drafted && i <= accepted; ++i) {
+    row.at(i).verified += 1;
+    row.at(i).accepted += i < accepted ? 1 : 0;
+  }
+}
+
+void DraftStats::time(int rows, double seconds) {
+  double& mean = seconds_.at(rows);
+  mean = mean == 0 ? seconds : 0.9 * mean + 0.1 * seconds;
+}
+
+double DraftStats::relative_cost(int rows) const {
+  // Least squares through the measured (rows, seconds), a line a + b (rows - 1) with b >= 0.
+  double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (int r = 1; r <= kShortForwardRows; ++r) {
+    if (seconds_[r] == 0) continue;
+    const double x = r - 1, y = seconds_[r];
+    n += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
+  }
+  const double x = rows - 1;
+  if (n == 0) return 1 + kPriorSlope * x;
+  const double spread = n * sxx - sx * sx;
+  if (spread <= 0) return 1 + kPriorSlope * x;  // one row count measured: no slope yet
+  const double b = std::max(0.0, (n * sxy - sx * sy) / spread), a = (sy - b * sx) / n;
+  if (a <= 0) return 1 + kPriorSlope * x;
+  return (a + b * x) / a;
+}
+
+int best_draft_length(const std::vector<double>& acceptance, const std::function<double(int rows)>& cost) {
+  int best = 0;
+  double expected = 1, reach = 1, best_rate = 1 / cost(1);
+  for (size_t k = 1; k <= acceptance.size(); ++k) {
+    reach *= acceptance[k - 1];
+    expected += reach;
+    const double rate = expected / cost(static_cast<int>(k) + 1);
+    if (rate > best_rate) best = static_cast<int>(k), best_rate = rate;
+  }
+  return best;
 }
 
 }  // namespace litestage

@@ -154,7 +154,8 @@ nlohmann::json MultiStagePipeline::stage_settings(StageKind kind) const {
           config_.stop_strings,
           add_bos(),
           config_.speculative.on() ? nlohmann::json{enum_name(drafter_kind_names(), config_.speculative.drafter),
-                                                    config_.speculative.gamma, config_.speculative.ngram}
+                                                    config_.speculative.gamma, config_.speculative.ngram,
+                                                    config_.speculative.adaptive}
                                    : nlohmann::json(nullptr)};
 }
 

@@ -186,7 +186,7 @@ class MultiStagePipeline {
   Generator& generator_;
   PipelineConfig config_;
   StageCache* cache_;
-  PerStage<DraftHistory> drafts_;  // each stage's earlier outputs, for the lookup drafter
+  mutable PerStage<DraftHistory> drafts_;  // each stage's earlier outputs, for the lookup drafter
 };
 
 }  // namespace litestage

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 #include "../model/model_fixtures.hpp"
 #include "fake_tokenizer.hpp"
 #include "litestage/generate/generator.hpp"
@@ -10,13 +12,16 @@ using namespace litestage::test;
 
 namespace {
 
-SpeculativeConfig lookup(int gamma = 8, int ngram = 3) {
+SpeculativeConfig lookup(int gamma = 8, int ngram = 3, bool adaptive = false) {
   SpeculativeConfig s;
   s.drafter = DrafterKind::Lookup;
   s.gamma = gamma;
   s.ngram = ngram;
+  s.adaptive = adaptive;
   return s;
 }
+
+using Tokens = std::vector<int32_t>;
 
 void check_same(const GenerationResult& spec, const GenerationResult& plain) {
   CHECK(spec.tokens == plain.tokens);
@@ -32,27 +37,64 @@ TEST_CASE("lookup drafter: the tokens after the latest earlier occurrence of the
   const SpeculativeConfig s = lookup(8, 3);
   // Prompt 5 6 7 8 5 6: the suffix 8 5 6 never occurred before, 5 6 did (positions 0-1).
   LookupDrafter d(s, {5, 6, 7, 8, 5, 6}, nullptr);
-  CHECK(d.propose(8) == std::vector<int32_t>{7, 8, 5, 6});
-  CHECK(d.propose(2) == std::vector<int32_t>{7, 8});  // at most `most`
+  CHECK(d.propose(8).tokens == Tokens{7, 8, 5, 6});
+  CHECK(d.propose(8).matched == 2);
+  CHECK_FALSE(d.propose(8).from_history);
+  CHECK(d.propose(2).tokens == Tokens{7, 8});  // at most `most`
   d.push(7);  // now ... 5 6 7: the 3-gram occurred at 0-2, followed by 8 5 6 7
-  CHECK(d.propose(8) == std::vector<int32_t>{8, 5, 6, 7});
+  CHECK(d.propose(8).tokens == Tokens{8, 5, 6, 7});
+  CHECK(d.propose(8).matched == 3);
   d.push(9);  // 6 7 9, 7 9, 9: nowhere before
-  CHECK(d.propose(8).empty());
+  CHECK(d.propose(8).tokens.empty());
 
   DraftHistory history;
   history.add({9, 4, 4, 3});
   history.add({1, 2});  // sequences do not run into each other
   LookupDrafter h(s, {9}, &history);
-  CHECK(h.propose(8) == std::vector<int32_t>{4, 4, 3});
+  CHECK(h.propose(8).tokens == Tokens{4, 4, 3});
+  CHECK(h.propose(8).from_history);
+  CHECK(h.propose(8).matched == 1);
   LookupDrafter end(s, {3}, &history);
-  CHECK(end.propose(8).empty());  // 3 ended its sequence: nothing followed it
+  CHECK(end.propose(8).tokens.empty());  // 3 ended its sequence: nothing followed it
   LookupDrafter prompt_first(s, {9, 7, 9}, &history);
-  CHECK(prompt_first.propose(8) == std::vector<int32_t>{7, 9});  // the call's own context before the history
+  CHECK(prompt_first.propose(8).tokens == Tokens{7, 9});  // the call's own context before the history
+  CHECK_FALSE(prompt_first.propose(8).from_history);
 
   SpeculativeConfig bad = lookup(0);
   CHECK_THROWS_WITH(bad.validate(), Catch::Contains("gamma must be in [1, 15]"));
   bad = lookup(4, 0);
   CHECK_THROWS_WITH(bad.validate(), Catch::Contains("ngram must be in [1, 8]"));
+}
+
+TEST_CASE("adaptive drafts: acceptance by kind and position, verify cost by rows, the best length", "[generate][speculative]") {
+  auto prior = [](int rows) { return 1 + 0.25 * (rows - 1); };
+  // Expected tokens per cost (by hand): k = 0: 1/1; 1: 1.9/1.25 = 1.52; 2: 2.71/1.5 = 1.81;
+  // 3: 2.791/1.75 = 1.59.
+  CHECK(best_draft_length({0.9, 0.9, 0.1}, prior) == 2);
+  // Every row as dear as a step: 1.9/2 < 1, nothing is worth drafting.
+  CHECK(best_draft_length({0.9, 0.9, 0.1}, [](int rows) { return 1.0 * rows; }) == 0);
+  CHECK(best_draft_length({}, prior) == 0);
+
+  DraftStats stats;
+  Draft near;
+  near.tokens = {1, 2, 3, 4};
+  near.matched = 2;
+  Draft far = near;
+  far.from_history = true;
+  CHECK(stats.acceptance(near, 0) == 0.5);  // (0 + 1) / (0 + 2)
+  stats.record(near, 4, 1);  // position 0 accepted, 1 rejected, 2 and 3 never reached
+  CHECK(stats.acceptance(near, 0) == Approx(2.0 / 3));
+  CHECK(stats.acceptance(near, 1) == Approx(1.0 / 3));
+  CHECK(stats.acceptance(near, 2) == 0.5);
+  CHECK(stats.acceptance(far, 0) == 0.5);  // another kind: its own counts
+
+  CHECK(stats.relative_cost(5) == Approx(2.0));  // nothing measured: 1 + 0.25 x 4
+  stats.time(1, 1.0);
+  CHECK(stats.relative_cost(5) == Approx(2.0));  // one row count: no slope yet
+  stats.time(3, 2.0);                            // the line through (0, 1) and (2, 2): 1 + 0.5 x
+  CHECK(stats.relative_cost(5) == Approx(3.0));
+  stats.time(1, 2.0);                            // the mean of one row moves to 0.9 + 0.2 = 1.1
+  CHECK(stats.relative_cost(5) == Approx((1.1 + 0.45 * 4) / 1.1));
 }
 
 TEST_CASE("speculative greedy decoding gives the tokens, confidences, text and exit of plain decoding",
@@ -76,8 +118,8 @@ TEST_CASE("speculative greedy decoding gives the tokens, confidences, text and e
           auto plain = gen.generate_ids(prompt, cfg);
           if (variant == 2 && plain.text.size() > 12) cfg.stop_strings = {plain.text.substr(10, 2)};
           if (variant == 2) plain = gen.generate_ids(prompt, cfg);
-          for (int gamma : {1, 4, 15}) {
-            cfg.speculative = lookup(gamma, 2);
+          for (int gamma : {1, 4, 15, -8}) {  // -8: gamma 8, adaptive
+            cfg.speculative = lookup(std::abs(gamma), 2, gamma < 0);
             auto spec = gen.generate_ids(prompt, cfg);
             check_same(spec, plain);
             total += spec.speculative;
