@@ -56,14 +56,24 @@ std::string speedup_ci(const MethodRow& r) {
 
 std::string label_of(const MethodRow& r) { return r.label + (r.unconstrained ? " †" : ""); }
 
+// Speculative rows: tokens gained per verify forward in each stage, "recall/analyze/summarize".
+std::string tokens_per_verify(const MethodRow& r) {
+  std::string out;
+  for (auto kind : kStages) {
+    const double t = r.summary.stages[kind].speculative.tokens_per_forward();
+    out += (out.empty() ? "" : "/") + (t > 0 ? format("%.2f", t) : std::string("-"));
+  }
+  return out == "-/-/-" ? "" : out;
+}
+
 }  // namespace
 
 std::string table_markdown(const std::vector<MethodRow>& rows, const std::string& caption) {
   std::ostringstream o;
   if (!caption.empty()) o << "**" << caption << "**\n\n";
   o << "| method | acc % [95% CI] | Δ acc | recall (s) | analyze (s) | summarize (s) | total s (min–max) | tokens "
-       "| speedup [95% CI] | predicted speedup | FLOPs speedup | too long |\n";
-  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+       "| speedup [95% CI] | predicted speedup | FLOPs speedup | tokens per verify | too long |\n";
+  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   bool dagger = false;
   for (const auto& r : rows) {
     const auto& s = r.summary;
@@ -72,13 +82,16 @@ std::string table_markdown(const std::vector<MethodRow>& rows, const std::string
       << format("%.4f", s.stages[StageKind::Recall].mean_seconds) << " | " << format("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " | "
       << format("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " | " << latency_spread(r) << " | " << format("%.1f", s.mean_tokens)
       << " | " << speedup_ci(r) << " | " << format("%.2fx", r.predicted_speedup()) << " | " << format("%.2fx", r.cost_speedup())
-      << " | " << s.prompt_too_long << " |\n";
+      << " | " << tokens_per_verify(r) << " | " << s.prompt_too_long << " |\n";
   }
   o << "\npredicted speedup: the latency model's, from the deterministic cost (docs/methods.md, \"Cost\"); "
-       "FLOPs speedup: the FLOPs ratio.\n";
+       "FLOPs speedup: the FLOPs ratio; tokens per verify: speculative rows' tokens per verify forward "
+       "(recall/analyze/summarize).\n";
   if (dagger) o << "\n† not held to the accuracy target.\n";
   o << "\nSettings per method:\n\n";
-  for (const auto& r : rows) o << "- " << r.label << ": skip " << r.skip << "; early exit " << r.early_exit << "\n";
+  for (const auto& r : rows)
+    o << "- " << r.label << ": skip " << r.skip << "; early exit " << r.early_exit
+      << (r.speculative == "off" ? "" : "; speculative " + r.speculative) << "\n";
   return o.str();
 }
 
@@ -87,7 +100,8 @@ std::string table_csv(const std::vector<MethodRow>& rows) {
   o << "method,label,epsilon,accuracy,accuracy_low,accuracy_high,delta_points,recall_s,analyze_s,summarize_s,total_s,"
        "total_s_min,total_s_max,tokens,speedup,speedup_low,speedup_high,predicted_speedup,predicted_s,cost_speedup,flops,"
        "prompt_too_long,"
-       "recall_share,analyze_share,summarize_share,unparsed,examples,held_to_target,skip,early_exit\n";
+       "recall_share,analyze_share,summarize_share,unparsed,examples,held_to_target,skip,early_exit,speculative,"
+       "tokens_per_verify\n";
   for (const auto& r : rows) {
     const auto& s = r.summary;
     const Interval a = r.accuracy_ci();
@@ -102,7 +116,7 @@ std::string table_csv(const std::vector<MethodRow>& rows) {
       << format("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << "," << format("%.4f", s.stages[StageKind::Recall].share) << ","
       << format("%.4f", s.stages[StageKind::Analyze].share) << "," << format("%.4f", s.stages[StageKind::Summarize].share) << "," << s.unparsed << ","
       << s.examples << "," << (r.unconstrained ? "no" : "yes") << "," << csv_quote(r.skip) << ","
-      << csv_quote(r.early_exit) << "\n";
+      << csv_quote(r.early_exit) << "," << csv_quote(r.speculative) << "," << tokens_per_verify(r) << "\n";
   }
   return o.str();
 }

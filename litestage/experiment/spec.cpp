@@ -287,6 +287,23 @@ void check_device(const ExperimentSpec& s, const std::string& source) {
             "run on the CPU with --set runtime.device=cpu");
 }
 
+// Speculative decoding (generation.speculative, or the lossless and litestage_spec methods listed
+// in `methods`) needs greedy decoding one sequence at a time. Left to the default list, those two
+// methods are left out where it cannot run (speculation_allowed).
+void check_speculation(const ExperimentSpec& s, const YamlNode& root) {
+  const bool method = root["methods"].defined() &&
+                      std::any_of(s.methods.begin(), s.methods.end(),
+                                  [](const std::string& m) { return m == "lossless" || m == "litestage_spec"; });
+  if (!s.speculative.on() && !method) return;
+  const std::string who = s.speculative.on() ? "generation.speculative" : "the methods lossless and litestage_spec";
+  if (s.sampling.temperature > 0)
+    root["generation"]["temperature"].fail(who + " keep greedy outputs only: set it to 0" +
+                                           (method ? " or leave those methods out" : ""));
+  if (s.batch_analyze)
+    root["generation"]["batch_analyze"].fail(who + " run one sequence at a time: set it to false" +
+                                             (method ? " or leave those methods out" : ""));
+}
+
 // An error in a key that a --set override wrote names the override, not the file: the file may
 // not even hold that key.
 [[noreturn]] void blame_override(const Error& e, const std::string& source, const std::vector<std::string>& overrides) {
@@ -303,6 +320,8 @@ void check_device(const ExperimentSpec& s, const std::string& source) {
 }
 
 }  // namespace
+
+bool speculation_allowed(const ExperimentSpec& s) { return s.sampling.temperature == 0 && !s.batch_analyze; }
 
 const std::vector<Option<ExperimentSpec>>& experiment_options() {
   static const Options table = declare_all();
@@ -321,6 +340,7 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
   if (s.prompt_format == "chat" && s.chat_template == "none")
     root["prompt"]["chat_template"].fail("'none' cannot render a chat prompt; use auto, chatml, zephyr or llama3");
   if (s.early_exit_sweep.thresholds.empty()) root["early_exit_sweep"]["thresholds"].fail("needs at least one threshold");
+  check_speculation(s, root);
   return s;
 }
 

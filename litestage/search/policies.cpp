@@ -9,8 +9,8 @@
 namespace litestage {
 
 const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names = {"full",     "litestage", "litestage_no_ee", "uniform",
-                                                 "adaskip",  "shortgpt",  "random",          "early_exit_only"};
+  static const std::vector<std::string> names = {"full",    "litestage", "litestage_no_ee", "uniform",        "adaskip",
+                                                 "shortgpt", "random",    "early_exit_only", "lossless",       "litestage_spec"};
   return names;
 }
 
@@ -28,6 +28,8 @@ std::string method_description(const std::string& name) {
   if (name == "shortgpt") return "ShortGPT block removal by Block Influence";
   if (name == "random") return "random sub-layers, LiteStage's per-stage counts";
   if (name == "early_exit_only") return "full model + generation early exit";
+  if (name == "lossless") return "full model + speculative decoding (the full model's outputs, faster)";
+  if (name == "litestage_spec") return "LiteStage + speculative decoding (LiteStage's outputs, faster)";
   throw_error("unknown method '", name, "'");
 }
 

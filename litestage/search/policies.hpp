@@ -12,6 +12,8 @@
 //   shortgpt         whole blocks removed, least Block Influence (1 - cos(block in, out)) first
 //   random           seeded random sub-layers, as many per stage as LiteStage skips
 //   early_exit_only  full model with the chosen early-exit threshold
+//   lossless         full model with speculative decoding: its outputs, verified faster
+//   litestage_spec   LiteStage (main epsilon, its early exit) with speculative decoding: its outputs
 
 #include <string>
 #include <vector>

@@ -12,6 +12,9 @@ WorkflowRun::WorkflowRun(Session& s, const WorkflowOptions& o, WorkflowReport& r
 WorkflowRun::~WorkflowRun() = default;
 
 bool WorkflowRun::wants(const std::string& method) const {
+  // The speculative methods need greedy decoding one sequence at a time (an experiment that lists
+  // them explicitly is refused otherwise, when it is read).
+  if ((method == "lossless" || method == "litestage_spec") && !speculation_allowed(spec)) return false;
   return std::find(spec.methods.begin(), spec.methods.end(), method) != spec.methods.end();
 }
 
@@ -41,6 +44,25 @@ PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const 
     base.stages[kind].early_exit = early_exit;
   }
   return base;
+}
+
+SpeculativeConfig speculation_for(const ExperimentSpec& spec) {
+  if (spec.speculative.on()) return spec.speculative;
+  SpeculativeConfig s;
+  s.drafter = DrafterKind::Lookup;
+  return s;
+}
+
+std::string speculative_text(const SpeculativeConfig& s) {
+  if (!s.on()) return "off";
+  return enum_name(drafter_kind_names(), s.drafter) + ", gamma " + std::to_string(s.gamma) + ", ngram " +
+         std::to_string(s.ngram) + (s.adaptive ? ", adaptive" : "");
+}
+
+PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c) {
+  PipelineConfig config = final_config(run.base, c.plans, c.early_exit);
+  if (c.speculative) config.speculative = speculation_for(run.spec);
+  return config;
 }
 
 TimingSettings timing_settings(const ExperimentSpec& spec) { return {spec.timing.repeats, spec.timing.warmup}; }

@@ -134,6 +134,7 @@ void prepare(WorkflowRun& run) {
     if (std::find(run.epsilons.begin(), run.epsilons.end(), e) == run.epsilons.end()) run.epsilons.push_back(e);
   warn_resolution(run.epsilons, run.search_data.examples.size());
   run.candidates.push_back({"full", -1, full_plans(run.L), {}});
+  if (run.wants("lossless")) run.candidates.push_back({"lossless", -1, full_plans(run.L), {}, false, true});
   run.search_cache = std::make_unique<StageCache>((run.out / "cache" / "search_stages.jsonl").string());
   run.journal = std::make_unique<SearchJournal>((run.out / "search_journal.jsonl").string());
   run.evaluator = std::make_unique<PipelineEvaluator>(run.session.generator(), run.base, run.search_data.examples,

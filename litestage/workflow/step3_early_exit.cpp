@@ -76,6 +76,10 @@ void sweep_thresholds(WorkflowRun& run) {
     }
     if (run.wants("litestage_no_ee") && (eps == spec.search.epsilon || !run.wants("litestage")))
       run.candidates.push_back({"litestage_no_ee", eps, r.plans, {}});
+    if (run.wants("litestage_spec") && eps == spec.search.epsilon) {
+      if (!run.wants("litestage")) run.litestage_ee = sweep(r.plans, r.target, "litestage_eps" + eps_label(eps));
+      run.candidates.push_back({"litestage_spec", eps, r.plans, run.litestage_ee, false, true});
+    }
   }
   if (run.wants("early_exit_only")) {
     banner("early-exit threshold sweep on the full model");

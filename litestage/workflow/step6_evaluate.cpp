@@ -22,7 +22,7 @@ void time_methods(const LatencyModel& latency, Generator& generator, const std::
   std::vector<size_t> slot;
   std::map<std::string, size_t> seen;
   for (size_t i = 0; i < rows.size(); ++i) {
-    const auto [it, added] = seen.emplace(rows[i].skip + " / " + rows[i].early_exit, unique.size());
+    const auto [it, added] = seen.emplace(rows[i].skip + " / " + rows[i].early_exit + " / " + rows[i].speculative, unique.size());
     if (added) unique.push_back(configs[i]);
     slot.push_back(it->second);
   }
@@ -67,7 +67,7 @@ void evaluate_candidates(WorkflowRun& run) {
     std::string label = c.method + (c.epsilon >= 0 && c.method != "full" ? " (eps=" + eps_label(c.epsilon) + ")" : "");
     banner("evaluating " + label + " on " + spec.dataset + "/" + test.info.split + " (" +
            std::to_string(test.examples.size()) + " examples)");
-    configs.push_back(final_config(run.base, c.plans, c.early_exit));
+    configs.push_back(candidate_config(run, c));
     MultiStagePipeline pipeline(run.session.generator(), configs.back(), &test_cache);
     EvalOptions eo;
     eo.label = label;
@@ -81,6 +81,7 @@ void evaluate_candidates(WorkflowRun& run) {
     row.epsilon = c.method == "full" ? -1 : c.epsilon;
     row.skip = plans_text(c.plans);
     row.early_exit = early_exit_text(c.early_exit);
+    row.speculative = speculative_text(configs.back().speculative);
     row.summary = result.summary;
     row.unconstrained = c.unconstrained;
     run.report.rows.push_back(row);

@@ -31,6 +31,7 @@ struct Candidate {
   StagePlans plans;
   EarlyExitConfig early_exit;  // all stages
   bool unconstrained = false;  // not held to the accuracy target
+  bool speculative = false;    // with speculative decoding (speculation_for): the same outputs
 };
 
 // What the steps of one workflow run share, in the order the steps fill it in.
@@ -76,6 +77,11 @@ std::string plans_text(const StagePlans& p);
 std::string eps_label(double eps);
 StagePlans full_plans(int L);
 PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const EarlyExitConfig& early_exit);
+// The speculative decoding of the lossless and litestage_spec methods: generation.speculative
+// where it is on, else the lookup drafter with its defaults.
+SpeculativeConfig speculation_for(const ExperimentSpec& spec);
+std::string speculative_text(const SpeculativeConfig& s);  // "off" or "lookup, gamma 8, ngram 3, adaptive"
+PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c);
 TimingSettings timing_settings(const ExperimentSpec& spec);
 int settings_max_k(const ExperimentSpec& spec, int layers);
 

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -136,4 +137,23 @@ TEST_CASE("every experiment key has help, and the effective YAML reads back to i
   const auto text = experiment_yaml(spec);
   CHECK(experiment_yaml(parse_experiment(YAML::Load(text), "exp.yaml")) == text);
   CHECK_THAT(text, Catch::Contains("latency: cost") && Catch::Contains("pooling: last"));
+}
+
+TEST_CASE("speculation needs greedy decoding one sequence at a time: refused by key, or its methods left out",
+          "[experiment][options][speculative]") {
+  auto parse = [](const std::string& text) { return parse_experiment(YAML::Load("model: m\n" + text), "exp.yaml"); };
+  CHECK_THROWS_WITH(parse("generation: {batch_analyze: true, speculative: {drafter: lookup}}\n"),
+                    Catch::Contains("exp.yaml: generation.batch_analyze") &&
+                        Catch::Contains("generation.speculative run one sequence at a time"));
+  CHECK_THROWS_WITH(parse("generation: {temperature: 0.7, speculative: {drafter: lookup}}\n"),
+                    Catch::Contains("generation.temperature") && Catch::Contains("greedy outputs only"));
+  CHECK_THROWS_WITH(parse("generation: {batch_analyze: true}\nmethods: [full, lossless]\n"),
+                    Catch::Contains("the methods lossless and litestage_spec") &&
+                        Catch::Contains("or leave those methods out"));
+  // The default method list holds them, but only runs them where they can run.
+  const auto batched = parse("generation: {batch_analyze: true}\n");
+  CHECK(std::count(batched.methods.begin(), batched.methods.end(), "lossless") == 1);
+  CHECK_FALSE(speculation_allowed(batched));
+  CHECK(speculation_allowed(parse("generation: {speculative: {drafter: lookup}}\n")));
+  CHECK(parse("generation: {speculative: {drafter: lookup, gamma: 4, adaptive: false}}\n").speculative.gamma == 4);
 }

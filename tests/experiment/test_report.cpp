@@ -34,8 +34,8 @@ TEST_CASE("every table row shows the predicted speedup beside the measured one",
   const std::vector<MethodRow> rows = {row("full", 0.5, 100, 1.0), row("litestage", 0.4, 50, 1.2)};
   const std::string md = table_markdown(rows, "");
   CHECK_THAT(md, Catch::Contains("| speedup [95% CI] | predicted speedup | FLOPs speedup |"));
-  CHECK_THAT(md, Catch::Contains("| 1.20x | 1.25x | 2.00x | 0 |"));
-  CHECK_THAT(md, Catch::Contains("| 1.00x | 1.00x | 1.00x | 0 |"));
+  CHECK_THAT(md, Catch::Contains("| 1.20x | 1.25x | 2.00x |  | 0 |"));  // not speculative: no tokens per verify
+  CHECK_THAT(md, Catch::Contains("| 1.00x | 1.00x | 1.00x |  | 0 |"));
   const std::string csv = table_csv(rows);
   CHECK_THAT(csv, Catch::Contains("speedup,speedup_low,speedup_high,predicted_speedup,predicted_s,cost_speedup,flops,"));
   CHECK_THAT(csv, Catch::Contains(",1.2000,0.0000,0.0000,1.2500,0.400000,2.0000,50,"));
@@ -44,4 +44,22 @@ TEST_CASE("every table row shows the predicted speedup beside the measured one",
   CHECK_THAT(tex, Catch::Contains("1.20$\\times$ & 1.25$\\times$ & 2.00$\\times$"));
   // No prediction (a row without a cost): 0, not a division by zero.
   CHECK(row("x", 0, 0, 0).predicted_speedup() == 0);
+}
+
+TEST_CASE("a speculative row shows its tokens per verify forward per stage and its settings", "[experiment][report]") {
+  MethodRow lossless = row("lossless", 0.5, 100, 1.1);
+  lossless.speculative = "lookup, gamma 8, ngram 3, adaptive";
+  // Recall: (3 accepted + 4 forwards) / 4 = 1.75; Analyze: (10 + 5) / 5 = 3; Summarize: none.
+  lossless.summary.stages[StageKind::Recall].speculative = {4, 6, 3};
+  lossless.summary.stages[StageKind::Analyze].speculative = {5, 20, 10};
+  const std::vector<MethodRow> rows = {row("full", 0.5, 100, 1.0), lossless};
+  const std::string md = table_markdown(rows, "");
+  CHECK_THAT(md, Catch::Contains("| tokens per verify | too long |"));
+  CHECK_THAT(md, Catch::Contains("| 1.10x | 1.00x | 1.00x | 1.75/3.00/- | 0 |"));
+  CHECK_THAT(md, Catch::Contains("- lossless: skip none; early exit off; speculative lookup, gamma 8, ngram 3, adaptive"));
+  CHECK_THAT(md, Catch::Contains("- full: skip none; early exit off\n"));
+  const std::string csv = table_csv(rows);
+  CHECK_THAT(csv, Catch::Contains(",skip,early_exit,speculative,tokens_per_verify\n"));
+  CHECK_THAT(csv, Catch::Contains(",none,off,\"lookup, gamma 8, ngram 3, adaptive\",1.75/3.00/-\n"));
+  CHECK_THAT(csv, Catch::Contains(",none,off,off,\n"));
 }

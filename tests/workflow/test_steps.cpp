@@ -70,8 +70,14 @@ TEST_CASE("step 1 claims the output directory and keeps the search split apart f
   CHECK(run.epsilons == std::vector<double>{2, 5});  // the main one first, once
   CHECK(run.report.importance.ranking().size() == 10);
   CHECK(run.settings.max_k == 2);
-  REQUIRE(run.candidates.size() == 1);
+  REQUIRE(run.candidates.size() == 2);
   CHECK(run.candidates[0].method == "full");
+  CHECK_FALSE(run.candidates[0].speculative);
+  CHECK(run.candidates[1].method == "lossless");  // the full model's plans, speculating
+  CHECK(run.candidates[1].speculative);
+  CHECK(run.candidates[1].plans == run.candidates[0].plans);
+  CHECK(candidate_config(run, run.candidates[1]).speculative.drafter == DrafterKind::Lookup);
+  CHECK_FALSE(candidate_config(run, run.candidates[0]).speculative.on());
   CHECK(run.evaluator);
   CHECK(read_json_file((t.out / "fingerprint.json").string()).at("search").at("max_k") == 2);
 }
@@ -122,7 +128,12 @@ TEST_CASE("step 3 keeps early exit off when no threshold meets the target, and r
   CHECK(sweep.at("chosen") == "off");
   std::vector<std::string> methods;
   for (const auto& c : t.run->candidates) methods.push_back(c.method);
-  CHECK(methods == std::vector<std::string>{"full", "litestage", "litestage_no_ee", "early_exit_only"});
+  CHECK(methods == std::vector<std::string>{"full", "lossless", "litestage", "litestage_no_ee", "litestage_spec",
+                                            "early_exit_only"});
+  // litestage_spec: LiteStage's plans and early exit, speculating.
+  CHECK(t.run->candidates[4].speculative);
+  CHECK(t.run->candidates[4].plans == t.run->candidates[2].plans);
+  CHECK(early_exit_text(t.run->candidates[4].early_exit) == early_exit_text(t.run->candidates[2].early_exit));
   // A target every setting meets: the cheapest threshold wins (costs decide under latency: cost).
   // Threshold 0 is never reached (no mean probability is at or below 0): it costs what "off" costs.
   // Threshold 1.01 is always reached, so every stage ends once its window of 2 is full, before the
@@ -197,9 +208,14 @@ TEST_CASE("steps 6 and 7 evaluate the candidates on the split and report them", 
   const auto plans = plans_of("b0", t.run->L);
   t.run->candidates.push_back({"uniform", 2, plans, {}});
   evaluate_candidates(*t.run);
-  REQUIRE(t.report.rows.size() == 2);
+  REQUIRE(t.report.rows.size() == 3);  // full and lossless (step 1), uniform
   CHECK(t.report.rows[0].method == "full");
-  CHECK(t.report.rows[1].skip.find(plans[StageKind::Recall].to_string()) != std::string::npos);
+  CHECK(t.report.rows[1].method == "lossless");
+  CHECK(t.report.rows[1].skip == t.report.rows[0].skip);
+  CHECK(t.report.rows[1].speculative != "off");
+  // Timed as a configuration of its own, not as the full model's plans again.
+  CHECK(t.report.rows[1].timing.passes != t.report.rows[0].timing.passes);
+  CHECK(t.report.rows[2].skip.find(plans[StageKind::Recall].to_string()) != std::string::npos);
   for (const auto& row : t.report.rows) {
     CHECK(row.summary.examples == 2);
     CHECK(row.summary.mean_seconds > 0);
@@ -209,6 +225,6 @@ TEST_CASE("steps 6 and 7 evaluate the candidates on the split and report them", 
   write_report(*t.run);
   for (auto f : {"table.md", "table.csv", "table.tex", "results.json"}) CHECK(fs::exists(t.out / f));
   const auto results = read_json_file((t.out / "results.json").string());
-  CHECK(results.at("rows").size() == 2);
+  CHECK(results.at("rows").size() == 3);
   CHECK(read_file((t.out / "table.md").string()).find("uniform") != std::string::npos);
 }

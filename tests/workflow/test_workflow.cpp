@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "litestage/util/strings.hpp"
 #include "litestage/workflow/workflow.hpp"
@@ -13,6 +16,22 @@ using namespace litestage;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Each question's stage outputs, token counts and exit reasons in a traces file, in order.
+std::vector<std::string> stage_outcomes(const fs::path& traces) {
+  std::vector<std::string> out;
+  std::istringstream lines(read_file(traces.string()));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    const auto j = nlohmann::json::parse(line);
+    std::string s = j.at("id").get<std::string>();
+    for (const auto& st : j.at("stages"))
+      s += " | " + st.at("output").get<std::string>() + " #" + std::to_string(st.at("tokens").get<int>()) + " " +
+           st.at("exit_reason").get<std::string>();
+    out.push_back(s);
+  }
+  return out;
+}
 
 // Every JSONL file under `dir` (search journal, stage caches, traces), relative path -> contents.
 std::map<std::string, std::string> jsonl_files(const fs::path& dir) {
@@ -54,6 +73,17 @@ TEST_CASE("run workflow on stories260K writes importance, sweeps, profile, table
   auto profile = load_profile(out / "budget_profile.yaml");
   CHECK(profile.model.layers == 5);
   CHECK(profile.ranking == report.importance.ranking());
+  // The speculative methods give exactly the outputs of the methods they speed up.
+  const auto full_outcomes = stage_outcomes(out / "methods" / "full.traces.jsonl");
+  REQUIRE(full_outcomes.size() == 2);
+  CHECK(stage_outcomes(out / "methods" / "lossless.traces.jsonl") == full_outcomes);
+  CHECK(stage_outcomes(out / "methods" / "litestage_spec_eps2.traces.jsonl") ==
+        stage_outcomes(out / "methods" / "litestage_eps2.traces.jsonl"));
+  for (const auto& row : report.rows) {
+    INFO(row.label);
+    CHECK((row.speculative != "off") == (row.method == "lossless" || row.method == "litestage_spec"));
+    if (row.method == "lossless") CHECK(row.summary.accuracy == report.rows.front().summary.accuracy);
+  }
   // The caches were used: a second run evaluates nothing new (no search journal entry, stage
   // generation or trace added: every JSONL file stays as it was) and reports the same table.
   const auto before = jsonl_files(out);
