@@ -4,11 +4,13 @@
 #include <atomic>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include <ATen/Parallel.h>
 #include <torch/types.h>
 
 #include "litestage/model/parallel.hpp"
+#include "litestage/model/row_kernels.hpp"
 #include "litestage/model/simd.hpp"
 #include "litestage/util/cpu_info.hpp"
 #include "litestage/util/error.hpp"
@@ -18,14 +20,8 @@ namespace litestage {
 
 namespace {
 
-inline float widen(float v) { return v; }
-// bf16 -> f32 is exact: the bf16 bits are the top half of the f32's.
-inline float widen(uint16_t v) {
-  const uint32_t bits = static_cast<uint32_t>(v) << 16;
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
+using namespace row_kernels;
+
 
 const uint16_t* bf16_bits(const c10::BFloat16* p) { return reinterpret_cast<const uint16_t*>(p); }
 
@@ -45,13 +41,6 @@ float dot_generic(const float* x, const W* w, int64_t n) {
 #ifdef LITESTAGE_X86_KERNELS
 // Four independent vector sums, so the multiply-adds' latency does not bound the stream: one row
 // streams at 25-33 GB/s per core (f32) on a 2-core AMD EPYC, where a single 16-float sum reached 17.
-LITESTAGE_AVX512 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
-// The zero-masked forms: GCC 12's unmasked ones read an "undefined" register that -Wall flags.
-LITESTAGE_AVX512 inline __m512 load16(const uint16_t* p) {
-  constexpr __mmask16 all = 0xFFFF;
-  const __m256i half = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(all, _mm512_maskz_cvtepu16_epi32(all, half), 16));
-}
 LITESTAGE_AVX512 inline float sum16(__m512 v) {
   alignas(64) float lanes[16];
   _mm512_store_ps(lanes, v);
@@ -75,74 +64,6 @@ LITESTAGE_AVX512 float dot_avx512(const float* x, const W* w, int64_t n) {
   return sum;
 }
 
-// out[k] = the lanes of a[k][0] + a[k][1] summed, k < R (R <= 16): all of them in one simd::lane_sums
-// tree, several times cheaper than R horizontal sums where rows are short (the demo model's 128
-// columns), and each row's sum the same whatever R.
-template <int R>
-LITESTAGE_AVX512 inline void store_sums(const __m512 (*a)[2], float* out) {
-  static_assert(R >= 1 && R <= 16, "store_sums: 1 to 16 rows");
-  __m512 slots[16];
-  for (int k = 0; k < 16; ++k) slots[k] = k < R ? _mm512_add_ps(a[k][0], a[k][1]) : _mm512_setzero_ps();
-  _mm512_mask_storeu_ps(out, static_cast<__mmask16>((1u << R) - 1), simd::lane_sums(slots));
-}
-
-// R rows of W against x at once: out[k] = row k . x, row k at w + k * stride (cols values each).
-// R streams in flight per core read faster than one where rows are long: on a 2-core AMD EPYC, 8
-// rows of 5632 floats streamed 64-69 GB/s where one row at a time reached 48-50 (x, 22 KB, no
-// longer stays in L1 beside one stream's prefetched lines). Product::run spaces the R rows far
-// apart (`stride` several rows), so that each stream goes on through the following rows.
-template <int R>
-LITESTAGE_AVX512 void dot_rows_avx512(const float* x, const float* w, int64_t cols, int64_t stride, float* out) {
-  __m512 a[R][2];
-  for (int k = 0; k < R; ++k) a[k][0] = a[k][1] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= cols; i += 32) {
-    const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
-    for (int k = 0; k < R; ++k) {
-      a[k][0] = _mm512_fmadd_ps(load16(w + k * stride + i), x0, a[k][0]);
-      a[k][1] = _mm512_fmadd_ps(load16(w + k * stride + i + 16), x1, a[k][1]);
-    }
-  }
-  for (; i + 16 <= cols; i += 16)
-    for (int k = 0; k < R; ++k) a[k][0] = _mm512_fmadd_ps(load16(w + k * stride + i), _mm512_loadu_ps(x + i), a[k][0]);
-  store_sums<R>(a, out);
-  for (int k = 0; k < R; ++k)
-    for (int64_t j = i; j < cols; ++j) out[k] += x[j] * widen(w[k * stride + j]);
-}
-
-#ifdef LITESTAGE_AVX512_BF16
-// 32 bf16 values from p as a vector of pairs; with n < 32, the first n and zeros after them.
-LITESTAGE_AVX512_BF16 inline __m512bh load_pairs(const uint16_t* p) { return (__m512bh)_mm512_loadu_si512(p); }
-LITESTAGE_AVX512_BF16 inline __m512bh load_pairs(const uint16_t* p, int64_t n) {
-  return (__m512bh)_mm512_maskz_loadu_epi16(static_cast<__mmask32>((uint64_t{1} << n) - 1), p);
-}
-// R rows of bf16 W against bf16 x, laid out as in dot_rows_avx512: out[k] = row k . x, each pair
-// of products added into an f32 lane at once (vdpbf16ps), two sums per row. Over TinyLlama-1.1B's
-// bf16 shapes on a 2-core AMD EPYC, with the R rows adjacent, this ran at 1.14-1.32x a plain
-// 8-stream read of the same bytes where widening took 1.36-1.47x (3 alternating runs); blocks of 4
-// rows matched 8, and one row at a time with pairs was slower than widening. Spacing the rows as
-// Product::run does took it from 1.16-1.21x to 1.04-1.08x (6 runs; docs/architecture.md).
-template <int R>
-LITESTAGE_AVX512_BF16 void dot_rows_bf16(const uint16_t* x, const uint16_t* w, int64_t cols, int64_t stride,
-                                         float* out) {
-  __m512 a[R][2];
-  for (int k = 0; k < R; ++k) a[k][0] = a[k][1] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 64 <= cols; i += 64) {
-    const __m512bh x0 = load_pairs(x + i), x1 = load_pairs(x + i + 32);
-    for (int k = 0; k < R; ++k) {
-      a[k][0] = _mm512_dpbf16_ps(a[k][0], load_pairs(w + k * stride + i), x0);
-      a[k][1] = _mm512_dpbf16_ps(a[k][1], load_pairs(w + k * stride + i + 32), x1);
-    }
-  }
-  for (; i < cols; i += 32) {
-    const int64_t n = std::min<int64_t>(32, cols - i);
-    const __m512bh xt = load_pairs(x + i, n);
-    for (int k = 0; k < R; ++k) a[k][0] = _mm512_dpbf16_ps(a[k][0], load_pairs(w + k * stride + i, n), xt);
-  }
-  store_sums<R>(a, out);
-}
-#endif
 
 // sum of p[0..n) as kStreams streams of n / kStreams floats each, the remainder after them.
 template <int kStreams>
@@ -251,6 +172,8 @@ float dot_any(const float* x, const W* w, int64_t n) {
 // widened bf16 rows go one by one (widening makes that product compute-bound here, and blocks of 4
 // or 8 rows measured no faster). Also the streams per thread of read_sum.
 constexpr int kRowBlock = 8;
+// Columns per chunk of dot_rows_batch: kRowBlock rows of f32 in 16 KB, half of a core's L1 here.
+constexpr int64_t kColumnChunk = 512;
 
 // sum of p[0..n) with the current instruction set: kRowBlock streams (AVX-512, AVX2), else sixteen
 // independent sums as in dot_generic.
@@ -291,15 +214,16 @@ struct Product {
   void run(int64_t begin, int64_t end) const {
     if (blocks()) {
       const int64_t per = (end - begin) / kRowBlock;
-      for (int64_t j = 0; j < per; ++j)
-        for (int64_t v = 0; v < batch; ++v) {
-          float out[kRowBlock];
-          block(v, begin + j, per, out);
+      thread_local std::vector<float> out;
+      out.resize(static_cast<size_t>(batch * kRowBlock));
+      for (int64_t j = 0; j < per; ++j) {
+        block_all(begin + j, per, out.data());
+        for (int64_t v = 0; v < batch; ++v)
           for (int k = 0; k < kRowBlock; ++k) {
             const int64_t r = begin + k * per + j;
-            y[v * rows + r] = out[k] + bias(r);
+            y[v * rows + r] = out[v * kRowBlock + k] + bias(r);
           }
-        }
+      }
       begin += per * kRowBlock;
     }
     for (int64_t r = begin; r < end; ++r)
@@ -324,6 +248,18 @@ struct Product {
     if constexpr (!std::is_same_v<W, float>)
       dot_rows_bf16<kRowBlock>(xb + v * cols, w + r * cols, cols, per * cols, out);
 #endif
+  }
+
+  // Rows r, r + per, ... against every vector: out[v * kRowBlock + k]. f32 rows longer than
+  // kColumnChunk go through dot_rows_batch, whose chunks of the rows stay in L1 for all vectors
+  // (the same sums as block()).
+  void block_all(int64_t r, int64_t per, float* out) const {
+#ifdef LITESTAGE_X86_KERNELS
+    if constexpr (std::is_same_v<W, float>)
+      if (batch > 1 && cols > kColumnChunk)
+        return dot_rows_batch<kRowBlock>(x, batch, w + r * cols, cols, per * cols, kColumnChunk, out);
+#endif
+    for (int64_t v = 0; v < batch; ++v) block(v, r, per, out + v * kRowBlock);
   }
 
   // Row r against vector v: where blocks() holds, the block kernel's sums for one row, so that a
