@@ -133,11 +133,12 @@ void check_sampling(const SamplingConfig& s) {
 
 // The part of a found draft to verify: all of it, or under config.adaptive the length expected to
 // gain the most tokens per second.
-std::vector<int32_t> drafted_part(const Draft& found, const SpeculativeConfig& config, const DraftStats& stats) {
+std::vector<int32_t> drafted_part(const Draft& found, const SpeculativeConfig& config, DraftStats& stats) {
   if (!config.adaptive || found.tokens.empty()) return found.tokens;
   std::vector<double> acceptance;
   for (size_t i = 0; i < found.tokens.size(); ++i) acceptance.push_back(stats.acceptance(found, static_cast<int>(i)));
-  const int k = best_draft_length(acceptance, [&](int rows) { return stats.relative_cost(rows); });
+  int k = best_draft_length(acceptance, [&](int rows) { return stats.relative_cost(rows); });
+  if (k == 0 && stats.explore(found)) k = 1;
   return {found.tokens.begin(), found.tokens.begin() + k};
 }
 
@@ -234,6 +235,8 @@ void Generator::decode_speculative(const std::vector<int32_t>& prompt_ids, const
   LookupDrafter drafter(config.speculative, prompt_ids, config.draft_history);
   DraftHistory own;  // a call without a stage's history learns its draft lengths alone
   DraftStats& stats = config.draft_history ? config.draft_history->stats : own.stats;
+  const auto device = model_->runtime().device;
+  std::vector<torch::Tensor> inputs(kShortForwardRows);  // the verify forwards' ids (CPU), by draft length
   const int64_t P = static_cast<int64_t>(prompt_ids.size());
   auto picks = [&](const torch::Tensor& l) {
     PhaseScope phase(Phase::Pick);
@@ -249,13 +252,16 @@ void Generator::decode_speculative(const std::vector<int32_t>& prompt_ids, const
     const int64_t room = std::min<int64_t>(capacity - start - 1, config.max_new_tokens - static_cast<int64_t>(r.tokens.size()));
     const Draft found = drafter.propose(static_cast<int>(std::max<int64_t>(room, 0)));
     const std::vector<int32_t> draft = drafted_part(found, config.speculative, stats);
-    std::vector<int64_t> rows{p.id};
-    rows.insert(rows.end(), draft.begin(), draft.end());
     const int64_t k = static_cast<int64_t>(draft.size());
-    auto input = torch::tensor(rows, torch::kLong).view({1, k + 1}).to(model_->runtime().device);
+    torch::Tensor& ids = inputs.at(static_cast<size_t>(k));  // reused: one per row count
+    if (!ids.defined()) ids = torch::empty({1, k + 1}, torch::kLong);
+    int64_t* row_ids = ids.data_ptr<int64_t>();
+    row_ids[0] = p.id;
+    std::copy(draft.begin(), draft.end(), row_ids + 1);
+    const auto input = device.is_cpu() ? ids : ids.to(device);
     Timer forward_timer;
     auto out = forward_phase(model_, Phase::Decode, input, fwd);
-    synchronize(model_->runtime().device);
+    synchronize(device);
     stats.time(static_cast<int>(k + 1), forward_timer.seconds());
     const auto verdicts = picks(out.view({k + 1, -1}));
     r.speculative.verify_forwards += 1;

@@ -102,7 +102,15 @@ double DraftStats::acceptance(const Draft& draft, int i) const {
   return (c.accepted + 1) / (c.verified + 2);
 }
 
+bool DraftStats::explore(const Draft& draft) {
+  int& cut = cut_in_a_row_.at(kind(draft));
+  if (++cut < kExploreEvery) return false;
+  cut = 0;
+  return true;
+}
+
 void DraftStats::record(const Draft& draft, int drafted, int accepted) {
+  cut_in_a_row_.at(kind(draft)) = 0;
   auto& row = counts_.at(kind(draft));
   // Positions up to the first rejected one were verified given the ones before them.
   for (int i = 0; i < drafted && i <= accepted; ++i) {

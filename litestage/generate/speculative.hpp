@@ -69,6 +69,11 @@ class DraftStats {
   double acceptance(const Draft& draft, int i) const;
   // A verified draft of `drafted` tokens of which the first `accepted` were accepted.
   void record(const Draft& draft, int drafted, int accepted);
+  // Called when a draft of this kind was cut to nothing: true (and then it is verified at one
+  // token) for every kExploreEvery-th such draft in a row, so that an acceptance estimate that fell
+  // by chance, or a verify cost measured under load, can recover.
+  bool explore(const Draft& draft);
+  static constexpr int kExploreEvery = 16;
   void time(int rows, double seconds);  // a forward over `rows` rows took `seconds`
   // The cost of a forward over `rows` rows in units of a one-row forward: a line through the
   // measured means (exponential, by rows; slope >= 0); with fewer than two row counts measured,
@@ -83,6 +88,7 @@ class DraftStats {
     double verified = 0, accepted = 0;
   };
   std::array<std::array<Count, kShortForwardRows>, kKinds> counts_{};
+  std::array<int, kKinds> cut_in_a_row_{};
   std::array<double, kShortForwardRows + 1> seconds_{};  // by rows: exponential mean, 0 = none yet
 };
 

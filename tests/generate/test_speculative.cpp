@@ -95,6 +95,16 @@ TEST_CASE("adaptive drafts: acceptance by kind and position, verify cost by rows
   CHECK(stats.relative_cost(5) == Approx(3.0));
   stats.time(1, 2.0);                            // the mean of one row moves to 0.9 + 0.2 = 1.1
   CHECK(stats.relative_cost(5) == Approx((1.1 + 0.45 * 4) / 1.1));
+
+  // A kind cut to nothing is verified at one token every 16th time in a row; a verified draft of
+  // the kind starts the count again.
+  int explored = 0;
+  for (int i = 0; i < 32; ++i) explored += stats.explore(far) ? 1 : 0;
+  CHECK(explored == 2);
+  for (int i = 0; i < 10; ++i) CHECK_FALSE(stats.explore(near));
+  stats.record(near, 1, 1);
+  for (int i = 0; i < 15; ++i) CHECK_FALSE(stats.explore(near));
+  CHECK(stats.explore(near));
 }
 
 TEST_CASE("speculative greedy decoding gives the tokens, confidences, text and exit of plain decoding",
