@@ -18,7 +18,7 @@ struct MethodRow {
   double epsilon = -1;           // accuracy budget the method was searched under (-1: none)
   std::string skip;              // per-stage plans, text
   std::string early_exit;        // "off" or "threshold 0.45 (probability, n=4)"
-  std::string speculative = "off";  // speculative decoding: "off" or its settings (workflow/common)
+  std::string speculative = "off";  // speculative decoding: SpeculativeConfig::describe()
   Summary summary;               // on the evaluation split (latencies: the timed passes' medians)
   double full_accuracy = 0;      // the full model's, same split
   double full_latency = 0;

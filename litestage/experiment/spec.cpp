@@ -291,9 +291,8 @@ void check_device(const ExperimentSpec& s, const std::string& source) {
 // in `methods`) needs greedy decoding one sequence at a time. Left to the default list, those two
 // methods are left out where it cannot run (speculation_allowed).
 void check_speculation(const ExperimentSpec& s, const YamlNode& root) {
-  const bool method = root["methods"].defined() &&
-                      std::any_of(s.methods.begin(), s.methods.end(),
-                                  [](const std::string& m) { return m == "lossless" || m == "litestage_spec"; });
+  const bool method =
+      root["methods"].defined() && std::any_of(s.methods.begin(), s.methods.end(), [](const auto& m) { return speculates(m); });
   if (!s.speculative.on() && !method) return;
   const std::string who = s.speculative.on() ? "generation.speculative" : "the methods lossless and litestage_spec";
   if (s.sampling.temperature > 0)

@@ -18,6 +18,12 @@ void SpeculativeConfig::validate() const {
   if (ngram < 1 || ngram > kMostNgram) throw_error("speculative ngram must be in [1, ", kMostNgram, "], got ", ngram);
 }
 
+std::string SpeculativeConfig::describe() const {
+  if (!on()) return "off";
+  return enum_name(drafter_kind_names(), drafter) + ", gamma " + std::to_string(gamma) + ", ngram " +
+         std::to_string(ngram) + (adaptive ? ", adaptive" : "");
+}
+
 SpeculativeStats& SpeculativeStats::operator+=(const SpeculativeStats& o) {
   verify_forwards += o.verify_forwards;
   drafted += o.drafted;
@@ -133,9 +139,8 @@ double DraftStats::relative_cost(int rows) const {
     n += 1, sx += x, sy += y, sxx += x * x, sxy += x * y;
   }
   const double x = rows - 1;
-  if (n == 0) return 1 + kPriorSlope * x;
   const double spread = n * sxx - sx * sx;
-  if (spread <= 0) return 1 + kPriorSlope * x;  // one row count measured: no slope yet
+  if (spread <= 0) return 1 + kPriorSlope * x;  // fewer than two row counts measured: no slope yet
   const double b = std::max(0.0, (n * sxy - sx * sy) / spread), a = (sy - b * sx) / n;
   if (a <= 0) return 1 + kPriorSlope * x;
   return (a + b * x) / a;

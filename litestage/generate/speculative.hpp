@@ -36,6 +36,7 @@ struct SpeculativeConfig {
   // every draft found is verified whole, up to gamma.
   bool adaptive = true;
   bool on() const { return drafter != DrafterKind::Off; }
+  std::string describe() const;  // "off" or e.g. "lookup, gamma 8, ngram 3, adaptive"
   void validate() const;  // throws on gamma or ngram out of range
 };
 

@@ -1,11 +1,11 @@
 #pragma once
 // One decoding step of a decoder layer as plain loops over the weights, in the manner of
 // llama2.c's run.c: f32 or bf16 weights on CPU (f32 activations and sums), a few new tokens per
-// row (one in a decode step), no padding. For small models, LibTorch's per-op dispatch (about 70 ops per layer) costs several
-// times the arithmetic; this path runs the same math without it. For large ones it streams each
-// weight once at memory bandwidth (bf16: half the bytes of f32). CausalLM::hidden_states takes it
-// when `decode_kernel_applies` holds and ForwardOptions::kernels is on; the LibTorch path
-// stays the reference (tests compare them).
+// row (one in a decode step), no padding. For small models, LibTorch's per-op dispatch (about 70
+// ops per layer) costs several times the arithmetic; this path runs the same math without it. For
+// large ones it streams each weight once at memory bandwidth (bf16: half the bytes of f32).
+// CausalLM::hidden_states takes it when `decode_kernel_applies` holds and ForwardOptions::kernels
+// is on; the LibTorch path stays the reference (tests compare them).
 
 #include <cstdint>
 

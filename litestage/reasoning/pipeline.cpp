@@ -147,16 +147,16 @@ nlohmann::json MultiStagePipeline::stage_settings(StageKind kind) const {
   const auto& st = config_.stages[kind];
   const auto& ee = st.early_exit;
   const auto& sm = config_.sampling;
-  return {st.skip.to_string(),
-          st.max_new_tokens,
-          ee.enabled ? nlohmann::json{ee.window, ee.threshold, confidence_metric_name(ee.metric)} : nlohmann::json(nullptr),
-          {sm.temperature, sm.top_k, sm.top_p, sm.seed},
-          config_.stop_strings,
-          add_bos(),
-          config_.speculative.on() ? nlohmann::json{enum_name(drafter_kind_names(), config_.speculative.drafter),
-                                                    config_.speculative.gamma, config_.speculative.ngram,
-                                                    config_.speculative.adaptive}
-                                   : nlohmann::json(nullptr)};
+  nlohmann::json settings = {
+      st.skip.to_string(),
+      st.max_new_tokens,
+      ee.enabled ? nlohmann::json{ee.window, ee.threshold, confidence_metric_name(ee.metric)} : nlohmann::json(nullptr),
+      {sm.temperature, sm.top_k, sm.top_p, sm.seed},
+      config_.stop_strings,
+      add_bos()};
+  // Only where it is on, so that plain decoding keeps the keys (and trace digests) it always had.
+  if (config_.speculative.on()) settings.push_back(config_.speculative.describe());
+  return settings;
 }
 
 std::string MultiStagePipeline::cache_key(StageKind kind, const std::string& prompt, int shared_tokens) const {

@@ -95,6 +95,8 @@ struct ExampleTrace {
 
 void to_json(nlohmann::json& j, const ForwardCost& c);
 void from_json(const nlohmann::json& j, ForwardCost& c);
+void to_json(nlohmann::json& j, const SpeculativeStats& s);  // verify_forwards, drafted, accepted
+void from_json(const nlohmann::json& j, SpeculativeStats& s);
 void to_json(nlohmann::json& j, const StageTrace& t);
 void from_json(const nlohmann::json& j, StageTrace& t);
 void to_json(nlohmann::json& j, const ExampleTrace& t);

@@ -28,6 +28,14 @@ int ExampleTrace::stage_tokens(StageKind kind) const {
   return n;
 }
 
+void to_json(nlohmann::json& j, const SpeculativeStats& s) {
+  j = {{"verify_forwards", s.verify_forwards}, {"drafted", s.drafted}, {"accepted", s.accepted}};
+}
+
+void from_json(const nlohmann::json& j, SpeculativeStats& s) {
+  s = {j.at("verify_forwards").get<int64_t>(), j.at("drafted").get<int64_t>(), j.at("accepted").get<int64_t>()};
+}
+
 void to_json(nlohmann::json& j, const StageTrace& t) {
   j = nlohmann::json{{"stage", std::string(to_string(t.stage))},
                      {"option", t.option},
@@ -43,10 +51,7 @@ void to_json(nlohmann::json& j, const StageTrace& t) {
                      {"early_exit", t.early_exit},
                      {"cost", t.cost},
                      {"cached", t.cached}};
-  if (t.speculative.verify_forwards > 0)
-    j["speculative"] = {{"verify_forwards", t.speculative.verify_forwards},
-                        {"drafted", t.speculative.drafted},
-                        {"accepted", t.speculative.accepted}};
+  if (t.speculative.verify_forwards > 0) j["speculative"] = t.speculative;
 }
 
 void from_json(const nlohmann::json& j, StageTrace& t) {
@@ -64,9 +69,7 @@ void from_json(const nlohmann::json& j, StageTrace& t) {
   t.early_exit = j.value("early_exit", "");
   t.cost = j.at("cost").get<ForwardCost>();
   t.cached = j.value("cached", false);
-  if (const auto s = j.find("speculative"); s != j.end())
-    t.speculative = {s->at("verify_forwards").get<int64_t>(), s->at("drafted").get<int64_t>(),
-                     s->at("accepted").get<int64_t>()};
+  if (const auto s = j.find("speculative"); s != j.end()) t.speculative = s->get<SpeculativeStats>();
 }
 
 void to_json(nlohmann::json& j, const ExampleTrace& t) {
@@ -197,11 +200,10 @@ void to_json(nlohmann::json& j, const Summary& s) {
     nlohmann::json out{{"mean_seconds", a.mean_seconds}, {"mean_tokens", a.mean_tokens},
                           {"mean_flops", a.mean_flops},     {"share", a.share},
                           {"calls", a.calls},               {"early_exits", a.early_exits}};
-    if (a.speculative.verify_forwards > 0)
-      out["speculative"] = {{"verify_forwards", a.speculative.verify_forwards},
-                            {"drafted", a.speculative.drafted},
-                            {"accepted", a.speculative.accepted},
-                            {"tokens_per_forward", a.speculative.tokens_per_forward()}};
+    if (a.speculative.verify_forwards > 0) {
+      out["speculative"] = a.speculative;
+      out["speculative"]["tokens_per_forward"] = a.speculative.tokens_per_forward();
+    }
     return out;
   };
   j = nlohmann::json{{"examples", s.examples},

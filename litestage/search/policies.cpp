@@ -19,6 +19,8 @@ bool is_method(const std::string& name) {
   return std::find(n.begin(), n.end(), name) != n.end();
 }
 
+bool speculates(const std::string& method) { return method == "lossless" || method == "litestage_spec"; }
+
 std::string method_description(const std::string& name) {
   if (name == "full") return "full model, no skipping";
   if (name == "litestage") return "stage-wise sub-layer budgets + generation early exit";

@@ -27,6 +27,8 @@ namespace litestage {
 const std::vector<std::string>& method_names();
 bool is_method(const std::string& name);
 std::string method_description(const std::string& name);
+// The methods that run with speculative decoding (lossless, litestage_spec).
+bool speculates(const std::string& method);
 
 // LiteStage / uniform: the first k of the accumulated ranking.
 SkipPlan prefix_plan(const std::vector<SubLayer>& ranking, int k, int num_layers);

@@ -14,7 +14,7 @@ WorkflowRun::~WorkflowRun() = default;
 bool WorkflowRun::wants(const std::string& method) const {
   // The speculative methods need greedy decoding one sequence at a time (an experiment that lists
   // them explicitly is refused otherwise, when it is read).
-  if ((method == "lossless" || method == "litestage_spec") && !speculation_allowed(spec)) return false;
+  if (speculates(method) && !speculation_allowed(spec)) return false;
   return std::find(spec.methods.begin(), spec.methods.end(), method) != spec.methods.end();
 }
 
@@ -51,12 +51,6 @@ SpeculativeConfig speculation_for(const ExperimentSpec& spec) {
   SpeculativeConfig s;
   s.drafter = DrafterKind::Lookup;
   return s;
-}
-
-std::string speculative_text(const SpeculativeConfig& s) {
-  if (!s.on()) return "off";
-  return enum_name(drafter_kind_names(), s.drafter) + ", gamma " + std::to_string(s.gamma) + ", ngram " +
-         std::to_string(s.ngram) + (s.adaptive ? ", adaptive" : "");
 }
 
 PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c) {

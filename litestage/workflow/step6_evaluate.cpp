@@ -81,7 +81,7 @@ void evaluate_candidates(WorkflowRun& run) {
     row.epsilon = c.method == "full" ? -1 : c.epsilon;
     row.skip = plans_text(c.plans);
     row.early_exit = early_exit_text(c.early_exit);
-    row.speculative = speculative_text(configs.back().speculative);
+    row.speculative = configs.back().speculative.describe();
     row.summary = result.summary;
     row.unconstrained = c.unconstrained;
     run.report.rows.push_back(row);

@@ -80,7 +80,6 @@ PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const 
 // The speculative decoding of the lossless and litestage_spec methods: generation.speculative
 // where it is on, else the lookup drafter with its defaults.
 SpeculativeConfig speculation_for(const ExperimentSpec& spec);
-std::string speculative_text(const SpeculativeConfig& s);  // "off" or "lookup, gamma 8, ngram 3, adaptive"
 PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c);
 TimingSettings timing_settings(const ExperimentSpec& spec);
 int settings_max_k(const ExperimentSpec& spec, int layers);
