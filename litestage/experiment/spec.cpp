@@ -131,7 +131,8 @@ void declare_generation(Options& t) {
                            "generate a question's Analyze options as one left-padded batch"));
   t.push_back(enum_option<Spec>("generation.speculative.drafter",
                                 [](auto& s) -> auto& { return s.speculative.drafter; }, drafter_kind_names(),
-                                "speculative decoding (greedy): off, or lookup (prompt and earlier outputs' n-grams)"));
+                                "speculative decoding: off, lookup (prompt and earlier outputs' n-grams), self (the "
+                                "model under draft_skip), or auto (lookup, then self)"));
   t.push_back(option<Spec>("generation.speculative.gamma", [](auto& s) -> auto& { return s.speculative.gamma; },
                            "most tokens drafted per verify forward")
                   .min(1)
@@ -142,6 +143,14 @@ void declare_generation(Options& t) {
                   .max(8));
   t.push_back(option<Spec>("generation.speculative.adaptive", [](auto& s) -> auto& { return s.speculative.adaptive; },
                            "cut each draft to the length expected to gain the most tokens per second"));
+  t.push_back(option<Spec>("generation.speculative.draft_skip",
+                           [](auto& s) -> auto& { return s.speculative.draft_skip; },
+                           "the self drafter's skips beyond the verifier's plan, as a skip spec (e.g. b4-11)"));
+  t.push_back(option<Spec>("generation.speculative.threshold",
+                           [](auto& s) -> auto& { return s.speculative.threshold; },
+                           "the self drafter stops at a token whose confidence (max probability) is below this")
+                  .min(0)
+                  .max(1));
 }
 
 // The pipeline eval runs: early exit (every stage, or per stage) and the stages' skips and budgets.
@@ -288,19 +297,21 @@ void check_device(const ExperimentSpec& s, const std::string& source) {
 }
 
 // Speculative decoding (generation.speculative, or the lossless and litestage_spec methods listed
-// in `methods`) needs greedy decoding one sequence at a time. Left to the default list, those two
-// methods are left out where it cannot run (speculation_allowed).
+// in `methods`) runs one sequence at a time. Left to the default list, those two methods are left
+// out where it cannot run (speculation_allowed).
 void check_speculation(const ExperimentSpec& s, const YamlNode& root) {
   const bool method =
       root["methods"].defined() && std::any_of(s.methods.begin(), s.methods.end(), [](const auto& m) { return speculates(m); });
   if (!s.speculative.on() && !method) return;
   const std::string who = s.speculative.on() ? "generation.speculative" : "the methods lossless and litestage_spec";
-  if (s.sampling.temperature > 0)
-    root["generation"]["temperature"].fail(who + " keep greedy outputs only: set it to 0" +
-                                           (method ? " or leave those methods out" : ""));
   if (s.batch_analyze)
     root["generation"]["batch_analyze"].fail(who + " run one sequence at a time: set it to false" +
                                              (method ? " or leave those methods out" : ""));
+  try {
+    s.speculative.validate();
+  } catch (const Error& e) {
+    root["generation"]["speculative"].fail(e.what());
+  }
 }
 
 // An error in a key that a --set override wrote names the override, not the file: the file may
@@ -320,7 +331,7 @@ void check_speculation(const ExperimentSpec& s, const YamlNode& root) {
 
 }  // namespace
 
-bool speculation_allowed(const ExperimentSpec& s) { return s.sampling.temperature == 0 && !s.batch_analyze; }
+bool speculation_allowed(const ExperimentSpec& s) { return !s.batch_analyze; }
 
 const std::vector<Option<ExperimentSpec>>& experiment_options() {
   static const Options table = declare_all();

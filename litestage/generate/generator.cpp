@@ -79,6 +79,25 @@ std::vector<Picked> greedy_picks(const torch::Tensor& logits) {
   return out;
 }
 
+torch::Tensor sampling_probs(const torch::Tensor& logits, const SamplingConfig& s) {
+  LITESTAGE_CHECK(s.temperature > 0, "sampling_probs needs a temperature > 0");
+  auto scaled = logits / s.temperature;
+  if (s.top_k > 0 && s.top_k < scaled.size(-1)) {
+    auto kth = std::get<0>(scaled.topk(s.top_k, -1)).narrow(-1, s.top_k - 1, 1);
+    scaled = scaled.masked_fill(scaled < kth, -std::numeric_limits<float>::infinity());
+  }
+  if (s.top_p < 1.0) {
+    auto [sorted, idx] = scaled.sort(-1, /*descending=*/true);
+    auto cum = sorted.softmax(-1).cumsum(-1);
+    // Drop a token when the mass before it already reaches top_p (the first always stays).
+    auto drop_sorted = (cum - sorted.softmax(-1)) >= s.top_p;
+    drop_sorted.narrow(-1, 0, 1).fill_(false);  // even at top_p <= 0, as transformers keeps one
+    auto drop = torch::zeros_like(drop_sorted).scatter(-1, idx, drop_sorted);
+    scaled = scaled.masked_fill(drop, -std::numeric_limits<float>::infinity());
+  }
+  return scaled.softmax(-1).to(torch::kCPU);
+}
+
 std::vector<Picked> Generator::pick(const torch::Tensor& logits, const SamplingConfig& s, at::Generator& gen) const {
   PhaseScope phase(Phase::Pick);
   if (s.temperature == 0 && logits.device().is_cpu() && logits.scalar_type() == torch::kFloat)
@@ -87,24 +106,7 @@ std::vector<Picked> Generator::pick(const torch::Tensor& logits, const SamplingC
   auto [max_logit, argmax] = logits.max(-1);
   auto max_prob = (max_logit - logits.logsumexp(-1)).exp();
   torch::Tensor chosen = argmax;
-  if (s.temperature > 0) {
-    auto scaled = logits / s.temperature;
-    if (s.top_k > 0 && s.top_k < scaled.size(-1)) {
-      auto kth = std::get<0>(scaled.topk(s.top_k, -1)).narrow(-1, s.top_k - 1, 1);
-      scaled = scaled.masked_fill(scaled < kth, -std::numeric_limits<float>::infinity());
-    }
-    if (s.top_p < 1.0) {
-      auto [sorted, idx] = scaled.sort(-1, /*descending=*/true);
-      auto cum = sorted.softmax(-1).cumsum(-1);
-      // Drop a token when the mass before it already reaches top_p (the first always stays).
-      auto drop_sorted = (cum - sorted.softmax(-1)) >= s.top_p;
-      drop_sorted.narrow(-1, 0, 1).fill_(false);  // even at top_p <= 0, as transformers keeps one
-      auto drop = torch::zeros_like(drop_sorted).scatter(-1, idx, drop_sorted);
-      scaled = scaled.masked_fill(drop, -std::numeric_limits<float>::infinity());
-    }
-    auto probs = scaled.softmax(-1).to(torch::kCPU);
-    chosen = at::multinomial(probs, 1, false, gen).view({-1});
-  }
+  if (s.temperature > 0) chosen = at::multinomial(sampling_probs(logits, s), 1, false, gen).view({-1});
   auto ids = chosen.to(torch::kCPU);
   auto conf = max_prob.to(torch::kCPU);
   auto mlog = max_logit.to(torch::kCPU);
@@ -114,15 +116,14 @@ std::vector<Picked> Generator::pick(const torch::Tensor& logits, const SamplingC
   return out;
 }
 
-namespace {
-// The model's forward, its time counted to `phase` when a PhaseClock is installed (the device is
-// synchronised then, so that queued GPU work is not counted to the next phase).
 torch::Tensor forward_phase(CausalLM& model, Phase phase, const torch::Tensor& input, const ForwardOptions& fwd) {
   PhaseScope scope(phase);
   auto out = model->forward(input, fwd);
   if (PhaseClock::current()) synchronize(model->runtime().device);
   return out;
 }
+
+namespace {
 
 void check_sampling(const SamplingConfig& s) {
   if (!(s.temperature >= 0)) throw_error("temperature must be >= 0 (0 = greedy), got ", s.temperature);
@@ -131,21 +132,8 @@ void check_sampling(const SamplingConfig& s) {
   if (!(s.top_p >= 0 && s.top_p <= 1)) throw_error("top_p must be in [0, 1] (1 = off), got ", s.top_p);
 }
 
-// The part of a found draft to verify: all of it, or under config.adaptive the length expected to
-// gain the most tokens per second.
-std::vector<int32_t> drafted_part(const Draft& found, const SpeculativeConfig& config, DraftStats& stats) {
-  if (!config.adaptive || found.tokens.empty()) return found.tokens;
-  std::vector<double> acceptance;
-  for (size_t i = 0; i < found.tokens.size(); ++i) acceptance.push_back(stats.acceptance(found, static_cast<int>(i)));
-  int k = best_draft_length(acceptance, [&](int rows) { return stats.relative_cost(rows); });
-  if (k == 0 && stats.explore(found)) k = 1;
-  return {found.tokens.begin(), found.tokens.begin() + k};
-}
-
 void check_speculative(const GenerationConfig& config) {
   config.speculative.validate();
-  if (config.sampling.temperature > 0)
-    throw_error("speculative decoding keeps greedy outputs only: set the temperature to 0 or the drafter to off");
   if (config.observer) throw_error("an observed call runs plain decoding: set the drafter to off");
 }
 
@@ -225,68 +213,6 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   synchronize(device);
   r.decode_seconds = timer.seconds();
   return r;
-}
-
-void Generator::decode_speculative(const std::vector<int32_t>& prompt_ids, const GenerationConfig& config,
-                                   KVCache& cache, ForwardOptions fwd, torch::Tensor logits, int64_t capacity,
-                                   GenerationResult& r, const StreamCallback& on_token) {
-  const auto stops = stop_ids(config);
-  RowDecoder row(*tokenizer_, config, stops, r);
-  LookupDrafter drafter(config.speculative, prompt_ids, config.draft_history);
-  DraftHistory own;  // a call without a stage's history learns its draft lengths alone
-  DraftStats& stats = config.draft_history ? config.draft_history->stats : own.stats;
-  const auto device = model_->runtime().device;
-  std::vector<torch::Tensor> inputs(kShortForwardRows);  // the verify forwards' ids (CPU), by draft length
-  const int64_t P = static_cast<int64_t>(prompt_ids.size());
-  auto picks = [&](const torch::Tensor& l) {
-    PhaseScope phase(Phase::Pick);
-    return greedy_picks(l.to(torch::kCPU));
-  };
-  Picked p = picks(logits)[0];
-  fwd.last_logits_only = false;  // every drafted row's logits are checked
-  while (true) {
-    // The same cache length a plain step would see for this token: the tokens before it.
-    if (row.push(p.id, p.confidence, p.max_logit, P + static_cast<int64_t>(r.tokens.size()), capacity, on_token)) break;
-    drafter.push(static_cast<int32_t>(p.id));
-    const int64_t start = cache.length();
-    const int64_t room = std::min<int64_t>(capacity - start - 1, config.max_new_tokens - static_cast<int64_t>(r.tokens.size()));
-    const Draft found = drafter.propose(static_cast<int>(std::max<int64_t>(room, 0)));
-    const std::vector<int32_t> draft = drafted_part(found, config.speculative, stats);
-    const int64_t k = static_cast<int64_t>(draft.size());
-    torch::Tensor& ids = inputs.at(static_cast<size_t>(k));  // reused: one per row count
-    if (!ids.defined()) ids = torch::empty({1, k + 1}, torch::kLong);
-    int64_t* row_ids = ids.data_ptr<int64_t>();
-    row_ids[0] = p.id;
-    std::copy(draft.begin(), draft.end(), row_ids + 1);
-    const auto input = device.is_cpu() ? ids : ids.to(device);
-    Timer forward_timer;
-    auto out = forward_phase(model_, Phase::Decode, input, fwd);
-    synchronize(device);
-    stats.time(static_cast<int>(k + 1), forward_timer.seconds());
-    const auto verdicts = picks(out.view({k + 1, -1}));
-    r.speculative.verify_forwards += 1;
-    r.speculative.drafted += k;
-    int64_t a = 0;  // drafted tokens accepted
-    bool stopped = false;
-    for (; a < k && verdicts[a].id == draft[a]; ++a) {
-      const auto& v = verdicts[a];
-      ++r.speculative.accepted;
-      if (row.push(v.id, v.confidence, v.max_logit, P + static_cast<int64_t>(r.tokens.size()), capacity, on_token)) {
-        stopped = true;
-        break;
-      }
-      drafter.push(draft[a]);
-    }
-    if (k > 0) stats.record(found, static_cast<int>(k), static_cast<int>(a + (stopped ? 1 : 0)));
-    if (stopped) break;
-    if (a < k) {
-      PhaseScope phase(Phase::CacheSetup);
-      cache.truncate(start + 1 + a);
-    }
-    p = verdicts[a];
-  }
-  PhaseScope phase(Phase::Detokenize);
-  row.finish();
 }
 
 std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::vector<int32_t>>& prompts,

@@ -14,6 +14,7 @@
 #include "litestage/model/causal_lm.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/tokenizer/tokenizer.hpp"
+#include "litestage/util/phase_clock.hpp"
 
 namespace litestage {
 
@@ -35,8 +36,9 @@ struct GenerationConfig {
   SkipPlan skip;                                  // one plan for the whole generate call
   const SubLayerObserver* observer = nullptr;     // called during the prefill forward only
   bool add_bos = true;                            // when the tokenizer's convention has one
-  SpeculativeConfig speculative;                  // greedy single-sequence calls only
+  SpeculativeConfig speculative;                  // single-sequence calls only
   DraftHistory* draft_history = nullptr;          // the stage's earlier outputs and draft stats, if any
+  SampledRule sampled_rule = nullptr;             // speculative sampling's rule; null: sampled_verdict
 };
 
 // Why a generate call ended. PromptTooLong: the prompt alone does not fit the context, so the
@@ -86,6 +88,14 @@ struct Picked {
 // torch's max), and the max probability 1 / sum(exp(logit - max)). Equal, up to float rounding in
 // the confidence, to the tensor ops of the sampling path, without their five kernels and tensors.
 std::vector<Picked> greedy_picks(const torch::Tensor& logits);
+
+// The distributions sampling draws from: (batch, vocab) logits tempered, cut to top_k and top_p,
+// softmaxed; f32 on the CPU. temperature > 0.
+torch::Tensor sampling_probs(const torch::Tensor& logits, const SamplingConfig& sampling);
+
+// The model's forward, its time counted to `phase` when a PhaseClock is installed (the device is
+// synchronised then, so that queued GPU work is not counted to the next phase).
+torch::Tensor forward_phase(CausalLM& model, Phase phase, const torch::Tensor& input, const ForwardOptions& fwd);
 
 class Generator {
  public:

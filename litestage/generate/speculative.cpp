@@ -3,11 +3,13 @@
 #include <algorithm>
 
 #include "litestage/util/error.hpp"
+#include "litestage/util/format.hpp"
 
 namespace litestage {
 
 const EnumNames<DrafterKind>& drafter_kind_names() {
-  static const EnumNames<DrafterKind> names = {{"off", DrafterKind::Off}, {"lookup", DrafterKind::Lookup}};
+  static const EnumNames<DrafterKind> names = {
+      {"off", DrafterKind::Off}, {"lookup", DrafterKind::Lookup}, {"self", DrafterKind::Self}, {"auto", DrafterKind::Auto}};
   return names;
 }
 
@@ -16,23 +18,71 @@ void SpeculativeConfig::validate() const {
     throw_error("speculative gamma must be in [1, ", kShortForwardRows - 1, "] (a verify forward takes gamma + 1 rows), got ",
                 gamma);
   if (ngram < 1 || ngram > kMostNgram) throw_error("speculative ngram must be in [1, ", kMostNgram, "], got ", ngram);
+  if (!(threshold >= 0 && threshold <= 1)) throw_error("speculative threshold must be in [0, 1], got ", threshold);
+  if (uses_self() && (draft_skip.empty() || draft_skip == "none"))
+    throw_error("the ", enum_name(drafter_kind_names(), drafter),
+                " drafter needs draft_skip: the sub-layers its drafts skip beyond the verifier's (e.g. b4-11)");
 }
 
 std::string SpeculativeConfig::describe() const {
   if (!on()) return "off";
-  return enum_name(drafter_kind_names(), drafter) + ", gamma " + std::to_string(gamma) + ", ngram " +
-         std::to_string(ngram) + (adaptive ? ", adaptive" : "");
+  std::string out = enum_name(drafter_kind_names(), drafter) + ", gamma " + std::to_string(gamma);
+  if (uses_lookup()) out += ", ngram " + std::to_string(ngram) + (adaptive ? ", adaptive" : "");
+  if (uses_self()) out += ", draft skip " + draft_skip + ", threshold " + format("%g", threshold);
+  return out;
 }
 
 SpeculativeStats& SpeculativeStats::operator+=(const SpeculativeStats& o) {
   verify_forwards += o.verify_forwards;
   drafted += o.drafted;
   accepted += o.accepted;
+  draft_forwards += o.draft_forwards;
   return *this;
 }
 
 double SpeculativeStats::tokens_per_forward() const {
   return verify_forwards > 0 ? static_cast<double>(accepted + verify_forwards) / static_cast<double>(verify_forwards) : 0;
+}
+
+SkipPlan self_draft_plan(const SkipPlan& verifier, const SpeculativeConfig& config, int layers) {
+  SkipPlan plan = verifier.num_layers() == layers ? verifier : SkipPlan(layers);
+  SkipPlan extra;
+  try {
+    extra = SkipPlan::parse(config.draft_skip, layers);
+  } catch (const Error& e) {
+    throw_error("speculative draft_skip '", config.draft_skip, "': ", e.what());
+  }
+  for (const auto& s : extra.skipped()) plan.set(s);
+  return plan;
+}
+
+int64_t draw_index(const float* w, int64_t n, double u) {
+  double total = 0;
+  for (int64_t i = 0; i < n; ++i) total += w[i];
+  const double target = u * total;
+  double sum = 0;
+  int64_t last = -1;
+  for (int64_t i = 0; i < n; ++i) {
+    if (w[i] <= 0) continue;
+    sum += w[i];
+    last = i;
+    if (target < sum) return i;
+  }
+  LITESTAGE_CHECK(last >= 0, "draw from weights that are all zero");
+  return last;  // u * total rounded past the sum
+}
+
+SampledVerdict sampled_verdict(const float* p, const float* q, int64_t vocab, int64_t x, double u_accept,
+                               double u_residual) {
+  const double qx = q ? q[x] : 1.0;
+  if (qx > 0 && u_accept * qx < p[x]) return {true, x};
+  std::vector<float> residual(p, p + vocab);
+  double mass = 0;
+  for (int64_t i = 0; i < vocab; ++i) {
+    residual[i] = std::max(0.0f, p[i] - (q ? q[i] : (i == x ? 1.0f : 0.0f)));
+    mass += residual[i];
+  }
+  return {false, draw_index(mass > 0 ? residual.data() : p, vocab, u_residual)};
 }
 
 uint64_t NgramIndex::key(const int32_t* first, int n) {

@@ -1,15 +1,21 @@
 #pragma once
-// Speculative decoding for greedy generation: a drafter proposes up to gamma tokens, the model
-// (under the call's own skip plan: the verifier) runs them in one forward over the KV cache, keeps
-// the longest prefix it agrees with plus its own next token, and the cache is rolled back to the
-// accepted length (KVCache::truncate). On the CPU kernels a forward over k tokens gives bitwise
-// the logits of k decode steps (model/decode_kernel.hpp), so the tokens, confidences, exit reason
-// and text are those of plain decoding; only the time changes.
+// Speculative decoding: a drafter proposes up to gamma tokens, the model (under the call's own
+// skip plan: the verifier) runs them in one forward over the KV cache, keeps the longest prefix it
+// agrees with plus its own next token, and the cache is rolled back to the accepted length
+// (KVCache::truncate). Greedy: on the CPU kernels a forward over k tokens gives bitwise the logits
+// of k decode steps (model/decode_kernel.hpp), so the tokens, confidences, exit reason and text
+// are those of plain decoding; only the time changes. Sampling (temperature > 0): each draft token
+// is accepted with probability min(1, p/q) and a rejected one is replaced by a draw from the
+// normalised residual max(0, p - q) (sampled_verdict), which keeps the verifier's distribution p
+// exactly; the draws themselves differ from plain sampling's.
 //
-// The drafter `lookup` is prompt-lookup decoding over tokens: the longest suffix of what has been
+// Drafters. `lookup` is prompt-lookup decoding over tokens: the longest suffix of what has been
 // generated (n-gram, ngram tokens down to 1) is looked up in the call's prompt and output (latest
 // occurrence first), then in the same stage's outputs on earlier calls (DraftHistory), and the
-// tokens that followed it are the draft.
+// tokens that followed it are the draft (a point mass: q = 1). `self` is the verifier's own model
+// under a more aggressive skip plan (the call's plan plus `draft_skip`), decoding one token at a
+// time while its confidence stays at or above `threshold` (Draft & Verify). `auto`: lookup first,
+// self where lookup finds nothing.
 
 #include <array>
 #include <cstdint>
@@ -19,12 +25,13 @@
 #include <vector>
 
 #include "litestage/model/decode_kernel.hpp"
+#include "litestage/model/skip_plan.hpp"
 #include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
 
-enum class DrafterKind { Off, Lookup };
-const EnumNames<DrafterKind>& drafter_kind_names();  // "off" | "lookup"
+enum class DrafterKind { Off, Lookup, Self, Auto };
+const EnumNames<DrafterKind>& drafter_kind_names();  // "off" | "lookup" | "self" | "auto"
 
 constexpr int kMostNgram = 8;
 
@@ -35,29 +42,62 @@ struct SpeculativeConfig {
   // Cut each draft to the length expected to gain the most tokens per second (DraftStats); off:
   // every draft found is verified whole, up to gamma.
   bool adaptive = true;
+  // The self drafter: the sub-layers its drafts skip beyond the verifier's plan (a skip spec), and
+  // the confidence (max probability) below which it stops drafting.
+  std::string draft_skip;
+  double threshold = 0.5;
   bool on() const { return drafter != DrafterKind::Off; }
+  bool uses_lookup() const { return drafter == DrafterKind::Lookup || drafter == DrafterKind::Auto; }
+  bool uses_self() const { return drafter == DrafterKind::Self || drafter == DrafterKind::Auto; }
   std::string describe() const;  // "off" or e.g. "lookup, gamma 8, ngram 3, adaptive"
-  void validate() const;  // throws on gamma or ngram out of range
+  // Throws on gamma, ngram or threshold out of range, or a self drafter without draft_skip.
+  void validate() const;
 };
 
+// The self drafter's plan: the verifier's skips and draft_skip's (an unparsable draft_skip throws,
+// naming it).
+SkipPlan self_draft_plan(const SkipPlan& verifier, const SpeculativeConfig& config, int layers);
+
 // What speculation did in a call: verify forwards (each over 1 + its draft's tokens), tokens
-// drafted, and drafted tokens accepted.
+// drafted, drafted tokens accepted, and the self drafter's one-token forwards.
 struct SpeculativeStats {
   int64_t verify_forwards = 0;
   int64_t drafted = 0;
   int64_t accepted = 0;
+  int64_t draft_forwards = 0;
   SpeculativeStats& operator+=(const SpeculativeStats& o);
   // Tokens gained per verify forward: accepted drafts plus the verifier's own token.
   double tokens_per_forward() const;
 };
 
 // A draft and where it came from: the n-gram length matched (1..kMostNgram) and whether in the
-// call's own prompt and output or in the stage's history.
+// call's own prompt and output or in the stage's history; or the self drafter's (matched 0), with,
+// when sampling, each token's draft distribution q (empty: a point mass on the token).
 struct Draft {
   std::vector<int32_t> tokens;
   int matched = 0;
   bool from_history = false;
+  bool from_model = false;
+  std::vector<std::vector<float>> q;
 };
+
+// Speculative sampling's verdict on a drafted token x: `accepted`, or else the token drawn in its
+// place. p: the verifier's distribution at x's position (after temperature, top-k and top-p); q:
+// the draft's distribution there (empty: a point mass on x). Accepted when u_accept < p(x) / q(x);
+// otherwise the token is the inverse-CDF draw at u_residual from max(0, p - q) normalised (p itself
+// should that be all zero, as it is only by rounding). u_*: uniform in [0, 1).
+struct SampledVerdict {
+  bool accepted = false;
+  int64_t token = -1;
+};
+SampledVerdict sampled_verdict(const float* p, const float* q, int64_t vocab, int64_t x, double u_accept,
+                               double u_residual);
+// The rule the generator applies (tests substitute a broken one to show the distribution test can
+// tell).
+using SampledRule = SampledVerdict (*)(const float* p, const float* q, int64_t vocab, int64_t x, double u_accept,
+                                       double u_residual);
+// The inverse-CDF draw at u (uniform in [0, 1)) from the weights w (not necessarily normalised).
+int64_t draw_index(const float* w, int64_t n, double u);
 
 // What an adaptive draft length is chosen from, learned as a stage runs: how often a drafted
 // token is accepted, given that the ones before it were, by where the draft came from and the

@@ -172,8 +172,10 @@ float dot_any(const float* x, const W* w, int64_t n) {
 // widened bf16 rows go one by one (widening makes that product compute-bound here, and blocks of 4
 // or 8 rows measured no faster). Also the streams per thread of read_sum.
 constexpr int kRowBlock = 8;
-// Columns per chunk of dot_rows_batch: kRowBlock rows of f32 in 16 KB, half of a core's L1 here.
+// Columns per chunk of dot_rows_batch (f32) and dot_rows_bf16_batch: kRowBlock rows in 16 KB, half
+// of a core's L1 here.
 constexpr int64_t kColumnChunk = 512;
+constexpr int64_t kPairChunk = 1024;
 
 // sum of p[0..n) with the current instruction set: kRowBlock streams (AVX-512, AVX2), else sixteen
 // independent sums as in dot_generic.
@@ -250,14 +252,19 @@ struct Product {
 #endif
   }
 
-  // Rows r, r + per, ... against every vector: out[v * kRowBlock + k]. f32 rows longer than
-  // kColumnChunk go through dot_rows_batch, whose chunks of the rows stay in L1 for all vectors
-  // (the same sums as block()).
+  // Rows r, r + per, ... against every vector: out[v * kRowBlock + k]. Rows longer than a chunk
+  // (f32: kColumnChunk, bf16 pairs: kPairChunk) go through the batched kernels, whose chunks of
+  // the rows stay in L1 for all vectors (the same sums as block()).
   void block_all(int64_t r, int64_t per, float* out) const {
 #ifdef LITESTAGE_X86_KERNELS
     if constexpr (std::is_same_v<W, float>)
       if (batch > 1 && cols > kColumnChunk)
         return dot_rows_batch<kRowBlock>(x, batch, w + r * cols, cols, per * cols, kColumnChunk, out);
+#endif
+#ifdef LITESTAGE_AVX512_BF16
+    if constexpr (!std::is_same_v<W, float>)
+      if (batch > 1 && cols > kPairChunk)
+        return dot_rows_bf16_batch<kRowBlock>(xb, batch, w + r * cols, cols, per * cols, kPairChunk, out);
 #endif
     for (int64_t v = 0; v < batch; ++v) block(v, r, per, out + v * kRowBlock);
   }

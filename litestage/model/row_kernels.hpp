@@ -1,7 +1,7 @@
 #pragma once
 // The AVX-512 row kernels behind model/matvec.cpp's products: R weight rows against a vector at
 // once (f32 rows; bf16 rows as native pairs), their R sums through one lane-sum tree, and the
-// batched f32 form that keeps a chunk of the rows in L1 for every vector of a short forward.
+// batched forms that keep a chunk of the rows in L1 for every vector of a short forward.
 // Whatever the batch, the chunking and R, each row's sum runs the same operations in the same
 // order: a short forward's rows equal decode steps bitwise (model/decode_kernel.hpp).
 
@@ -130,24 +130,58 @@ LITESTAGE_AVX512_BF16 inline __m512bh load_pairs(const uint16_t* p, int64_t n) {
 // rows matched 8, and one row at a time with pairs was slower than widening. Spacing the rows as
 // Product::run does took it from 1.16-1.21x to 1.04-1.08x (6 runs; docs/architecture.md).
 template <int R>
-LITESTAGE_AVX512_BF16 void dot_rows_bf16(const uint16_t* x, const uint16_t* w, int64_t cols, int64_t stride,
-                                         float* out) {
-  __m512 a[R][2];
-  for (int k = 0; k < R; ++k) a[k][0] = a[k][1] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 64 <= cols; i += 64) {
+LITESTAGE_AVX512_BF16 void dot_pairs_span(const uint16_t* x, const uint16_t* w, int64_t begin, int64_t end,
+                                          int64_t stride, __m512 (*a)[2]) {
+  for (int64_t i = begin; i + 64 <= end; i += 64) {
     const __m512bh x0 = load_pairs(x + i), x1 = load_pairs(x + i + 32);
     for (int k = 0; k < R; ++k) {
       a[k][0] = _mm512_dpbf16_ps(a[k][0], load_pairs(w + k * stride + i), x0);
       a[k][1] = _mm512_dpbf16_ps(a[k][1], load_pairs(w + k * stride + i + 32), x1);
     }
   }
-  for (; i < cols; i += 32) {
+}
+
+// The columns after the last full 64-column step, then the sums.
+template <int R>
+LITESTAGE_AVX512_BF16 void dot_pairs_finish(const uint16_t* x, const uint16_t* w, int64_t cols, int64_t stride,
+                                            __m512 (*a)[2], float* out) {
+  for (int64_t i = cols / 64 * 64; i < cols; i += 32) {
     const int64_t n = std::min<int64_t>(32, cols - i);
     const __m512bh xt = load_pairs(x + i, n);
     for (int k = 0; k < R; ++k) a[k][0] = _mm512_dpbf16_ps(a[k][0], load_pairs(w + k * stride + i, n), xt);
   }
   store_sums<R>(a, out);
+}
+
+template <int R>
+LITESTAGE_AVX512_BF16 void dot_rows_bf16(const uint16_t* x, const uint16_t* w, int64_t cols, int64_t stride,
+                                         float* out) {
+  __m512 a[R][2];
+  for (int k = 0; k < R; ++k) a[k][0] = a[k][1] = _mm512_setzero_ps();
+  dot_pairs_span<R>(x, w, 0, cols, stride, a);
+  dot_pairs_finish<R>(x, w, cols, stride, a, out);
+}
+
+// dot_rows_bf16 for `batch` vectors, bitwise its results, as dot_rows_batch does for f32 rows:
+// column chunks of `chunk` (a multiple of 64) serve every vector from L1 in turn.
+template <int R>
+LITESTAGE_AVX512_BF16 void dot_rows_bf16_batch(const uint16_t* x, int64_t batch, const uint16_t* w, int64_t cols,
+                                               int64_t stride, int64_t chunk, float* out) {
+  thread_local std::vector<float> state;
+  constexpr int64_t per = R * 2 * 16;
+  state.assign(static_cast<size_t>(batch * per), 0.0f);
+  const int64_t full = cols / 64 * 64;
+  __m512 a[R][2];
+  for (int64_t c0 = 0; c0 < full; c0 += chunk)
+    for (int64_t v = 0; v < batch; ++v) {
+      load_sums<R>(&state[v * per], a);
+      dot_pairs_span<R>(x + v * cols, w, c0, std::min(c0 + chunk, full), stride, a);
+      save_sums<R>(a, &state[v * per]);
+    }
+  for (int64_t v = 0; v < batch; ++v) {
+    load_sums<R>(&state[v * per], a);
+    dot_pairs_finish<R>(x + v * cols, w, cols, stride, a, out + v * R);
+  }
 }
 #endif
 #endif  // LITESTAGE_X86_KERNELS

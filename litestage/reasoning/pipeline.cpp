@@ -285,6 +285,17 @@ ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const Generatio
   const double verify = static_cast<double>(spec.verify_forwards);
   for (double ForwardCost::*field : {&ForwardCost::weight_bytes, &ForwardCost::sublayer_forwards, &ForwardCost::forwards})
     cost.*field = prefill.*field + verify * (step.*field - prefill.*field);
+  if (spec.draft_forwards > 0) {  // the self drafter's one-token steps, under its own plan
+    const SkipPlan draft = self_draft_plan(plan, config_.speculative, config.num_hidden_layers);
+    const auto d0 = forward_cost(config, draft, r.prompt_tokens, 0, bytes, shared_tokens);
+    const auto d1 = forward_cost(config, draft, r.prompt_tokens, 1, bytes, shared_tokens);
+    const double n = static_cast<double>(spec.draft_forwards);
+    for (double ForwardCost::*field : {&ForwardCost::flops, &ForwardCost::weight_bytes, &ForwardCost::forwards,
+                                       &ForwardCost::sublayer_forwards, &ForwardCost::kv_bytes})
+      cost.*field += n * (d1.*field - d0.*field);
+    cost.attn_token_layers += spec.draft_forwards * (d1.attn_token_layers - d0.attn_token_layers);
+    cost.ffn_token_layers += spec.draft_forwards * (d1.ffn_token_layers - d0.ffn_token_layers);
+  }
   return cost;
 }
 

@@ -30,10 +30,12 @@ int ExampleTrace::stage_tokens(StageKind kind) const {
 
 void to_json(nlohmann::json& j, const SpeculativeStats& s) {
   j = {{"verify_forwards", s.verify_forwards}, {"drafted", s.drafted}, {"accepted", s.accepted}};
+  if (s.draft_forwards > 0) j["draft_forwards"] = s.draft_forwards;  // the self drafter's
 }
 
 void from_json(const nlohmann::json& j, SpeculativeStats& s) {
-  s = {j.at("verify_forwards").get<int64_t>(), j.at("drafted").get<int64_t>(), j.at("accepted").get<int64_t>()};
+  s = {j.at("verify_forwards").get<int64_t>(), j.at("drafted").get<int64_t>(), j.at("accepted").get<int64_t>(),
+       j.value("draft_forwards", int64_t{0})};
 }
 
 void to_json(nlohmann::json& j, const StageTrace& t) {

@@ -15,7 +15,8 @@ const char* phase_name(Phase phase) {
   static const char* const names[kNumPhases] = {"prompt building", "tokenization", "cache setup / prefix restore",
                                                 "prefill forward", "decode forwards", "logits -> token",
                                                 "detokenization", "EOS / stop strings", "early-exit window",
-                                                "answer parsing"};
+                                                "answer parsing", "draft lookup", "self-draft forwards",
+                                                "verify forwards", "cache rollback"};
   return names[static_cast<size_t>(phase)];
 }
 

@@ -26,8 +26,12 @@ enum class Phase {
   StopRules,   // EOS and stop strings
   EarlyExit,   // the confidence window
   Parse,       // answer parsing
+  Lookup,      // speculative decoding: finding a draft (n-gram lookup, adaptive length)
+  Draft,       // speculative decoding: the self drafter's one-token forwards
+  Verify,      // speculative decoding: verify forwards over a token and its draft
+  Rollback,    // speculative decoding: the cache cut back to the accepted tokens
 };
-inline constexpr size_t kNumPhases = 10;
+inline constexpr size_t kNumPhases = 14;
 const char* phase_name(Phase phase);
 
 struct PhaseTotals {

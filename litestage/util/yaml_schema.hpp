@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -149,8 +150,8 @@ Option<Spec> option(std::string key, Field field, std::string help) {
   o.info.key = std::move(key);
   o.info.type = YamlCodec<T>::type();
   o.info.help = std::move(help);
-  const Spec defaults{};
-  o.info.default_text = yaml_inline(YamlCodec<T>::write(field(defaults)));
+  const auto defaults = std::make_unique<const Spec>();  // on the heap: GCC 12 warns falsely of a local one
+  o.info.default_text = yaml_inline(YamlCodec<T>::write(field(*defaults)));
   o.read = [field](const YamlNode& n, Spec& s) { field(s) = YamlCodec<T>::read(n); };
   o.write = [field](const Spec& s) { return YamlCodec<T>::write(field(s)); };
   return o;
@@ -164,8 +165,8 @@ Option<Spec> enum_option(std::string key, Field field, const EnumNames<E>& names
   o.info.type = "string";
   o.info.help = std::move(help);
   for (const auto& [name, value] : names) o.info.choices.push_back(name);
-  const Spec defaults{};
-  o.info.default_text = enum_name(names, field(defaults));
+  const auto defaults = std::make_unique<const Spec>();
+  o.info.default_text = enum_name(names, field(*defaults));
   o.read = [field, names](const YamlNode& n, Spec& s) { field(s) = enum_from_name(names, n.as_string(), n.path()); };
   o.write = [field, names](const Spec& s) { return YAML::Node(enum_name(names, field(s))); };
   return o;

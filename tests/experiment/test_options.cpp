@@ -139,14 +139,21 @@ TEST_CASE("every experiment key has help, and the effective YAML reads back to i
   CHECK_THAT(text, Catch::Contains("latency: cost") && Catch::Contains("pooling: last"));
 }
 
-TEST_CASE("speculation needs greedy decoding one sequence at a time: refused by key, or its methods left out",
+TEST_CASE("speculation runs one sequence at a time: refused by key, or its methods left out",
           "[experiment][options][speculative]") {
   auto parse = [](const std::string& text) { return parse_experiment(YAML::Load("model: m\n" + text), "exp.yaml"); };
   CHECK_THROWS_WITH(parse("generation: {batch_analyze: true, speculative: {drafter: lookup}}\n"),
                     Catch::Contains("exp.yaml: generation.batch_analyze") &&
                         Catch::Contains("generation.speculative run one sequence at a time"));
-  CHECK_THROWS_WITH(parse("generation: {temperature: 0.7, speculative: {drafter: lookup}}\n"),
-                    Catch::Contains("generation.temperature") && Catch::Contains("greedy outputs only"));
+  // Sampling speculates too (speculative sampling keeps the distribution).
+  CHECK(speculation_allowed(parse("generation: {temperature: 0.7, speculative: {drafter: lookup}}\n")));
+  // The self drafter needs its skips; a bad one is named.
+  CHECK_THROWS_WITH(parse("generation: {speculative: {drafter: auto}}\n"),
+                    Catch::Contains("exp.yaml: generation.speculative") && Catch::Contains("needs draft_skip"));
+  const auto self = parse("generation: {speculative: {drafter: self, draft_skip: b2-3, threshold: 0.7}}\n");
+  CHECK(self.speculative.draft_skip == "b2-3");
+  CHECK(self.speculative.threshold == 0.7);
+  CHECK(self.speculative.describe() == "self, gamma 8, draft skip b2-3, threshold 0.7");
   CHECK_THROWS_WITH(parse("generation: {batch_analyze: true}\nmethods: [full, lossless]\n"),
                     Catch::Contains("the methods lossless and litestage_spec") &&
                         Catch::Contains("or leave those methods out"));

@@ -109,7 +109,7 @@ TEST_CASE("adaptive drafts: acceptance by kind and position, verify cost by rows
 
 TEST_CASE("speculative greedy decoding gives the tokens, confidences, text and exit of plain decoding",
           "[generate][speculative]") {
-  SpeculativeStats total;
+  SpeculativeStats total, self_total;
   for (auto cfg_model : {tiny_llama_config(), tiny_qwen2_config()}) {
     auto m32 = random_model(cfg_model, 21);
     for (bool bf16 : {false, true}) {
@@ -134,8 +134,21 @@ TEST_CASE("speculative greedy decoding gives the tokens, confidences, text and e
             check_same(spec, plain);
             total += spec.speculative;
             CHECK(spec.speculative.accepted <= spec.speculative.drafted);
-            cfg.speculative = {};
           }
+          // The model under more skips drafts (threshold 0: always gamma tokens; 0.05: adaptive).
+          for (const auto kind : {DrafterKind::Self, DrafterKind::Auto}) {
+            for (double threshold : {0.0, 0.05}) {
+              INFO(enum_name(drafter_kind_names(), kind) << " threshold " << threshold);
+              cfg.speculative = lookup(5, 2, true);
+              cfg.speculative.drafter = kind;
+              cfg.speculative.draft_skip = "f1";
+              cfg.speculative.threshold = threshold;
+              auto spec = gen.generate_ids(prompt, cfg);
+              check_same(spec, plain);
+              self_total += spec.speculative;
+            }
+          }
+          cfg.speculative = {};
         }
       }
     }
@@ -143,17 +156,23 @@ TEST_CASE("speculative greedy decoding gives the tokens, confidences, text and e
   // The cases drafted, accepted some drafts and rejected others: both paths of the loop ran.
   CHECK(total.accepted > 20);
   CHECK(total.drafted > total.accepted);
+  CHECK(total.draft_forwards == 0);
+  CHECK(self_total.draft_forwards > 0);
+  CHECK(self_total.accepted > 20);
+  CHECK(self_total.drafted > self_total.accepted);
 }
 
-TEST_CASE("speculative decoding: refused for sampling and batches, with what to change", "[generate][speculative]") {
+TEST_CASE("speculative decoding: refused for batches and bad settings, with what to change", "[generate][speculative]") {
   auto model = random_model(tiny_llama_config(), 3);
   Generator gen(model, std::make_shared<CharTokenizer>(97, 96));
   GenerationConfig cfg;
   cfg.max_new_tokens = 4;
   cfg.speculative = lookup();
-  cfg.sampling.temperature = 0.7;
-  CHECK_THROWS_WITH(gen.generate_ids({1, 5, 6}, cfg), Catch::Contains("greedy outputs only"));
-  cfg.sampling.temperature = 0;
+  cfg.speculative.drafter = DrafterKind::Self;
+  CHECK_THROWS_WITH(gen.generate_ids({1, 5, 6}, cfg), Catch::Contains("self drafter needs draft_skip"));
+  cfg.speculative.draft_skip = "a7";
+  CHECK_THROWS_WITH(gen.generate_ids({1, 5, 6}, cfg), Catch::Contains("speculative draft_skip 'a7'"));
+  cfg.speculative = lookup();
   CHECK_THROWS_WITH(gen.generate_batch({{1, 5, 6}, {1, 7, 8}}, cfg), Catch::Contains("batch_analyze to false"));
   cfg.speculative.gamma = 16;
   CHECK_THROWS_WITH(gen.generate_ids({1, 5, 6}, cfg), Catch::Contains("gamma must be in [1, 15]"));

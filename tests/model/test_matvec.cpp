@@ -139,14 +139,19 @@ TEST_CASE("linear_matvec: 1 to kMatvecRows rows in x's dtype, as torch::linear, 
     for (int64_t r = 0; r < 6; ++r)
       CHECK(torch::equal(got.view({6, 8})[r], linear_matvec(rows.view({6, 4})[r].view({1, 4}), w, {}).view({8})));
   }
-  for (int64_t cols : {1111, 2048}) {  // long rows: several vectors take column chunks of the weights (row_kernels.hpp)
-    INFO(cols << " columns");
-    auto wide = torch::randn({24, cols}), b24 = torch::randn({24});
-    auto rows = torch::randn({5, cols});
-    auto got = linear_matvec(rows, wide, b24);
-    CHECK(rel_error(got, torch::linear(rows, wide, b24).to(torch::kDouble)) < 1e-5);
-    for (int64_t r = 0; r < 5; ++r)
-      CHECK(torch::equal(got[r], linear_matvec(rows[r].view({1, cols}), wide, b24).view({24})));
+  // Long rows: several vectors take column chunks of the weights (row_kernels.hpp; f32 rows over
+  // 512 columns, bf16 over 1024), each row's result still bitwise that row alone.
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
+    for (int64_t cols : {1111, 2048, 2100}) {
+      INFO(c10::toString(dtype) << " " << cols << " columns");
+      auto wide = torch::randn({24, cols}).to(dtype), b24 = torch::randn({24}).to(dtype);
+      auto rows = torch::randn({5, cols}).to(dtype);
+      auto got = linear_matvec(rows, wide, b24);
+      auto want = torch::linear(rows.to(torch::kFloat), wide.to(torch::kFloat), b24.to(torch::kFloat));
+      CHECK(rel_error(got.to(torch::kFloat), want.to(torch::kDouble)) < (dtype == torch::kFloat ? 1e-5 : 1e-2));
+      for (int64_t r = 0; r < 5; ++r)
+        CHECK(torch::equal(got[r], linear_matvec(rows[r].view({1, cols}), wide, b24).view({24})));
+    }
   }
   CHECK(matvec_applies(torch::randn({kMatvecRows, 4}), w));
   CHECK_FALSE(matvec_applies(torch::randn({kMatvecRows + 1, 4}), w));  // a prompt: LibTorch's product
