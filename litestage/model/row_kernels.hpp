@@ -129,8 +129,10 @@ LITESTAGE_AVX512_BF16 inline __m512bh load_pairs(const uint16_t* p, int64_t n) {
 // 8-stream read of the same bytes where widening took 1.36-1.47x (3 alternating runs); blocks of 4
 // rows matched 8, and one row at a time with pairs was slower than widening. Spacing the rows as
 // Product::run does took it from 1.16-1.21x to 1.04-1.08x (6 runs; docs/architecture.md).
+// Inlined by force: called apart, the sums would go through memory every step (a decode step ran
+// 1.45x slower so).
 template <int R>
-LITESTAGE_AVX512_BF16 void dot_pairs_span(const uint16_t* x, const uint16_t* w, int64_t begin, int64_t end,
+LITESTAGE_AVX512_BF16 __attribute__((always_inline)) inline void dot_pairs_span(const uint16_t* x, const uint16_t* w, int64_t begin, int64_t end,
                                           int64_t stride, __m512 (*a)[2]) {
   for (int64_t i = begin; i + 64 <= end; i += 64) {
     const __m512bh x0 = load_pairs(x + i), x1 = load_pairs(x + i + 32);
@@ -143,7 +145,7 @@ LITESTAGE_AVX512_BF16 void dot_pairs_span(const uint16_t* x, const uint16_t* w, 
 
 // The columns after the last full 64-column step, then the sums.
 template <int R>
-LITESTAGE_AVX512_BF16 void dot_pairs_finish(const uint16_t* x, const uint16_t* w, int64_t cols, int64_t stride,
+LITESTAGE_AVX512_BF16 __attribute__((always_inline)) inline void dot_pairs_finish(const uint16_t* x, const uint16_t* w, int64_t cols, int64_t stride,
                                             __m512 (*a)[2], float* out) {
   for (int64_t i = cols / 64 * 64; i < cols; i += 32) {
     const int64_t n = std::min<int64_t>(32, cols - i);
