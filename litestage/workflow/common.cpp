@@ -7,7 +7,8 @@ namespace litestage {
 namespace fs = std::filesystem;
 
 WorkflowRun::WorkflowRun(Session& s, const WorkflowOptions& o, WorkflowReport& r)
-    : session(s), spec(s.spec()), options(o), report(r), L(s.num_layers()), out(s.spec().output_dir) {}
+    : session(s), spec(s.spec()), options(o), report(r), L(s.num_layers()), out(s.spec().output_dir),
+      speculation(speculation_for(s.spec())) {}
 
 WorkflowRun::~WorkflowRun() = default;
 
@@ -55,7 +56,7 @@ SpeculativeConfig speculation_for(const ExperimentSpec& spec) {
 
 PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c) {
   PipelineConfig config = final_config(run.base, c.plans, c.early_exit);
-  if (c.speculative) config.speculative = speculation_for(run.spec);
+  if (c.speculative) config.speculative = run.speculation;
   return config;
 }
 

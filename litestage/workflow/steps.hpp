@@ -6,6 +6,7 @@
 //   1 prepare              output directory claimed, search split, importance, warm-up, settings
 //   2 search_litestage     LiteStage's stage-wise search at every epsilon
 //   3 sweep_thresholds     the early-exit threshold on LiteStage's (and the full model's) plans
+//     choose_speculation   the speculative methods' drafter settings
 //   4 search_baselines     uniform, adaskip, shortgpt, random under the same target
 //   5 write_profile        the budget profile (LiteStage at the main epsilon, timed)
 //   6 evaluate_candidates  every method on the experiment's split, then timed together
@@ -31,7 +32,7 @@ struct Candidate {
   StagePlans plans;
   EarlyExitConfig early_exit;  // all stages
   bool unconstrained = false;  // not held to the accuracy target
-  bool speculative = false;    // with speculative decoding (speculation_for): the same outputs
+  bool speculative = false;    // with speculative decoding (WorkflowRun::speculation): the same outputs
 };
 
 // What the steps of one workflow run share, in the order the steps fill it in.
@@ -53,6 +54,7 @@ struct WorkflowRun {
   std::unique_ptr<PipelineEvaluator> evaluator;     // plans on the search split
   std::map<double, SearchResult> litestage_by_eps;  // step 2
   EarlyExitConfig litestage_ee;                     // step 3: at the main epsilon
+  SpeculativeConfig speculation;                    // step 3: the speculative candidates' drafter
   std::vector<Candidate> candidates;                // steps 1-4: what the test split evaluates
   Dataset test;                                     // step 6
 
@@ -66,6 +68,7 @@ struct WorkflowRun {
 void prepare(WorkflowRun& run);              // step 1
 void search_litestage(WorkflowRun& run);     // step 2
 void sweep_thresholds(WorkflowRun& run);     // step 3
+void choose_speculation(WorkflowRun& run);   // step 3, after the thresholds
 void search_baselines(WorkflowRun& run);     // step 4
 void write_profile(WorkflowRun& run);        // step 5
 void evaluate_candidates(WorkflowRun& run);  // step 6
@@ -77,8 +80,8 @@ std::string plans_text(const StagePlans& p);
 std::string eps_label(double eps);
 StagePlans full_plans(int L);
 PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const EarlyExitConfig& early_exit);
-// The speculative decoding of the lossless and litestage_spec methods: generation.speculative
-// where it is on, else the lookup drafter with its defaults.
+// The speculative decoding of the lossless and litestage_spec methods before choose_speculation:
+// generation.speculative where it is on, else the lookup drafter with its defaults.
 SpeculativeConfig speculation_for(const ExperimentSpec& spec);
 PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c);
 TimingSettings timing_settings(const ExperimentSpec& spec);

@@ -13,6 +13,7 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   prepare(run);
   search_litestage(run);
   sweep_thresholds(run);
+  choose_speculation(run);
   search_baselines(run);
   write_profile(run);
   if (!options.evaluate_test) return report;

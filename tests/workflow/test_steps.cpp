@@ -158,6 +158,46 @@ TEST_CASE("step 3 keeps early exit off when no threshold meets the target, and r
   CHECK(u.run->litestage_ee.window == 2);
 }
 
+TEST_CASE("step 3 chooses the speculative methods' drafter on the search split by the predicted latency",
+          "[workflow][steps][shared][deepbind]") {
+  REQUIRE_SHARED(model, "models/stories260K");
+  REQUIRE_SHARED(data, "data/obqa");
+  TinyRun t(model, data, "step3s");
+  t.set_main_search(full_plans(t.run->L), 0.0);
+  choose_speculation(*t.run);
+  const auto sweep = read_json_file((t.out / "sweeps" / "speculation.json").string());
+  const auto& rows = sweep.at("rows");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].at("speculative") == "lookup, gamma 8, ngram 3, adaptive");
+  // The auto drafter over the first quarter and half of the ranking's 2 x 5 sub-layers: 2 and 5.
+  const auto ranking = t.report.importance.ranking();
+  REQUIRE(ranking.size() == 10);
+  size_t row = 1;
+  for (size_t skipped : {2, 5}) {
+    const std::string text = rows[row++].at("speculative");
+    INFO(text);
+    REQUIRE(starts_with(text, "auto, gamma 8, ngram 3, adaptive, draft skip "));
+    const auto at = text.find("draft skip ") + 11;
+    const auto plan = SkipPlan::parse(text.substr(at, text.find(", threshold") - at), t.run->L);
+    CHECK(plan.num_skipped() == skipped);
+    for (size_t i = 0; i < skipped; ++i) CHECK(plan.skips(ranking[i]));
+  }
+  // Greedy outputs do not depend on the drafter: every row has the full model's accuracy.
+  for (const auto& r : rows) CHECK(r.at("point").at("accuracy") == rows[0].at("point").at("accuracy"));
+  // latency: cost: the lowest predicted latency wins, and the run's candidates take it.
+  size_t best = 0;
+  for (size_t i = 1; i < rows.size(); ++i)
+    if (rows[i].at("point").at("predicted_seconds").get<double>() < rows[best].at("point").at("predicted_seconds").get<double>()) best = i;
+  CHECK(sweep.at("chosen") == rows[best].at("speculative"));
+  CHECK(t.run->speculation.describe() == rows[best].at("speculative").get<std::string>());
+
+  // Without the speculative methods there is nothing to choose.
+  TinyRun without(model, data, "step3s-without", "methods: [full, litestage]\n");
+  without.set_main_search(full_plans(without.run->L), 0.0);
+  choose_speculation(*without.run);
+  CHECK_FALSE(fs::exists(without.out / "sweeps" / "speculation.json"));
+}
+
 TEST_CASE("step 4 adds the baselines the experiment asks for", "[workflow][steps][shared][deepbind]") {
   REQUIRE_SHARED(model, "models/stories260K");
   REQUIRE_SHARED(data, "data/obqa");
