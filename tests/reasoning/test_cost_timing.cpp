@@ -174,35 +174,54 @@ TEST_CASE("a speculative stage gives the plain outputs and is charged every veri
   Generator gen(model, tok);
   PipelineConfig plain = short_stages(12);
   plain.stages[StageKind::Analyze].skip = SkipPlan::parse("a0,f1", 3);
-  PipelineConfig spec = plain;
-  spec.speculative.drafter = DrafterKind::Lookup;
-  spec.speculative.ngram = 1;  // a one-character context matches often in a random model's output
-  MultiStagePipeline a(gen, plain, nullptr), b(gen, spec, nullptr);
-  const ExampleTrace off = a.run(toy_example()), on = b.run(toy_example());
-  REQUIRE(off.stages.size() == on.stages.size());
-  int64_t drafted = 0;
-  for (size_t i = 0; i < on.stages.size(); ++i) {
-    const StageTrace &x = off.stages[i], &y = on.stages[i];
-    INFO(to_string(y.stage) << " option " << y.option);
-    CHECK(y.output == x.output);
-    CHECK(y.tokens == x.tokens);
-    CHECK(y.exit_reason == x.exit_reason);
-    CHECK(x.speculative.verify_forwards == 0);
-    const auto& s = y.speculative;
-    drafted += s.drafted;
-    CHECK(s.accepted <= s.drafted);
-    // Every generated token but the first comes from a verify forward's accepted draft or its own
-    // pick; the stage ends at a verify forward or at the first token.
-    CHECK(s.accepted + s.verify_forwards >= y.tokens - 1);
-    // Rows computed: every row of every verify forward; forwards: the prefill and each verify step.
-    CHECK(y.cost.decode_tokens == s.verify_forwards + s.drafted);
-    CHECK(y.cost.forwards == Approx(1.0 + static_cast<double>(s.verify_forwards)));
-    // By hand, weights per forward: Analyze runs 2 attention (32x64 + 32x32) and 2 FFN (3x32x48)
-    // sub-layers, the others 3 and 3; the lm_head 32x97. Four bytes each.
-    const double weights = y.stage == StageKind::Analyze ? 2 * 3072.0 + 2 * 4608.0 + 3104.0 : 3 * 3072.0 + 3 * 4608.0 + 3104.0;
-    CHECK(y.cost.weight_bytes == Approx(4 * weights * (1.0 + static_cast<double>(s.verify_forwards))));
+  MultiStagePipeline a(gen, plain, nullptr);
+  const ExampleTrace off = a.run(toy_example());
+  // By hand, weights per forward: an attention sub-layer 32x64 + 32x32, an FFN 3x32x48, the
+  // lm_head 32x97; four bytes each. Each row's FLOPs: twice its weights, and 4 x 32 per attended
+  // position in each attention sub-layer.
+  const auto weights = [](int attn, int ffn) { return attn * 3072.0 + ffn * 4608.0 + 3104.0; };
+  for (const bool self : {false, true}) {
+    INFO((self ? "auto drafter, draft_skip f0" : "lookup drafter"));
+    PipelineConfig spec = plain;
+    spec.speculative.drafter = self ? DrafterKind::Auto : DrafterKind::Lookup;
+    spec.speculative.ngram = 1;  // a one-character context matches often in a random model's output
+    spec.speculative.draft_skip = "f0";
+    spec.speculative.threshold = 0;
+    MultiStagePipeline b(gen, spec, nullptr);
+    const ExampleTrace on = b.run(toy_example());
+    REQUIRE(off.stages.size() == on.stages.size());
+    int64_t drafted = 0, draft_forwards = 0;
+    for (size_t i = 0; i < on.stages.size(); ++i) {
+      const StageTrace &x = off.stages[i], &y = on.stages[i];
+      INFO(to_string(y.stage) << " option " << y.option);
+      CHECK(y.output == x.output);
+      CHECK(y.tokens == x.tokens);
+      CHECK(y.exit_reason == x.exit_reason);
+      CHECK(x.speculative.verify_forwards == 0);
+      const auto& s = y.speculative;
+      drafted += s.drafted;
+      draft_forwards += s.draft_forwards;
+      CHECK(s.accepted <= s.drafted);
+      if (!self) CHECK(s.draft_forwards == 0);
+      // Every generated token but the first comes from a verify forward's accepted draft or its own
+      // pick; the stage ends at a verify forward or at the first token.
+      CHECK(s.accepted + s.verify_forwards >= y.tokens - 1);
+      // Rows computed: every row of every verify forward; forwards: the prefill, each verify step
+      // and each self-draft step.
+      CHECK(y.cost.decode_tokens == s.verify_forwards + s.drafted);
+      const double verify = static_cast<double>(s.verify_forwards), drafts = static_cast<double>(s.draft_forwards);
+      CHECK(y.cost.forwards == Approx(1.0 + verify + drafts));
+      // Analyze runs 2 attention and 2 FFN sub-layers (its drafts 2 and 1), the others 3 and 3 (2).
+      const bool analyze = y.stage == StageKind::Analyze;
+      const double w = analyze ? weights(2, 2) : weights(3, 3), dw = analyze ? weights(2, 1) : weights(3, 2);
+      CHECK(y.cost.weight_bytes == Approx(4 * w * (1.0 + verify) + 4 * dw * drafts));
+      // The drafted rows are several-row FLOPs, each at the position after the prompt.
+      const double attn = analyze ? 2 : 3, row = 2 * w + attn * 4 * 32 * (y.prompt_tokens + 1);
+      CHECK(y.cost.multirow_flops == Approx(x.cost.multirow_flops + static_cast<double>(s.drafted) * row));
+    }
+    CHECK(drafted > 0);  // the test exercised drafting
+    if (self) CHECK(draft_forwards > 0);
   }
-  CHECK(drafted > 0);  // the test exercised drafting
 }
 
 TEST_CASE("a stage whose prompt does not fit is a wrong answer with its real time", "[reasoning][cost]") {
