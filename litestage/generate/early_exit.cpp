@@ -12,10 +12,6 @@ const EnumNames<ConfidenceMetric>& confidence_metric_names() {
   return names;
 }
 
-ConfidenceMetric parse_confidence_metric(const std::string& name) {
-  return enum_from_name(confidence_metric_names(), name, "confidence metric");
-}
-
 std::string confidence_metric_name(ConfidenceMetric metric) { return enum_name(confidence_metric_names(), metric); }
 
 const std::vector<Option<EarlyExitConfig>>& early_exit_options() {

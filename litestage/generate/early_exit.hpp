@@ -17,7 +17,6 @@ enum class ConfidenceMetric {
   Logit,        // max raw logit, as drawn in the paper's figure
 };
 const EnumNames<ConfidenceMetric>& confidence_metric_names();  // "probability" | "logit"
-ConfidenceMetric parse_confidence_metric(const std::string& name);
 std::string confidence_metric_name(ConfidenceMetric metric);
 
 struct EarlyExitConfig {

@@ -58,7 +58,6 @@ struct GenerationResult {
   double decode_seconds = 0;        // every later forward and the sampling
   ExitReason exit_reason = ExitReason::MaxTokens;
   SpeculativeStats speculative;     // zero unless config.speculative was on
-  double total_seconds() const { return prefill_seconds + decode_seconds; }
 };
 
 // The KV cache of a prompt prefix shared by several generate calls (the options of one Analyze

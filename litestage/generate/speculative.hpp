@@ -116,9 +116,9 @@ class DraftStats {
   bool explore(const Draft& draft);
   static constexpr int kExploreEvery = 16;
   void time(int rows, double seconds);  // a forward over `rows` rows took `seconds`
-  // The cost of a forward over `rows` rows in units of a one-row forward: a line through the
-  // measured means (exponential, by rows; slope >= 0); with fewer than two row counts measured,
-  // 1 + kPriorSlope (rows - 1).
+  // The cost of a forward over `rows` rows in units of a one-row forward: the measured means
+  // (exponential, by rows) of both where they are; else a line through the measured means (slope
+  // >= 0); with fewer than two row counts measured, 1 + kPriorSlope (rows - 1).
   double relative_cost(int rows) const;
   static constexpr double kPriorSlope = 0.25;  // each further row costs a quarter of a one-row forward
 

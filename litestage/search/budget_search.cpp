@@ -103,7 +103,6 @@ EvalPoint SearchJournal::point(PlanEvaluator& evaluator, const StagePlans& plans
   auto it = points_.find(k);
   if (it != points_.end()) return it->second;
   auto p = evaluator.evaluate(plans);
-  ++evaluations_;
   points_[k] = p;
   if (!path_.empty() && dist::is_root()) append_jsonl(path_, {{"plans", k}, {"point", p}});
   return p;

@@ -81,7 +81,6 @@ class SearchJournal {
   // The samples of configurations timed together under `key` (one per configuration): the
   // journal's, else time()'s (then recorded; an empty result is not).
   std::vector<LatencySamples> timing(const std::string& key, const std::function<std::vector<LatencySamples>()>& time);
-  size_t evaluations() const { return evaluations_; }  // evaluator calls made through this journal
   size_t timings() const { return timings_run_; }      // time() calls made through this journal
   size_t size() const { return points_.size(); }
   static std::string key(const StagePlans& plans);     // "<recall> | <analyze> | <summarize>"
@@ -90,7 +89,6 @@ class SearchJournal {
   std::string path_;
   std::map<std::string, EvalPoint> points_;
   std::map<std::string, std::vector<LatencySamples>> timed_;
-  size_t evaluations_ = 0;
   size_t timings_run_ = 0;
 };
 

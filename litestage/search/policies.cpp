@@ -14,11 +14,6 @@ const std::vector<std::string>& method_names() {
   return names;
 }
 
-bool is_method(const std::string& name) {
-  const auto& n = method_names();
-  return std::find(n.begin(), n.end(), name) != n.end();
-}
-
 bool speculates(const std::string& method) { return method == "lossless" || method == "litestage_spec"; }
 
 std::string method_description(const std::string& name) {

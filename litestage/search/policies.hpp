@@ -25,7 +25,6 @@
 namespace litestage {
 
 const std::vector<std::string>& method_names();
-bool is_method(const std::string& name);
 std::string method_description(const std::string& name);
 // The methods that run with speculative decoding (lossless, litestage_spec).
 bool speculates(const std::string& method);

@@ -126,12 +126,6 @@ std::string YamlNode::as_string() const {
   return node_.Scalar();
 }
 
-std::vector<int64_t> YamlNode::as_int_list() const {
-  std::vector<int64_t> out;
-  for (const auto& item : items()) out.push_back(item.as_int());
-  return out;
-}
-
 std::vector<double> YamlNode::as_double_list() const {
   std::vector<double> out;
   for (const auto& item : items()) out.push_back(item.as_double());

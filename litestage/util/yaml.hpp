@@ -48,7 +48,6 @@ class YamlNode {
   double as_double() const;
   bool as_bool() const;
   std::string as_string() const;
-  std::vector<int64_t> as_int_list() const;
   std::vector<double> as_double_list() const;
   std::vector<std::string> as_string_list() const;  // a sequence of strings, or one string
 

@@ -93,8 +93,12 @@ TEST_CASE("adaptive drafts: acceptance by kind and position, verify cost by rows
   CHECK(stats.relative_cost(5) == Approx(2.0));  // one row count: no slope yet
   stats.time(3, 2.0);                            // the line through (0, 1) and (2, 2): 1 + 0.5 x
   CHECK(stats.relative_cost(5) == Approx(3.0));
+  CHECK(stats.relative_cost(3) == Approx(2.0));  // measured: 2 / 1
   stats.time(1, 2.0);                            // the mean of one row moves to 0.9 + 0.2 = 1.1
   CHECK(stats.relative_cost(5) == Approx((1.1 + 0.45 * 4) / 1.1));
+  CHECK(stats.relative_cost(3) == Approx(2.0 / 1.1));
+  stats.time(2, 1.8);  // measured rows win over the line: 2 rows at 1.8 / 1.1, not the fit's value
+  CHECK(stats.relative_cost(2) == Approx(1.8 / 1.1));
 
   // A kind cut to nothing is verified at one token every 16th time in a row; a verified draft of
   // the kind starts the count again.
