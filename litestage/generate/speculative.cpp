@@ -76,7 +76,7 @@ SampledVerdict sampled_verdict(const float* p, const float* q, int64_t vocab, in
                                double u_residual) {
   const double qx = q ? q[x] : 1.0;
   if (qx > 0 && u_accept * qx < p[x]) return {true, x};
-  std::vector<float> residual(p, p + vocab);
+  std::vector<float> residual(static_cast<size_t>(vocab));
   double mass = 0;
   for (int64_t i = 0; i < vocab; ++i) {
     residual[i] = std::max(0.0f, p[i] - (q ? q[i] : (i == x ? 1.0f : 0.0f)));

@@ -101,21 +101,18 @@ Draft SpeculativeDecoder::self_draft(int64_t current, int64_t start, int most) {
   ForwardOptions fwd = fwd_;
   fwd.skip = &self_plan_;
   fwd.last_logits_only = true;
-  int64_t x = current, forwards = 0;
+  int64_t x = current;
   while (static_cast<int>(d.tokens.size()) < most) {
     const auto logits = forward_phase(model_, Phase::Draft, ids_for({x}), fwd).view({1, -1});
     r_.speculative.draft_forwards += 1;
-    ++forwards;
     const Judged j = judge(logits);
     if (j.picks[0].confidence < spec_.threshold) break;
     x = own_token(j, 0);
     d.tokens.push_back(static_cast<int32_t>(x));
     if (sampling_) d.q.emplace_back(j.row(0), j.row(0) + j.probs.size(1));
   }
-  if (forwards > 0) {
-    PhaseScope phase(Phase::Rollback);
-    cache_.truncate(start);
-  }
+  PhaseScope phase(Phase::Rollback);  // most >= 1: at least one draft forward wrote the cache
+  cache_.truncate(start);
   return d;
 }
 

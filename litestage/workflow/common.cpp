@@ -60,6 +60,38 @@ PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c) {
   return config;
 }
 
+SettingSweep sweep_setting(Session& session, const std::vector<PipelineConfig>& configs,
+                           const std::vector<std::string>& labels, const std::string& what, const StagePlans& plans,
+                           double target, const std::vector<Example>& examples, StageCache& cache,
+                           SearchJournal& journal, LatencyMode mode, const std::string& timing_key) {
+  SettingSweep sweep;
+  sweep.rows.resize(configs.size());
+  std::vector<EvalPoint*> points;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    PipelineEvaluator eval(session.generator(), configs[i], examples, &cache, what + " " + labels[i]);
+    SweepRow& row = sweep.rows[i];
+    row.stage = "all";
+    row.k = static_cast<int>(i);  // ties go to the lower index
+    row.point = eval.evaluate(plans);
+    row.meets_target = row.point.accuracy >= target - 1e-9;
+    points.push_back(&row.point);
+  }
+  if (mode == LatencyMode::Measured)
+    set_timing(journal.timing(timing_key, [&] {
+      return time_interleaved_progress(session.generator(), configs, examples, timing_settings(session.spec()),
+                                       what + " sweep");
+    }), points);
+  sweep.chosen = choose_row(sweep.rows, mode).value_or(0);
+  return sweep;
+}
+
+nlohmann::json SettingSweep::table(const std::string& label_field, const std::vector<std::string>& labels) const {
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < rows.size(); ++i)
+    out.push_back({{label_field, labels[i]}, {"point", rows[i].point}, {"meets_target", rows[i].meets_target}});
+  return out;
+}
+
 TimingSettings timing_settings(const ExperimentSpec& spec) { return {spec.timing.repeats, spec.timing.warmup}; }
 
 int settings_max_k(const ExperimentSpec& spec, int layers) { return spec.search.max_k.value_or(layers); }

@@ -25,33 +25,21 @@ EarlyExitConfig sweep_early_exit(Session& session, const PipelineConfig& base, c
     ee.metric = spec.early_exit_sweep.metric;
     settings.push_back(ee);
   }
-  std::vector<SweepRow> rows(settings.size());
   std::vector<PipelineConfig> configs;
-  std::vector<EvalPoint*> points;
-  for (size_t i = 0; i < settings.size(); ++i) {
-    configs.push_back(final_config(base, plans, settings[i]));
-    PipelineEvaluator eval(session.generator(), configs.back(), examples, &cache, "early-exit " + early_exit_text(settings[i]));
-    rows[i].stage = "all";
-    rows[i].k = static_cast<int>(i);  // ties go to the lower index: off, then the lower thresholds
-    rows[i].point = eval.evaluate(plans);
-    rows[i].meets_target = rows[i].point.accuracy >= target - 1e-9;
-    points.push_back(&rows[i].point);
+  std::vector<std::string> labels;  // off first, then the thresholds: ties go to off, then the lower ones
+  std::string key = "early exit on " + SearchJournal::key(plans) + ":";
+  for (const auto& ee : settings) {
+    configs.push_back(final_config(base, plans, ee));
+    labels.push_back(early_exit_text(ee));
+    key += " " + labels.back();
   }
-  if (mode == LatencyMode::Measured) {
-    // Journaled like the search's timings, so that a resumed run keeps the same setting.
-    std::string key = "early exit on " + SearchJournal::key(plans) + ":";
-    for (const auto& ee : settings) key += " " + early_exit_text(ee);
-    set_timing(journal.timing(key, [&] {
-      return time_interleaved_progress(session.generator(), configs, examples, timing_settings(spec), "early-exit sweep");
-    }), points);
-  }
-  // The search's own rule (choose_row); off when no threshold meets the target.
-  const size_t best = choose_row(rows, mode).value_or(0);
-  nlohmann::json table = nlohmann::json::array();
-  for (size_t i = 0; i < rows.size(); ++i)
-    table.push_back({{"early_exit", early_exit_text(settings[i])}, {"point", rows[i].point}, {"meets_target", rows[i].meets_target}});
+  // Off when no threshold meets the target.
+  const SettingSweep sweep = sweep_setting(session, configs, labels, "early-exit", plans, target, examples, cache,
+                                           journal, mode, key);
+  const size_t best = sweep.chosen;
   dist::write_output(file.string(), nlohmann::json{{"target_accuracy", target}, {"latency", to_string(mode)},
-                                                  {"rows", table}, {"chosen", early_exit_text(settings[best])}}.dump(2) + "\n");
+                                                  {"rows", sweep.table("early_exit", labels)},
+                                                  {"chosen", labels[best]}}.dump(2) + "\n");
   std::fprintf(stderr, "early exit: %s\n", early_exit_text(settings[best]).c_str());
   return settings[best];
 }

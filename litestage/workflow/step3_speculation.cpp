@@ -41,36 +41,22 @@ void choose_speculation(WorkflowRun& run) {
   if (settings.size() == 1) return;
   banner("speculative decoding: the drafter, on " + run.spec.dataset + "/" + run.search_data.info.split);
   const StagePlans full = full_plans(run.L);
-  std::vector<SweepRow> rows(settings.size());
   std::vector<PipelineConfig> configs;
-  std::vector<EvalPoint*> points;
-  for (size_t i = 0; i < settings.size(); ++i) {
+  std::vector<std::string> labels;  // lookup first: ties go to it
+  std::string key = "drafters:";
+  for (const auto& s : settings) {
     configs.push_back(final_config(run.base, full, {}));
-    configs.back().speculative = settings[i];
-    PipelineEvaluator eval(run.session.generator(), configs.back(), run.search_data.examples, run.search_cache.get(),
-                           "drafter " + settings[i].describe());
-    rows[i].stage = "all";
-    rows[i].k = static_cast<int>(i);  // ties go to the lower index: lookup first
-    rows[i].point = eval.evaluate(full);
-    rows[i].meets_target = rows[i].point.accuracy >= run.main_search().target - 1e-9;
-    points.push_back(&rows[i].point);
+    configs.back().speculative = s;
+    labels.push_back(s.describe());
+    key += " [" + labels.back() + "]";
   }
-  if (run.settings.latency == LatencyMode::Measured) {
-    std::string key = "drafters:";
-    for (const auto& s : settings) key += " [" + s.describe() + "]";
-    set_timing(run.journal->timing(key, [&] {
-      return time_interleaved_progress(run.session.generator(), configs, run.search_data.examples,
-                                       timing_settings(run.spec), "drafter sweep");
-    }), points);
-  }
-  const size_t best = choose_row(rows, run.settings.latency).value_or(0);
-  run.speculation = settings[best];
-  nlohmann::json table = nlohmann::json::array();
-  for (size_t i = 0; i < rows.size(); ++i)
-    table.push_back({{"speculative", settings[i].describe()}, {"point", rows[i].point}, {"meets_target", rows[i].meets_target}});
+  const SettingSweep sweep = sweep_setting(run.session, configs, labels, "drafter", full,
+                                           run.main_search().target, run.search_data.examples, *run.search_cache,
+                                           *run.journal, run.settings.latency, key);
+  run.speculation = settings[sweep.chosen];
   dist::write_output((run.out / "sweeps" / "speculation.json").string(),
-                     nlohmann::json{{"latency", to_string(run.settings.latency)}, {"rows", table},
-                                    {"chosen", run.speculation.describe()}}.dump(2) + "\n");
+                     nlohmann::json{{"latency", to_string(run.settings.latency)}, {"rows", sweep.table("speculative", labels)},
+                                    {"chosen", labels[sweep.chosen]}}.dump(2) + "\n");
   std::fprintf(stderr, "drafter: %s\n", run.speculation.describe().c_str());
 }
 

@@ -84,6 +84,21 @@ PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const 
 // generation.speculative where it is on, else the lookup drafter with its defaults.
 SpeculativeConfig speculation_for(const ExperimentSpec& spec);
 PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c);
+// One setting swept on fixed plans over `examples` (the early-exit threshold, the drafter): each
+// configuration evaluated through the stage cache (progress labelled `what` and the setting's
+// `labels[i]`); under measured latency all timed together, journaled under `timing_key` so that a
+// resumed run keeps the choice; `chosen` by the search's rule (choose_row), 0 where no row meets
+// the target (ties go to the lower index). `table`: per row {label_field: label, point,
+// meets_target}.
+struct SettingSweep {
+  std::vector<SweepRow> rows;
+  size_t chosen = 0;
+  nlohmann::json table(const std::string& label_field, const std::vector<std::string>& labels) const;
+};
+SettingSweep sweep_setting(Session& session, const std::vector<PipelineConfig>& configs,
+                           const std::vector<std::string>& labels, const std::string& what, const StagePlans& plans,
+                           double target, const std::vector<Example>& examples, StageCache& cache,
+                           SearchJournal& journal, LatencyMode mode, const std::string& timing_key);
 TimingSettings timing_settings(const ExperimentSpec& spec);
 int settings_max_k(const ExperimentSpec& spec, int layers);
 
