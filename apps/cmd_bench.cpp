@@ -11,14 +11,14 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "command.hpp"
-#include "litestage/model/blas.hpp"
+#include "litestage/kernels/blas.hpp"
 #include "litestage/model/cost.hpp"
-#include "litestage/model/flop_peak.hpp"
+#include "litestage/kernels/flop_peak.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/latency_calibration.hpp"
-#include "litestage/model/matvec.hpp"
+#include "litestage/kernels/matvec.hpp"
 #include "litestage/model/short_forward.hpp"
-#include "litestage/model/weight_memory.hpp"
+#include "litestage/kernels/weight_memory.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/cpu_info.hpp"
 #include "litestage/util/provenance.hpp"
@@ -49,7 +49,7 @@ class ReadProbe {
       : device_(rt.device),
         bytes_(static_cast<double>(bytes)),
         buffer_(empty_weight({std::max<int64_t>(bytes / 4, 1024)}, torch::TensorOptions().dtype(torch::kFloat).device(rt.device))
-                    .fill_(1)) {  // in memory mapped as the weights are (model/weight_memory.hpp)
+                    .fill_(1)) {  // in memory mapped as the weights are (kernels/weight_memory.hpp)
     pass();  // the first pass warms caches and page tables
   }
   // Seconds one pass takes per `bytes` read.

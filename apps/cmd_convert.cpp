@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "litestage/tokenizer/tokenizer.hpp"
 #include "litestage/util/error.hpp"
 #include "model_setup.hpp"
 #include "options.hpp"
@@ -40,8 +41,9 @@ int run_convert(const std::vector<std::string>& args) {
     model = grow_layers(model, vm["layers"].as<int64_t>(), vm["seed"].as<uint64_t>(),
                         vm["grow-output-scale"].as<double>());
   save_causal_lm(model, out);
-  for (const auto& f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                        "vocab.json", "merges.txt", "generation_config.json"})
+  auto files = tokenizer_files();
+  files.push_back("generation_config.json");
+  for (const auto& f : files)
     if (fs::exists(in / f)) fs::copy_file(in / f, out / f, fs::copy_options::overwrite_existing);
   std::cout << "wrote " << out.string() << " (" << name << ", " << fs::file_size(out / "model.safetensors")
             << " bytes of weights)\n";

@@ -8,7 +8,7 @@
 #include <torch/version.h>
 
 #include "command.hpp"
-#include "litestage/model/blas.hpp"
+#include "litestage/kernels/blas.hpp"
 #include "litestage/util/provenance.hpp"
 #include "model_setup.hpp"
 

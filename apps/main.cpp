@@ -13,7 +13,7 @@
 
 #include "command.hpp"
 #include "litestage/dist/dist.hpp"
-#include "litestage/model/blas.hpp"
+#include "litestage/kernels/blas.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/malloc_reuse.hpp"
 #include "litestage/util/progress.hpp"

@@ -2,8 +2,8 @@
 
 #include <iostream>
 
-#include "litestage/model/blas.hpp"
-#include "litestage/model/weight_memory.hpp"
+#include "litestage/kernels/blas.hpp"
+#include "litestage/kernels/weight_memory.hpp"
 #include "litestage/util/malloc_reuse.hpp"
 
 namespace litestage::cli {

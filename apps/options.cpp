@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "litestage/experiment/spec.hpp"
-#include "litestage/model/runtime.hpp"
+#include "litestage/kernels/runtime.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/yaml_schema.hpp"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "litestage/dist/dist.hpp"
+#include "litestage/dist/launch.hpp"
 
 namespace litestage::dist {
 

@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "litestage/dist/dist.hpp"
-#include "litestage/model/blas.hpp"
+#include "litestage/kernels/blas.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
 #include "litestage/util/progress.hpp"

@@ -3,8 +3,8 @@
 #include "litestage/data/exemplars.hpp"
 #include "litestage/dist/dist.hpp"
 #include "litestage/io/digest.hpp"
-#include "litestage/model/blas.hpp"
-#include "litestage/model/matvec.hpp"
+#include "litestage/kernels/blas.hpp"
+#include "litestage/kernels/matvec.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/error.hpp"
 

@@ -16,17 +16,6 @@
 
 namespace litestage {
 
-const EnumNames<ExitReason>& exit_reason_names() {
-  static const EnumNames<ExitReason> names = {
-      {"eos", ExitReason::Eos},           {"max_tokens", ExitReason::MaxTokens},
-      {"stop_string", ExitReason::StopString}, {"early_exit", ExitReason::EarlyExit},
-      {"callback", ExitReason::Callback}, {"context_full", ExitReason::ContextFull},
-      {"prompt_too_long", ExitReason::PromptTooLong}};
-  return names;
-}
-
-const std::string& exit_reason_name(ExitReason reason) { return enum_name(exit_reason_names(), reason); }
-
 Generator::Generator(CausalLM model, std::shared_ptr<const Tokenizer> tokenizer)
     : model_(std::move(model)), tokenizer_(std::move(tokenizer)) {
   LITESTAGE_CHECK(tokenizer_ != nullptr, "Generator needs a tokenizer");
@@ -199,20 +188,43 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   if (config.speculative.on()) {
     decode_speculative(prompt_ids, config, cache, fwd, logits, capacity, r, on_token);
   } else {
-    RowDecoder row(*tokenizer_, config, stops, r);
-    auto next = torch::empty({1, 1}, torch::TensorOptions().dtype(torch::kLong).device(device));
-    while (true) {
-      const auto p = pick(logits, config.sampling, gen)[0];
-      if (row.push(p.id, p.confidence, p.max_logit, cache.length(), capacity, on_token)) break;
-      next.fill_(p.id);
-      logits = forward_phase(model_, Phase::Decode, next, fwd).view({1, -1});
-    }
+    std::vector<RowDecoder> row;
+    row.emplace_back(*tokenizer_, config, stops, r);
+    decode_rows(row, logits, fwd, capacity, config.sampling, gen, on_token);
     PhaseScope phase(Phase::Detokenize);
-    row.finish();
+    row[0].finish();
   }
   synchronize(device);
   r.decode_seconds = timer.seconds();
   return r;
+}
+
+void Generator::decode_rows(std::vector<RowDecoder>& rows, torch::Tensor logits, const ForwardOptions& fwd,
+                            int64_t capacity, const SamplingConfig& sampling, at::Generator& gen,
+                            const StreamCallback& on_token) {
+  const int64_t B = static_cast<int64_t>(rows.size());
+  const int32_t pad = tokenizer_->pad_id().value_or(0);
+  std::vector<bool> done(B, false);
+  int64_t remaining = B;
+  auto next = torch::empty({B, 1}, torch::kLong);  // the picks, on the CPU
+  int64_t* ids = next.data_ptr<int64_t>();
+  const auto device = model_->runtime().device;
+  while (true) {
+    const auto picks = pick(logits, sampling, gen);
+    for (int64_t b = 0; b < B; ++b) {
+      ids[b] = pad;  // a finished row keeps decoding padding; its outputs are ignored
+      if (done[b]) continue;
+      const auto& p = picks[b];
+      if (rows[b].push(p.id, p.confidence, p.max_logit, fwd.cache->length(), capacity, on_token)) {
+        done[b] = true;
+        --remaining;
+      } else {
+        ids[b] = p.id;
+      }
+    }
+    if (remaining == 0) return;
+    logits = forward_phase(model_, Phase::Decode, next.to(device), fwd).view({B, -1});
+  }
 }
 
 std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::vector<int32_t>>& prompts,
@@ -261,7 +273,6 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   std::vector<RowDecoder> rows;
   rows.reserve(static_cast<size_t>(B));
   for (int64_t b = 0; b < B; ++b) rows.emplace_back(*tokenizer_, config, stops, results[b]);
-  std::vector<bool> done(B, false);
   auto gen = at::detail::createCPUGenerator(config.sampling.seed);
   KVCache& cache = cache_for(B, capacity);
   ForwardOptions fwd;
@@ -282,26 +293,7 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   double prefill = timer.seconds();
   fwd.token_mask = torch::Tensor();
   timer.reset();
-  std::vector<int64_t> next_ids(B, pad);
-  int64_t remaining = B;
-  while (remaining > 0) {
-    auto picks = pick(logits, config.sampling, gen);
-    for (int64_t b = 0; b < B; ++b) {
-      if (done[b]) continue;
-      const auto& p = picks[b];
-      next_ids[b] = p.id;
-      if (rows[b].push(p.id, p.confidence, p.max_logit, cache.length(), capacity)) {
-        done[b] = true;
-        --remaining;
-      }
-    }
-    if (remaining == 0) break;
-    // Finished rows keep decoding a padding token; their outputs are ignored.
-    for (int64_t b = 0; b < B; ++b)
-      if (done[b]) next_ids[b] = pad;
-    auto next = torch::tensor(next_ids, torch::kLong).view({B, 1}).to(device);
-    logits = forward_phase(model_, Phase::Decode, next, fwd).view({B, -1});
-  }
+  decode_rows(rows, logits, fwd, capacity, config.sampling, gen, nullptr);
   synchronize(device);
   double decode = timer.seconds();
   for (int64_t b = 0; b < B; ++b) {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "litestage/generate/early_exit.hpp"
+#include "litestage/generate/generation.hpp"
 #include "litestage/generate/speculative.hpp"
 #include "litestage/model/causal_lm.hpp"
 #include "litestage/model/kv_cache.hpp"
@@ -18,47 +18,7 @@
 
 namespace litestage {
 
-struct SamplingConfig {
-  double temperature = 0.0;  // 0: greedy
-  int top_k = 0;             // 0: off
-  double top_p = 1.0;        // 1: off
-  uint64_t seed = 0;
-};
-
-struct GenerationConfig {
-  int max_new_tokens = 200;
-  SamplingConfig sampling;
-  // Ids that end generation; empty: the tokenizer's eos ids plus the model config's.
-  std::vector<int32_t> eos_ids;
-  // Generation stops once the text contains one; the text is cut before it.
-  std::vector<std::string> stop_strings;
-  EarlyExitConfig early_exit;
-  SkipPlan skip;                                  // one plan for the whole generate call
-  const SubLayerObserver* observer = nullptr;     // called during the prefill forward only
-  bool add_bos = true;                            // when the tokenizer's convention has one
-  SpeculativeConfig speculative;                  // single-sequence calls only
-  DraftHistory* draft_history = nullptr;          // the stage's earlier outputs and draft stats, if any
-  SampledRule sampled_rule = nullptr;             // speculative sampling's rule; null: sampled_verdict
-};
-
-// Why a generate call ended. PromptTooLong: the prompt alone does not fit the context, so the
-// pipeline did not call the model at all.
-enum class ExitReason { Eos, MaxTokens, StopString, EarlyExit, Callback, ContextFull, PromptTooLong };
-const EnumNames<ExitReason>& exit_reason_names();
-const std::string& exit_reason_name(ExitReason reason);
-
-struct GenerationResult {
-  std::vector<int32_t> tokens;      // generated ids, without the EOS that ended generation
-  std::string text;                 // decoded tokens (cut before a stop string)
-  std::vector<float> confidences;   // per generated token: max softmax probability
-  std::vector<float> max_logits;    // per generated token: max logit
-  int prompt_tokens = 0;
-  int cached_prompt_tokens = 0;     // leading prompt tokens taken from a SharedPrefix, not prefilled
-  double prefill_seconds = 0;       // prompt forward until its first-token logits are ready
-  double decode_seconds = 0;        // every later forward and the sampling
-  ExitReason exit_reason = ExitReason::MaxTokens;
-  SpeculativeStats speculative;     // zero unless config.speculative was on
-};
+class RowDecoder;
 
 // The KV cache of a prompt prefix shared by several generate calls (the options of one Analyze
 // stage): prefilled once under one skip plan, then copied into each call's cache, so a call
@@ -70,10 +30,6 @@ struct SharedPrefix {
   double prefill_seconds = 0;
   bool prefixes(const std::vector<int32_t>& prompt) const;  // a proper prefix of `prompt`
 };
-
-// Called with each generated token id and the newly completed text (may be empty while a UTF-8
-// character is incomplete). Return false to stop generation.
-using StreamCallback = std::function<bool(int32_t id, const std::string& text)>;
 
 // One row's pick: the token, and its confidences (max softmax probability, max logit) read off
 // the untempered distribution.
@@ -126,6 +82,11 @@ class Generator {
   void decode_speculative(const std::vector<int32_t>& prompt_ids, const GenerationConfig& config, KVCache& cache,
                           ForwardOptions fwd, torch::Tensor logits, int64_t capacity, GenerationResult& r,
                           const StreamCallback& on_token);
+  // The decode loop of plain and batched calls: from the prompt's last logits (batch, vocab), one
+  // pick per unfinished row, one forward over every row's pick (a finished row's: padding), until
+  // every row has stopped. The cache is fwd.cache, at most `capacity` slots.
+  void decode_rows(std::vector<RowDecoder>& rows, torch::Tensor logits, const ForwardOptions& fwd, int64_t capacity,
+                   const SamplingConfig& sampling, at::Generator& gen, const StreamCallback& on_token);
   // logits: (batch, vocab) float32 -> one pick per row.
   std::vector<Picked> pick(const torch::Tensor& logits, const SamplingConfig& sampling, at::Generator& gen) const;
 

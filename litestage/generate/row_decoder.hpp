@@ -7,7 +7,8 @@
 #include <vector>
 
 #include "litestage/generate/early_exit.hpp"
-#include "litestage/generate/generator.hpp"
+#include "litestage/generate/generation.hpp"
+#include "litestage/tokenizer/tokenizer.hpp"
 #include "litestage/util/phase_clock.hpp"
 
 namespace litestage {

@@ -20,7 +20,7 @@
 #include "litestage/model/config.hpp"
 #include "litestage/model/layers.hpp"
 #include "litestage/model/observer.hpp"
-#include "litestage/model/runtime.hpp"
+#include "litestage/kernels/runtime.hpp"
 #include "litestage/model/skip_plan.hpp"
 
 namespace litestage {

@@ -8,9 +8,9 @@
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/skip_plan.hpp"
 #include "litestage/model/layers.hpp"
-#include "litestage/model/matvec.hpp"
-#include "litestage/model/parallel.hpp"
-#include "litestage/model/vector_math.hpp"
+#include "litestage/kernels/matvec.hpp"
+#include "litestage/kernels/parallel.hpp"
+#include "litestage/kernels/vector_math.hpp"
 
 namespace litestage {
 
@@ -38,7 +38,7 @@ Scratch& scratch() {
 
 // Below this many multiply-adds (q K^T and p V over every head of the batch), attention runs on
 // the calling thread; above it, the heads are shared out over the intra-op threads
-// (model/parallel.hpp). A TinyLlama-1.1B layer at 144 slots holds about 590k.
+// (kernels/parallel.hpp). A TinyLlama-1.1B layer at 144 slots holds about 590k.
 constexpr int64_t kParallelAttention = int64_t{1} << 17;
 
 // Where the new rows sit: B sequences of `steps` new tokens each, row b * steps + j at position

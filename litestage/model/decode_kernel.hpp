@@ -27,7 +27,7 @@ constexpr int64_t kShortForwardRows = 16;
 // updated in place; each sequence's new tokens sit at positions (= cache slots) position ..
 // position + steps - 1. Each row's result is bitwise that of a one-token step at its position (the
 // same sums in the same order), so one forward over k tokens equals k decode steps
-// (logits too while the batch's rows number at most kMatvecRows: model/matvec.hpp).
+// (logits too while the batch's rows number at most kMatvecRows: kernels/matvec.hpp).
 void decode_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& h, int64_t position,
                        KVCache& cache, const RotaryEmbedding& rope, const SkipPlan& plan);
 

@@ -1,6 +1,6 @@
 #include "litestage/model/fused_rows.hpp"
 
-#include "litestage/model/weight_memory.hpp"
+#include "litestage/kernels/weight_memory.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {

@@ -9,7 +9,7 @@
 #include <torch/types.h>
 
 #include "litestage/model/layers.hpp"
-#include "litestage/model/matvec.hpp"
+#include "litestage/kernels/matvec.hpp"
 
 namespace litestage::kernel {
 

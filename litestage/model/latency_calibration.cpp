@@ -8,7 +8,7 @@
 #include <torch/types.h>
 
 #include "litestage/model/kv_cache.hpp"
-#include "litestage/model/runtime.hpp"
+#include "litestage/kernels/runtime.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/timer.hpp"
 

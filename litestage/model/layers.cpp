@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "litestage/model/kv_cache.hpp"
-#include "litestage/model/matvec.hpp"
+#include "litestage/kernels/matvec.hpp"
 #include "litestage/model/skip_plan.hpp"
-#include "litestage/model/weight_memory.hpp"
+#include "litestage/kernels/weight_memory.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -23,7 +23,7 @@ LinearImpl::LinearImpl(torch::Tensor w, torch::Tensor b) {
 }
 
 torch::Tensor project(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias) {
-  if (matvec_applies(x, weight)) return linear_matvec(x, weight, bias);  // one f32 token (model/matvec.hpp)
+  if (matvec_applies(x, weight)) return linear_matvec(x, weight, bias);  // one f32 token (kernels/matvec.hpp)
   return bias.defined() ? torch::linear(x, weight, bias) : torch::linear(x, weight);
 }
 

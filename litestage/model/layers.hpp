@@ -10,7 +10,7 @@
 
 #include "litestage/model/config.hpp"
 #include "litestage/model/fused_rows.hpp"
-#include "litestage/model/gemm.hpp"
+#include "litestage/kernels/gemm.hpp"
 #include "litestage/model/observer.hpp"
 
 namespace litestage {
@@ -18,7 +18,7 @@ namespace litestage {
 class KVCache;
 class SkipPlan;
 
-// y = x W^T (+ b); one f32 CPU row without autograd goes through model/matvec (streams W once).
+// y = x W^T (+ b); one f32 CPU row without autograd goes through kernels/matvec (streams W once).
 torch::Tensor project(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 
 // y = x W^T (+ b). Parameters are allocated uninitialised: a checkpoint or init_weights fills them.
@@ -89,7 +89,7 @@ class AttentionImpl : public torch::nn::Module {
   const FusedRows& qkv_weight() const { return qkv_weight_; }
   const FusedRows& qkv_bias() const { return qkv_bias_; }  // undefined without q/k/v biases
   bool fused() const;
-  // q/k/v's and o_proj's weights packed for model/gemm, kept between prompts (model/prefill_kernel).
+  // q/k/v's and o_proj's weights packed for kernels/gemm, kept between prompts (model/prefill_kernel).
   PackedPanels& qkv_panels() const { return qkv_panels_; }
   PackedPanels& o_panels() const { return o_panels_; }
 
@@ -110,7 +110,7 @@ class MLPImpl : public torch::nn::Module {
   // gate/up's weights as rows of one tensor; fused() while both still view it.
   const FusedRows& gate_up_weight() const { return gate_up_; }
   bool fused() const;
-  // gate/up's (for SwiGLU) and down's weights packed for model/gemm, kept between prompts.
+  // gate/up's (for SwiGLU) and down's weights packed for kernels/gemm, kept between prompts.
   PackedPanels& gate_up_panels() const { return gate_up_panels_; }
   PackedPanels& down_panels() const { return down_panels_; }
 

@@ -8,13 +8,13 @@
 
 #include <ATen/Parallel.h>
 
-#include "litestage/model/gemm.hpp"
+#include "litestage/kernels/gemm.hpp"
 #include "litestage/model/kernel_rows.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/layers.hpp"
-#include "litestage/model/parallel.hpp"
+#include "litestage/kernels/parallel.hpp"
 #include "litestage/model/skip_plan.hpp"
-#include "litestage/model/vector_math.hpp"
+#include "litestage/kernels/vector_math.hpp"
 
 namespace litestage {
 
@@ -55,7 +55,7 @@ struct Shape {
 // (prefill_row_bounds sizes the chunks so that the threads' work is even, the later rows' longer
 // attention included). On a small model, moving activations between cores and waiting at each
 // product's end cost more than the products. Otherwise (a large layer, or a short prompt) each
-// product splits its weight panels over the threads (model/gemm), the attention its heads, and the
+// product splits its weight panels over the threads (kernels/gemm), the attention its heads, and the
 // row work runs on the calling thread.
 constexpr int64_t kSmallLayerBytes = int64_t{8} << 20;
 constexpr int64_t kRowGrain = 4 * kGemmTileRows;  // rows per chunk at least

@@ -1,11 +1,11 @@
 #pragma once
 // Several new tokens per row (a prompt) through the decoder layers without LibTorch's ops: the four
 // projections (q/k/v and gate/up fused) and each head's two attention products are register-tiled
-// GEMMs (model/gemm) that add the residual or apply SwiGLU as they store, the causal softmax a
-// vectorised loop with SLEEF's exp (model/vector_math), and the norms, RoPE and cache writes loops
+// GEMMs (kernels/gemm) that add the residual or apply SwiGLU as they store, the causal softmax a
+// vectorised loop with SLEEF's exp (kernels/vector_math), and the norms, RoPE and cache writes loops
 // over rows, into buffers reused between prompts. f32 on CPU, unpadded rows at consecutive
 // positions. LibTorch's op-by-op path issues about 60 ops per layer, most of a small model's
-// prefill time, and its products run single-threaded in OpenBLAS (model/runtime.cpp).
+// prefill time, and its products run single-threaded in OpenBLAS (kernels/runtime.cpp).
 // CausalLM::hidden_states takes this path when `prefill_kernel_applies` holds and
 // ForwardOptions::kernels is on; the LibTorch path stays the reference (tests compare them).
 

@@ -107,11 +107,7 @@ class BpeTokenizer final : public Tokenizer {
   // The pieces BPE runs on (after added-token split, normalization and the Split regexes),
   // as raw bytes; added tokens come out whole. For tests and debugging.
   std::vector<std::string> pre_tokenize(std::string_view text, bool parse_special = true) const;
-  // Raw bytes of a token (its byte-level spelling decoded; added tokens: their content).
-  std::string token_bytes(int32_t id) const;
-  const std::string& source() const { return source_; }
   bool regex_jit() const;
-  size_t cache_size() const;
 
  private:
   struct Merge {

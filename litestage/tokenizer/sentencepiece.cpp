@@ -111,7 +111,6 @@ std::optional<int32_t> SentencePieceTokenizer::model_pad_id() const {
   int id = impl_->sp().pad_id();
   return id >= 0 ? std::optional<int32_t>(id) : std::nullopt;
 }
-bool SentencePieceTokenizer::adds_dummy_prefix() const { return impl_->dummy_prefix; }
 
 void SentencePieceTokenizer::set_special_ids(std::optional<int32_t> bos, std::vector<int32_t> eos,
                                              std::optional<int32_t> pad) {

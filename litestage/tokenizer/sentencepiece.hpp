@@ -50,8 +50,6 @@ class SentencePieceTokenizer final : public Tokenizer {
   std::optional<int32_t> model_bos_id() const;
   std::optional<int32_t> model_eos_id() const;
   std::optional<int32_t> model_pad_id() const;
-  // Whether the model's normalizer prepends a space (add_dummy_prefix), found by probing.
-  bool adds_dummy_prefix() const;
 
  private:
   struct Impl;

@@ -43,7 +43,6 @@ struct Api {
   int (*is_control)(void*, int);
   int (*is_byte)(void*, int);
   int (*is_unknown)(void*, int);
-  int (*is_unused)(void*, int);
   int (*bos_id)(void*);
   int (*eos_id)(void*);
   int (*pad_id)(void*);
@@ -105,7 +104,6 @@ const Api& api() {
     sym(a.is_control, "lsspm_is_control");
     sym(a.is_byte, "lsspm_is_byte");
     sym(a.is_unknown, "lsspm_is_unknown");
-    sym(a.is_unused, "lsspm_is_unused");
     sym(a.bos_id, "lsspm_bos_id");
     sym(a.eos_id, "lsspm_eos_id");
     sym(a.pad_id, "lsspm_pad_id");
@@ -153,7 +151,6 @@ float SpmProcessor::score(int id) const { return api().score(handle_, id); }
 bool SpmProcessor::is_control(int id) const { return api().is_control(handle_, id) != 0; }
 bool SpmProcessor::is_byte(int id) const { return api().is_byte(handle_, id) != 0; }
 bool SpmProcessor::is_unknown(int id) const { return api().is_unknown(handle_, id) != 0; }
-bool SpmProcessor::is_unused(int id) const { return api().is_unused(handle_, id) != 0; }
 int SpmProcessor::bos_id() const { return api().bos_id(handle_); }
 int SpmProcessor::eos_id() const { return api().eos_id(handle_); }
 int SpmProcessor::pad_id() const { return api().pad_id(handle_); }

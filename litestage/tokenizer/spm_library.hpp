@@ -28,7 +28,6 @@ class SpmProcessor {
   bool is_control(int id) const;
   bool is_byte(int id) const;
   bool is_unknown(int id) const;
-  bool is_unused(int id) const;
   int bos_id() const;  // -1 when the model has none
   int eos_id() const;
   int pad_id() const;

@@ -82,4 +82,8 @@ TokenizerKind parse_tokenizer_kind(std::string_view name);  // "auto" | "sentenc
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& dir,
                                           TokenizerKind kind = TokenizerKind::Auto);
 
+// The files of a tokenizer directory that Hugging Face's AutoTokenizer reads (whichever exist):
+// what a checkpoint carries beside its weights so that it loads on its own.
+const std::vector<std::string>& tokenizer_files();
+
 }  // namespace litestage

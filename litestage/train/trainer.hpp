@@ -147,19 +147,15 @@ class Trainer {
   torch::optim::AdamW& optimizer() { return *optimizer_; }
   std::shared_ptr<Tokenizer> tokenizer() const { return tokenizer_; }
   const TrainConfig& config() const { return config_; }
-  const std::filesystem::path& output_dir() const { return out_; }
   int64_t global_step() const { return global_step_; }
   int64_t total_steps() const { return total_steps_; }
-  int64_t steps_per_epoch() const { return steps_per_epoch_; }
   int64_t epoch() const { return epoch_; }
   size_t position() const { return position_; }
   bool resumed() const { return resumed_; }
   bool autocast() const { return autocast_; }
   const std::vector<SftExample>& train_examples() const { return train_; }
-  const std::vector<SftExample>& validation_examples() const { return validation_; }
-  // Token statistics of the tokenised data (examples cleared); empty for pre-tokenised data.
+  // Token statistics of the tokenised training data (examples cleared); empty for pre-tokenised data.
   const SftDataset& train_stats() const { return train_stats_; }
-  const SftDataset& validation_stats() const { return validation_stats_; }
 
  private:
   void setup();  // shared tail of both constructors

@@ -4,7 +4,7 @@
 namespace litestage {
 
 // Monotonic wall clock. Callers that time device work synchronise the device first
-// (litestage::synchronize in model/runtime.hpp) so the clock reads finished work, not queued work.
+// (litestage::synchronize in kernels/runtime.hpp) so the clock reads finished work, not queued work.
 class Timer {
  public:
   Timer() : start_(Clock::now()) {}

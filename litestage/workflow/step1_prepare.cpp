@@ -5,7 +5,7 @@
 #include <set>
 
 #include "litestage/dist/dist.hpp"
-#include "litestage/model/blas.hpp"
+#include "litestage/kernels/blas.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"

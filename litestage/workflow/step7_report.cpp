@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "litestage/dist/dist.hpp"
-#include "litestage/model/blas.hpp"
+#include "litestage/kernels/blas.hpp"
 #include "litestage/util/provenance.hpp"
 #include "litestage/util/stats.hpp"
 

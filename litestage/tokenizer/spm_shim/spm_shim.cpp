@@ -75,7 +75,6 @@ __attribute__((visibility("default"))) float lsspm_score(void* h, int id) { retu
 __attribute__((visibility("default"))) int lsspm_is_control(void* h, int id) { return sp(h)->IsControl(id); }
 __attribute__((visibility("default"))) int lsspm_is_byte(void* h, int id) { return sp(h)->IsByte(id); }
 __attribute__((visibility("default"))) int lsspm_is_unknown(void* h, int id) { return sp(h)->IsUnknown(id); }
-__attribute__((visibility("default"))) int lsspm_is_unused(void* h, int id) { return sp(h)->IsUnused(id); }
 __attribute__((visibility("default"))) int lsspm_bos_id(void* h) { return sp(h)->bos_id(); }
 __attribute__((visibility("default"))) int lsspm_eos_id(void* h) { return sp(h)->eos_id(); }
 __attribute__((visibility("default"))) int lsspm_pad_id(void* h) { return sp(h)->pad_id(); }

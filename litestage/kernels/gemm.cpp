@@ -1,4 +1,4 @@
-#include "litestage/model/gemm.hpp"
+#include "litestage/kernels/gemm.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -6,9 +6,9 @@
 
 #include <torch/types.h>
 
-#include "litestage/model/matvec.hpp"
-#include "litestage/model/parallel.hpp"
-#include "litestage/model/simd.hpp"
+#include "litestage/kernels/matvec.hpp"
+#include "litestage/kernels/parallel.hpp"
+#include "litestage/kernels/simd.hpp"
 
 namespace litestage {
 
@@ -275,7 +275,7 @@ void run_panels(const Gemm& g, VectorIsa isa, int64_t width, int64_t p0, int64_t
 }
 
 // Split over the intra-op threads from this many multiply-adds, in chunks of panels of at least
-// kChunkWork each (model/parallel.hpp).
+// kChunkWork each (kernels/parallel.hpp).
 constexpr int64_t kParallelWork = int64_t{1} << 17;
 constexpr int64_t kChunkWork = int64_t{1} << 20;
 

@@ -1,6 +1,6 @@
 #pragma once
 // The row-wise math of the layer kernels with a vectorised exp (SLEEF's AVX-512 or AVX2 expf,
-// 1-ulp; std::exp elsewhere), picked by the ISA of model/matvec.hpp: the softmax of the prompt
+// 1-ulp; std::exp elsewhere), picked by the ISA of kernels/matvec.hpp: the softmax of the prompt
 // kernel (model/prefill_kernel), and the SwiGLU and one query's attention of the decode kernel
 // (model/decode_kernel). Each result depends on its own row only, never on how many rows a call
 // brings: a short forward's rows equal decode steps bit for bit.

@@ -1,4 +1,4 @@
-#include "litestage/model/matvec.hpp"
+#include "litestage/kernels/matvec.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -9,9 +9,9 @@
 #include <ATen/Parallel.h>
 #include <torch/types.h>
 
-#include "litestage/model/parallel.hpp"
-#include "litestage/model/row_kernels.hpp"
-#include "litestage/model/simd.hpp"
+#include "litestage/kernels/parallel.hpp"
+#include "litestage/kernels/row_kernels.hpp"
+#include "litestage/kernels/simd.hpp"
 #include "litestage/util/cpu_info.hpp"
 #include "litestage/util/error.hpp"
 
@@ -315,7 +315,7 @@ const RoundedInput& round_to_bf16(const float* x, int64_t n, bool as_bits) {
 
 // Split over the intra-op threads from this many multiply-adds (smaller products run on the
 // calling thread: a parallel region costs more than they do), in chunks of rows of at least
-// kChunkWork each (model/parallel.hpp).
+// kChunkWork each (kernels/parallel.hpp).
 constexpr int64_t kParallelWork = int64_t{1} << 17;
 constexpr int64_t kChunkWork = int64_t{1} << 18;
 

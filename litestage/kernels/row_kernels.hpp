@@ -1,5 +1,5 @@
 #pragma once
-// The AVX-512 row kernels behind model/matvec.cpp's products: R weight rows against a vector at
+// The AVX-512 row kernels behind kernels/matvec.cpp's products: R weight rows against a vector at
 // once (f32 rows; bf16 rows as native pairs), their R sums through one lane-sum tree, and the
 // batched forms that keep a chunk of the rows in L1 for every vector of a short forward.
 // Whatever the batch, the chunking and R, each row's sum runs the same operations in the same
@@ -10,7 +10,7 @@
 #include <cstring>
 #include <vector>
 
-#include "litestage/model/simd.hpp"
+#include "litestage/kernels/simd.hpp"
 
 namespace litestage::row_kernels {
 

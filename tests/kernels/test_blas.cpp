@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "litestage/model/blas.hpp"
-#include "litestage/model/runtime.hpp"
+#include "litestage/kernels/blas.hpp"
+#include "litestage/kernels/runtime.hpp"
 
 using namespace litestage;
 

@@ -1,4 +1,4 @@
-#include "litestage/model/runtime.hpp"
+#include "litestage/kernels/runtime.hpp"
 
 #include <dlfcn.h>
 
@@ -12,7 +12,7 @@
 #include <torch/types.h>
 #include <ATen/Parallel.h>
 
-#include "litestage/model/blas.hpp"
+#include "litestage/kernels/blas.hpp"
 #include "litestage/util/cpu_info.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
@@ -138,8 +138,12 @@ void set_threads(int threads) {
   }
 }
 
-void synchronize(const c10::Device& device) {
-  if (device.is_cuda()) torch::cuda::synchronize(device.index() < 0 ? -1 : device.index());
+std::string runtime_description(const Runtime& rt) {
+  std::string out = rt.device.str() + ", " + dtype_name(rt.dtype) + " (" + rt.dtype_reason + ")";
+  if (rt.device.is_cuda()) return out;
+  const CpuInfo& cpu = host_cpu_info();
+  return out + ", " + std::to_string(at::get_num_threads()) + " threads; BLAS: " + blas_description(loaded_blas()) +
+         "; CPU: " + (cpu.known ? cpu.feature_list() : "unknown");
 }
 
 }  // namespace litestage

@@ -3,7 +3,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-#include "litestage/model/matvec.hpp"
+#include "litestage/kernels/matvec.hpp"
 
 using namespace litestage;
 

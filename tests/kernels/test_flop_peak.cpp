@@ -4,8 +4,8 @@
 
 #include <ATen/Parallel.h>
 
-#include "litestage/model/flop_peak.hpp"
-#include "litestage/model/matvec.hpp"
+#include "litestage/kernels/flop_peak.hpp"
+#include "litestage/kernels/matvec.hpp"
 
 using namespace litestage;
 

@@ -1,4 +1,4 @@
-#include "litestage/model/blas.hpp"
+#include "litestage/kernels/blas.hpp"
 
 #include <dlfcn.h>
 
@@ -9,8 +9,8 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-#include "litestage/model/gemm.hpp"
-#include "litestage/model/runtime.hpp"
+#include "litestage/kernels/gemm.hpp"
+#include "litestage/kernels/sync.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/timer.hpp"
@@ -111,14 +111,6 @@ double measure_kernel_gemm_gflops(int n, int repeats) {
 double peak_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int tries) {
   const auto s = gemm_seconds(dtype, device, n, 2, tries);
   return 2.0 * n * n * n / *std::min_element(s.begin(), s.end()) / 1e9;
-}
-
-std::string runtime_description(const Runtime& rt) {
-  std::string out = rt.device.str() + ", " + dtype_name(rt.dtype) + " (" + rt.dtype_reason + ")";
-  if (rt.device.is_cuda()) return out;
-  const CpuInfo& cpu = host_cpu_info();
-  return out + ", " + std::to_string(at::get_num_threads()) + " threads; BLAS: " + blas_description(loaded_blas()) +
-         "; CPU: " + (cpu.known ? cpu.feature_list() : "unknown");
 }
 
 }  // namespace litestage

@@ -3,8 +3,8 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
-#include "litestage/model/gemm.hpp"
-#include "litestage/model/matvec.hpp"
+#include "litestage/kernels/gemm.hpp"
+#include "litestage/kernels/matvec.hpp"
 
 using namespace litestage;
 

@@ -1,4 +1,4 @@
-#include "litestage/model/parallel.hpp"
+#include "litestage/kernels/parallel.hpp"
 
 #include <algorithm>
 #include <atomic>

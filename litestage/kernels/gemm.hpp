@@ -1,9 +1,9 @@
 #pragma once
 // The f32 matrix products of a prompt (model/prefill_kernel): y = x W^T (+ b) with the rows of W
 // split over the intra-op threads. Debian's LibTorch hands such products to OpenBLAS, which runs
-// single-threaded inside LibTorch (model/runtime.cpp, set_threads), so a prompt's products used one
+// single-threaded inside LibTorch (kernels/runtime.cpp, set_threads), so a prompt's products used one
 // core; this one uses all of them, with a register-tiled AVX-512 (6 x 32) or AVX2 (6 x 16) inner
-// kernel over packed panels of W, or plain loops elsewhere (the ISA of model/matvec.hpp). What
+// kernel over packed panels of W, or plain loops elsewhere (the ISA of kernels/matvec.hpp). What
 // follows a product in a decoder layer (a residual add, SwiGLU) is done as each tile is stored,
 // while its sums are still in registers.
 

@@ -1,7 +1,7 @@
 #pragma once
-// Compiling the hand-vectorised loops (model/matvec.cpp, model/gemm.cpp): on x86-64 each loop is
+// Compiling the hand-vectorised loops (kernels/matvec.cpp, kernels/gemm.cpp): on x86-64 each loop is
 // built for AVX-512 or AVX2+FMA through a function attribute, so the rest of the build keeps the
-// baseline ISA and the choice is made at run time (`vector_isa()`, model/matvec.hpp). The
+// baseline ISA and the choice is made at run time (`vector_isa()`, kernels/matvec.hpp). The
 // vectorised exp is SLEEF's (Debian's libsleef-dev, 1-ulp), declared here because sleef.h only
 // declares the functions of the ISA a whole file is compiled for.
 

@@ -1,4 +1,4 @@
-#include "litestage/model/flop_peak.hpp"
+#include "litestage/kernels/flop_peak.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -6,8 +6,8 @@
 
 #include <ATen/Parallel.h>
 
-#include "litestage/model/matvec.hpp"
-#include "litestage/model/simd.hpp"
+#include "litestage/kernels/matvec.hpp"
+#include "litestage/kernels/simd.hpp"
 #include "litestage/util/timer.hpp"
 
 namespace litestage {

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "litestage/model/parallel.hpp"
+#include "litestage/kernels/parallel.hpp"
 
 using namespace litestage;
 

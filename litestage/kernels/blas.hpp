@@ -12,7 +12,6 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
-#include "litestage/model/runtime.hpp"
 #include "litestage/util/cpu_info.hpp"
 
 namespace litestage {
@@ -38,15 +37,11 @@ std::string blas_kernel_warning(const BlasInfo& blas, const CpuInfo& cpu);
 
 // Measured matrix-product throughput: median GFLOP/s of n x n x n products in dtype on device.
 double measure_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int repeats = 5);
-// The same for the f32 products of the prefill kernel (model/gemm.hpp, over all intra-op threads),
+// The same for the f32 products of the prefill kernel (kernels/gemm.hpp, over all intra-op threads),
 // which run instead of LibTorch's: those hand f32 products to OpenBLAS on one thread (set_threads).
 double measure_kernel_gemm_gflops(int n, int repeats = 5);
 // What the hardware can do: the best of `tries` products after two warm-ups (a probe; a median of
 // short products swung from 35 to 674 GFLOP/s between runs on one machine).
 double peak_gemm_gflops(c10::ScalarType dtype, const c10::Device& device, int n, int tries);
-
-// One line on what runs the model: "cpu, f32 (requested), 2 threads; BLAS: OpenBLAS 0.3.21
-// (SkylakeX kernels); CPU: avx2 avx512 avx512_bf16". Cheap: nothing is measured.
-std::string runtime_description(const Runtime& runtime);
 
 }  // namespace litestage

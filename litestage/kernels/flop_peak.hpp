@@ -7,7 +7,7 @@
 namespace litestage {
 
 // GFLOP/s (a multiply-add counts as 2 operations) of independent f32 multiply-adds with the current
-// vector instructions (model/matvec.hpp: AVX-512, AVX2 with FMA, else plain loops), every
+// vector instructions (kernels/matvec.hpp: AVX-512, AVX2 with FMA, else plain loops), every
 // intra-op thread running its own: the best of `tries` runs of a few ms.
 double f32_fma_peak_gflops(int tries = 5);
 

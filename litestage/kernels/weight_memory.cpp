@@ -1,4 +1,4 @@
-#include "litestage/model/weight_memory.hpp"
+#include "litestage/kernels/weight_memory.hpp"
 
 #include <fstream>
 #include <sstream>

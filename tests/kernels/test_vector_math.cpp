@@ -5,9 +5,9 @@
 
 #include <torch/torch.h>
 
-#include "litestage/model/matvec.hpp"
-#include "litestage/model/simd.hpp"
-#include "litestage/model/vector_math.hpp"
+#include "litestage/kernels/matvec.hpp"
+#include "litestage/kernels/simd.hpp"
+#include "litestage/kernels/vector_math.hpp"
 
 using namespace litestage;
 

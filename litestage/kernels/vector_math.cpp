@@ -1,10 +1,10 @@
-#include "litestage/model/vector_math.hpp"
+#include "litestage/kernels/vector_math.hpp"
 
 #include <algorithm>
 #include <cmath>
 
-#include "litestage/model/matvec.hpp"
-#include "litestage/model/simd.hpp"
+#include "litestage/kernels/matvec.hpp"
+#include "litestage/kernels/simd.hpp"
 
 namespace litestage {
 

@@ -8,6 +8,7 @@
 #include <c10/core/Device.h>
 #include <c10/core/ScalarType.h>
 
+#include "litestage/kernels/sync.hpp"
 #include "litestage/util/cpu_info.hpp"
 
 namespace litestage {
@@ -42,11 +43,12 @@ std::string dtype_name(c10::ScalarType dtype);
 bool dtype_supported(c10::ScalarType dtype, const c10::Device& device);  // "f32" / "bf16" / "f16"
 Runtime make_runtime(const std::string& device, const std::string& dtype);
 
+// One line on what runs the model: "cpu, f32 (requested), 2 threads; BLAS: OpenBLAS 0.3.21
+// (SkylakeX kernels); CPU: avx2 avx512 avx512_bf16". Cheap: nothing is measured.
+std::string runtime_description(const Runtime& runtime);
+
 // Intra-op threads for CPU kernels; 0 means one per core. LibTorch here defaults to one.
 void set_threads(int threads);
 int num_cores();
-
-// Blocks until queued device work is done (no-op on CPU). Call before reading a clock.
-void synchronize(const c10::Device& device);
 
 }  // namespace litestage
