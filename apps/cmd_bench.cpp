@@ -13,63 +13,20 @@
 #include "command.hpp"
 #include "litestage/kernels/blas.hpp"
 #include "litestage/model/cost.hpp"
+#include "litestage/model/decode_bench.hpp"
 #include "litestage/kernels/flop_peak.hpp"
-#include "litestage/model/kv_cache.hpp"
 #include "litestage/model/latency_calibration.hpp"
 #include "litestage/kernels/matvec.hpp"
 #include "litestage/model/short_forward.hpp"
-#include "litestage/kernels/weight_memory.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/cpu_info.hpp"
 #include "litestage/util/provenance.hpp"
 #include "litestage/util/stats.hpp"
 #include "litestage/util/strings.hpp"
-#include "litestage/util/timer.hpp"
 #include "model_setup.hpp"
 
 namespace litestage::cli {
 namespace {
-
-// Sub-layers to skip for a fraction of all 2L: from the last layer backwards, FFN then
-// attention, so the first layers (which models rely on most) go last.
-SkipPlan plan_for_fraction(double fraction, int layers) {
-  std::vector<SubLayer> order;
-  for (int l = layers - 1; l >= 0; --l) {
-    order.push_back({l, SubLayerKind::FFN});
-    order.push_back({l, SubLayerKind::Attention});
-  }
-  auto k = static_cast<size_t>(std::lround(fraction * 2 * layers));
-  return SkipPlan::from_ranking(order, std::min(k, order.size()), layers);
-}
-
-// Streaming reads: one pass sums a buffer as large as the bytes a decode step reads.
-class ReadProbe {
- public:
-  ReadProbe(int64_t bytes, const Runtime& rt)
-      : device_(rt.device),
-        bytes_(static_cast<double>(bytes)),
-        buffer_(empty_weight({std::max<int64_t>(bytes / 4, 1024)}, torch::TensorOptions().dtype(torch::kFloat).device(rt.device))
-                    .fill_(1)) {  // in memory mapped as the weights are (kernels/weight_memory.hpp)
-    pass();  // the first pass warms caches and page tables
-  }
-  // Seconds one pass takes per `bytes` read.
-  double pass() const {
-    synchronize(device_);
-    Timer t;
-    if (buffer_.is_cpu())
-      (void)read_sum(buffer_.data_ptr<float>(), buffer_.numel());  // as decode reads its rows
-    else
-      (void)buffer_.sum().item<float>();
-    synchronize(device_);
-    return t.seconds() * bytes_ / (static_cast<double>(buffer_.numel()) * 4);
-  }
-  double bandwidth(double seconds) const { return bytes_ / seconds; }  // bytes/s
-
- private:
-  c10::Device device_;
-  double bytes_;
-  torch::Tensor buffer_;
-};
 
 // What the run's prompts multiply at and under: a GEMM figure and the multiply-add peak (0: none).
 struct PromptCeilings {
@@ -104,59 +61,6 @@ PromptCeilings print_gemm_throughput(const Runtime& rt, bool kernels) {
     if (rt.dtype == c10::kBFloat16) ours.peak = pairs > 0 ? pairs : f32;
   }
   return ours;
-}
-
-// Models whose per-token reads exceed this get a read pass after every decode step (model weights
-// larger than any last-level cache; smaller ones decode from cache).
-constexpr int64_t kPairedFloorBytes = int64_t{64} << 20;
-
-struct Measurement {
-  double prefill_seconds;  // median
-  double decode_seconds;   // median per token
-  double floor_ratio;      // median over repeats of decode time / the read passes paired with it
-};
-
-// Each repeat: a prompt, then gen_len decode steps. The floor: with `paired`, a pass of `probe`
-// after every step (side by side, so that drift in the machine's load hits both alike); else
-// `floor_seconds` from start-up (a small model decodes from cache, which a pass would evict).
-Measurement measure(CausalLM& model, const SkipPlan& plan, const std::vector<int64_t>& prompt, int gen_len,
-                    int warmup, int repeats, bool kernels, const ReadProbe& probe, bool paired, double floor_seconds) {
-  c10::InferenceMode im;
-  const auto& rt = model->runtime();
-  const int64_t P = static_cast<int64_t>(prompt.size());
-  KVCache cache(model->config(), 1, P + gen_len + 1, rt.dtype, rt.device);
-  auto input = torch::tensor(prompt).view({1, P}).to(rt.device);
-  ForwardOptions fo;
-  fo.skip = &plan;
-  fo.cache = &cache;
-  fo.last_logits_only = true;
-  fo.kernels = kernels;
-  std::vector<double> prefill, decode, ratio;
-  for (int rep = 0; rep < warmup + repeats; ++rep) {
-    cache.reset();
-    synchronize(rt.device);
-    Timer t;
-    auto logits = model->forward(input, fo);
-    auto next = logits.view({1, -1}).argmax(-1).view({1, 1});
-    synchronize(rt.device);
-    double tp = t.seconds();
-    double steps = 0, floors = 0;
-    for (int g = 0; g < gen_len; ++g) {
-      t.reset();
-      logits = model->forward(next, fo);
-      next = logits.view({1, -1}).argmax(-1).view({1, 1});
-      (void)next.item<int64_t>();  // a real decode loop reads the token back every step
-      synchronize(rt.device);
-      steps += t.seconds();
-      floors += paired ? probe.pass() : floor_seconds;
-    }
-    if (rep >= warmup) {
-      prefill.push_back(tp);
-      decode.push_back(steps / gen_len);
-      ratio.push_back(steps / floors);
-    }
-  }
-  return {median(prefill), median(decode), median(ratio)};
 }
 
 struct BenchSettings {
@@ -198,14 +102,14 @@ BenchSettings bench_settings(const po::variables_map& vm) {
 
 // The skip table: one row per fraction, printed and returned as JSON.
 nlohmann::json skip_table(CausalLM& model, const BenchSettings& b, const std::vector<int64_t>& prompt,
-                          const ReadProbe& probe, bool paired, double floor_ms, Measurement& base) {
+                          const ReadFloor& floor, DecodeMeasurement& base) {
   const auto& cfg = model->config();
   std::printf("%-6s %-9s %-8s %14s %12s %9s %9s %9s %10s\n", "skip", "sublayers", "removed", "prefill tok/s",
               "decode ms", "/floor", "speedup", "ideal", "real/ideal");
   nlohmann::json rows = nlohmann::json::array();
   for (double f : b.fractions) {
     auto plan = plan_for_fraction(f, model->num_layers());
-    auto m = measure(model, plan, prompt, b.gen_len, b.warmup, b.repeats, b.kernels, probe, paired, floor_ms / 1e3);
+    auto m = measure_decode(model, plan, prompt, b.gen_len, b.warmup, b.repeats, b.kernels, floor);
     if (f == 0.0) base = m;
     double removed = plan.removed_weight_fraction(cfg);
     double ideal = 1.0 / (1.0 - removed);
@@ -228,7 +132,7 @@ struct PrefillRate {
 
 // The cost model's operations (model/cost.hpp: projections, attention, the last position's
 // lm_head) over the full model's median prefill time, against the ceilings measured.
-PrefillRate print_prefill_rate(const ModelConfig& cfg, int prompt_len, const Runtime& rt, const Measurement& base,
+PrefillRate print_prefill_rate(const ModelConfig& cfg, int prompt_len, const Runtime& rt, const DecodeMeasurement& base,
                                const PromptCeilings& ceilings) {
   const double flops = forward_cost(cfg, SkipPlan{}, prompt_len, 0, c10::elementSize(rt.dtype)).flops;
   const double achieved = flops / base.prefill_seconds / 1e9;
@@ -312,7 +216,8 @@ CausalLM bench_model(const std::string& model_dir, const std::string& config_fil
   return model;
 }
 
-int run_bench(const std::vector<std::string>& args) {
+// The command's options (the runtime's are added apart).
+po::options_description bench_options() {
   po::options_description desc("bench options");
   desc.add_options()
       ("model", po::value<std::string>()->default_value(""), "Hugging Face checkpoint directory")
@@ -332,6 +237,11 @@ int run_bench(const std::vector<std::string>& args) {
        "also time one forward over K new tokens on a warm cache against one decode step (K ...)")
       ("calibrate", po::bool_switch(), "measure the latency model's coefficients on this machine instead")
       ("out", po::value<std::string>()->default_value(""), "with --calibrate: write the latency model to this JSON file");
+  return desc;
+}
+
+int run_bench(const std::vector<std::string>& args) {
+  po::options_description desc = bench_options();
   add_runtime_options(desc);
   po::variables_map vm;
   if (auto rc = parse_options("bench", "(--model DIR | --config config.json) [options]", desc, args, vm)) return *rc;
@@ -350,22 +260,16 @@ int run_bench(const std::vector<std::string>& args) {
 
   int64_t weight_bytes = 0;
   for (const auto& p : model->parameters()) weight_bytes += p.numel() * p.element_size();
-  // Per decoded token: every projection and lm_head, not the whole embedding table.
-  int64_t read_per_token = weight_bytes - (cfg.tie_word_embeddings ? 0 : cfg.vocab_size * cfg.hidden_size *
-                                                                             c10::elementSize(rt.dtype));
-  const ReadProbe probe(read_per_token, rt);
-  std::vector<double> passes;
-  for (int i = 0; i < 3; ++i) passes.push_back(probe.pass());
-  const double floor_ms = median(passes) * 1e3, bw = probe.bandwidth(median(passes));
-  const bool paired = read_per_token > kPairedFloorBytes;
+  const ReadFloor floor(model);
+  const double floor_ms = floor.seconds * 1e3, bw = floor.bandwidth;
 
   std::printf("model: %s  %s  %.1fM parameters  %.1f MB  %d layers  (%s, %d threads, %s)\n",
               model_dir.empty() ? (config_file + " [random weights]").c_str() : model_dir.c_str(),
               cfg.model_type.c_str(), cfg.num_parameters() / 1e6, weight_bytes / 1e6, model->num_layers(),
               dtype_name(rt.dtype).c_str(), at::get_num_threads(), rt.device.str().c_str());
   std::printf("read bandwidth: %.1f GB/s (sum over %.1f MB)  ->  decode floor %.2f ms/token%s\n", bw / 1e9,
-              read_per_token / 1e6, floor_ms,
-              paired ? " (now; /floor below divides each repeat's decode steps by a read pass after each step)" : "");
+              floor.bytes / 1e6, floor_ms,
+              floor.paired ? " (now; /floor below divides each repeat's decode steps by a read pass after each step)" : "");
   if (rt.device.is_cpu()) std::printf("%s", memory_description().c_str());
   const PromptCeilings ceilings = print_gemm_throughput(rt, b.kernels);
   std::printf("prompt %d tokens, %d decode steps, median of %d after %d warm-up\n\n", b.prompt_len, b.gen_len,
@@ -374,8 +278,8 @@ int run_bench(const std::vector<std::string>& args) {
   auto gen = at::detail::createCPUGenerator(b.seed + 1);
   auto prompt_t = at::randint(0, cfg.vocab_size, {b.prompt_len}, gen, torch::TensorOptions().dtype(torch::kLong));
   std::vector<int64_t> prompt(prompt_t.data_ptr<int64_t>(), prompt_t.data_ptr<int64_t>() + b.prompt_len);
-  Measurement base{};
-  nlohmann::json rows = skip_table(model, b, prompt, probe, paired, floor_ms, base);
+  DecodeMeasurement base{};
+  nlohmann::json rows = skip_table(model, b, prompt, floor, base);
   std::printf("\nspeedup: decode, full model / skipped; ideal: 1 / (1 - share of per-token weight bytes removed)\n");
   const PrefillRate prefill = print_prefill_rate(cfg, b.prompt_len, rt, base, ceilings);
   const nlohmann::json verify = verify_table(model, b, prompt, verify_rows(vm, cfg, b.prompt_len), floor_ms);

@@ -9,7 +9,7 @@
 
 #include "command.hpp"
 #include "litestage/data/dataset.hpp"
-#include "litestage/data/synthetic.hpp"
+#include "litestage/synthetic/task.hpp"
 #include "litestage/experiment/diagnose.hpp"
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/stage/stage.hpp"

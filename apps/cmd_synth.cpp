@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
-#include "litestage/data/synthetic.hpp"
-#include "litestage/corpus/synthetic_corpus.hpp"
+#include "litestage/synthetic/task.hpp"
+#include "litestage/synthetic/corpus.hpp"
 #include "litestage/prompt/prompts.hpp"
 #include "options.hpp"
 

@@ -1,5 +1,6 @@
 // litestage train: supervised fine-tuning on TinyThinker stage records (docs/training.md).
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -21,7 +22,12 @@ int run_train(const std::vector<std::string>& args) {
       ("config", po::value<std::string>()->required(), "training YAML (keys: docs/training.md)")
       ("set", po::value<std::vector<std::string>>()->composing(),
        "override a YAML key, e.g. --set training.max_steps=100 (repeatable)")
-      ("resume", po::bool_switch(), "continue the run in output_dir/last (same as resume: true)");
+      ("resume", po::bool_switch(), "continue the run in output_dir/last (same as resume: true)")
+      ("list-options", "print every training key (type, default, meaning) and exit");
+  if (std::find(args.begin(), args.end(), "--list-options") != args.end()) {
+    std::cout << list_options(option_infos(train_options()));
+    return 0;
+  }
   po::positional_options_description positional;
   positional.add("config", 1);
   po::variables_map vm;

@@ -14,6 +14,7 @@
 #include "command.hpp"
 #include "litestage/dist/dist.hpp"
 #include "litestage/kernels/blas.hpp"
+#include "litestage/synthetic/task.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/malloc_reuse.hpp"
 #include "litestage/util/progress.hpp"
@@ -146,6 +147,7 @@ int fail(const std::string& name, const std::string& message, const char* kind =
 int main(int argc, char** argv) {
   ensure_blas_kernels(argv);
   litestage::keep_freed_memory();
+  litestage::register_synthetic_dataset();  // `data.dataset: synthetic` for every command
   if (argc < 2) {
     print_usage(std::cerr);
     return 2;

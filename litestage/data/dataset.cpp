@@ -1,5 +1,4 @@
 #include "litestage/data/dataset.hpp"
-#include "litestage/data/synthetic.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -163,8 +162,7 @@ struct Registry {
   std::map<std::string, DatasetProvider> providers{
       {"obqa", obqa_provider},
       {"csqa", csqa_provider},
-      {"strategyqa", strategyqa_provider},
-      {"synthetic", synthetic_provider}};  // the project's own task (synthetic.hpp)
+      {"strategyqa", strategyqa_provider}};  // synthetic/ registers the project's own task (register_synthetic_dataset)
 };
 
 Registry& registry() {

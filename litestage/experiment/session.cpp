@@ -5,6 +5,7 @@
 #include "litestage/io/digest.hpp"
 #include "litestage/kernels/blas.hpp"
 #include "litestage/kernels/matvec.hpp"
+#include "litestage/synthetic/task.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/error.hpp"
 
@@ -26,6 +27,7 @@ std::string rank_device(const std::string& device) {
 }  // namespace
 
 Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
+  register_synthetic_dataset();
   set_threads(spec_.threads);
   runtime_ = make_runtime(rank_device(spec_.device), spec_.dtype);
   model_ = load_causal_lm(spec_.model, runtime_);

@@ -7,14 +7,6 @@
 
 namespace litestage {
 
-namespace {
-std::vector<std::string> stage_names() {
-  std::vector<std::string> names;
-  for (StageKind k : kStages) names.emplace_back(to_string(k));
-  return names;
-}
-}  // namespace
-
 TimeBreakdown time_breakdown(Session& session, const std::vector<Example>& examples, int warmup) {
   TimeBreakdown b;
   MultiStagePipeline pipeline(session.generator(), session.pipeline_config());

@@ -50,6 +50,29 @@ std::string plural(std::size_t n, const char* word) {
 // ---------------------------------------------------------------------------------------------
 // Checkpoint
 
+namespace {
+
+// The index's weight_map {tensor: shard file} turned round: shard file -> its tensors (sorted).
+std::map<std::string, std::vector<std::string>> shard_tensors(const json& weight_map, const std::string& at_index) {
+  std::map<std::string, std::vector<std::string>> by_shard;
+  for (const auto& [tensor, shard] : weight_map.items()) {
+    if (!shard.is_string())
+      throw_error(at_index, "weight_map entry for tensor '", tensor, "' must be a file name, got ",
+                  shard.type_name());
+    const auto& name = shard.get_ref<const std::string&>();
+    // Shards live beside the index; an absolute or escaping path is a broken (or hostile) index.
+    const fs::path relative(name);
+    if (name.empty() || relative.is_absolute() ||
+        std::any_of(relative.begin(), relative.end(), [](const fs::path& c) { return c == ".."; }))
+      throw_error(at_index, "tensor '", tensor, "' maps to '", name,
+                  "', which is not a file name beside the index");
+    by_shard[name].push_back(tensor);
+  }
+  return by_shard;
+}
+
+}  // namespace
+
 Checkpoint Checkpoint::open(const fs::path& path) {
   const std::string where = "checkpoint " + path.string() + ": ";
   std::error_code ec;
@@ -106,21 +129,7 @@ Checkpoint Checkpoint::open(const fs::path& path) {
                 map_it->type_name());
   if (map_it->empty()) throw_error(at_index, "\"weight_map\" is empty");
 
-  std::map<std::string, std::vector<std::string>> by_shard;  // shard file -> tensors (sorted)
-  for (const auto& [tensor, shard] : map_it->items()) {
-    if (!shard.is_string())
-      throw_error(at_index, "weight_map entry for tensor '", tensor, "' must be a file name, got ",
-                  shard.type_name());
-    const auto& name = shard.get_ref<const std::string&>();
-    // Shards live beside the index; an absolute or escaping path is a broken (or hostile) index.
-    const fs::path relative(name);
-    if (name.empty() || relative.is_absolute() ||
-        std::any_of(relative.begin(), relative.end(), [](const fs::path& c) { return c == ".."; }))
-      throw_error(at_index, "tensor '", tensor, "' maps to '", name,
-                  "', which is not a file name beside the index");
-    by_shard[name].push_back(tensor);
-  }
-
+  const auto by_shard = shard_tensors(*map_it, at_index);
   const fs::path dir = index_file.parent_path();
   for (const auto& [shard, tensors] : by_shard) {
     const fs::path shard_path = dir / shard;

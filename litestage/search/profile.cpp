@@ -93,6 +93,89 @@ void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
   write_file_atomic(file.string(), "# LiteStage budget profile (docs/budget-profile.md)\n" + yaml_dump(n));
 }
 
+namespace {
+
+// The SplitInfo fields that identify the data; the rest (files, malformed) is informational.
+SplitInfo read_search_split(const YamlNode& s) {
+  SplitInfo info;
+  info.dataset = s.get_string("dataset", "");
+  info.split = s.get_string("split", "");
+  info.seed = static_cast<uint64_t>(s.get_int("seed", 0));
+  info.size = static_cast<size_t>(s.get_int("size", 0));
+  info.split_size = static_cast<size_t>(s.get_int("split_size", 0));
+  info.ids_fingerprint = s.get_string("ids_fingerprint", "");
+  info.rule = s.get_string("rule", "");
+  return info;
+}
+
+void read_importance(const YamlNode& im, BudgetProfile& p) {
+  im.expect_keys({"pooling", "accumulate", "ranking"});
+  p.pooling = im.get_string("pooling", "mean");
+  p.accumulate = im.get_string("accumulate", "sum");
+  if (!im.has("ranking")) return;
+  for (const auto& item : im["ranking"].items()) {
+    try {
+      p.ranking.push_back(parse_sublayer(item.as_string()));
+    } catch (const Error& e) {
+      item.fail(e.what());
+    }
+  }
+}
+
+// One stage's budget of a model with `layers` layers.
+StageBudget read_stage(const YamlNode& s, int layers) {
+  s.expect_keys({"k", "skip", "skip_attention", "skip_ffn", "early_exit", "max_new_tokens"});
+  StageBudget b;
+  b.k = static_cast<int>(s.get_int("k", 0));
+  b.skip = SkipPlan(layers);
+  auto mark = [&](const char* key, SubLayerKind kind) {
+    if (!s.has(key)) return;
+    for (const auto& item : s[key].items()) {
+      auto layer = item.as_int();
+      if (layer < 0 || layer >= layers)
+        item.fail("layer " + std::to_string(layer) + " out of range (model has " + std::to_string(layers) + ")");
+      b.skip.set({static_cast<int>(layer), kind});
+    }
+  };
+  mark("skip_attention", SubLayerKind::Attention);
+  mark("skip_ffn", SubLayerKind::FFN);
+  if (s.has("skip")) {
+    SkipPlan text;
+    try {
+      text = SkipPlan::parse(s.get_string("skip", "none"), layers);
+    } catch (const Error& e) {
+      s["skip"].fail(e.what());
+    }
+    // The layer lists are authoritative when present; a hand-written profile may give `skip` alone.
+    if (!s.has("skip_attention") && !s.has("skip_ffn")) {
+      b.skip = text;
+    } else if (text != b.skip) {
+      s["skip"].fail("disagrees with skip_attention/skip_ffn");
+    }
+  }
+  b.early_exit = parse_early_exit_yaml(s["early_exit"], EarlyExitConfig{});
+  if (s.has("max_new_tokens")) b.max_new_tokens = static_cast<int>(s["max_new_tokens"].as_int());
+  return b;
+}
+
+void read_search(const YamlNode& se, BudgetProfile& p) {
+  se.expect_keys({"epsilon", "full_accuracy", "target_accuracy", "settings"});
+  p.epsilon = se.get_double("epsilon", 0);
+  p.full_accuracy = se.get_double("full_accuracy", 0);
+  p.target_accuracy = se.get_double("target_accuracy", 0);
+  if (se.has("settings"))
+    for (const auto& k : se["settings"].keys()) p.settings[k] = se["settings"].get_string(k, "");
+}
+
+void read_measured(const YamlNode& me, BudgetProfile& p) {
+  me.expect_keys({"accuracy", "full_latency_seconds", "latency_seconds", "speedup"});
+  p.accuracy = me.get_double("accuracy", 0);
+  p.full_latency = me.get_double("full_latency_seconds", 0);
+  p.latency = me.get_double("latency_seconds", 0);
+}
+
+}  // namespace
+
 BudgetProfile load_profile(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file)) throw_error("budget profile '", file.string(), "' does not exist");
   auto root = YamlNode::load_file(file.string());
@@ -112,85 +195,15 @@ BudgetProfile load_profile(const std::filesystem::path& file) {
   p.model.config_hash = m.require_string("config_hash");
   p.model.weights_hash = m.require_string("weights_hash");
   p.tokenizer = root.get_string("tokenizer", "");
-  if (root.has("search_split")) {
-    // The SplitInfo fields that identify the data; the rest (files, malformed) is informational.
-    SplitInfo info;
-    auto s = root["search_split"];
-    info.dataset = s.get_string("dataset", "");
-    info.split = s.get_string("split", "");
-    info.seed = static_cast<uint64_t>(s.get_int("seed", 0));
-    info.size = static_cast<size_t>(s.get_int("size", 0));
-    info.split_size = static_cast<size_t>(s.get_int("split_size", 0));
-    info.ids_fingerprint = s.get_string("ids_fingerprint", "");
-    info.rule = s.get_string("rule", "");
-    p.search_split = info;
-  }
-  if (auto im = root["importance"]; im.defined()) {
-    im.expect_keys({"pooling", "accumulate", "ranking"});
-    p.pooling = im.get_string("pooling", "mean");
-    p.accumulate = im.get_string("accumulate", "sum");
-    if (im.has("ranking"))
-      for (const auto& item : im["ranking"].items()) {
-        try {
-          p.ranking.push_back(parse_sublayer(item.as_string()));
-        } catch (const Error& e) {
-          item.fail(e.what());
-        }
-      }
-  }
+  if (root.has("search_split")) p.search_split = read_search_split(root["search_split"]);
+  if (auto im = root["importance"]; im.defined()) read_importance(im, p);
   auto stages = root["stages"];
-  stages.expect_keys({"recall", "analyze", "summarize"});
-  for (const auto& name : stages.keys()) {
-    auto s = stages[name];
-    s.expect_keys({"k", "skip", "skip_attention", "skip_ffn", "early_exit", "max_new_tokens"});
-    StageBudget b;
-    b.k = static_cast<int>(s.get_int("k", 0));
-    b.skip = SkipPlan(p.model.layers);
-    auto mark = [&](const char* key, SubLayerKind kind) {
-      if (!s.has(key)) return;
-      for (const auto& item : s[key].items()) {
-        auto layer = item.as_int();
-        if (layer < 0 || layer >= p.model.layers)
-          item.fail("layer " + std::to_string(layer) + " out of range (model has " + std::to_string(p.model.layers) + ")");
-        b.skip.set({static_cast<int>(layer), kind});
-      }
-    };
-    mark("skip_attention", SubLayerKind::Attention);
-    mark("skip_ffn", SubLayerKind::FFN);
-    if (s.has("skip")) {
-      SkipPlan text;
-      try {
-        text = SkipPlan::parse(s.get_string("skip", "none"), p.model.layers);
-      } catch (const Error& e) {
-        s["skip"].fail(e.what());
-      }
-      // The layer lists are authoritative when present; a hand-written profile may give `skip` alone.
-      if (!s.has("skip_attention") && !s.has("skip_ffn")) {
-        b.skip = text;
-      } else if (text != b.skip) {
-        s["skip"].fail("disagrees with skip_attention/skip_ffn");
-      }
-    }
-    b.early_exit = parse_early_exit_yaml(s["early_exit"], EarlyExitConfig{});
-    if (s.has("max_new_tokens")) b.max_new_tokens = static_cast<int>(s["max_new_tokens"].as_int());
-    p.stages[parse_stage_kind(name)] = b;
-  }
+  stages.expect_keys(stage_names());
+  for (const auto& name : stages.keys()) p.stages[parse_stage_kind(name)] = read_stage(stages[name], p.model.layers);
   for (auto kind : kStages)
     if (!stages.has(std::string(to_string(kind)))) stages.fail("missing stage '" + std::string(to_string(kind)) + "'");
-  if (auto se = root["search"]; se.defined()) {
-    se.expect_keys({"epsilon", "full_accuracy", "target_accuracy", "settings"});
-    p.epsilon = se.get_double("epsilon", 0);
-    p.full_accuracy = se.get_double("full_accuracy", 0);
-    p.target_accuracy = se.get_double("target_accuracy", 0);
-    if (se.has("settings"))
-      for (const auto& k : se["settings"].keys()) p.settings[k] = se["settings"].get_string(k, "");
-  }
-  if (auto me = root["measured"]; me.defined()) {
-    me.expect_keys({"accuracy", "full_latency_seconds", "latency_seconds", "speedup"});
-    p.accuracy = me.get_double("accuracy", 0);
-    p.full_latency = me.get_double("full_latency_seconds", 0);
-    p.latency = me.get_double("latency_seconds", 0);
-  }
+  if (auto se = root["search"]; se.defined()) read_search(se, p);
+  if (auto me = root["measured"]; me.defined()) read_measured(me, p);
   return p;
 }
 

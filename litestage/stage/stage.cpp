@@ -19,4 +19,10 @@ StageKind parse_stage_kind(std::string_view name) {
   throw_error("unknown stage '", name, "' (expected recall, analyze or summarize)");
 }
 
+std::vector<std::string> stage_names() {
+  std::vector<std::string> names;
+  for (StageKind k : kStages) names.emplace_back(to_string(k));
+  return names;
+}
+
 }  // namespace litestage

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace litestage {
 
@@ -21,6 +22,8 @@ inline constexpr std::array<StageKind, kNumStages> kStages = {StageKind::Recall,
 // "recall", "analyze", "summarize": the stage's name in YAML, JSON and stage records.
 std::string_view to_string(StageKind kind);
 StageKind parse_stage_kind(std::string_view name);  // throws, listing the names, on anything else
+// Every stage's name, in running order (the keys a per-stage YAML or JSON mapping may hold).
+std::vector<std::string> stage_names();
 
 template <class T>
 class PerStage {
@@ -36,6 +39,9 @@ class PerStage {
   auto end() { return values_.end(); }
   auto begin() const { return values_.begin(); }
   auto end() const { return values_.end(); }
+
+  // Every stage's value `value`.
+  static PerStage filled(const T& value) { return PerStage(value, value, value); }
 
   bool operator==(const PerStage& other) const { return values_ == other.values_; }
   bool operator!=(const PerStage& other) const { return !(*this == other); }

@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "litestage/data/stage_records.hpp"
+#include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
-
-class YamlNode;
 
 // How an example longer than data.max_seq_len is handled. Targets are never cut.
 enum class Truncation {
@@ -104,15 +103,14 @@ struct TrainConfig {
   int64_t eval_batch_size() const { return training.eval_batch_size > 0 ? training.eval_batch_size : training.batch_size; }
 };
 
+// Every key of a training YAML, declared once (util/yaml_schema.hpp): reading, the listing
+// (`litestage train --list-options`) and docs/training.md's key table follow it.
+const std::vector<Option<TrainConfig>>& train_options();
 // Parses the whole tree strictly (see the header comment). Only checks that need no file access.
 TrainConfig parse_train_config(const YamlNode& root);
 // Loads a YAML file, applies "key.path=value" overrides (--set), parses.
 TrainConfig load_train_config(const std::string& path, const std::vector<std::string>& overrides = {});
 // Same, from YAML text (tests, embedded configs).
 TrainConfig train_config_from_string(const std::string& yaml, const std::vector<std::string>& overrides = {});
-
-std::string to_string(Truncation t);
-std::string to_string(LrScheduleKind k);
-std::string to_string(Precision p);
 
 }  // namespace litestage

@@ -15,16 +15,11 @@
 using namespace litestage;
 using namespace litestage::test;
 
-namespace {
-
-constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
-
-bool huge_aligned(const torch::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % kHugePage == 0; }
-
-}  // namespace
-
 TEST_CASE("huge-page weights: fused projections aligned, a checkpoint round trip and a training step work",
           "[model][weight_memory]") {
+  const auto huge_aligned = [](const torch::Tensor& t) {  // on a 2 MB boundary
+    return reinterpret_cast<uintptr_t>(t.data_ptr()) % (uintptr_t{2} << 20) == 0;
+  };
   auto m = random_model(wide_qwen2_config(), 5);  // gate_up 2048 x 512 f32: 4 MB
   const auto& mlp = *m->model->blocks[0]->mlp;
   REQUIRE(mlp.gate_up_weight().tensor().numel() * 4 >= int64_t{2} << 20);

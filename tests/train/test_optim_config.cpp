@@ -4,6 +4,7 @@
 #include "litestage/train/optim.hpp"
 #include "litestage/util/error.hpp"
 #include "model/model_fixtures.hpp"
+#include "option_docs.hpp"
 #include "train_fixtures.hpp"
 
 using namespace litestage;
@@ -112,4 +113,41 @@ data:
   fails({"trainig.epochs=2"}, "trainig: unknown key");
   CHECK_THROWS_WITH(train_config_from_string("model: {path: x}\ndata: {train: a}\n"),
                     Catch::Contains("output_dir: required key is missing"));
+}
+
+TEST_CASE("training keys: declared once, documented, and the effective YAML reads back to itself", "[train][config]") {
+  test::check_option_docs(option_infos(train_options()), std::string(LITESTAGE_SOURCE_DIR) + "/docs/training.md", 7);
+  for (const auto& info : option_infos(train_options())) {
+    INFO(info.key);
+    CHECK(!info.help.empty());
+  }
+  const auto c = train_config_from_string(
+      "output_dir: out\nmodel: {config: {model_type: llama, vocab_size: 97, hidden_size: 32, intermediate_size: 48, "
+      "num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2}}\ntokenizer: tok\n"
+      "data: {train: [a.jsonl, b.jsonl], stages: [analyze, recall]}\noptimizer: {betas: [0.8, 0.95], lr: 0.001}\n"
+      "pipeline_eval: {dataset: synthetic, limit: 7}\n");
+  CHECK(c.pipeline_eval.enabled);
+  CHECK((c.data.stages == std::vector<StageKind>{StageKind::Analyze, StageKind::Recall}));
+  CHECK(c.optimizer.beta1 == 0.8);
+  CHECK(c.model.config == "(inline)");
+  // Every key with its value, defaults filled in: reading it gives the same configuration.
+  CHECK_THAT(c.effective_yaml, Catch::Contains("batch_size: 8") && Catch::Contains("limit: 7") &&
+                                   Catch::Contains("- 0.95") && Catch::Contains("- analyze"));
+  const auto again = train_config_from_string(c.effective_yaml);
+  CHECK(again.effective_yaml == c.effective_yaml);
+  CHECK(again.optimizer.beta2 == 0.95);
+  CHECK((again.data.stages == c.data.stages));
+  CHECK(again.model.config_json == c.model.config_json);
+  // Without the section, pipeline_eval stays off and out of the effective YAML.
+  const auto plain = train_config_from_string("output_dir: out\nmodel: {path: m}\ndata: {train: a}\n");
+  CHECK_FALSE(plain.pipeline_eval.enabled);
+  CHECK(plain.tokenizer == "m");  // the default: model.path
+  CHECK(plain.effective_yaml.find("pipeline_eval") == std::string::npos);
+  CHECK(train_config_from_string(plain.effective_yaml).effective_yaml == plain.effective_yaml);
+  CHECK_THROWS_WITH(train_config_from_string("output_dir: out\nmodel: {path: m}\ndata: {train: a}\npipeline_eval: {limit: 3}\n"),
+                    Catch::Contains("pipeline_eval.dataset"));
+  CHECK_THROWS_WITH(train_config_from_string("output_dir: out\nmodel: {path: m}\ndata: {train: a, stages: [recall, recall]}\n"),
+                    Catch::Contains("data.stages") && Catch::Contains("listed twice"));
+  CHECK_THROWS_WITH(train_config_from_string("output_dir: out\nmodel: {path: m}\ndata: {train: a}\noptimizer: {lr: 0}\n"),
+                    Catch::Contains("optimizer.lr: must be in (0, 1]"));
 }

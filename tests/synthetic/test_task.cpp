@@ -10,7 +10,7 @@
 #include <sstream>
 #include <string>
 
-#include "litestage/data/synthetic.hpp"
+#include "litestage/synthetic/task.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/strings.hpp"
 #include "support.hpp"
@@ -377,7 +377,9 @@ TEST_CASE("synthetic settings: JSON round trip and validation", "[synthetic]") {
   CHECK_THROWS_WITH(read_synthetic_settings((dir / "bad.json").string()), Contains("bad.json") && Contains("'colour'"));
 }
 
-TEST_CASE("synthetic dataset: load_dataset(\"synthetic\") finds the built-in provider", "[synthetic]") {
+TEST_CASE("synthetic dataset: registered, load_dataset(\"synthetic\") finds the provider", "[synthetic]") {
+  register_synthetic_dataset();
+  register_synthetic_dataset();  // again: harmless
   REQUIRE(has_dataset("synthetic"));
 
   // Defaults when the root has no settings (the usual data root has no synthetic/ folder).

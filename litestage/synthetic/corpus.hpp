@@ -25,7 +25,7 @@
 #include <vector>
 
 #include "litestage/data/stage_records.hpp"
-#include "litestage/data/synthetic.hpp"
+#include "litestage/synthetic/task.hpp"
 
 namespace litestage {
 

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "litestage/data/json_records.hpp"
-#include "litestage/data/synthetic.hpp"
-#include "litestage/corpus/synthetic_corpus.hpp"
+#include "litestage/synthetic/task.hpp"
+#include "litestage/synthetic/corpus.hpp"
 #include "litestage/prompt/prompts.hpp"
 #include "litestage/tokenizer/spm_library.hpp"
 #include "litestage/tokenizer/tokenizer.hpp"
@@ -106,6 +106,7 @@ TEST_CASE("write_synthetic_corpus writes examples, stage records, world and toke
   }
 
   // The corpus directory's settings.json is a dataset root for load_dataset.
+  register_synthetic_dataset();
   const Dataset loaded = load_dataset("synthetic", (dir / "settings.json").string(), Split::Test);
   REQUIRE(loaded.examples.size() == test.size());
   CHECK(loaded.examples.front().stem == test.front().stem);

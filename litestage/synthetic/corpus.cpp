@@ -1,4 +1,4 @@
-#include "litestage/corpus/synthetic_corpus.hpp"
+#include "litestage/synthetic/corpus.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -144,6 +144,65 @@ SyntheticCorpusSummary write_synthetic_corpus(const std::string& dir, const Synt
   return s;
 }
 
+namespace {
+
+// The Hugging Face files beside tokenizer.model that make the directory load as a Llama tokenizer.
+void write_tokenizer_configs(const std::string& dir) {
+  const nlohmann::json config = {{"add_bos_token", true},
+                                 {"add_eos_token", false},
+                                 {"bos_token", "<s>"},
+                                 {"eos_token", "</s>"},
+                                 {"unk_token", "<unk>"},
+                                 {"pad_token", nullptr},
+                                 {"clean_up_tokenization_spaces", false},
+                                 {"legacy", true},
+                                 {"model_max_length", 2048},
+                                 {"sp_model_kwargs", nlohmann::json::object()},
+                                 {"tokenizer_class", "LlamaTokenizer"}};
+  write_file_atomic(path_in(dir, "tokenizer_config.json"), config.dump(2) + "\n");
+  const nlohmann::json special = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}};
+  write_file_atomic(path_in(dir, "special_tokens_map.json"), special.dump(2) + "\n");
+
+}
+
+// Every (or every n/max_checked-th) stage record of the corpus encodes without <unk> and decodes
+// back to its text; counts the records whose prompt and target tokenise differently apart.
+void check_round_trips(const std::string& dir, const Tokenizer& tok, size_t max_checked,
+                       SyntheticTokenizerReport& report) {
+  const std::optional<int32_t> unk = tok.token_id("<unk>");
+  EncodeOptions plain;
+  plain.add_bos = false;
+  plain.parse_special = false;
+  size_t total_tokens = 0;
+  for (const char* name : {"train_stage_records.jsonl", "valid_stage_records.jsonl"}) {
+    const std::string path = path_in(dir, name);
+    if (!fs::is_regular_file(path)) continue;
+    const std::vector<StageRecord> records = read_stage_records(path).records;
+    const size_t n = records.size();
+    const size_t take = max_checked == 0 ? n : std::min(n, max_checked);
+    for (size_t i = 0; i < take; ++i) {
+      const StageRecord& r = records[take == n ? i : i * n / take];
+      const std::string text = r.input + " " + r.target;
+      const std::vector<int32_t> ids = tok.encode(text, plain);
+      const std::string back = tok.decode(ids);
+      LITESTAGE_CHECK(back == text, "synthetic tokenizer: ", path, " record ", i,
+                      " does not round-trip:\n  text: ", text, "\n  back: ", back);
+      LITESTAGE_CHECK(!unk || std::find(ids.begin(), ids.end(), *unk) == ids.end(), "synthetic tokenizer: ", path,
+                      " record ", i, " encodes to <unk>");
+      std::vector<int32_t> joined = tok.encode(r.input, plain);
+      const std::vector<int32_t> target = tok.encode(r.target, plain);
+      joined.insert(joined.end(), target.begin(), target.end());
+      if (joined != ids) ++report.split_mismatches;
+      report.max_tokens = std::max(report.max_tokens, ids.size());
+      total_tokens += ids.size();
+      ++report.checked;
+    }
+  }
+  report.mean_tokens = report.checked ? static_cast<double>(total_tokens) / static_cast<double>(report.checked) : 0.0;
+}
+
+}  // namespace
+
 SyntheticTokenizerReport train_synthetic_tokenizer(const std::string& dir, int vocab_size, size_t max_checked) {
   const std::string corpus = path_in(dir, "corpus.txt");
   LITESTAGE_CHECK(fs::is_regular_file(corpus), "synthetic tokenizer: '", corpus,
@@ -174,55 +233,13 @@ SyntheticTokenizerReport train_synthetic_tokenizer(const std::string& dir, int v
                             " --user_defined_symbols=A,B,C,D,E --num_threads=2";
   spm_train(flags);
 
-  const nlohmann::json config = {{"add_bos_token", true},
-                                 {"add_eos_token", false},
-                                 {"bos_token", "<s>"},
-                                 {"eos_token", "</s>"},
-                                 {"unk_token", "<unk>"},
-                                 {"pad_token", nullptr},
-                                 {"clean_up_tokenization_spaces", false},
-                                 {"legacy", true},
-                                 {"model_max_length", 2048},
-                                 {"sp_model_kwargs", nlohmann::json::object()},
-                                 {"tokenizer_class", "LlamaTokenizer"}};
-  write_file_atomic(path_in(dir, "tokenizer_config.json"), config.dump(2) + "\n");
-  const nlohmann::json special = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}};
-  write_file_atomic(path_in(dir, "special_tokens_map.json"), special.dump(2) + "\n");
+  write_tokenizer_configs(dir);
 
   SyntheticTokenizerReport report;
   report.model_file = prefix + ".model";
   const auto tok = load_sentencepiece_tokenizer(dir);
   report.vocab_size = tok->vocab_size();
-  const std::optional<int32_t> unk = tok->token_id("<unk>");
-  EncodeOptions plain;
-  plain.add_bos = false;
-  plain.parse_special = false;
-  size_t total_tokens = 0;
-  for (const char* name : {"train_stage_records.jsonl", "valid_stage_records.jsonl"}) {
-    const std::string path = path_in(dir, name);
-    if (!fs::is_regular_file(path)) continue;
-    const std::vector<StageRecord> records = read_stage_records(path).records;
-    const size_t n = records.size();
-    const size_t take = max_checked == 0 ? n : std::min(n, max_checked);
-    for (size_t i = 0; i < take; ++i) {
-      const StageRecord& r = records[take == n ? i : i * n / take];
-      const std::string text = r.input + " " + r.target;
-      const std::vector<int32_t> ids = tok->encode(text, plain);
-      const std::string back = tok->decode(ids);
-      LITESTAGE_CHECK(back == text, "synthetic tokenizer: ", path, " record ", i,
-                      " does not round-trip:\n  text: ", text, "\n  back: ", back);
-      LITESTAGE_CHECK(!unk || std::find(ids.begin(), ids.end(), *unk) == ids.end(), "synthetic tokenizer: ", path,
-                      " record ", i, " encodes to <unk>");
-      std::vector<int32_t> joined = tok->encode(r.input, plain);
-      const std::vector<int32_t> target = tok->encode(r.target, plain);
-      joined.insert(joined.end(), target.begin(), target.end());
-      if (joined != ids) ++report.split_mismatches;
-      report.max_tokens = std::max(report.max_tokens, ids.size());
-      total_tokens += ids.size();
-      ++report.checked;
-    }
-  }
-  report.mean_tokens = report.checked ? static_cast<double>(total_tokens) / static_cast<double>(report.checked) : 0.0;
+  check_round_trips(dir, *tok, max_checked, report);
   return report;
 }
 

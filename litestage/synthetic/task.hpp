@@ -67,6 +67,8 @@ inline constexpr size_t kSynAttributeCount = 5;
 inline constexpr std::array<SynAttribute, kSynAttributeCount> kSynAttributes = {
     SynAttribute::Kind, SynAttribute::Habitat, SynAttribute::Diet, SynAttribute::Colour, SynAttribute::Size};
 std::string_view to_string(SynAttribute attribute);  // "kind", "habitat", "diet", "colour", "size"
+// The words an attribute's values are spelled with (habitats, diets, colours, sizes); not Kind.
+const std::vector<std::string>& synthetic_attribute_words(SynAttribute a);
 
 enum class SynQuestionType { Lookup, Reverse, AbilityWhich, AbilityLookup };
 inline constexpr std::array<SynQuestionType, 4> kSynQuestionTypes = {
@@ -191,6 +193,8 @@ double chance_accuracy(const std::vector<Example>& examples);
 // generator seed (it only draws the calibration subset, as for every dataset). The rule string
 // records the settings as compact JSON.
 SplitSource synthetic_provider(const std::string& root, Split split, const LoadOptions& options);
+// Registers synthetic_provider as dataset "synthetic" (data/dataset.hpp); again is harmless.
+void register_synthetic_dataset();
 // Settings the provider would use for `root`, and the file they came from (empty: defaults).
 SyntheticSettings synthetic_settings_for_root(const std::string& root, std::string* source_file = nullptr);
 
