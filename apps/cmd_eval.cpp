@@ -5,6 +5,7 @@
 #include "command.hpp"
 #include "model_setup.hpp"
 #include "options.hpp"
+#include "litestage/experiment/run_dir.hpp"
 #include "litestage/dist/dist.hpp"
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/experiment/time_breakdown.hpp"
@@ -42,7 +43,7 @@ int run_eval_command(const std::vector<std::string>& args) {
   if (!dist::is_root()) return 0;  // rank 0 wrote the results
   if (result.resumed > 0)
     std::cout << "resumed: " << result.resumed << " of " << result.traces.size() << " examples from the earlier run\n";
-  std::cout << read_file(spec.output_dir + "/summary.md") << "\nresults in " << spec.output_dir << "/\n";
+  std::cout << read_file(RunDir(spec.output_dir).summary_md().string()) << "\nresults in " << spec.output_dir << "/\n";
   return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "command.hpp"
+#include "litestage/experiment/run_dir.hpp"
 #include "litestage/experiment/tradeoff.hpp"
 #include "litestage/workflow/workflow.hpp"
 #include "litestage/util/strings.hpp"
@@ -17,7 +18,7 @@ namespace {
 // The workflow keeps its journal and caches in output_dir (fingerprint.json marks a run there): a
 // second start continues the first. Say so, before the work, where the user looks.
 void announce_resume(const std::string& command, const ExperimentSpec& spec) {
-  if (!std::filesystem::exists(std::filesystem::path(spec.output_dir) / "fingerprint.json")) return;
+  if (!std::filesystem::exists(RunDir(spec.output_dir).fingerprint())) return;
   std::cerr << command << ": resuming the earlier run in '" << spec.output_dir
             << "' (its finished steps are read back, not redone)\n";
 }
@@ -37,7 +38,8 @@ int run_importance_command(const std::vector<std::string>& args) {
                 s.kind == SubLayerKind::Attention ? r.stages[StageKind::Analyze].attn[s.layer] : r.stages[StageKind::Analyze].ffn[s.layer],
                 s.kind == SubLayerKind::Attention ? r.stages[StageKind::Summarize].attn[s.layer] : r.stages[StageKind::Summarize].ffn[s.layer]);
   }
-  std::cout << "written: " << session.spec().output_dir << "/importance.json, ranking.txt\n";
+  const RunDir dir(session.spec().output_dir);
+  std::cout << "written: " << dir.importance().string() << ", " << dir.ranking().string() << "\n";
   return 0;
 }
 
@@ -51,7 +53,9 @@ int run_tradeoff_command(const std::vector<std::string>& args) {
   Session session(load_experiment(a.file, a.sets));
   announce_runtime(session.runtime());
   const TradeoffResult r = run_tradeoff(session, a.vm["step"].as<int>(), a.vm["max-k"].as<int>());
-  std::cout << "\n" << r.markdown() << "\nwritten: " << session.spec().output_dir << "/tradeoff.json, tradeoff.md\n";
+  const RunDir dir(session.spec().output_dir);
+  std::cout << "\n" << r.markdown() << "\nwritten: " << dir.tradeoff_json().string() << ", " << dir.tradeoff_md().string()
+            << "\n";
   return 0;
 }
 
@@ -66,8 +70,9 @@ int run_search_command(const std::vector<std::string>& args) {
   WorkflowOptions opt;
   opt.evaluate_test = false;
   auto report = run_workflow(session, opt);
-  std::cout << profile_text(report.profile) << "\nsweep tables: " << spec.output_dir << "/sweeps/\nbudget profile: "
-            << spec.output_dir << "/budget_profile.yaml\n";
+  const RunDir dir(spec.output_dir);
+  std::cout << profile_text(report.profile) << "\nsweep tables: " << dir.sweeps().string() << "/\nbudget profile: "
+            << dir.profile().string() << "\n";
   return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "litestage/dist/dist.hpp"
+#include "litestage/experiment/run_dir.hpp"
 #include "litestage/kernels/blas.hpp"
 #include "litestage/util/error.hpp"
 #include "litestage/util/jsonl.hpp"
@@ -44,9 +45,6 @@ std::map<std::string, ExampleTrace> finished_traces(const std::string& path, con
   return done;
 }
 
-// The files by which the other commands' runs are known: eval would overwrite their config.yaml.
-constexpr const char* kOtherRunFiles[] = {"fingerprint.json", "budget_profile.yaml"};
-
 // Every key of a YAML file's tree, dotted, with its value as text.
 nlohmann::json flat_keys(const std::string& yaml_text) {
   return yaml_to_json(YamlNode::load_string(yaml_text).raw()).flatten();
@@ -73,17 +71,19 @@ std::string differing_keys(const std::string& before, const std::string& now) {
 
 // Why eval must not write into `dir` ("" when it may): another command's run is there, or results
 // without --resume, or (resuming) results of other settings, named key by key.
-std::string output_dir_problem(const std::filesystem::path& dir, const std::string& config, bool resume) {
+std::string output_dir_problem(const RunDir& run, const std::string& config, bool resume) {
   namespace fs = std::filesystem;
-  for (const char* file : kOtherRunFiles)
-    if (fs::exists(dir / file))
-      return "output_dir '" + dir.string() + "' holds another command's run (" + file + "); eval would overwrite " +
-             "its config.yaml: choose another, e.g. --set output_dir=" + (dir / "eval").string();
-  if (!fs::exists(dir / "traces.jsonl")) return "";
+  const fs::path& dir = run.root();
+  // The files by which the workflow's runs are known: eval would overwrite their config.yaml.
+  for (const fs::path& file : {run.fingerprint(), run.profile()})
+    if (fs::exists(file))
+      return "output_dir '" + dir.string() + "' holds another command's run (" + file.filename().string() +
+             "); eval would overwrite its config.yaml: choose another, e.g. --set output_dir=" + (dir / "eval").string();
+  if (!fs::exists(run.traces())) return "";
   if (!resume)
     return "output directory '" + dir.string() + "' already holds results; pass --resume to continue them, " +
            "or choose another output_dir";
-  const fs::path config_path = dir / "config.yaml";
+  const fs::path config_path = run.config();
   if (!fs::exists(config_path))
     return "cannot resume in '" + dir.string() + "': it holds results but no config.yaml to compare settings with";
   const std::string before = read_file(config_path.string());
@@ -164,22 +164,21 @@ EvalResult run_pipeline(MultiStagePipeline& pipeline, const std::vector<Example>
 EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_after) {
   const auto& spec = session.spec();
   namespace fs = std::filesystem;
-  fs::path dir = spec.output_dir;
+  const RunDir dir(spec.output_dir);
   // The split first: a bad offset or limit is refused before anything is written.
   auto data = session.dataset(spec.split);
   const std::string config = experiment_yaml(spec);
-  const auto config_path = dir / "config.yaml";
   // Refused before anything is written, as rank 0 sees the directory.
   const std::string problem = dist::from_root([&] { return output_dir_problem(dir, config, resume); });
   if (!problem.empty()) throw_error(problem);
-  if (dist::is_root()) fs::create_directories(dir);
-  dist::write_output(config_path.string(), config);
-  dist::write_output((dir / "split.json").string(), nlohmann::json(data.info).dump(2) + "\n");
+  if (dist::is_root()) fs::create_directories(dir.root());
+  dir.write(dir.config(), config);
+  dir.write(dir.split(), nlohmann::json(data.info).dump(2) + "\n");
 
   MultiStagePipeline pipeline(session.generator(), session.pipeline_config());
   EvalOptions opt;
   opt.label = spec.name;
-  opt.traces_path = (dir / "traces.jsonl").string();
+  opt.traces_path = dir.traces().string();
   opt.resume = resume;
   opt.stop_after = stop_after;
   auto result = run_pipeline(pipeline, data.examples, opt);
@@ -187,7 +186,7 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
 
   std::string predictions;
   for (const auto& t : result.traces) predictions += prediction_json(t).dump() + "\n";
-  dist::write_output((dir / "predictions.jsonl").string(), predictions);
+  dir.write(dir.predictions(), predictions);
   nlohmann::json summary = result.summary;
   summary["experiment"] = spec.name;
   summary["split"] = data.info;
@@ -199,10 +198,10 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
   summary["threads"] = at::get_num_threads();
   summary["ranks"] = dist::world_size();
   summary["provenance"] = provenance_json();
-  dist::write_output((dir / "summary.json").string(), summary.dump(2) + "\n");
+  dir.write(dir.summary_json(), summary.dump(2) + "\n");
   std::string title = spec.name + " — " + spec.dataset + "/" + data.info.split + " (" +
                       std::to_string(data.info.size) + " examples)";
-  dist::write_output((dir / "summary.md").string(), summary_markdown(result.summary, title));
+  dir.write(dir.summary_md(), summary_markdown(result.summary, title));
   return result;
 }
 

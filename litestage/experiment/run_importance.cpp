@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "litestage/dist/dist.hpp"
+#include "litestage/experiment/run_dir.hpp"
 #include "litestage/util/jsonl.hpp"
 #include "litestage/util/strings.hpp"
 
@@ -28,8 +29,9 @@ nlohmann::json importance_fingerprint(Session& session, const SplitInfo& info) {
 
 ImportanceResult run_importance(Session& session, bool write) {
   const auto& spec = session.spec();
-  fs::create_directories(spec.output_dir);
-  auto path = fs::path(spec.output_dir) / "importance.json";
+  const RunDir dir(spec.output_dir);
+  fs::create_directories(dir.root());
+  const fs::path path = dir.importance();
   auto data = session.dataset(spec.importance.split, static_cast<size_t>(spec.importance.examples));
   ImportanceSettings settings;
   settings.pooling = spec.importance.pooling;
@@ -53,10 +55,9 @@ ImportanceResult run_importance(Session& session, bool write) {
     // so a run killed between the two must find no importance.json.
     std::string ranking;
     for (const auto& s : r.ranking()) ranking += to_string(s) + " " + std::to_string(r.score(s)) + "\n";
-    dist::write_output((fs::path(spec.output_dir) / "ranking.txt").string(),
-                      "# sub-layer, accumulated cos(in, out); most redundant first\n" + ranking);
+    dir.write(dir.ranking(), "# sub-layer, accumulated cos(in, out); most redundant first\n" + ranking);
     nlohmann::json j = {{"model", spec.model}, {"fingerprint", fingerprint}, {"split", data.info}, {"importance", r}};
-    dist::write_output(path.string(), j.dump(2) + "\n");
+    dir.write(path, j.dump(2) + "\n");
   }
   return r;
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "litestage/experiment/run_dir.hpp"
 #include "litestage/search/budget_search.hpp"
 #include "litestage/experiment/evaluate.hpp"
 #include "litestage/experiment/run_importance.hpp"
@@ -78,12 +79,12 @@ TradeoffResult run_tradeoff(Session& session, int step, int max_k) {
     rows.push_back({{"k", r.k}, {"skipped", r.skipped}, {"examples", r.examples}, {"correct", r.correct},
                     {"unparsed", r.unparsed}, {"accuracy", r.accuracy}, {"wilson95", {r.wilson_low, r.wilson_high}},
                     {"mean_seconds", r.mean_seconds}});
-  const fs::path out = session.spec().output_dir;
-  fs::create_directories(out);
+  const RunDir out(session.spec().output_dir);
+  fs::create_directories(out.root());
   nlohmann::json j = {{"model", session.spec().model}, {"split", data.info}, {"importance", result.importance},
                       {"rows", rows}};
-  write_file_atomic((out / "tradeoff.json").string(), j.dump(2) + "\n");
-  write_file_atomic((out / "tradeoff.md").string(), result.markdown());
+  out.write(out.tradeoff_json(), j.dump(2) + "\n");
+  out.write(out.tradeoff_md(), result.markdown());
   return result;
 }
 

@@ -20,7 +20,7 @@ WorkflowReport run_workflow(Session& session, const WorkflowOptions& options) {
   evaluate_candidates(run);
   write_report(run);
   std::fprintf(stderr, "workflow finished in %s; results in %s/\n", format_duration(run.clock.seconds()).c_str(),
-               run.out.string().c_str());
+               run.out.root().string().c_str());
   return report;
 }
 

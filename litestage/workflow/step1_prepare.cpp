@@ -83,7 +83,7 @@ void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint)
   // them: refuse to mix results of another model, runtime, data, prompt or search setting. Rank 0
   // owns the directory (its error ends every rank).
   if (!dist::is_root()) return;
-  const fs::path fp_path = fs::path(out) / "fingerprint.json";
+  const fs::path fp_path = RunDir(out).fingerprint();
   if (fs::exists(fp_path)) {
     const auto previous = read_json_file(fp_path.string());
     if (previous != fingerprint) {
@@ -110,10 +110,10 @@ void prepare(WorkflowRun& run) {
   const auto& spec = run.spec;
   run.search_data = search_split(run.session);
   // Claimed first: a directory refused for another configuration keeps its config.yaml.
-  claim_output_dir(run.out.string(), run_fingerprint(run.session, run.search_data));
-  fs::create_directories(run.out / "cache");
-  fs::create_directories(run.out / "sweeps");
-  dist::write_output((run.out / "config.yaml").string(), experiment_yaml(spec));
+  claim_output_dir(run.out.root().string(), run_fingerprint(run.session, run.search_data));
+  fs::create_directories(run.out.caches());
+  fs::create_directories(run.out.sweeps());
+  run.out.write(run.out.config(), experiment_yaml(spec));
 
   banner("importance on " + spec.dataset + "/" + spec.importance.split + " (" +
          std::to_string(spec.importance.examples) + " examples)");
@@ -135,8 +135,8 @@ void prepare(WorkflowRun& run) {
   warn_resolution(run.epsilons, run.search_data.examples.size());
   run.candidates.push_back({"full", -1, full_plans(run.L), {}});
   if (run.wants("lossless")) run.candidates.push_back({"lossless", -1, full_plans(run.L), {}, false, true});
-  run.search_cache = std::make_unique<StageCache>((run.out / "cache" / "search_stages.jsonl").string());
-  run.journal = std::make_unique<SearchJournal>((run.out / "search_journal.jsonl").string());
+  run.search_cache = std::make_unique<StageCache>(run.out.stage_cache("search").string());
+  run.journal = std::make_unique<SearchJournal>(run.out.journal().string());
   run.evaluator = std::make_unique<PipelineEvaluator>(run.session.generator(), run.base, run.search_data.examples,
                                                       run.search_cache.get(), "search", timing_settings(spec),
                                                       run.latency);

@@ -19,10 +19,9 @@ void search_litestage(WorkflowRun& run) {
     auto r = stage_wise_search(*run.journal, *run.evaluator, build, run.L, settings);
     run.litestage_by_eps[eps] = r;
     run.report.searches.push_back(r);
-    dist::write_output((run.out / "sweeps" / ("litestage_eps" + eps_label(eps) + ".json")).string(),
-                       nlohmann::json(r).dump(2) + "\n");
+    run.out.write(run.out.sweep("litestage_eps" + eps_label(eps)), nlohmann::json(r).dump(2) + "\n");
     if (run.options.plots && dist::is_root())
-      run.add_files(plot_sweep(r, (run.out / "plots").string(), "sweep_litestage_eps" + eps_label(eps)));
+      run.add_files(plot_sweep(r, run.out.plots().string(), "sweep_litestage_eps" + eps_label(eps)));
   }
 }
 

@@ -52,7 +52,7 @@ void sweep_thresholds(WorkflowRun& run) {
   const auto& spec = run.spec;
   auto sweep = [&](const StagePlans& plans, double target, const std::string& what) {
     return sweep_early_exit(run.session, run.base, plans, target, run.search_data.examples, *run.search_cache,
-                            *run.journal, run.settings.latency, run.out / "sweeps" / ("early_exit_" + what + ".json"));
+                            *run.journal, run.settings.latency, run.out.sweep("early_exit_" + what));
   };
   for (double eps : run.epsilons) {
     const auto& r = run.litestage_by_eps.at(eps);

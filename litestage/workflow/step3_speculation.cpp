@@ -54,8 +54,8 @@ void choose_speculation(WorkflowRun& run) {
                                            run.main_search().target, run.search_data.examples, *run.search_cache,
                                            *run.journal, run.settings.latency, key);
   run.speculation = settings[sweep.chosen];
-  dist::write_output((run.out / "sweeps" / "speculation.json").string(),
-                     nlohmann::json{{"latency", to_string(run.settings.latency)}, {"rows", sweep.table("speculative", labels)},
+  run.out.write(run.out.sweep("speculation"),
+                nlohmann::json{{"latency", to_string(run.settings.latency)}, {"rows", sweep.table("speculative", labels)},
                                     {"chosen", labels[sweep.chosen]}}.dump(2) + "\n");
   std::fprintf(stderr, "drafter: %s\n", run.speculation.describe().c_str());
 }

@@ -23,8 +23,7 @@ void search_baselines(WorkflowRun& run) {
       banner(method + " search, epsilon " + eps_label(eps) + " points");
       auto r = shared_knob_search(method, *run.journal, *run.evaluator, make, L, s);
       run.report.searches.push_back(r);
-      dist::write_output((run.out / "sweeps" / (method + "_eps" + eps_label(eps) + ".json")).string(),
-                         nlohmann::json(r).dump(2) + "\n");
+      run.out.write(run.out.sweep(method + "_eps" + eps_label(eps)), nlohmann::json(r).dump(2) + "\n");
       run.candidates.push_back({method, eps, r.plans, {}});
     }
   };

@@ -59,9 +59,9 @@ void write_profile(WorkflowRun& run) {
   p.latency = timed[1].median();
   p.full_latency = timed[0].median();
   p.settings = profile_settings(run);
-  if (dist::is_root()) save_profile(p, run.out / "budget_profile.yaml");
-  run.report.files.push_back((run.out / "budget_profile.yaml").string());
-  if (run.options.plots && dist::is_root()) run.add_files(plot_importance(run.report.importance, (run.out / "plots").string()));
+  if (dist::is_root()) save_profile(p, run.out.profile());
+  run.report.files.push_back(run.out.profile().string());
+  if (run.options.plots && dist::is_root()) run.add_files(plot_importance(run.report.importance, run.out.plots().string()));
 }
 
 }  // namespace litestage

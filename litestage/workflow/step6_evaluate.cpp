@@ -59,9 +59,9 @@ void evaluate_candidates(WorkflowRun& run) {
   run.test = run.session.dataset(run.spec.split);
   const Dataset& test = run.test;
   const auto& spec = run.spec;
-  dist::write_output((run.out / "split.json").string(), nlohmann::json(test.info).dump(2) + "\n");
-  StageCache test_cache((run.out / "cache" / (std::string(to_string(parse_split(spec.split))) + "_stages.jsonl")).string());
-  fs::create_directories(run.out / "methods");
+  run.out.write(run.out.split(), nlohmann::json(test.info).dump(2) + "\n");
+  StageCache test_cache(run.out.stage_cache(std::string(to_string(parse_split(spec.split)))).string());
+  fs::create_directories(run.out.methods());
   std::vector<PipelineConfig> configs;
   for (const auto& c : run.candidates) {
     std::string label = c.method + (c.epsilon >= 0 && c.method != "full" ? " (eps=" + eps_label(c.epsilon) + ")" : "");
@@ -72,7 +72,7 @@ void evaluate_candidates(WorkflowRun& run) {
     EvalOptions eo;
     eo.label = label;
     std::string file = c.method + (c.epsilon >= 0 ? "_eps" + eps_label(c.epsilon) : "");
-    eo.traces_path = (run.out / "methods" / (file + ".traces.jsonl")).string();
+    eo.traces_path = run.out.method_traces(file).string();
     eo.resume = true;
     auto result = run_pipeline(pipeline, test.examples, eo);
     MethodRow row;

@@ -33,9 +33,10 @@ void write_report(WorkflowRun& run) {
   const Dataset& test = run.test;
   const auto caption = table_caption(run, test);
   const auto& rows = run.report.rows;
-  if (dist::is_root()) write_tables(rows, run.out.string(), "table", caption);
-  for (auto ext : {".md", ".csv", ".tex"}) run.report.files.push_back((run.out / ("table" + std::string(ext))).string());
-  if (run.options.plots && dist::is_root()) run.add_files(plot_tradeoff(rows, (run.out / "plots").string()));
+  const auto stem = run.out.table_stem();
+  if (dist::is_root()) write_tables(rows, stem.parent_path().string(), stem.filename().string(), caption);
+  for (auto ext : {".md", ".csv", ".tex"}) run.report.files.push_back(stem.string() + ext);
+  if (run.options.plots && dist::is_root()) run.add_files(plot_tradeoff(rows, run.out.plots().string()));
   nlohmann::json summary = nlohmann::json::array();
   for (const auto& r : rows)
     summary.push_back({{"method", r.method}, {"label", r.label}, {"epsilon", r.epsilon}, {"summary", r.summary},
@@ -45,7 +46,7 @@ void write_report(WorkflowRun& run) {
                        {"predicted_speedup", r.predicted_speedup()}, {"predicted_seconds", r.predicted_seconds},
                        {"cost_speedup", r.cost_speedup()}, {"delta_points", r.delta_points()},
                        {"held_to_target", !r.unconstrained}, {"skip", r.skip}, {"early_exit", r.early_exit}});
-  dist::write_output((run.out / "results.json").string(),
+  run.out.write(run.out.results(),
                      nlohmann::json{{"experiment", run.spec.name}, {"split", test.info}, {"rows", summary},
                                     {"search_stage_cache", {{"entries", run.search_cache->size()}}},
                                     {"latency_model", run.latency},

@@ -21,6 +21,7 @@
 #include "litestage/search/budget_search.hpp"
 #include "litestage/reasoning/timing.hpp"
 #include "litestage/util/timer.hpp"
+#include "litestage/experiment/run_dir.hpp"
 #include "litestage/workflow/workflow.hpp"
 
 namespace litestage {
@@ -42,7 +43,7 @@ struct WorkflowRun {
   const WorkflowOptions& options;
   WorkflowReport& report;
   const int L;
-  const std::filesystem::path out;
+  const RunDir out;
   Timer clock;
   Dataset search_data;                              // step 1
   PipelineConfig base;                              // the full model
