@@ -32,11 +32,10 @@ int run_convert(const std::vector<std::string>& args) {
   check_path(out.string(), PathUse::OutputDir, "--out");
   if (fs::weakly_canonical(in) == fs::weakly_canonical(out)) throw_error("--out must differ from --model");
   // Kernels are not needed to convert, so f16 is fine even where CPU matmuls lack it.
-  std::string name = vm["dtype"].as<std::string>();
-  c10::ScalarType dtype = name == "f32" ? c10::kFloat : name == "bf16" ? c10::kBFloat16 : name == "f16" ? c10::kHalf
-                                                                                                       : c10::kByte;
-  if (dtype == c10::kByte) throw_error("--dtype must be f32, bf16 or f16, got '", name, "'");
-  auto model = load_causal_lm(in, Runtime{c10::Device(c10::kCPU), dtype});
+  const std::string name = vm["dtype"].as<std::string>();
+  const auto dtype = dtype_from_name(name);
+  if (!dtype) throw_error("--dtype must be f32, bf16 or f16, got '", name, "'");
+  auto model = load_causal_lm(in, Runtime{c10::Device(c10::kCPU), *dtype});
   if (vm.count("layers"))
     model = grow_layers(model, vm["layers"].as<int64_t>(), vm["seed"].as<uint64_t>(),
                         vm["grow-output-scale"].as<double>());

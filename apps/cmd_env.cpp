@@ -20,7 +20,7 @@ int run_env(const std::vector<std::string>& args) {
   add_runtime_options(desc);
   po::variables_map vm;
   if (auto rc = parse_options("env", "[--device D] [--dtype T] [--threads N]", desc, args, vm)) return *rc;
-  const RuntimeOptions options = runtime_options(vm);
+  const RuntimeRequest options = runtime_options(vm);
   set_threads(options.threads);
   const Runtime rt = make_runtime(options.device, options.dtype);
   const auto& b = build_info();

@@ -8,7 +8,7 @@
 
 namespace litestage::cli {
 
-Runtime setup_runtime(const RuntimeOptions& options) {
+Runtime setup_runtime(const RuntimeRequest& options) {
   set_threads(options.threads);
   Runtime rt = make_runtime(options.device, options.dtype);
   announce_runtime(rt);

@@ -12,7 +12,7 @@
 namespace litestage::cli {
 
 // Applies --threads and parses --device/--dtype; announces the result (announce_runtime).
-Runtime setup_runtime(const RuntimeOptions& options);
+Runtime setup_runtime(const RuntimeRequest& options);
 // One line on stderr: device, dtype and why, threads, BLAS kernels, CPU features; and a warning
 // with the fix when OpenBLAS runs kernels weaker than the CPU supports.
 void announce_runtime(const Runtime& runtime);

@@ -70,15 +70,15 @@ void check_path(const std::string& path, PathUse use, const std::string& flag) {
 
 void add_runtime_options(po::options_description& desc, const std::string& default_dtype) {
   desc.add_options()
-      ("device", po::value<std::string>()->default_value("cpu"), "cpu or cuda[:N]")
+      ("device", po::value<std::string>()->default_value(RuntimeRequest{}.device), "cpu or cuda[:N]")
       ("dtype", po::value<std::string>()->default_value(default_dtype),
        ("f32, bf16 or f16 (auto: bf16 on CUDA, with AMX, and with AVX512-BF16 where a probe measures it " +
         shortest_number_text(kAutoBf16Gain) + "x f32's speed; else f32)").c_str())
-      ("threads", po::value<int>()->default_value(0), "intra-op CPU threads (0 = all cores)");
+      ("threads", po::value<int>()->default_value(RuntimeRequest{}.threads), "intra-op CPU threads (0 = all cores)");
 }
 
-RuntimeOptions runtime_options(const po::variables_map& vm) {
-  RuntimeOptions r;
+RuntimeRequest runtime_options(const po::variables_map& vm) {
+  RuntimeRequest r;
   r.device = vm["device"].as<std::string>();
   r.dtype = vm["dtype"].as<std::string>();
   r.threads = vm["threads"].as<int>();

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "litestage/kernels/runtime.hpp"
 #include "litestage/util/paths.hpp"
 
 namespace litestage::cli {
@@ -23,15 +24,10 @@ std::optional<int> parse_options(const std::string& command, const std::string& 
 // Refuses, naming `flag`, a path that cannot serve `use` (util/paths.hpp): "--out 'x' is a directory; ...".
 void check_path(const std::string& path, PathUse use, const std::string& flag);
 
-// --device, --dtype, --threads. `logits` defaults to f32 (it is compared with reference logits).
-void add_runtime_options(po::options_description& desc, const std::string& default_dtype = "auto");
-
-struct RuntimeOptions {
-  std::string device = "cpu";
-  std::string dtype = "auto";
-  int threads = 0;  // 0 = number of cores
-};
-RuntimeOptions runtime_options(const po::variables_map& vm);
+// --device, --dtype, --threads, with RuntimeRequest's defaults; `logits` asks for f32 (it is compared
+// with reference logits).
+void add_runtime_options(po::options_description& desc, const std::string& default_dtype = RuntimeRequest{}.dtype);
+RuntimeRequest runtime_options(const po::variables_map& vm);
 
 // The commands that take an experiment: `EXPERIMENT.yaml [--set key=value ...]` plus, optionally,
 // the command's own options (`extra`, read back from `vm`).

@@ -45,28 +45,11 @@ std::map<std::string, ExampleTrace> finished_traces(const std::string& path, con
   return done;
 }
 
-// Every key of a YAML file's tree, dotted, with its value as text.
-nlohmann::json flat_keys(const std::string& yaml_text) {
-  return yaml_to_json(YamlNode::load_string(yaml_text).raw()).flatten();
-}
-
-// "data.limit (60 there, 2 now), generation.max_new_tokens (48 there, 20 now)".
+// "data.limit (60 there, 2 now), generation.max_new_tokens (48 there, 20 now)": two YAML files' settings.
 std::string differing_keys(const std::string& before, const std::string& now) {
-  const auto a = flat_keys(before), b = flat_keys(now);
-  std::vector<std::string> keys;
-  auto text = [](const nlohmann::json& j, const std::string& k) -> std::string {
-    if (!j.contains(k)) return "absent";
-    return j[k].is_string() ? j[k].get<std::string>() : j[k].dump();
-  };
-  for (const auto& side : {a, b})
-    for (const auto& [k, v] : side.items())
-      if (text(a, k) != text(b, k)) {
-        std::string key = k.substr(1);
-        for (auto& c : key) c = c == '/' ? '.' : c;
-        std::string entry = key + " (" + text(a, k) + " there, " + text(b, k) + " now)";
-        if (std::find(keys.begin(), keys.end(), entry) == keys.end()) keys.push_back(entry);
-      }
-  return join(keys, ", ");
+  return join(differing_settings(yaml_to_json(YamlNode::load_string(before).raw()),
+                                 yaml_to_json(YamlNode::load_string(now).raw())),
+              ", ");
 }
 
 // Why eval must not write into `dir` ("" when it may): another command's run is there, or results

@@ -1,6 +1,7 @@
 #include "litestage/experiment/report.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -56,6 +57,21 @@ std::string speedup_ci(const MethodRow& r) {
 
 std::string label_of(const MethodRow& r) { return r.label + (r.unconstrained ? " †" : ""); }
 
+// A header's or a row's stage columns: f(stage) for each stage in running order, each followed by
+// `sep` (the stage list is written once, in stage/stage.hpp).
+template <class F>
+std::string stage_columns(F f, const std::string& sep) {
+  std::string out;
+  for (StageKind k : kStages) out += f(k) + sep;
+  return out;
+}
+
+std::string capitalised(StageKind k) {
+  std::string name(to_string(k));
+  name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
+  return name;
+}
+
 // Speculative rows: tokens gained per verify forward in each stage, "recall/analyze/summarize".
 std::string tokens_per_verify(const MethodRow& r) {
   std::string out;
@@ -71,16 +87,17 @@ std::string tokens_per_verify(const MethodRow& r) {
 std::string table_markdown(const std::vector<MethodRow>& rows, const std::string& caption) {
   std::ostringstream o;
   if (!caption.empty()) o << "**" << caption << "**\n\n";
-  o << "| method | acc % [95% CI] | Δ acc | recall (s) | analyze (s) | summarize (s) | total s (min–max) | tokens "
-       "| speedup [95% CI] | predicted speedup | FLOPs speedup | tokens per verify | too long |\n";
+  o << "| method | acc % [95% CI] | Δ acc | "
+    << stage_columns([](StageKind k) { return std::string(to_string(k)) + " (s)"; }, " | ")
+    << "total s (min–max) | tokens | speedup [95% CI] | predicted speedup | FLOPs speedup | tokens per verify | too long |\n";
   o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   bool dagger = false;
   for (const auto& r : rows) {
     const auto& s = r.summary;
     dagger = dagger || r.unconstrained;
     o << "| " << label_of(r) << " | " << pct_ci(r) << " | " << format("%+.2f", r.delta_points()) << " | "
-      << format("%.4f", s.stages[StageKind::Recall].mean_seconds) << " | " << format("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " | "
-      << format("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " | " << latency_spread(r) << " | " << format("%.1f", s.mean_tokens)
+      << stage_columns([&](StageKind k) { return format("%.4f", s.stages[k].mean_seconds); }, " | ")
+      << latency_spread(r) << " | " << format("%.1f", s.mean_tokens)
       << " | " << speedup_ci(r) << " | " << format("%.2fx", r.predicted_speedup()) << " | " << format("%.2fx", r.cost_speedup())
       << " | " << tokens_per_verify(r) << " | " << s.prompt_too_long << " |\n";
   }
@@ -97,24 +114,25 @@ std::string table_markdown(const std::vector<MethodRow>& rows, const std::string
 
 std::string table_csv(const std::vector<MethodRow>& rows) {
   std::ostringstream o;
-  o << "method,label,epsilon,accuracy,accuracy_low,accuracy_high,delta_points,recall_s,analyze_s,summarize_s,total_s,"
-       "total_s_min,total_s_max,tokens,speedup,speedup_low,speedup_high,predicted_speedup,predicted_s,cost_speedup,flops,"
-       "prompt_too_long,"
-       "recall_share,analyze_share,summarize_share,unparsed,examples,held_to_target,skip,early_exit,speculative,"
-       "tokens_per_verify\n";
+  o << "method,label,epsilon,accuracy,accuracy_low,accuracy_high,delta_points,"
+    << stage_columns([](StageKind k) { return std::string(to_string(k)) + "_s"; }, ",")
+    << "total_s,total_s_min,total_s_max,tokens,speedup,speedup_low,speedup_high,predicted_speedup,predicted_s,cost_speedup,"
+       "flops,prompt_too_long,"
+    << stage_columns([](StageKind k) { return std::string(to_string(k)) + "_share"; }, ",")
+    << "unparsed,examples,held_to_target,skip,early_exit,speculative,tokens_per_verify\n";
   for (const auto& r : rows) {
     const auto& s = r.summary;
     const Interval a = r.accuracy_ci();
     o << r.method << "," << csv_quote(r.label) << "," << (r.epsilon >= 0 ? format("%g", r.epsilon) : "") << ","
       << format("%.6f", s.accuracy) << "," << format("%.6f", a.low) << "," << format("%.6f", a.high) << ","
-      << format("%.4f", r.delta_points()) << "," << format("%.6f", s.stages[StageKind::Recall].mean_seconds) << ","
-      << format("%.6f", s.stages[StageKind::Analyze].mean_seconds) << "," << format("%.6f", s.stages[StageKind::Summarize].mean_seconds) << ","
+      << format("%.4f", r.delta_points()) << ","
+      << stage_columns([&](StageKind k) { return format("%.6f", s.stages[k].mean_seconds); }, ",")
       << format("%.6f", s.mean_seconds) << "," << format("%.6f", r.timing.low()) << "," << format("%.6f", r.timing.high())
       << "," << format("%.3f", s.mean_tokens) << "," << format("%.4f", r.speedup()) << "," << format("%.4f", r.speedup_ci.low)
       << "," << format("%.4f", r.speedup_ci.high) << "," << format("%.4f", r.predicted_speedup()) << ","
       << format("%.6f", r.predicted_seconds) << "," << format("%.4f", r.cost_speedup()) << ","
-      << format("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << "," << format("%.4f", s.stages[StageKind::Recall].share) << ","
-      << format("%.4f", s.stages[StageKind::Analyze].share) << "," << format("%.4f", s.stages[StageKind::Summarize].share) << "," << s.unparsed << ","
+      << format("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << ","
+      << stage_columns([&](StageKind k) { return format("%.4f", s.stages[k].share); }, ",") << s.unparsed << ","
       << s.examples << "," << (r.unconstrained ? "no" : "yes") << "," << csv_quote(r.skip) << ","
       << csv_quote(r.early_exit) << "," << csv_quote(r.speculative) << "," << tokens_per_verify(r) << "\n";
   }
@@ -124,15 +142,15 @@ std::string table_csv(const std::vector<MethodRow>& rows) {
 std::string table_latex(const std::vector<MethodRow>& rows, const std::string& caption) {
   std::ostringstream o;
   o << "\\begin{table}[t]\n\\centering\n\\begin{tabular}{lrrrrrrrrr}\n\\toprule\n"
-    << "Method & Acc. (\\%) & $\\Delta$ & Recall (s) & Analyze (s) & Summarize (s) & Total (s) & Speedup & Predicted & FLOPs "
-       "\\\\\n\\midrule\n";
+    << "Method & Acc. (\\%) & $\\Delta$ & " << stage_columns([](StageKind k) { return capitalised(k) + " (s)"; }, " & ")
+    << "Total (s) & Speedup & Predicted & FLOPs \\\\\n\\midrule\n";
   for (const auto& r : rows) {
     const auto& s = r.summary;
     const Interval a = r.accuracy_ci();
     o << latex_escape(r.label) << (r.unconstrained ? "$^\\dagger$" : "") << " & " << format("%.1f", 100 * s.accuracy) << " {\\scriptsize[" << format("%.1f", 100 * a.low)
       << ", " << format("%.1f", 100 * a.high) << "]} & " << format("%+.2f", r.delta_points()) << " & "
-      << format("%.4f", s.stages[StageKind::Recall].mean_seconds) << " & " << format("%.4f", s.stages[StageKind::Analyze].mean_seconds) << " & "
-      << format("%.4f", s.stages[StageKind::Summarize].mean_seconds) << " & " << format("%.4f", s.mean_seconds) << " & "
+      << stage_columns([&](StageKind k) { return format("%.4f", s.stages[k].mean_seconds); }, " & ")
+      << format("%.4f", s.mean_seconds) << " & "
       << format("%.2f", r.speedup()) << "$\\times$ & " << format("%.2f", r.predicted_speedup()) << "$\\times$ & "
       << format("%.2f", r.cost_speedup()) << "$\\times$ \\\\\n";
   }

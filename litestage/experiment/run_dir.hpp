@@ -5,6 +5,9 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace litestage {
 
@@ -43,9 +46,17 @@ class RunDir {
 
   // `text` into `file`, atomically, by rank 0 only (dist::write_output).
   void write(const std::filesystem::path& file, const std::string& text) const;
+  // Journals, caches and traces here are only valid for the configuration that made them: the
+  // settings that change results (`fingerprint`) are recorded in fingerprint.json, and a later
+  // claim with other settings is refused, naming the keys that differ. Rank 0 owns the directory.
+  void claim(const nlohmann::json& fingerprint) const;
 
  private:
   std::filesystem::path root_;
 };
+
+// The settings that differ between two trees (JSON objects), as dotted keys: with depth 0 each as
+// "key (A there, B now)" in the order met; with depth > 0 cut to that many levels, sorted, unique.
+std::vector<std::string> differing_settings(const nlohmann::json& before, const nlohmann::json& now, int depth = 0);
 
 }  // namespace litestage

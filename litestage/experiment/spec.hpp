@@ -13,6 +13,7 @@
 
 #include "litestage/data/dataset.hpp"
 #include "litestage/generate/early_exit.hpp"
+#include "litestage/kernels/runtime.hpp"
 #include "litestage/reasoning/pipeline.hpp"
 #include "litestage/search/budget_search.hpp"
 #include "litestage/search/importance.hpp"
@@ -66,9 +67,9 @@ struct ExperimentSpec {
   std::string source;            // the YAML file
   std::string model;
   std::string tokenizer;         // empty: the model directory
-  std::string device = "cpu";
-  std::string dtype = "auto";
-  int threads = 0;
+  std::string device = RuntimeRequest{}.device;
+  std::string dtype = RuntimeRequest{}.dtype;
+  int threads = RuntimeRequest{}.threads;
   bool prefix_sharing = true;    // Analyze options share their prompt prefix's KV cache
 
   std::string dataset = "obqa";

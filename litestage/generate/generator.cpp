@@ -151,14 +151,14 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   c10::InferenceMode inference;
   const auto device = model_->runtime().device;
   const int64_t P = static_cast<int64_t>(prompt_ids.size());
-  const int64_t L = prefix ? static_cast<int64_t>(prefix->tokens.size()) : 0;
+  const int64_t cached = prefix ? static_cast<int64_t>(prefix->tokens.size()) : 0;
   const int64_t limit = model_->config().max_position_embeddings;
   if (P >= limit) throw_error("prompt of ", P, " tokens does not fit the model's ", limit, " positions");
   const int64_t capacity = std::min<int64_t>(P + config.max_new_tokens, limit);
 
   GenerationResult r;
   r.prompt_tokens = static_cast<int>(P);
-  r.cached_prompt_tokens = static_cast<int>(L);
+  r.cached_prompt_tokens = static_cast<int>(cached);
   if (config.max_new_tokens == 0) return r;
   const auto stops = stop_ids(config);
   if (config.speculative.on()) check_speculative(config);
@@ -171,13 +171,13 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   fwd.last_logits_only = true;
   fwd.observer = config.observer;
 
-  std::vector<int64_t> ids64(prompt_ids.begin() + L, prompt_ids.end());
-  auto input = torch::tensor(ids64, torch::kLong).view({1, P - L}).to(device);
+  std::vector<int64_t> ids64(prompt_ids.begin() + cached, prompt_ids.end());
+  auto input = torch::tensor(ids64, torch::kLong).view({1, P - cached}).to(device);
   synchronize(device);
   Timer timer;
   if (prefix) {
     PhaseScope phase(Phase::CacheSetup);
-    cache.load_prefix(*prefix->cache, L);
+    cache.load_prefix(*prefix->cache, cached);
   }
   auto logits = forward_phase(model_, Phase::Prefill, input, fwd).view({1, -1});
   synchronize(device);
@@ -240,32 +240,32 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   c10::InferenceMode inference;
   const auto device = model_->runtime().device;
   const int64_t B = static_cast<int64_t>(prompts.size());
-  const int64_t L = prefix ? static_cast<int64_t>(prefix->tokens.size()) : 0;
+  const int64_t cached = prefix ? static_cast<int64_t>(prefix->tokens.size()) : 0;
   int64_t P = 0;  // the longest prompt part after the shared prefix
   for (const auto& p : prompts) {
     LITESTAGE_CHECK(!p.empty(), "cannot generate from an empty prompt");
     if (prefix) check_prefix(*prefix, p, config);
-    P = std::max<int64_t>(P, static_cast<int64_t>(p.size()) - L);
+    P = std::max<int64_t>(P, static_cast<int64_t>(p.size()) - cached);
   }
   const int64_t limit = model_->config().max_position_embeddings;
-  if (L + P >= limit) throw_error("prompt of ", L + P, " tokens does not fit the model's ", limit, " positions");
-  const int64_t capacity = std::min<int64_t>(L + P + config.max_new_tokens, limit);
+  if (cached + P >= limit) throw_error("prompt of ", cached + P, " tokens does not fit the model's ", limit, " positions");
+  const int64_t capacity = std::min<int64_t>(cached + P + config.max_new_tokens, limit);
   int32_t pad = tokenizer_->pad_id().value_or(0);
 
   // Left padding keeps every row's last prompt token in the final column (padding sits between
   // the shared prefix and a shorter row's own tokens; it is masked and takes no position).
   std::vector<int64_t> ids(B * P, pad), mask(B * P, 0);
   for (int64_t b = 0; b < B; ++b) {
-    const int64_t own = static_cast<int64_t>(prompts[b].size()) - L, off = P - own;
+    const int64_t own = static_cast<int64_t>(prompts[b].size()) - cached, off = P - own;
     for (int64_t i = 0; i < own; ++i) {
-      ids[b * P + off + i] = prompts[b][L + i];
+      ids[b * P + off + i] = prompts[b][cached + i];
       mask[b * P + off + i] = 1;
     }
   }
   std::vector<GenerationResult> results(B);
   for (int64_t b = 0; b < B; ++b) {
     results[b].prompt_tokens = static_cast<int>(prompts[b].size());
-    results[b].cached_prompt_tokens = static_cast<int>(L);
+    results[b].cached_prompt_tokens = static_cast<int>(cached);
   }
   if (config.max_new_tokens == 0) return results;
 
@@ -286,7 +286,7 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   Timer timer;
   if (prefix) {
     PhaseScope phase(Phase::CacheSetup);
-    cache.load_prefix(*prefix->cache, L);
+    cache.load_prefix(*prefix->cache, cached);
   }
   auto logits = forward_phase(model_, Phase::Prefill, input, fwd).view({B, -1});
   synchronize(device);

@@ -53,16 +53,12 @@ bool dtype_supported(c10::ScalarType dtype, const c10::Device& device) {
 }
 
 DtypeChoice choose_dtype(const std::string& name, const c10::Device& device) {
-  std::string n = to_lower(trim(name));
+  const std::string n = to_lower(trim(name));
   DtypeChoice c{c10::kFloat, "requested"};
   if (n == "auto" || n.empty()) {
     c = auto_dtype(device, host_cpu_info());
-  } else if (n == "f32" || n == "float32" || n == "fp32" || n == "float") {
-    c.dtype = c10::kFloat;
-  } else if (n == "bf16" || n == "bfloat16") {
-    c.dtype = c10::kBFloat16;
-  } else if (n == "f16" || n == "float16" || n == "fp16" || n == "half") {
-    c.dtype = c10::kHalf;
+  } else if (const auto dtype = dtype_from_name(n)) {
+    c.dtype = *dtype;
   } else {
     throw_error("unknown dtype '", name, "' (expected f32, bf16, f16 or auto)");
   }
@@ -95,6 +91,14 @@ DtypeChoice auto_dtype(const c10::Device& device, const CpuInfo& cpu, const Gemm
           std::string("auto: ") + (faster ? "bf16" : "f32") +
               ", the CPU has AVX512-BF16 without AMX and multiplied bf16 at " + std::to_string(std::lround(bf16)) +
               " GFLOP/s, f32 at " + std::to_string(std::lround(f32))};
+}
+
+std::optional<c10::ScalarType> dtype_from_name(const std::string& name) {
+  const std::string n = to_lower(trim(name));
+  if (n == "f32" || n == "float32" || n == "fp32" || n == "float") return c10::kFloat;
+  if (n == "bf16" || n == "bfloat16") return c10::kBFloat16;
+  if (n == "f16" || n == "float16" || n == "fp16" || n == "half") return c10::kHalf;
+  return std::nullopt;
 }
 
 c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device) {

@@ -3,6 +3,7 @@
 // device synchronisation for honest timing.
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <c10/core/Device.h>
@@ -19,6 +20,14 @@ struct Runtime {
   std::string dtype_reason = "requested";  // why this dtype: "requested" or how `auto` chose it
 };
 
+// What a run asks of the runtime before it is resolved (make_runtime, set_threads): the defaults
+// that experiment YAML, training YAML and the commands' --device/--dtype/--threads share.
+struct RuntimeRequest {
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
+  std::string dtype = "auto";  // see choose_dtype
+  int threads = 0;             // intra-op CPU threads; 0 = one per core
+};
+
 struct DtypeChoice {
   c10::ScalarType dtype;
   std::string reason;
@@ -26,6 +35,9 @@ struct DtypeChoice {
 
 // "cpu", "cuda", "cuda:1". Refuses cuda when torch::cuda::is_available() is false.
 c10::Device parse_device(const std::string& name);
+// A dtype's name: "f32"/"float32"/"fp32"/"float", "bf16"/"bfloat16", "f16"/"float16"/"fp16"/"half"
+// (any case); nullopt for anything else ("auto" included).
+std::optional<c10::ScalarType> dtype_from_name(const std::string& name);
 // "f32"/"float32", "bf16"/"bfloat16", "f16"/"float16", or "auto" (see auto_dtype).
 DtypeChoice choose_dtype(const std::string& name, const c10::Device& device);
 c10::ScalarType parse_dtype(const std::string& name, const c10::Device& device);

@@ -46,8 +46,8 @@ std::string BudgetProfile::decision_hash() const {
   }
   std::vector<std::string> ranked;
   for (const auto& s : ranking) ranked.push_back(to_string(s));
-  const nlohmann::json j = {method, model.config_hash, model.weights_hash, search_split.ids_fingerprint, pooling,
-                            accumulate, ranked, stages_json, epsilon, full_accuracy, target_accuracy, accuracy};
+  const nlohmann::json j = {method, model.config_hash, model.weights_hash, search_split.ids_fingerprint,
+                            enum_name(token_pooling_names(), pooling), enum_name(stage_accumulation_names(), accumulate), ranked, stages_json, epsilon, full_accuracy, target_accuracy, accuracy};
   const std::string text = j.dump();
   return io::digest_hex(io::xxh64(text.data(), text.size()));
 }
@@ -66,8 +66,8 @@ void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
   n["tokenizer"] = p.tokenizer;
   nlohmann::json split = p.search_split;
   n["search_split"] = YAML::Load(split.dump());
-  n["importance"]["pooling"] = p.pooling;
-  n["importance"]["accumulate"] = p.accumulate;
+  n["importance"]["pooling"] = enum_name(token_pooling_names(), p.pooling);
+  n["importance"]["accumulate"] = enum_name(stage_accumulation_names(), p.accumulate);
   std::vector<std::string> ranking;
   for (const auto& s : p.ranking) ranking.push_back(to_string(s));
   n["importance"]["ranking"] = ranking;
@@ -110,8 +110,10 @@ SplitInfo read_search_split(const YamlNode& s) {
 
 void read_importance(const YamlNode& im, BudgetProfile& p) {
   im.expect_keys({"pooling", "accumulate", "ranking"});
-  p.pooling = im.get_string("pooling", "mean");
-  p.accumulate = im.get_string("accumulate", "sum");
+  if (im.has("pooling"))
+    p.pooling = enum_from_name(token_pooling_names(), im["pooling"].as_string(), im["pooling"].path());
+  if (im.has("accumulate"))
+    p.accumulate = enum_from_name(stage_accumulation_names(), im["accumulate"].as_string(), im["accumulate"].path());
   if (!im.has("ranking")) return;
   for (const auto& item : im["ranking"].items()) {
     try {

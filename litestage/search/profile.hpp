@@ -15,6 +15,7 @@
 #include "litestage/generate/early_exit.hpp"
 #include "litestage/model/config.hpp"
 #include "litestage/model/skip_plan.hpp"
+#include "litestage/search/importance.hpp"
 
 namespace litestage {
 
@@ -50,8 +51,8 @@ struct BudgetProfile {
   ModelIdentity model;
   std::string tokenizer;
   SplitInfo search_split;        // the data the search measured on
-  std::string pooling = "mean";
-  std::string accumulate = "sum";
+  TokenPooling pooling = TokenPooling::Mean;               // the importance settings of `ranking`
+  StageAccumulation accumulate = StageAccumulation::Sum;
   std::vector<SubLayer> ranking; // most redundant first
   PerStage<StageBudget> stages;
   double epsilon = 0;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "litestage/data/stage_records.hpp"
+#include "litestage/kernels/runtime.hpp"
 #include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
@@ -32,9 +33,9 @@ struct TrainModelConfig {
 };
 
 struct TrainRuntimeConfig {
-  std::string device = "cpu";
+  std::string device = RuntimeRequest{}.device;
   Precision precision = Precision::Auto;
-  int threads = 0;  // CPU intra-op threads; 0 = one per core
+  int threads = RuntimeRequest{}.threads;  // CPU intra-op threads; 0 = one per core
 };
 
 struct TrainDataConfig {

@@ -132,12 +132,12 @@ SftBatch collate(const std::vector<const SftExample*>& examples, int32_t pad_id,
     const SftExample& ex = *examples[static_cast<size_t>(r)];
     b.kinds.push_back(ex.kind);
     const int64_t P = static_cast<int64_t>(ex.prompt.size());
-    const int64_t L = static_cast<int64_t>(ex.target.size());
-    const int64_t n = P + L - 1;  // the final EOS is a label, never an input
+    const int64_t tlen = static_cast<int64_t>(ex.target.size());  // target tokens, EOS included
+    const int64_t n = P + tlen - 1;  // the final EOS is a label, never an input
     int64_t* row = ids.data() + r * T;
     for (int64_t t = 0; t < P; ++t) row[t] = ex.prompt[static_cast<size_t>(t)];
     for (int64_t t = P; t < n; ++t) row[t] = ex.target[static_cast<size_t>(t - P)];
-    for (int64_t j = 0; j < L; ++j) {
+    for (int64_t j = 0; j < tlen; ++j) {
       const int64_t t = P - 1 + j;  // position whose next token is target[j]
       labels[static_cast<size_t>(r * T + t)] = ex.target[static_cast<size_t>(j)];
       index.push_back(r * T + t);

@@ -78,31 +78,7 @@ nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
   return fp;
 }
 
-void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint) {
-  // Journals, caches and traces under output_dir are only valid for the configuration that made
-  // them: refuse to mix results of another model, runtime, data, prompt or search setting. Rank 0
-  // owns the directory (its error ends every rank).
-  if (!dist::is_root()) return;
-  const fs::path fp_path = RunDir(out).fingerprint();
-  if (fs::exists(fp_path)) {
-    const auto previous = read_json_file(fp_path.string());
-    if (previous != fingerprint) {
-      const auto diff = nlohmann::json::diff(previous, fingerprint);
-      std::set<std::string> keys;
-      for (const auto& op : diff) {
-        std::string path = op.at("path").get<std::string>().substr(1);
-        for (auto& c : path) c = c == '/' ? '.' : c;
-        const size_t cut = path.find('.', path.find('.') + 1);  // two levels: "search.max_k"
-        keys.insert(path.substr(0, cut));
-      }
-      throw_error("output directory '", out, "' holds results of a different configuration (",
-                  join(std::vector<std::string>(keys.begin(), keys.end()), ", "),
-                  " differ); choose another output_dir or delete it");
-    }
-  }
-  fs::create_directories(out);
-  write_file_atomic(fp_path.string(), fingerprint.dump(2) + "\n");
-}
+void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint) { RunDir(out).claim(fingerprint); }
 
 // Step 1: the output directory (claimed for this configuration), the search split, importance,
 // a warm-up, the search settings, and the search split's stage cache, journal and evaluator.
@@ -110,7 +86,7 @@ void prepare(WorkflowRun& run) {
   const auto& spec = run.spec;
   run.search_data = search_split(run.session);
   // Claimed first: a directory refused for another configuration keeps its config.yaml.
-  claim_output_dir(run.out.root().string(), run_fingerprint(run.session, run.search_data));
+  run.out.claim(run_fingerprint(run.session, run.search_data));
   fs::create_directories(run.out.caches());
   fs::create_directories(run.out.sweeps());
   run.out.write(run.out.config(), experiment_yaml(spec));

@@ -38,8 +38,8 @@ void write_profile(WorkflowRun& run) {
   p.model = run.session.identity();
   p.tokenizer = spec.tokenizer.empty() ? spec.model : spec.tokenizer;
   p.search_split = run.search_data.info;
-  p.pooling = enum_name(token_pooling_names(), spec.importance.pooling);
-  p.accumulate = enum_name(stage_accumulation_names(), spec.importance.accumulate);
+  p.pooling = spec.importance.pooling;
+  p.accumulate = spec.importance.accumulate;
   p.ranking = run.report.importance.ranking();
   for (auto kind : kStages) {
     StageBudget& b = p.stages[kind];

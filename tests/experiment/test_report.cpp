@@ -63,3 +63,26 @@ TEST_CASE("a speculative row shows its tokens per verify forward per stage and i
   CHECK_THAT(csv, Catch::Contains(",none,off,\"lookup, gamma 8, ngram 3, adaptive\",1.75/3.00/-\n"));
   CHECK_THAT(csv, Catch::Contains(",none,off,off,\n"));
 }
+
+TEST_CASE("the tables' stage columns: every stage in running order, in each format", "[experiment][report]") {
+  MethodRow r = row("full", 0.5, 100, 1.0);
+  r.full_accuracy = 0.9;  // Δ 0
+  r.summary.stages[StageKind::Recall].mean_seconds = 0.125;
+  r.summary.stages[StageKind::Analyze].mean_seconds = 0.5;
+  r.summary.stages[StageKind::Summarize].mean_seconds = 0.375;
+  r.summary.stages[StageKind::Analyze].share = 0.5;
+  const std::vector<MethodRow> rows = {r};
+  CHECK_THAT(table_markdown(rows, ""),
+             Catch::Contains("| method | acc % [95% CI] | Δ acc | recall (s) | analyze (s) | summarize (s) | total s "
+                             "(min–max) | tokens |") &&
+                 Catch::Contains(" | +0.00 | 0.1250 | 0.5000 | 0.3750 | 1.0000 | "));
+  const std::string csv = table_csv(rows);
+  CHECK(csv.rfind("method,label,epsilon,accuracy,accuracy_low,accuracy_high,delta_points,recall_s,analyze_s,summarize_s,"
+                  "total_s,total_s_min,",
+                  0) == 0);
+  CHECK_THAT(csv, Catch::Contains(",prompt_too_long,recall_share,analyze_share,summarize_share,unparsed,") &&
+                      Catch::Contains(",0.0000,0.125000,0.500000,0.375000,1.000000,") &&
+                      Catch::Contains(",0,0.0000,0.5000,0.0000,"));
+  CHECK_THAT(table_latex(rows, "t"), Catch::Contains("$\\Delta$ & Recall (s) & Analyze (s) & Summarize (s) & Total (s) &") &&
+                                         Catch::Contains(" & +0.00 & 0.1250 & 0.5000 & 0.3750 & 1.0000 & "));
+}
