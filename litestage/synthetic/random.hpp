@@ -14,7 +14,6 @@
 
 namespace litestage::synthetic {
 
-
 // Independent stream per purpose, so e.g. the test questions do not change when train grows.
 inline std::mt19937_64 stream(uint64_t seed, std::string_view tag) {
   uint64_t h = 1469598103934665603ULL;

@@ -1,3 +1,4 @@
+// The synthetic task's settings and its world: kinds, invented names, attributes (task.hpp).
 #include "litestage/synthetic/task.hpp"
 
 #include <algorithm>
