@@ -36,8 +36,8 @@ Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
   generator_ = std::make_unique<Generator>(model_, tokenizer_);
 
   auto& p = pipeline_;
-  p.mode = parse_reasoning_mode(spec_.mode);
-  p.format = parse_prompt_format(spec_.prompt_format);
+  p.mode = spec_.mode;
+  p.format = spec_.prompt_format;
   p.sampling = spec_.sampling;
   p.stop_strings = spec_.stop;
   p.batch_analyze = spec_.batch_analyze;

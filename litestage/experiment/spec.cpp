@@ -95,14 +95,15 @@ void declare_data(Options& t) {
 }
 
 void declare_prompt(Options& t) {
-  t.push_back(option<Spec>("prompt.format", [](auto& s) -> auto& { return s.prompt_format; },
-                           "TinyThinker completion prompts, or chat turns for instruct models")
-                  .choices({"tinythinker", "chat"}));
-  t.push_back(option<Spec>("prompt.mode", [](auto& s) -> auto& { return s.mode; }, "TinyThinker's stage ablations")
-                  .choices({"recall_analyze_summarize", "recall_summarize", "analyze_summarize", "summarize"}));
+  t.push_back(enum_option<Spec>("prompt.format", [](auto& s) -> auto& { return s.prompt_format; }, prompt_format_names(),
+                                "TinyThinker completion prompts, or chat turns for instruct models"));
+  t.push_back(enum_option<Spec>("prompt.mode", [](auto& s) -> auto& { return s.mode; }, reasoning_mode_names(),
+                                "TinyThinker's stage ablations"));
+  std::vector<std::string> templates{"auto"};
+  for (const auto& [name, kind] : chat_template_names()) templates.push_back(name);
   t.push_back(option<Spec>("prompt.chat_template", [](auto& s) -> auto& { return s.chat_template; },
                            "chat format: the template (auto: recognised from the tokenizer directory)")
-                  .choices({"auto", "none", "chatml", "zephyr", "llama3"}));
+                  .choices(templates));
   t.push_back(option<Spec>("prompt.exemplars", [](auto& s) -> auto& { return s.exemplars; },
                            "chat format: TinyThinker's few-shot exemplars as turns"));
   t.push_back(computed("prompt.system_prompt", [](auto& s) -> auto& { return s.system_prompt; }, "empty",
@@ -347,7 +348,7 @@ ExperimentSpec parse_experiment(const YAML::Node& tree, const std::string& sourc
   s.effective = tree;
   if (s.name.empty()) s.name = std::filesystem::path(source).stem().string();
   if (s.output_dir.empty()) s.output_dir = "runs/" + s.name;
-  if (s.prompt_format == "chat" && s.chat_template == "none")
+  if (s.prompt_format == PromptFormat::Chat && s.chat_template == "none")
     root["prompt"]["chat_template"].fail("'none' cannot render a chat prompt; use auto, chatml, zephyr or llama3");
   if (s.early_exit_sweep.thresholds.empty()) root["early_exit_sweep"]["thresholds"].fail("needs at least one threshold");
   check_speculation(s, root);

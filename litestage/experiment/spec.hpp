@@ -77,8 +77,8 @@ struct ExperimentSpec {
   std::string split = "test";
   LoadOptions load;              // seed, offset, limit, calibration_size, skip_malformed
 
-  std::string prompt_format = "tinythinker";
-  std::string mode = "recall_analyze_summarize";
+  PromptFormat prompt_format = PromptFormat::TinyThinker;
+  ReasoningMode mode = ReasoningMode::RecallAnalyzeSummarize;
   std::string chat_template = "auto";
   bool exemplars = true;         // chat format: few-shot turns from <data_root>/prompts
   std::string system_prompt;

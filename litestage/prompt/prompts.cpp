@@ -6,8 +6,6 @@
 namespace litestage {
 
 namespace {
-constexpr ReasoningMode kModes[] = {ReasoningMode::RecallAnalyzeSummarize, ReasoningMode::RecallSummarize,
-                                    ReasoningMode::AnalyzeSummarize, ReasoningMode::SummarizeOnly};
 
 std::string analyze_cue(const Example& e, size_t option) {
   LITESTAGE_CHECK(option < e.labels.size(), "example '", e.id, "': option ", option, " out of range (",
@@ -16,21 +14,18 @@ std::string analyze_cue(const Example& e, size_t option) {
 }
 }  // namespace
 
-std::string_view to_string(ReasoningMode mode) {
-  switch (mode) {
-    case ReasoningMode::RecallAnalyzeSummarize: return "recall_analyze_summarize";
-    case ReasoningMode::RecallSummarize: return "recall_summarize";
-    case ReasoningMode::AnalyzeSummarize: return "analyze_summarize";
-    case ReasoningMode::SummarizeOnly: return "summarize";
-  }
-  return "?";
+const EnumNames<ReasoningMode>& reasoning_mode_names() {
+  static const EnumNames<ReasoningMode> names = {{"recall_analyze_summarize", ReasoningMode::RecallAnalyzeSummarize},
+                                                 {"recall_summarize", ReasoningMode::RecallSummarize},
+                                                 {"analyze_summarize", ReasoningMode::AnalyzeSummarize},
+                                                 {"summarize", ReasoningMode::SummarizeOnly}};
+  return names;
 }
 
+std::string_view to_string(ReasoningMode mode) { return enum_name(reasoning_mode_names(), mode); }
+
 ReasoningMode parse_reasoning_mode(std::string_view name) {
-  for (ReasoningMode m : kModes)
-    if (to_string(m) == name) return m;
-  throw_error("unknown reasoning mode '", name,
-              "' (expected recall_analyze_summarize, recall_summarize, analyze_summarize or summarize)");
+  return enum_from_name(reasoning_mode_names(), std::string(name), "reasoning mode");
 }
 
 bool uses_recall(ReasoningMode mode) {

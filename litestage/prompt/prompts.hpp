@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "litestage/util/yaml_schema.hpp"
 #include "litestage/data/example.hpp"
 #include "litestage/data/exemplars.hpp"
 #include "litestage/data/stage_records.hpp"
@@ -25,6 +26,8 @@ namespace litestage {
 enum class ReasoningMode { RecallAnalyzeSummarize, RecallSummarize, AnalyzeSummarize, SummarizeOnly };
 
 // "recall_analyze_summarize", "recall_summarize", "analyze_summarize", "summarize".
+// The modes' names in YAML and stage records, in TinyThinker's order.
+const EnumNames<ReasoningMode>& reasoning_mode_names();
 std::string_view to_string(ReasoningMode mode);
 ReasoningMode parse_reasoning_mode(std::string_view name);
 bool uses_recall(ReasoningMode mode);

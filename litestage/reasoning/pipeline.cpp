@@ -51,10 +51,9 @@ std::string built_prompt(F build) {
 
 std::string to_string(PromptFormat format) { return format == PromptFormat::Chat ? "chat" : "tinythinker"; }
 
-PromptFormat parse_prompt_format(const std::string& name) {
-  if (name == "tinythinker") return PromptFormat::TinyThinker;
-  if (name == "chat") return PromptFormat::Chat;
-  throw_error("unknown prompt format '", name, "' (expected tinythinker or chat)");
+const EnumNames<PromptFormat>& prompt_format_names() {
+  static const EnumNames<PromptFormat> names = {{"tinythinker", PromptFormat::TinyThinker}, {"chat", PromptFormat::Chat}};
+  return names;
 }
 
 namespace {

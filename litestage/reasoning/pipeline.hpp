@@ -26,7 +26,7 @@ enum class PromptFormat {
   Chat,         // instruct models: few-shot stage turns rendered with the chat template
 };
 std::string to_string(PromptFormat format);
-PromptFormat parse_prompt_format(const std::string& name);  // "tinythinker" | "chat"
+const EnumNames<PromptFormat>& prompt_format_names();  // "tinythinker", "chat"
 
 struct StageSettings {
   SkipPlan skip;

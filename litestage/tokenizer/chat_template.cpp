@@ -90,27 +90,19 @@ std::string render_none(const std::vector<ChatMessage>& messages) {
 
 }  // namespace
 
-ChatTemplateKind parse_chat_template(std::string_view name) {
-  if (name == "none") return ChatTemplateKind::None;
-  if (name == "chatml") return ChatTemplateKind::ChatML;
-  if (name == "zephyr") return ChatTemplateKind::Zephyr;
-  if (name == "llama3") return ChatTemplateKind::Llama3;
-  throw_error("unknown chat template \"", name, "\" (expected none, chatml, zephyr or llama3)");
+const EnumNames<ChatTemplateKind>& chat_template_names() {
+  static const EnumNames<ChatTemplateKind> names = {{"none", ChatTemplateKind::None},
+                                                    {"chatml", ChatTemplateKind::ChatML},
+                                                    {"zephyr", ChatTemplateKind::Zephyr},
+                                                    {"llama3", ChatTemplateKind::Llama3}};
+  return names;
 }
 
-std::string chat_template_name(ChatTemplateKind kind) {
-  switch (kind) {
-    case ChatTemplateKind::None:
-      return "none";
-    case ChatTemplateKind::ChatML:
-      return "chatml";
-    case ChatTemplateKind::Zephyr:
-      return "zephyr";
-    case ChatTemplateKind::Llama3:
-      return "llama3";
-  }
-  return "none";
+ChatTemplateKind parse_chat_template(std::string_view name) {
+  return enum_from_name(chat_template_names(), std::string(name), "chat template");
 }
+
+std::string chat_template_name(ChatTemplateKind kind) { return enum_name(chat_template_names(), kind); }
 
 std::string render_chat(ChatTemplateKind kind, const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
   for (const auto& m : messages) check_role(m, kind);

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "litestage/util/yaml_schema.hpp"
+
 namespace litestage {
 
 struct ChatMessage {
@@ -17,6 +19,7 @@ struct ChatMessage {
 enum class ChatTemplateKind { None, ChatML, Zephyr, Llama3 };
 
 // "none" | "chatml" | "zephyr" | "llama3"; throws litestage::Error naming the valid values.
+const EnumNames<ChatTemplateKind>& chat_template_names();  // "none", "chatml", "zephyr", "llama3"
 ChatTemplateKind parse_chat_template(std::string_view name);
 std::string chat_template_name(ChatTemplateKind kind);
 

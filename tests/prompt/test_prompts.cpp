@@ -54,7 +54,7 @@ TEST_CASE("reasoning modes", "[reasoning][prompts]") {
   CHECK(parse_reasoning_mode("summarize") == ReasoningMode::SummarizeOnly);
   CHECK(parse_reasoning_mode("recall_summarize") == ReasoningMode::RecallSummarize);
   CHECK(parse_reasoning_mode("analyze_summarize") == ReasoningMode::AnalyzeSummarize);
-  CHECK_THROWS_WITH(parse_reasoning_mode("full"), Contains("unknown reasoning mode"));
+  CHECK_THROWS_WITH(parse_reasoning_mode("full"), Contains("reasoning mode: unknown 'full' (known: recall_analyze_summarize,"));
   CHECK(uses_recall(kFull));
   CHECK(uses_analyze(kFull));
   CHECK(!uses_analyze(ReasoningMode::RecallSummarize));
