@@ -47,7 +47,7 @@ int run_eval_command(const std::vector<std::string>& args) {
   return 0;
 }
 
-LITESTAGE_COMMAND("eval", "evaluate an experiment's multi-stage pipeline (YAML)", run_eval_command);
+LITESTAGE_DISTRIBUTED_COMMAND("eval", "evaluate an experiment's multi-stage pipeline (YAML)", run_eval_command);
 
 }  // namespace
 }  // namespace litestage::cli

@@ -63,7 +63,7 @@ int run_search_command(const std::vector<std::string>& args) {
   ExperimentArgs a;
   if (auto rc = parse_experiment_args("search", args, a)) return *rc;
   auto spec = load_experiment(a.file, a.sets);
-  spec.methods = {"full", "litestage"};
+  spec.methods = {Method::Full, Method::LiteStage};
   announce_resume("search", spec);
   Session session(spec);
   announce_runtime(session.runtime());
@@ -114,12 +114,12 @@ int run_profile_command(const std::vector<std::string>& args) {
   return 0;
 }
 
-LITESTAGE_COMMAND("importance", "rank sub-layers by cos(in, out) over calibration examples", run_importance_command);
-LITESTAGE_COMMAND("search", "stage-wise budget search + early-exit threshold -> budget profile", run_search_command);
-LITESTAGE_COMMAND("tradeoff", "accuracy when every stage skips the k most redundant sub-layers, k = 0..2L", run_tradeoff_command);
-LITESTAGE_COMMAND("reproduce", "search and evaluate a set of methods, write the comparison table",
+LITESTAGE_DISTRIBUTED_COMMAND("importance", "rank sub-layers by cos(in, out) over calibration examples", run_importance_command);
+LITESTAGE_DISTRIBUTED_COMMAND("search", "stage-wise budget search + early-exit threshold -> budget profile", run_search_command);
+LITESTAGE_INTERRUPTIBLE_COMMAND("tradeoff", "accuracy when every stage skips the k most redundant sub-layers, k = 0..2L", run_tradeoff_command);
+LITESTAGE_DISTRIBUTED_COMMAND("reproduce", "search and evaluate a set of methods, write the comparison table",
                   [](const std::vector<std::string>& a) { return run_reproduce_command("reproduce", a); });
-LITESTAGE_COMMAND("run", "the whole LiteStage workflow: search, baselines, test table, plots, profile",
+LITESTAGE_DISTRIBUTED_COMMAND("run", "the whole LiteStage workflow: search, baselines, test table, plots, profile",
                   [](const std::vector<std::string>& a) { return run_reproduce_command("run", a); });
 LITESTAGE_COMMAND("profile", "show a budget profile (and check it against a model)", run_profile_command);
 

@@ -19,6 +19,7 @@
 #include "litestage/util/malloc_reuse.hpp"
 #include "litestage/util/progress.hpp"
 #include "litestage/util/provenance.hpp"
+#include "litestage/util/strings.hpp"
 
 namespace litestage::cli {
 
@@ -27,10 +28,10 @@ std::map<std::string, Command>& registry() {
   return commands;
 }
 
-Registrar::Registrar(std::string name, std::string summary,
-                     std::function<int(const std::vector<std::string>&)> run) {
+Registrar::Registrar(std::string name, std::string summary, std::function<int(const std::vector<std::string>&)> run,
+                     unsigned traits) {
   auto key = name;
-  registry()[key] = Command{std::move(name), std::move(summary), std::move(run)};
+  registry()[key] = Command{std::move(name), std::move(summary), std::move(run), traits};
 }
 
 }  // namespace litestage::cli
@@ -61,17 +62,16 @@ void ensure_blas_kernels(char** argv) {
   std::cerr << "litestage: warning: " << litestage::blas_kernel_warning(blas, litestage::host_cpu_info()) << "\n";
 }
 
-// The commands that spread their questions over the ranks of a multi-process launch.
-bool runs_distributed(const std::string& name) {
-  return name == "run" || name == "reproduce" || name == "search" || name == "importance" || name == "eval";
-}
-
 // Joins the world the launcher described (torchrun, srun, a shell loop); a world of 1 is a no-op.
-void join_world(const std::string& name) {
+void join_world(const litestage::cli::Command& command) {
   const auto launch = litestage::dist::launch_from_env();
-  if (launch.world_size > 1 && !runs_distributed(name))
-    litestage::throw_error("WORLD_SIZE is ", launch.world_size, " but 'litestage ", name,
-                           "' runs as one process (run, reproduce, search, importance and eval run distributed)");
+  if (launch.world_size > 1 && !(command.traits & litestage::cli::kDistributed)) {
+    std::vector<std::string> distributed;
+    for (const auto& [name, cmd] : litestage::cli::registry())
+      if (cmd.traits & litestage::cli::kDistributed) distributed.push_back(name);
+    litestage::throw_error("WORLD_SIZE is ", launch.world_size, " but 'litestage ", command.name,
+                           "' runs as one process (", litestage::join(distributed, ", "), " run distributed)");
+  }
   litestage::dist::init(launch);
 }
 
@@ -171,10 +171,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   litestage::set_command_line(argc, argv);
-  if (runs_distributed(name) || name == "tradeoff") install_interrupt_handler();  // their loops stop on it
+  if (it->second.traits & litestage::cli::kInterruptible) install_interrupt_handler();  // their loops stop on it
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
-    join_world(name);
+    join_world(it->second);
     const int rc = it->second.run(args);
     litestage::dist::finalize();
     return rc;

@@ -15,8 +15,6 @@
 #include "litestage/util/progress.hpp"
 #include "litestage/util/provenance.hpp"
 #include "litestage/util/strings.hpp"
-#include "litestage/util/yaml.hpp"
-#include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
 
@@ -27,6 +25,8 @@ std::vector<ExampleTrace> read_traces(const std::string& path) {
 }
 
 namespace {
+
+constexpr const char* kEvalCommand = "eval";
 
 // The finished traces of an earlier run made under `config` (MultiStagePipeline::config_digest),
 // by example id, as rank 0 reads them (a torn last line is dropped there). Traces of any other
@@ -45,34 +45,15 @@ std::map<std::string, ExampleTrace> finished_traces(const std::string& path, con
   return done;
 }
 
-// "data.limit (60 there, 2 now), generation.max_new_tokens (48 there, 20 now)": two YAML files' settings.
-std::string differing_keys(const std::string& before, const std::string& now) {
-  return join(differing_settings(yaml_to_json(YamlNode::load_string(before).raw()),
-                                 yaml_to_json(YamlNode::load_string(now).raw())),
-              ", ");
-}
-
 // Why eval must not write into `dir` ("" when it may): another command's run is there, or results
-// without --resume, or (resuming) results of other settings, named key by key.
-std::string output_dir_problem(const RunDir& run, const std::string& config, bool resume) {
-  namespace fs = std::filesystem;
-  const fs::path& dir = run.root();
-  // The files by which the workflow's runs are known: eval would overwrite their config.yaml.
-  for (const fs::path& file : {run.fingerprint(), run.profile()})
-    if (fs::exists(file))
-      return "output_dir '" + dir.string() + "' holds another command's run (" + file.filename().string() +
-             "); eval would overwrite its config.yaml: choose another, e.g. --set output_dir=" + (dir / "eval").string();
-  if (!fs::exists(run.traces())) return "";
-  if (!resume)
-    return "output directory '" + dir.string() + "' already holds results; pass --resume to continue them, " +
-           "or choose another output_dir";
-  const fs::path config_path = run.config();
-  if (!fs::exists(config_path))
-    return "cannot resume in '" + dir.string() + "': it holds results but no config.yaml to compare settings with";
-  const std::string before = read_file(config_path.string());
-  if (before == config) return "";
-  return "cannot resume in '" + dir.string() + "': settings differ from its config.yaml: " +
-         differing_keys(before, config) + "; rerun with the same settings, or choose another output_dir";
+// without --resume, or (resuming) results of other settings, named key by key (RunDir::claim).
+std::string output_dir_problem(const RunDir& run, const nlohmann::json& fingerprint, bool resume) {
+  const std::string claim = run.claim_problem(kEvalCommand, fingerprint);
+  if (!claim.empty() && run.owner() != kEvalCommand) return claim;
+  if (std::filesystem::exists(run.traces()) && !resume)
+    return "output directory '" + run.root().string() + "' already holds results; pass --resume to continue " +
+           "them, or choose another output_dir";
+  return claim;
 }
 
 // Examples per rank between two exchanges of results: one (every trace written as it finishes)
@@ -146,16 +127,15 @@ EvalResult run_pipeline(MultiStagePipeline& pipeline, const std::vector<Example>
 
 EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_after) {
   const auto& spec = session.spec();
-  namespace fs = std::filesystem;
   const RunDir dir(spec.output_dir);
   // The split first: a bad offset or limit is refused before anything is written.
   auto data = session.dataset(spec.split);
-  const std::string config = experiment_yaml(spec);
   // Refused before anything is written, as rank 0 sees the directory.
-  const std::string problem = dist::from_root([&] { return output_dir_problem(dir, config, resume); });
+  const auto fingerprint = session.result_fingerprint();
+  const std::string problem = dist::from_root([&] { return output_dir_problem(dir, fingerprint, resume); });
   if (!problem.empty()) throw_error(problem);
-  if (dist::is_root()) fs::create_directories(dir.root());
-  dir.write(dir.config(), config);
+  dir.claim(kEvalCommand, fingerprint);
+  dir.write(dir.config(), experiment_yaml(spec));
   dir.write(dir.split(), nlohmann::json(data.info).dump(2) + "\n");
 
   MultiStagePipeline pipeline(session.generator(), session.pipeline_config());

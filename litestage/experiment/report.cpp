@@ -1,6 +1,8 @@
 #include "litestage/experiment/report.hpp"
 
 #include <algorithm>
+#include <array>
+#include <functional>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -57,15 +59,6 @@ std::string speedup_ci(const MethodRow& r) {
 
 std::string label_of(const MethodRow& r) { return r.label + (r.unconstrained ? " †" : ""); }
 
-// A header's or a row's stage columns: f(stage) for each stage in running order, each followed by
-// `sep` (the stage list is written once, in stage/stage.hpp).
-template <class F>
-std::string stage_columns(F f, const std::string& sep) {
-  std::string out;
-  for (StageKind k : kStages) out += f(k) + sep;
-  return out;
-}
-
 std::string capitalised(StageKind k) {
   std::string name(to_string(k));
   name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
@@ -82,24 +75,128 @@ std::string tokens_per_verify(const MethodRow& r) {
   return out == "-/-/-" ? "" : out;
 }
 
+// The three tables' columns, written once: a column's header in each format ("" leaves it out of
+// that table) and its cell. One order serves all three (each shows a subsequence of the CSV's).
+enum class Fmt { Md, Csv, Tex };
+using Cell = std::function<std::string(const MethodRow&, Fmt)>;
+struct Column {
+  std::array<std::string, 3> header;  // by Fmt
+  Cell cell;
+};
+
+// A ratio: "1.25x", "1.2500", "1.25$\times$".
+std::string ratio_cell(double v, Fmt f) {
+  if (f == Fmt::Csv) return format("%.4f", v);
+  return format("%.2f", v) + (f == Fmt::Tex ? "$\\times$" : "x");
+}
+
+std::string accuracy_cell(const MethodRow& r, Fmt f) {
+  const Interval a = r.accuracy_ci();
+  const double acc = r.summary.accuracy;
+  if (f == Fmt::Csv) return format("%.6f", acc) + "," + format("%.6f", a.low) + "," + format("%.6f", a.high);
+  if (f == Fmt::Tex)
+    return format("%.1f", 100 * acc) + " {\\scriptsize[" + format("%.1f", 100 * a.low) + ", " +
+           format("%.1f", 100 * a.high) + "]}";
+  return pct_ci(r);
+}
+
+std::string total_cell(const MethodRow& r, Fmt f) {
+  const double mean = r.summary.mean_seconds;
+  if (f == Fmt::Csv) return format("%.6f", mean) + "," + format("%.6f", r.timing.low()) + "," + format("%.6f", r.timing.high());
+  return f == Fmt::Tex ? format("%.4f", mean) : latency_spread(r);
+}
+
+std::string speedup_cell(const MethodRow& r, Fmt f) {
+  if (f == Fmt::Csv)
+    return format("%.4f", r.speedup()) + "," + format("%.4f", r.speedup_ci.low) + "," + format("%.4f", r.speedup_ci.high);
+  return f == Fmt::Tex ? ratio_cell(r.speedup(), f) : speedup_ci(r);
+}
+
+std::string label_cell(const MethodRow& r, Fmt f) {
+  if (f == Fmt::Csv) return csv_quote(r.label);
+  if (f == Fmt::Tex) return latex_escape(r.label) + (r.unconstrained ? "$^\\dagger$" : "");
+  return label_of(r);
+}
+
+// Columns of the CSV only.
+void add_csv(std::vector<Column>& c, const std::string& header, std::function<std::string(const MethodRow&)> cell) {
+  c.push_back({{"", header, ""}, [cell](const MethodRow& r, Fmt) { return cell(r); }});
+}
+
+std::vector<Column> make_columns() {
+  std::vector<Column> c;
+  add_csv(c, "method", [](const MethodRow& r) { return method_name(r.method); });
+  c.push_back({{"method", "label", "Method"}, label_cell});
+  add_csv(c, "epsilon", [](const MethodRow& r) { return r.epsilon >= 0 ? format("%g", r.epsilon) : ""; });
+  c.push_back({{"acc % [95% CI]", "accuracy,accuracy_low,accuracy_high", "Acc. (\\%)"}, accuracy_cell});
+  c.push_back({{"Δ acc", "delta_points", "$\\Delta$"}, [](const MethodRow& r, Fmt f) {
+                 return format(f == Fmt::Csv ? "%.4f" : "%+.2f", r.delta_points());
+               }});
+  for (StageKind k : kStages) {
+    const std::string name(to_string(k));
+    c.push_back({{name + " (s)", name + "_s", capitalised(k) + " (s)"}, [k](const MethodRow& r, Fmt f) {
+                   return format(f == Fmt::Csv ? "%.6f" : "%.4f", r.summary.stages[k].mean_seconds);
+                 }});
+  }
+  c.push_back({{"total s (min–max)", "total_s,total_s_min,total_s_max", "Total (s)"}, total_cell});
+  c.push_back({{"tokens", "tokens", ""}, [](const MethodRow& r, Fmt f) {
+                 return format(f == Fmt::Csv ? "%.3f" : "%.1f", r.summary.mean_tokens);
+               }});
+  c.push_back({{"speedup [95% CI]", "speedup,speedup_low,speedup_high", "Speedup"}, speedup_cell});
+  c.push_back({{"predicted speedup", "predicted_speedup", "Predicted"},
+               [](const MethodRow& r, Fmt f) { return ratio_cell(r.predicted_speedup(), f); }});
+  add_csv(c, "predicted_s", [](const MethodRow& r) { return format("%.6f", r.predicted_seconds); });
+  c.push_back({{"FLOPs speedup", "cost_speedup", "FLOPs"},
+               [](const MethodRow& r, Fmt f) { return ratio_cell(r.cost_speedup(), f); }});
+  add_csv(c, "flops", [](const MethodRow& r) { return format("%.6g", r.summary.mean_cost.flops); });
+  c.push_back({{"too long", "prompt_too_long", ""},
+               [](const MethodRow& r, Fmt) { return std::to_string(r.summary.prompt_too_long); }});
+  for (StageKind k : kStages)
+    add_csv(c, std::string(to_string(k)) + "_share",
+            [k](const MethodRow& r) { return format("%.4f", r.summary.stages[k].share); });
+  add_csv(c, "unparsed", [](const MethodRow& r) { return std::to_string(r.summary.unparsed); });
+  add_csv(c, "examples", [](const MethodRow& r) { return std::to_string(r.summary.examples); });
+  add_csv(c, "held_to_target", [](const MethodRow& r) { return std::string(r.unconstrained ? "no" : "yes"); });
+  add_csv(c, "skip", [](const MethodRow& r) { return csv_quote(r.skip); });
+  add_csv(c, "early_exit", [](const MethodRow& r) { return csv_quote(r.early_exit); });
+  add_csv(c, "speculative", [](const MethodRow& r) { return csv_quote(r.speculative); });
+  c.push_back({{"tokens per verify", "tokens_per_verify", ""}, [](const MethodRow& r, Fmt) { return tokens_per_verify(r); }});
+  return c;
+}
+
+const std::vector<Column>& columns() {
+  static const std::vector<Column> c = make_columns();
+  return c;
+}
+
+// One table's header cells and each row's cells, in column order.
+std::vector<std::string> header_cells(Fmt f) {
+  std::vector<std::string> out;
+  for (const auto& col : columns())
+    if (!col.header[static_cast<size_t>(f)].empty()) out.push_back(col.header[static_cast<size_t>(f)]);
+  return out;
+}
+
+std::vector<std::string> row_cells(const MethodRow& r, Fmt f) {
+  std::vector<std::string> out;
+  for (const auto& col : columns())
+    if (!col.header[static_cast<size_t>(f)].empty()) out.push_back(col.cell(r, f));
+  return out;
+}
+
 }  // namespace
 
 std::string table_markdown(const std::vector<MethodRow>& rows, const std::string& caption) {
   std::ostringstream o;
   if (!caption.empty()) o << "**" << caption << "**\n\n";
-  o << "| method | acc % [95% CI] | Δ acc | "
-    << stage_columns([](StageKind k) { return std::string(to_string(k)) + " (s)"; }, " | ")
-    << "total s (min–max) | tokens | speedup [95% CI] | predicted speedup | FLOPs speedup | tokens per verify | too long |\n";
-  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+  const auto headers = header_cells(Fmt::Md);
+  o << "| " << join(headers, " | ") << " |\n|---|";
+  for (size_t i = 1; i < headers.size(); ++i) o << "---:|";
+  o << "\n";
   bool dagger = false;
   for (const auto& r : rows) {
-    const auto& s = r.summary;
     dagger = dagger || r.unconstrained;
-    o << "| " << label_of(r) << " | " << pct_ci(r) << " | " << format("%+.2f", r.delta_points()) << " | "
-      << stage_columns([&](StageKind k) { return format("%.4f", s.stages[k].mean_seconds); }, " | ")
-      << latency_spread(r) << " | " << format("%.1f", s.mean_tokens)
-      << " | " << speedup_ci(r) << " | " << format("%.2fx", r.predicted_speedup()) << " | " << format("%.2fx", r.cost_speedup())
-      << " | " << tokens_per_verify(r) << " | " << s.prompt_too_long << " |\n";
+    o << "| " << join(row_cells(r, Fmt::Md), " | ") << " |\n";
   }
   o << "\npredicted speedup: the latency model's, from the deterministic cost (docs/methods.md, \"Cost\"); "
        "FLOPs speedup: the FLOPs ratio; tokens per verify: speculative rows' tokens per verify forward "
@@ -113,47 +210,17 @@ std::string table_markdown(const std::vector<MethodRow>& rows, const std::string
 }
 
 std::string table_csv(const std::vector<MethodRow>& rows) {
-  std::ostringstream o;
-  o << "method,label,epsilon,accuracy,accuracy_low,accuracy_high,delta_points,"
-    << stage_columns([](StageKind k) { return std::string(to_string(k)) + "_s"; }, ",")
-    << "total_s,total_s_min,total_s_max,tokens,speedup,speedup_low,speedup_high,predicted_speedup,predicted_s,cost_speedup,"
-       "flops,prompt_too_long,"
-    << stage_columns([](StageKind k) { return std::string(to_string(k)) + "_share"; }, ",")
-    << "unparsed,examples,held_to_target,skip,early_exit,speculative,tokens_per_verify\n";
-  for (const auto& r : rows) {
-    const auto& s = r.summary;
-    const Interval a = r.accuracy_ci();
-    o << r.method << "," << csv_quote(r.label) << "," << (r.epsilon >= 0 ? format("%g", r.epsilon) : "") << ","
-      << format("%.6f", s.accuracy) << "," << format("%.6f", a.low) << "," << format("%.6f", a.high) << ","
-      << format("%.4f", r.delta_points()) << ","
-      << stage_columns([&](StageKind k) { return format("%.6f", s.stages[k].mean_seconds); }, ",")
-      << format("%.6f", s.mean_seconds) << "," << format("%.6f", r.timing.low()) << "," << format("%.6f", r.timing.high())
-      << "," << format("%.3f", s.mean_tokens) << "," << format("%.4f", r.speedup()) << "," << format("%.4f", r.speedup_ci.low)
-      << "," << format("%.4f", r.speedup_ci.high) << "," << format("%.4f", r.predicted_speedup()) << ","
-      << format("%.6f", r.predicted_seconds) << "," << format("%.4f", r.cost_speedup()) << ","
-      << format("%.6g", s.mean_cost.flops) << "," << s.prompt_too_long << ","
-      << stage_columns([&](StageKind k) { return format("%.4f", s.stages[k].share); }, ",") << s.unparsed << ","
-      << s.examples << "," << (r.unconstrained ? "no" : "yes") << "," << csv_quote(r.skip) << ","
-      << csv_quote(r.early_exit) << "," << csv_quote(r.speculative) << "," << tokens_per_verify(r) << "\n";
-  }
-  return o.str();
+  std::string out = join(header_cells(Fmt::Csv), ",") + "\n";
+  for (const auto& r : rows) out += join(row_cells(r, Fmt::Csv), ",") + "\n";
+  return out;
 }
 
 std::string table_latex(const std::vector<MethodRow>& rows, const std::string& caption) {
   std::ostringstream o;
-  o << "\\begin{table}[t]\n\\centering\n\\begin{tabular}{lrrrrrrrrr}\n\\toprule\n"
-    << "Method & Acc. (\\%) & $\\Delta$ & " << stage_columns([](StageKind k) { return capitalised(k) + " (s)"; }, " & ")
-    << "Total (s) & Speedup & Predicted & FLOPs \\\\\n\\midrule\n";
-  for (const auto& r : rows) {
-    const auto& s = r.summary;
-    const Interval a = r.accuracy_ci();
-    o << latex_escape(r.label) << (r.unconstrained ? "$^\\dagger$" : "") << " & " << format("%.1f", 100 * s.accuracy) << " {\\scriptsize[" << format("%.1f", 100 * a.low)
-      << ", " << format("%.1f", 100 * a.high) << "]} & " << format("%+.2f", r.delta_points()) << " & "
-      << stage_columns([&](StageKind k) { return format("%.4f", s.stages[k].mean_seconds); }, " & ")
-      << format("%.4f", s.mean_seconds) << " & "
-      << format("%.2f", r.speedup()) << "$\\times$ & " << format("%.2f", r.predicted_speedup()) << "$\\times$ & "
-      << format("%.2f", r.cost_speedup()) << "$\\times$ \\\\\n";
-  }
+  const auto headers = header_cells(Fmt::Tex);
+  o << "\\begin{table}[t]\n\\centering\n\\begin{tabular}{l" << std::string(headers.size() - 1, 'r')
+    << "}\n\\toprule\n" << join(headers, " & ") << " \\\\\n\\midrule\n";
+  for (const auto& r : rows) o << join(row_cells(r, Fmt::Tex), " & ") << " \\\\\n";
   o << "\\bottomrule\n\\end{tabular}\n\\caption{" << latex_escape(caption) << "}\n\\end{table}\n";
   return o.str();
 }
@@ -201,8 +268,8 @@ std::vector<std::string> plot_tradeoff(const std::vector<MethodRow>& rows, const
   // One data block per method (blank-line separated, gnuplot "index"), points sorted by speedup,
   // with the speedup's bootstrap interval and the accuracy's Wilson interval as error bars. Each
   // method has its own point shape and size, so methods at the same point stay visible.
-  std::map<std::string, std::vector<const MethodRow*>> by_method;
-  std::vector<std::string> order;
+  std::map<Method, std::vector<const MethodRow*>> by_method;
+  std::vector<Method> order;
   for (const auto& r : rows) {
     if (!by_method.count(r.method)) order.push_back(r.method);
     by_method[r.method].push_back(&r);
@@ -210,7 +277,7 @@ std::vector<std::string> plot_tradeoff(const std::vector<MethodRow>& rows, const
   std::ostringstream data;
   std::string plots;
   for (size_t i = 0; i < order.size(); ++i) {
-    data << "# " << order[i] << "\n# speedup accuracy(%) speedup_low speedup_high acc_low(%) acc_high(%) label\n";
+    data << "# " << method_name(order[i]) << "\n# speedup accuracy(%) speedup_low speedup_high acc_low(%) acc_high(%) label\n";
     auto pts = by_method[order[i]];
     std::sort(pts.begin(), pts.end(), [](auto* a, auto* b) { return a->speedup() < b->speedup(); });
     for (const auto* r : pts) {
@@ -225,7 +292,7 @@ std::vector<std::string> plot_tradeoff(const std::vector<MethodRow>& rows, const
     const std::string style = "lc " + std::to_string(i + 1) + " pt " + std::to_string(4 + 2 * (i % 6)) + " ps " +
                               format("%.2f", 2.2 - 0.2 * static_cast<double>(i % 6));
     plots += std::string(i ? ", \\\n     " : "plot ") + index + " using 1:2:3:4:5:6 with xyerrorbars " + style +
-             " title '" + order[i] + "', \\\n     " + index + " using 1:2 with lines lc " + std::to_string(i + 1) +
+             " title '" + method_name(order[i]) + "', \\\n     " + index + " using 1:2 with lines lc " + std::to_string(i + 1) +
              " notitle";
   }
   std::string body = "set title 'Accuracy vs. speedup (bars: 95% intervals)'\n"
@@ -260,7 +327,7 @@ std::vector<std::string> plot_sweep(const SearchResult& search, const std::strin
     lat += std::string(i ? ", " : "plot ") + "datafile index " + std::to_string(i) + " using 1:" +
            (timed ? "3" : "7") + " with linespoints pt 7 title '" + stages[i] + "'";
   }
-  std::string body = "set multiplot layout 1,2 title 'Stage-wise sweep (" + search.method + ")'\n"
+  std::string body = "set multiplot layout 1,2 title 'Stage-wise sweep (" + method_name(search.method) + ")'\n"
                      "set xlabel 'k (sub-layers skipped in the stage)'\nset grid\n"
                      "set ylabel 'accuracy (%)'\nset arrow from graph 0, first " + format("%.3f", 100 * search.target) +
                      " to graph 1, first " + format("%.3f", 100 * search.target) + " nohead dt 2\n" + acc +

@@ -13,7 +13,7 @@
 namespace litestage {
 
 struct MethodRow {
-  std::string method;
+  Method method = Method::Full;
   std::string label;             // method and its setting, e.g. "litestage (eps=2)"
   double epsilon = -1;           // accuracy budget the method was searched under (-1: none)
   std::string skip;              // per-stage plans, text

@@ -13,19 +13,46 @@ void RunDir::write(const std::filesystem::path& file, const std::string& text) c
   dist::write_output(file.string(), text);
 }
 
-void RunDir::claim(const nlohmann::json& fingerprint) const {
-  if (!dist::is_root()) return;
-  if (std::filesystem::exists(this->fingerprint())) {
-    const auto previous = read_json_file(this->fingerprint().string());
-    if (previous != fingerprint)
-      throw_error("output directory '", root_.string(), "' holds results of a different configuration (",
-                  join(differing_settings(previous, fingerprint, 2), ", "), " differ); choose another output_dir or delete it");
-  }
-  std::filesystem::create_directories(root_);
-  write_file_atomic(this->fingerprint().string(), fingerprint.dump(2) + "\n");
+namespace {
+constexpr const char* kOwnerKey = "command";
+// Fingerprints written before the owner was recorded were the workflow's.
+constexpr const char* kUnnamedOwner = "run";
+}  // namespace
+
+std::string RunDir::owner() const {
+  if (!std::filesystem::exists(fingerprint())) return "";
+  return read_json_file(fingerprint().string()).value(kOwnerKey, kUnnamedOwner);
 }
 
-std::vector<std::string> differing_settings(const nlohmann::json& before, const nlohmann::json& now, int depth) {
+std::string RunDir::claim_problem(const std::string& command, const nlohmann::json& fingerprint) const {
+  if (!std::filesystem::exists(this->fingerprint())) return "";
+  auto previous = read_json_file(this->fingerprint().string());
+  const std::string owner = previous.value(kOwnerKey, kUnnamedOwner);
+  if (owner != command)
+    return "output_dir '" + root_.string() + "' holds another command's run ('" + owner + "', " +
+           this->fingerprint().filename().string() + "): choose another, e.g. --set output_dir=" +
+           (root_ / command).string();
+  previous.erase(kOwnerKey);
+  if (previous == fingerprint) return "";
+  auto keys = differing_settings(previous, fingerprint);
+  constexpr size_t kShown = 6;
+  const size_t more = keys.size() > kShown ? keys.size() - kShown : 0;
+  keys.resize(std::min(keys.size(), kShown));
+  return "output_dir '" + root_.string() + "' holds results of a different configuration: " + join(keys, ", ") +
+         (more > 0 ? " and " + std::to_string(more) + " more" : "") +
+         "; rerun with the same settings, or choose another output_dir";
+}
+
+void RunDir::claim(const std::string& command, const nlohmann::json& fingerprint) const {
+  if (!dist::is_root()) return;
+  if (auto problem = claim_problem(command, fingerprint); !problem.empty()) throw_error(problem);
+  std::filesystem::create_directories(root_);
+  nlohmann::json owned = fingerprint;
+  owned[kOwnerKey] = command;
+  write_file_atomic(this->fingerprint().string(), owned.dump(2) + "\n");
+}
+
+std::vector<std::string> differing_settings(const nlohmann::json& before, const nlohmann::json& now) {
   const auto a = before.flatten(), b = now.flatten();
   auto text = [](const nlohmann::json& j, const std::string& k) -> std::string {
     if (!j.contains(k)) return "absent";
@@ -36,13 +63,10 @@ std::vector<std::string> differing_settings(const nlohmann::json& before, const 
     for (const auto& item : side->items()) {
       const std::string& k = item.key();
       if (text(a, k) == text(b, k)) continue;
-      auto parts = split(k.substr(1), '/', false);  // a JSON pointer: "/search/max_k"
-      if (depth > 0 && parts.size() > static_cast<size_t>(depth)) parts.resize(static_cast<size_t>(depth));
-      std::string entry = join(parts, ".");
-      if (depth == 0) entry += " (" + text(a, k) + " there, " + text(b, k) + " now)";
+      const std::string entry = join(split(k.substr(1), '/', false), ".") +  // a JSON pointer: "/search/max_k"
+                                " (" + text(a, k) + " there, " + text(b, k) + " now)";
       if (std::find(out.begin(), out.end(), entry) == out.end()) out.push_back(entry);
     }
-  if (depth > 0) std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -46,17 +46,22 @@ class RunDir {
 
   // `text` into `file`, atomically, by rank 0 only (dist::write_output).
   void write(const std::filesystem::path& file, const std::string& text) const;
-  // Journals, caches and traces here are only valid for the configuration that made them: the
-  // settings that change results (`fingerprint`) are recorded in fingerprint.json, and a later
-  // claim with other settings is refused, naming the keys that differ. Rank 0 owns the directory.
-  void claim(const nlohmann::json& fingerprint) const;
+  // Journals, caches and traces here are only valid for the command and the configuration that
+  // made them: `command` ("eval", "run") and the settings that change results (`fingerprint`) are
+  // recorded in fingerprint.json. A later claim by another command, or with other settings, is
+  // refused, naming the owner or the keys that differ. Rank 0 owns the directory.
+  void claim(const std::string& command, const nlohmann::json& fingerprint) const;
+  // Why `claim` would refuse ("" when it would not), as this process sees the directory.
+  std::string claim_problem(const std::string& command, const nlohmann::json& fingerprint) const;
+  // The command recorded in fingerprint.json; "" when there is none.
+  std::string owner() const;
 
  private:
   std::filesystem::path root_;
 };
 
-// The settings that differ between two trees (JSON objects), as dotted keys: with depth 0 each as
-// "key (A there, B now)" in the order met; with depth > 0 cut to that many levels, sorted, unique.
-std::vector<std::string> differing_settings(const nlohmann::json& before, const nlohmann::json& now, int depth = 0);
+// The settings that differ between two trees (JSON objects), as dotted keys, each as
+// "key (A there, B now)", in the order met.
+std::vector<std::string> differing_settings(const nlohmann::json& before, const nlohmann::json& now);
 
 }  // namespace litestage

@@ -6,6 +6,8 @@
 #include "litestage/kernels/blas.hpp"
 #include "litestage/kernels/matvec.hpp"
 #include "litestage/synthetic/task.hpp"
+#include "litestage/tokenizer/tokenizer.hpp"
+#include "litestage/util/yaml_schema.hpp"
 #include "litestage/util/strings.hpp"
 #include "litestage/util/error.hpp"
 
@@ -114,12 +116,8 @@ nlohmann::json Session::content_fingerprint() {
   namespace fs = std::filesystem;
   const fs::path tok_dir = spec_.tokenizer.empty() ? spec_.model : spec_.tokenizer;
   nlohmann::json tokenizer = nlohmann::json::object();
-  for (const auto& entry : fs::directory_iterator(tok_dir)) {
-    const std::string name = entry.path().filename().string();
-    const bool tokenizer_file = name.rfind("tokenizer", 0) == 0 || name == "vocab.json" || name == "merges.txt" ||
-                                name == "special_tokens_map.json" || name == "added_tokens.json";
-    if (tokenizer_file && entry.is_regular_file()) tokenizer[name] = io::file_digest(entry.path());
-  }
+  for (const auto& name : tokenizer_files())
+    if (fs::is_regular_file(tok_dir / name)) tokenizer[name] = io::file_digest(tok_dir / name);
   const bool cpu = runtime_.device.is_cpu();
   return {{"model", {{"config_hash", identity().config_hash}, {"weights_hash", identity().weights_hash}}},
           {"tokenizer", tokenizer},
@@ -128,6 +126,17 @@ nlohmann::json Session::content_fingerprint() {
             {"dtype", dtype_name(runtime_.dtype)},
             {"vector_isa", cpu ? vector_isa_name(vector_isa()) : "none"},
             {"native_bf16", cpu && runtime_.dtype == c10::kBFloat16 && native_bf16()}}}};
+}
+
+nlohmann::json Session::result_fingerprint() {
+  nlohmann::json fp = options_json(experiment_options(), spec_);
+  const auto content = content_fingerprint();
+  fp["model"] = content.at("model");
+  fp["tokenizer"] = content.at("tokenizer");
+  fp["runtime"].update(content.at("runtime"));
+  fp["runtime"]["threads"] = at::get_num_threads();
+  fp["data"]["test"] = data_fingerprint(dataset(spec_.split).info);
+  return fp;
 }
 
 }  // namespace litestage

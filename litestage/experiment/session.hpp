@@ -45,6 +45,10 @@ class Session {
   // path: the checkpoint's config and weight hashes, the tokenizer files' digests, the device, the
   // dtype and the CPU kernels chosen (vector ISA, native bf16 products), which can change outputs.
   nlohmann::json content_fingerprint();
+  // Every setting that changes a result on the experiment's own split: the declared keys that do,
+  // the content fingerprint, the threads and the split's identity (what a run directory is claimed
+  // for; the workflow adds its search split).
+  nlohmann::json result_fingerprint();
 
  private:
   ExperimentSpec spec_;

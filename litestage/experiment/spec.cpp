@@ -252,9 +252,9 @@ void declare_search(Options& t) {
 
 // What run/reproduce compare.
 void declare_comparison(Options& t) {
-  t.push_back(option<Spec>("methods", [](auto& s) -> auto& { return s.methods; }, "the methods run/reproduce compare")
-                  .choices(method_names())
-                  .default_note("all eight")
+  t.push_back(enum_list_option<Spec>("methods", [](auto& s) -> auto& { return s.methods; }, method_names(),
+                                     "the methods run/reproduce compare")
+                  .default_note("all of them")
                   .not_fingerprinted());
   t.push_back(option<Spec>("epsilons", [](auto& s) -> auto& { return s.epsilons; },
                            "further epsilon values to search and report")

@@ -101,7 +101,7 @@ struct ExperimentSpec {
   SearchSpec search;
   TimingSpec timing;
   ThresholdSweepSpec early_exit_sweep;
-  std::vector<std::string> methods = method_names();
+  std::vector<Method> methods = all_methods();
   std::vector<double> epsilons;  // extra ε values to report (run/reproduce), besides search.epsilon
 
   YAML::Node effective;          // the tree after --set overrides, as parsed

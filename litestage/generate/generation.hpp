@@ -38,6 +38,12 @@ struct GenerationConfig {
   SampledRule sampled_rule = nullptr;             // speculative sampling's rule; null: sampled_verdict
 };
 
+// Every setting of a call that decides its outputs and costs, as JSON: equal keys, equal results
+// (the pipeline's stage cache and trace digests key on it). A field added to GenerationConfig,
+// SamplingConfig or EarlyExitConfig stops this from compiling until it is placed in the key or
+// named there as deciding nothing.
+nlohmann::json decision_key(const GenerationConfig& config);
+
 // Why a generate call ended. PromptTooLong: the prompt alone does not fit the context, so the
 // pipeline did not call the model at all.
 enum class ExitReason { Eos, MaxTokens, StopString, EarlyExit, Callback, ContextFull, PromptTooLong };

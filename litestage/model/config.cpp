@@ -75,9 +75,35 @@ class Reader {
   std::string source_;
 };
 
+// The fields config.json holds as they are, read and written through this one list; their defaults
+// are the struct's. The rest follow rules: computed defaults, keys that depend on model_type.
+struct IntField {
+  const char* key;
+  int64_t ModelConfig::*member;
+  bool required;
+};
+const std::vector<IntField>& int_fields() {
+  static const std::vector<IntField> fields = {{"vocab_size", &ModelConfig::vocab_size, true},
+                                               {"hidden_size", &ModelConfig::hidden_size, true},
+                                               {"intermediate_size", &ModelConfig::intermediate_size, true},
+                                               {"num_hidden_layers", &ModelConfig::num_hidden_layers, true},
+                                               {"num_attention_heads", &ModelConfig::num_attention_heads, true},
+                                               {"max_position_embeddings", &ModelConfig::max_position_embeddings, false}};
+  return fields;
+}
+struct NumberField {
+  const char* key;
+  double ModelConfig::*member;
+};
+const std::vector<NumberField>& number_fields() {
+  static const std::vector<NumberField> fields = {{"rms_norm_eps", &ModelConfig::rms_norm_eps},
+                                                  {"initializer_range", &ModelConfig::initializer_range}};
+  return fields;
+}
+
 RopeConfig parse_rope(const Reader& r, const json& j, const std::string& source) {
   RopeConfig rope;
-  rope.theta = r.number("rope_theta", 10000.0);
+  rope.theta = r.number("rope_theta", rope.theta);
   if (!j.contains("rope_scaling") || j.at("rope_scaling").is_null()) return rope;
   const json& s = j.at("rope_scaling");
   if (!s.is_object()) r.fail("rope_scaling", "expected an object or null");
@@ -85,15 +111,16 @@ RopeConfig parse_rope(const Reader& r, const json& j, const std::string& source)
   // Newer transformers write "rope_type", older ones "type".
   std::string type = rs.string("rope_type", rs.string("type", "default"));
   if (type == "default") return rope;
-  rope.factor = rs.number("factor", 1.0);
+  rope.factor = rs.number("factor", rope.factor);
   if (rope.factor <= 0) rs.fail("factor", "must be positive");
   if (type == "linear") {
     rope.scaling = RopeScaling::Linear;
   } else if (type == "llama3") {
     rope.scaling = RopeScaling::Llama3;
-    rope.low_freq_factor = rs.number("low_freq_factor", 1.0);
-    rope.high_freq_factor = rs.number("high_freq_factor", 4.0);
-    rope.original_max_position_embeddings = rs.integer("original_max_position_embeddings", 8192);
+    rope.low_freq_factor = rs.number("low_freq_factor", rope.low_freq_factor);
+    rope.high_freq_factor = rs.number("high_freq_factor", rope.high_freq_factor);
+    rope.original_max_position_embeddings =
+        rs.integer("original_max_position_embeddings", rope.original_max_position_embeddings);
     if (rope.high_freq_factor <= rope.low_freq_factor)
       rs.fail("high_freq_factor", "must be larger than low_freq_factor");
   } else {
@@ -114,19 +141,13 @@ ModelConfig ModelConfig::from_json(const json& j, const std::string& source) {
   if (c.model_type != "llama" && c.model_type != "qwen2")
     r.fail("model_type", "'" + c.model_type + "' is not supported (supported: llama, qwen2)");
 
-  c.vocab_size = r.integer("vocab_size");
-  c.hidden_size = r.integer("hidden_size");
-  c.intermediate_size = r.integer("intermediate_size");
-  c.num_hidden_layers = r.integer("num_hidden_layers");
-  c.num_attention_heads = r.integer("num_attention_heads");
+  for (const auto& f : int_fields()) c.*f.member = f.required ? r.integer(f.key) : r.integer(f.key, c.*f.member);
+  for (const auto& f : number_fields()) c.*f.member = r.number(f.key, c.*f.member);
   c.num_key_value_heads = r.integer("num_key_value_heads", c.num_attention_heads);
   if (c.num_attention_heads > 0 && c.hidden_size % c.num_attention_heads != 0 && !r.has("head_dim"))
     r.fail("hidden_size", "not divisible by num_attention_heads and no head_dim given");
   c.head_dim = r.integer("head_dim", c.num_attention_heads > 0 ? c.hidden_size / c.num_attention_heads : 0);
-  c.max_position_embeddings = r.integer("max_position_embeddings", 2048);
-  c.rms_norm_eps = r.number("rms_norm_eps", 1e-6);
   c.rope = parse_rope(r, j, source);
-  c.initializer_range = r.number("initializer_range", 0.02);
   c.torch_dtype = r.string("torch_dtype", "");
 
   std::string act = r.string("hidden_act", "silu");
@@ -197,15 +218,10 @@ json ModelConfig::to_json() const {
   bool qwen = model_type == "qwen2";
   j["architectures"] = json::array({qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM"});
   j["model_type"] = model_type;
-  j["vocab_size"] = vocab_size;
-  j["hidden_size"] = hidden_size;
-  j["intermediate_size"] = intermediate_size;
-  j["num_hidden_layers"] = num_hidden_layers;
-  j["num_attention_heads"] = num_attention_heads;
+  for (const auto& f : int_fields()) j[f.key] = this->*f.member;
+  for (const auto& f : number_fields()) j[f.key] = this->*f.member;
   j["num_key_value_heads"] = num_key_value_heads;
   j["head_dim"] = head_dim;
-  j["max_position_embeddings"] = max_position_embeddings;
-  j["rms_norm_eps"] = rms_norm_eps;
   j["rope_theta"] = rope.theta;
   switch (rope.scaling) {
     case RopeScaling::None: j["rope_scaling"] = nullptr; break;
@@ -226,7 +242,6 @@ json ModelConfig::to_json() const {
   }
   j["mlp_bias"] = false;
   j["hidden_act"] = "silu";
-  j["initializer_range"] = initializer_range;
   j["bos_token_id"] = bos_token_id ? json(*bos_token_id) : json(nullptr);
   if (eos_token_ids.size() == 1) {
     j["eos_token_id"] = eos_token_ids.front();

@@ -3,7 +3,7 @@
 
 #include <cstdio>
 
-#include "litestage/reasoning/pipeline.hpp"
+#include "litestage/reasoning/traces.hpp"
 #include "litestage/util/format.hpp"
 
 namespace litestage {

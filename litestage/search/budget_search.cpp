@@ -115,7 +115,7 @@ void to_json(nlohmann::json& j, const SearchResult& r) {
                      {"chosen", row.chosen}});
   std::vector<std::string> order;
   for (auto s : r.order) order.emplace_back(to_string(s));
-  j = {{"method", r.method},
+  j = {{"method", method_name(r.method)},
        {"full", r.full},
        {"target_accuracy", r.target},
        {"order", order},
@@ -181,79 +181,77 @@ void check_settings(const SearchSettings& s) {
 
 }  // namespace
 
+namespace {
+
+// One sweep: k = 0, step, ..., max_k over the configurations `trial(k)`, timed together under
+// measured latency, with the chosen row marked (the fastest that meets the target; k = 0, the
+// configuration the sweep starts from, when none does). Returns the chosen k.
+int sweep_knob(SearchJournal& journal, PlanEvaluator& evaluator, const SearchSettings& settings, double target,
+               const std::string& stage, const std::function<StagePlans(int k)>& trial, std::vector<SweepRow>& out) {
+  std::vector<SweepRow> rows;
+  std::vector<StagePlans> trials;
+  for (int k = 0; k <= settings.max_k; k += settings.step) {
+    trials.push_back(trial(k));
+    SweepRow row;
+    row.stage = stage;
+    row.k = k;
+    row.point = journal.point(evaluator, trials.back());
+    row.meets_target = meets(row.point.accuracy, target);
+    rows.push_back(row);
+  }
+  if (settings.latency == LatencyMode::Measured) time_rows(journal, evaluator, trials, rows);
+  const auto best = choose_row(rows, settings.latency);
+  int k = 0;
+  if (best) {
+    rows[*best].chosen = true;
+    k = rows[*best].k;
+  } else if (!rows.empty()) {
+    rows[0].chosen = true;
+  }
+  out.insert(out.end(), rows.begin(), rows.end());
+  return k;
+}
+
+}  // namespace
+
 SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator, const PlanBuilder& build,
                                int num_layers, const SearchSettings& settings) {
   check_settings(settings);
   SearchResult r;
-  r.method = "litestage";
-  StagePlans plans = {SkipPlan(num_layers), SkipPlan(num_layers), SkipPlan(num_layers)};
+  r.method = Method::LiteStage;
+  auto plans = StagePlans::filled(SkipPlan(num_layers));
   r.full = journal.point(evaluator, plans);
   if (settings.latency == LatencyMode::Measured) time_points(journal, evaluator, {plans}, {&r.full});
   r.target = r.full.accuracy - settings.epsilon / 100.0;
   r.order = stage_order(r.full, settings.latency);
   for (auto stage : r.order) {
-    std::vector<SweepRow> rows;
-    std::vector<StagePlans> trials;
-    for (int k = 0; k <= settings.max_k; k += settings.step) {
-      auto trial = plans;
-      trial[stage] = build(stage, k);
-      SweepRow row;
-      row.stage = std::string(to_string(stage));
-      row.k = k;
-      row.point = journal.point(evaluator, trial);
-      row.meets_target = meets(row.point.accuracy, r.target);
-      rows.push_back(row);
-      trials.push_back(trial);
-    }
-    if (settings.latency == LatencyMode::Measured) time_rows(journal, evaluator, trials, rows);
-    auto best = choose_row(rows, settings.latency);
-    int k = 0;  // k = 0 is the previous configuration, which met the target (or is the full model)
-    if (best) {
-      rows[*best].chosen = true;
-      k = rows[*best].k;
-    } else if (!rows.empty()) {
-      rows[0].chosen = true;
-    }
-    r.k[stage] = k;
-    plans[stage] = build(stage, k);
-    r.sweep.insert(r.sweep.end(), rows.begin(), rows.end());
+    auto trial = [&](int k) {
+      auto t = plans;
+      t[stage] = build(stage, k);
+      return t;
+    };
+    r.k[stage] = sweep_knob(journal, evaluator, settings, r.target, std::string(to_string(stage)), trial, r.sweep);
+    plans[stage] = build(stage, r.k[stage]);
   }
   r.plans = plans;
-  r.final = chosen_point(r.sweep);
-  if (r.sweep.empty()) r.final = r.full;
+  r.final = r.sweep.empty() ? r.full : chosen_point(r.sweep);
   return r;
 }
 
-SearchResult shared_knob_search(const std::string& method, SearchJournal& journal, PlanEvaluator& evaluator,
+SearchResult shared_knob_search(Method method, SearchJournal& journal, PlanEvaluator& evaluator,
                                 const std::function<SkipPlan(int k)>& build, int num_layers,
                                 const SearchSettings& settings) {
   check_settings(settings);
   SearchResult r;
   r.method = method;
-  StagePlans none = {SkipPlan(num_layers), SkipPlan(num_layers), SkipPlan(num_layers)};
+  const auto none = StagePlans::filled(SkipPlan(num_layers));
   r.full = journal.point(evaluator, none);
   r.target = r.full.accuracy - settings.epsilon / 100.0;
-  std::vector<SweepRow> rows;
-  std::vector<StagePlans> trials;
-  for (int k = 0; k <= settings.max_k; k += settings.step) {
-    auto plan = build(k);
-    SweepRow row;
-    row.stage = "all";
-    row.k = k;
-    row.point = journal.point(evaluator, {plan, plan, plan});
-    row.meets_target = meets(row.point.accuracy, r.target);
-    rows.push_back(row);
-    trials.push_back({plan, plan, plan});
-  }
-  if (settings.latency == LatencyMode::Measured) time_rows(journal, evaluator, trials, rows);
-  auto best = choose_row(rows, settings.latency);
-  int k = best ? rows[*best].k : 0;
-  if (best) rows[*best].chosen = true;
-  auto plan = build(k);
-  r.k = {k, k, k};
-  r.plans = {plan, plan, plan};
-  r.sweep = rows;
-  r.final = best ? rows[*best].point : journal.point(evaluator, r.plans);
+  auto trial = [&](int k) { return StagePlans::filled(build(k)); };
+  const int k = sweep_knob(journal, evaluator, settings, r.target, "all", trial, r.sweep);
+  r.k = PerStage<int>::filled(k);
+  r.plans = trial(k);
+  r.final = r.sweep.empty() ? journal.point(evaluator, r.plans) : chosen_point(r.sweep);
   return r;
 }
 

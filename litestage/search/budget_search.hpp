@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "litestage/search/method.hpp"
 #include "litestage/data/stage_records.hpp"
 #include "litestage/model/latency_model.hpp"
 #include "litestage/model/skip_plan.hpp"
@@ -113,7 +114,7 @@ struct SweepRow {
 };
 
 struct SearchResult {
-  std::string method;
+  Method method = Method::LiteStage;
   EvalPoint full;
   double target = 0;              // accuracy fraction
   std::vector<StageKind> order;   // visiting order (LiteStage)
@@ -132,7 +133,7 @@ SearchResult stage_wise_search(SearchJournal& journal, PlanEvaluator& evaluator,
 
 // One knob shared by every stage (uniform, AdaSkip-style, ShortGPT): sweep k = 0..max_k with the
 // same plan in all stages and keep the lowest-latency point meeting the target.
-SearchResult shared_knob_search(const std::string& method, SearchJournal& journal, PlanEvaluator& evaluator,
+SearchResult shared_knob_search(Method method, SearchJournal& journal, PlanEvaluator& evaluator,
                                 const std::function<SkipPlan(int k)>& build, int num_layers,
                                 const SearchSettings& settings);
 

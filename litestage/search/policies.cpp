@@ -8,28 +8,6 @@
 
 namespace litestage {
 
-const std::vector<std::string>& method_names() {
-  static const std::vector<std::string> names = {"full",    "litestage", "litestage_no_ee", "uniform",        "adaskip",
-                                                 "shortgpt", "random",    "early_exit_only", "lossless",       "litestage_spec"};
-  return names;
-}
-
-bool speculates(const std::string& method) { return method == "lossless" || method == "litestage_spec"; }
-
-std::string method_description(const std::string& name) {
-  if (name == "full") return "full model, no skipping";
-  if (name == "litestage") return "stage-wise sub-layer budgets + generation early exit";
-  if (name == "litestage_no_ee") return "stage-wise sub-layer budgets, no early exit";
-  if (name == "uniform") return "same k in every stage (stage-agnostic ablation)";
-  if (name == "adaskip") return "AdaSkip-style global sub-layer skipping by similarity at an acceleration ratio";
-  if (name == "shortgpt") return "ShortGPT block removal by Block Influence";
-  if (name == "random") return "random sub-layers, LiteStage's per-stage counts";
-  if (name == "early_exit_only") return "full model + generation early exit";
-  if (name == "lossless") return "full model + speculative decoding (the full model's outputs, faster)";
-  if (name == "litestage_spec") return "LiteStage + speculative decoding (LiteStage's outputs, faster)";
-  throw_error("unknown method '", name, "'");
-}
-
 SkipPlan prefix_plan(const std::vector<SubLayer>& ranking, int k, int num_layers) {
   return SkipPlan::from_ranking(ranking, static_cast<size_t>(std::min<int>(k, static_cast<int>(ranking.size()))),
                                 num_layers);
@@ -66,7 +44,7 @@ SkipPlan shortgpt_plan(const std::vector<int>& block_ranking, int n, int num_lay
 }
 
 StagePlans random_plans(const PerStage<int>& counts, int num_layers, uint64_t seed) {
-  StagePlans plans = {SkipPlan(num_layers), SkipPlan(num_layers), SkipPlan(num_layers)};
+  auto plans = StagePlans::filled(SkipPlan(num_layers));
   std::vector<SubLayer> all;
   for (int l = 0; l < num_layers; ++l) {
     all.push_back({l, SubLayerKind::Attention});

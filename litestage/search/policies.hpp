@@ -21,13 +21,9 @@
 #include "litestage/model/config.hpp"
 #include "litestage/search/budget_search.hpp"
 #include "litestage/search/importance.hpp"
+#include "litestage/search/method.hpp"
 
 namespace litestage {
-
-const std::vector<std::string>& method_names();
-std::string method_description(const std::string& name);
-// The methods that run with speculative decoding (lossless, litestage_spec).
-bool speculates(const std::string& method);
 
 // LiteStage / uniform: the first k of the accumulated ranking.
 SkipPlan prefix_plan(const std::vector<SubLayer>& ranking, int k, int num_layers);

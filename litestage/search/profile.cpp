@@ -46,54 +46,16 @@ std::string BudgetProfile::decision_hash() const {
   }
   std::vector<std::string> ranked;
   for (const auto& s : ranking) ranked.push_back(to_string(s));
-  const nlohmann::json j = {method, model.config_hash, model.weights_hash, search_split.ids_fingerprint,
+  const nlohmann::json j = {method_name(method), model.config_hash, model.weights_hash, search_split.ids_fingerprint,
                             enum_name(token_pooling_names(), pooling), enum_name(stage_accumulation_names(), accumulate), ranked, stages_json, epsilon, full_accuracy, target_accuracy, accuracy};
   const std::string text = j.dump();
   return io::digest_hex(io::xxh64(text.data(), text.size()));
 }
 
-void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
-  YAML::Node n;
-  n["format"] = p.format;
-  n["decision_hash"] = p.decision_hash();
-  if (!p.created.empty()) n["created"] = p.created;  // as made: saving invents nothing
-  n["method"] = p.method;
-  n["model"]["path"] = p.model.path;
-  n["model"]["model_type"] = p.model.model_type;
-  n["model"]["layers"] = p.model.layers;
-  n["model"]["config_hash"] = p.model.config_hash;
-  n["model"]["weights_hash"] = p.model.weights_hash;
-  n["tokenizer"] = p.tokenizer;
-  nlohmann::json split = p.search_split;
-  n["search_split"] = YAML::Load(split.dump());
-  n["importance"]["pooling"] = enum_name(token_pooling_names(), p.pooling);
-  n["importance"]["accumulate"] = enum_name(stage_accumulation_names(), p.accumulate);
-  std::vector<std::string> ranking;
-  for (const auto& s : p.ranking) ranking.push_back(to_string(s));
-  n["importance"]["ranking"] = ranking;
-  for (StageKind kind : kStages) {
-    const StageBudget& st = p.stages[kind];
-    YAML::Node s;
-    s["k"] = st.k;
-    s["skip"] = st.skip.to_string();
-    s["skip_attention"] = st.skip.skipped_attention();
-    s["skip_ffn"] = st.skip.skipped_ffn();
-    s["early_exit"] = early_exit_yaml(st.early_exit);
-    if (st.max_new_tokens) s["max_new_tokens"] = *st.max_new_tokens;
-    n["stages"][std::string(to_string(kind))] = s;
-  }
-  n["search"]["epsilon"] = p.epsilon;
-  n["search"]["full_accuracy"] = p.full_accuracy;
-  n["search"]["target_accuracy"] = p.target_accuracy;
-  for (const auto& [k, v] : p.settings) n["search"]["settings"][k] = v;
-  n["measured"]["accuracy"] = p.accuracy;
-  n["measured"]["full_latency_seconds"] = p.full_latency;
-  n["measured"]["latency_seconds"] = p.latency;
-  n["measured"]["speedup"] = p.speedup();
-  write_file_atomic(file.string(), "# LiteStage budget profile (docs/budget-profile.md)\n" + yaml_dump(n));
-}
-
 namespace {
+
+using P = BudgetProfile;
+constexpr const char* kProfileFormat = "litestage-budget-profile/1";
 
 // The SplitInfo fields that identify the data; the rest (files, malformed) is informational.
 SplitInfo read_search_split(const YamlNode& s) {
@@ -108,110 +70,184 @@ SplitInfo read_search_split(const YamlNode& s) {
   return info;
 }
 
-void read_importance(const YamlNode& im, BudgetProfile& p) {
-  im.expect_keys({"pooling", "accumulate", "ranking"});
-  if (im.has("pooling"))
-    p.pooling = enum_from_name(token_pooling_names(), im["pooling"].as_string(), im["pooling"].path());
-  if (im.has("accumulate"))
-    p.accumulate = enum_from_name(stage_accumulation_names(), im["accumulate"].as_string(), im["accumulate"].path());
-  if (!im.has("ranking")) return;
-  for (const auto& item : im["ranking"].items()) {
+std::vector<SubLayer> read_ranking(const YamlNode& n) {
+  std::vector<SubLayer> ranking;
+  for (const auto& item : n.items()) {
     try {
-      p.ranking.push_back(parse_sublayer(item.as_string()));
+      ranking.push_back(parse_sublayer(item.as_string()));
     } catch (const Error& e) {
       item.fail(e.what());
     }
   }
+  return ranking;
 }
 
-// One stage's budget of a model with `layers` layers.
-StageBudget read_stage(const YamlNode& s, int layers) {
-  s.expect_keys({"k", "skip", "skip_attention", "skip_ffn", "early_exit", "max_new_tokens"});
-  StageBudget b;
-  b.k = static_cast<int>(s.get_int("k", 0));
-  b.skip = SkipPlan(layers);
+// One stage's skip plan of a model with `layers` layers: the layer lists, or `skip` alone.
+SkipPlan read_skip(const YamlNode& s, int layers) {
+  SkipPlan plan(layers);
   auto mark = [&](const char* key, SubLayerKind kind) {
     if (!s.has(key)) return;
     for (const auto& item : s[key].items()) {
       auto layer = item.as_int();
       if (layer < 0 || layer >= layers)
         item.fail("layer " + std::to_string(layer) + " out of range (model has " + std::to_string(layers) + ")");
-      b.skip.set({static_cast<int>(layer), kind});
+      plan.set({static_cast<int>(layer), kind});
     }
   };
   mark("skip_attention", SubLayerKind::Attention);
   mark("skip_ffn", SubLayerKind::FFN);
-  if (s.has("skip")) {
-    SkipPlan text;
-    try {
-      text = SkipPlan::parse(s.get_string("skip", "none"), layers);
-    } catch (const Error& e) {
-      s["skip"].fail(e.what());
-    }
-    // The layer lists are authoritative when present; a hand-written profile may give `skip` alone.
-    if (!s.has("skip_attention") && !s.has("skip_ffn")) {
-      b.skip = text;
-    } else if (text != b.skip) {
-      s["skip"].fail("disagrees with skip_attention/skip_ffn");
-    }
+  if (!s.has("skip")) return plan;
+  SkipPlan text;
+  try {
+    text = SkipPlan::parse(s.get_string("skip", "none"), layers);
+  } catch (const Error& e) {
+    s["skip"].fail(e.what());
   }
+  // The layer lists are authoritative when present; a hand-written profile may give `skip` alone.
+  if (!s.has("skip_attention") && !s.has("skip_ffn")) return text;
+  if (text != plan) s["skip"].fail("disagrees with skip_attention/skip_ffn");
+  return plan;
+}
+
+StageBudget read_stage(const YamlNode& s, int layers) {
+  s.expect_keys({"k", "skip", "skip_attention", "skip_ffn", "early_exit", "max_new_tokens"});
+  StageBudget b;
+  b.k = static_cast<int>(s.get_int("k", 0));
+  b.skip = read_skip(s, layers);
   b.early_exit = parse_early_exit_yaml(s["early_exit"], EarlyExitConfig{});
   if (s.has("max_new_tokens")) b.max_new_tokens = static_cast<int>(s["max_new_tokens"].as_int());
   return b;
 }
 
-void read_search(const YamlNode& se, BudgetProfile& p) {
-  se.expect_keys({"epsilon", "full_accuracy", "target_accuracy", "settings"});
-  p.epsilon = se.get_double("epsilon", 0);
-  p.full_accuracy = se.get_double("full_accuracy", 0);
-  p.target_accuracy = se.get_double("target_accuracy", 0);
-  if (se.has("settings"))
-    for (const auto& k : se["settings"].keys()) p.settings[k] = se["settings"].get_string(k, "");
+YAML::Node write_stage(const StageBudget& st) {
+  YAML::Node s;
+  s["k"] = st.k;
+  s["skip"] = st.skip.to_string();
+  s["skip_attention"] = st.skip.skipped_attention();
+  s["skip_ffn"] = st.skip.skipped_ffn();
+  s["early_exit"] = early_exit_yaml(st.early_exit);
+  if (st.max_new_tokens) s["max_new_tokens"] = *st.max_new_tokens;
+  return s;
 }
 
-void read_measured(const YamlNode& me, BudgetProfile& p) {
-  me.expect_keys({"accuracy", "full_latency_seconds", "latency_seconds", "speedup"});
-  p.accuracy = me.get_double("accuracy", 0);
-  p.full_latency = me.get_double("full_latency_seconds", 0);
-  p.latency = me.get_double("latency_seconds", 0);
+void read_stages(const YamlNode& stages, P& p) {
+  stages.expect_keys(stage_names());
+  for (auto kind : kStages) {
+    const std::string name(to_string(kind));
+    if (!stages.has(name)) stages.fail("missing stage '" + name + "'");
+    p.stages[kind] = read_stage(stages[name], p.model.layers);
+  }
+}
+
+// The keys that take rules (computed on writing, checked on reading, or structured).
+void declare_structured(std::vector<Option<P>>& t) {
+  t.push_back(custom_option<P>(
+      "format", "string", kProfileFormat, "the file's format",
+      [](const YamlNode& n, P& p) {
+        p.format = n.as_string();
+        if (p.format != kProfileFormat)
+          n.fail("'" + p.format + "' is not a format this version reads (" + kProfileFormat + ")");
+      },
+      [](const P& p) { return YAML::Node(p.format); }));
+  t.back().info.required = true;
+  t.push_back(custom_option<P>(
+      "decision_hash", "string", "computed", "XXH64 of what the search decided (BudgetProfile::decision_hash)",
+      [](const YamlNode&, P&) {}, [](const P& p) { return YAML::Node(p.decision_hash()); }));
+  t.push_back(custom_option<P>(
+      "created", "string", "none", "when the search wrote it (ISO-8601 UTC)",
+      [](const YamlNode& n, P& p) { p.created = n.as_string(); },
+      [](const P& p) { return p.created.empty() ? no_value() : YAML::Node(p.created); }));  // saving invents nothing
+}
+
+void declare_model(std::vector<Option<P>>& t) {
+  t.push_back(enum_option<P>("method", [](auto& p) -> auto& { return p.method; }, method_names(), "the method searched"));
+  t.push_back(option<P>("model.path", [](auto& p) -> auto& { return p.model.path; }, "the checkpoint searched on"));
+  t.push_back(option<P>("model.model_type", [](auto& p) -> auto& { return p.model.model_type; }, "llama or qwen2"));
+  t.push_back(option<P>("model.layers", [](auto& p) -> auto& { return p.model.layers; }, "its layers").min(1).required());
+  t.push_back(option<P>("model.config_hash", [](auto& p) -> auto& { return p.model.config_hash; }, "XXH64 of config.json")
+                  .required());
+  t.push_back(option<P>("model.weights_hash", [](auto& p) -> auto& { return p.model.weights_hash; }, "XXH64 of the weights")
+                  .required());
+  t.push_back(option<P>("tokenizer", [](auto& p) -> auto& { return p.tokenizer; }, "the tokenizer directory"));
+  t.push_back(custom_option<P>(
+      "search_split", "mapping", "none", "the split the search measured on (SplitInfo)",
+      [](const YamlNode& n, P& p) { p.search_split = read_search_split(n); },
+      [](const P& p) { return YAML::Load(nlohmann::json(p.search_split).dump()); }));
+}
+
+void declare_choices(std::vector<Option<P>>& t) {
+  t.push_back(enum_option<P>("importance.pooling", [](auto& p) -> auto& { return p.pooling; }, token_pooling_names(),
+                             "the ranking's token pooling"));
+  t.push_back(enum_option<P>("importance.accumulate", [](auto& p) -> auto& { return p.accumulate; },
+                             stage_accumulation_names(), "the ranking's stage accumulation"));
+  t.push_back(custom_option<P>(
+      "importance.ranking", "list of strings", "[]", "sub-layers, most redundant first",
+      [](const YamlNode& n, P& p) { p.ranking = read_ranking(n); },
+      [](const P& p) {
+        std::vector<std::string> ranking;
+        for (const auto& s : p.ranking) ranking.push_back(to_string(s));
+        return YAML::Node(ranking);
+      }));
+  t.push_back(custom_option<P>(
+      "stages", "mapping", "none", "each stage's k, skip plan, early exit and token budget", read_stages,
+      [](const P& p) {
+        YAML::Node n;
+        for (StageKind kind : kStages) n[std::string(to_string(kind))] = write_stage(p.stages[kind]);
+        return n;
+      }));
+  t.back().info.required = true;
+}
+
+void declare_results(std::vector<Option<P>>& t) {
+  t.push_back(option<P>("search.epsilon", [](auto& p) -> auto& { return p.epsilon; }, "accuracy points allowed"));
+  t.push_back(option<P>("search.full_accuracy", [](auto& p) -> auto& { return p.full_accuracy; }, "the full model's"));
+  t.push_back(option<P>("search.target_accuracy", [](auto& p) -> auto& { return p.target_accuracy; }, "full - epsilon"));
+  t.push_back(custom_option<P>(
+      "search.settings", "mapping", "{}", "every other choice the search made",
+      [](const YamlNode& n, P& p) {
+        for (const auto& k : n.keys()) p.settings[k] = n.get_string(k, "");
+      },
+      [](const P& p) {
+        if (p.settings.empty()) return no_value();
+        YAML::Node n;
+        for (const auto& [k, v] : p.settings) n[k] = v;
+        return n;
+      }));
+  t.push_back(option<P>("measured.accuracy", [](auto& p) -> auto& { return p.accuracy; }, "on the search split"));
+  t.push_back(option<P>("measured.full_latency_seconds", [](auto& p) -> auto& { return p.full_latency; },
+                        "the full model's seconds per question"));
+  t.push_back(option<P>("measured.latency_seconds", [](auto& p) -> auto& { return p.latency; }, "this profile's"));
+  t.push_back(custom_option<P>(
+      "measured.speedup", "number", "computed", "full_latency_seconds / latency_seconds",
+      [](const YamlNode&, P&) {}, [](const P& p) { return YamlCodec<double>::write(p.speedup()); }));
 }
 
 }  // namespace
 
+const std::vector<Option<BudgetProfile>>& profile_options() {
+  static const std::vector<Option<P>> table = [] {
+    std::vector<Option<P>> t;
+    for (auto declare : {declare_structured, declare_model, declare_choices, declare_results}) declare(t);
+    return t;
+  }();
+  return table;
+}
+
+void save_profile(const BudgetProfile& p, const std::filesystem::path& file) {
+  write_file_atomic(file.string(),
+                    "# LiteStage budget profile (docs/budget-profile.md)\n" + yaml_dump(write_options(profile_options(), p)));
+}
+
 BudgetProfile load_profile(const std::filesystem::path& file) {
   if (!std::filesystem::exists(file)) throw_error("budget profile '", file.string(), "' does not exist");
-  auto root = YamlNode::load_file(file.string());
-  root.expect_keys({"format", "decision_hash", "created", "method", "model", "tokenizer", "search_split",
-                    "importance", "stages", "search", "measured"});
   BudgetProfile p;
-  p.format = root.require_string("format");
-  if (p.format != "litestage-budget-profile/1")
-    root["format"].fail("'" + p.format + "' is not a format this version reads (litestage-budget-profile/1)");
-  p.created = root.get_string("created", "");
-  p.method = root.get_string("method", "litestage");
-  auto m = root["model"];
-  m.expect_keys({"path", "model_type", "layers", "config_hash", "weights_hash"});
-  p.model.path = m.get_string("path", "");
-  p.model.model_type = m.get_string("model_type", "");
-  p.model.layers = static_cast<int>(m["layers"].as_int());
-  p.model.config_hash = m.require_string("config_hash");
-  p.model.weights_hash = m.require_string("weights_hash");
-  p.tokenizer = root.get_string("tokenizer", "");
-  if (root.has("search_split")) p.search_split = read_search_split(root["search_split"]);
-  if (auto im = root["importance"]; im.defined()) read_importance(im, p);
-  auto stages = root["stages"];
-  stages.expect_keys(stage_names());
-  for (const auto& name : stages.keys()) p.stages[parse_stage_kind(name)] = read_stage(stages[name], p.model.layers);
-  for (auto kind : kStages)
-    if (!stages.has(std::string(to_string(kind)))) stages.fail("missing stage '" + std::string(to_string(kind)) + "'");
-  if (auto se = root["search"]; se.defined()) read_search(se, p);
-  if (auto me = root["measured"]; me.defined()) read_measured(me, p);
+  read_options(YamlNode::load_file(file.string()), profile_options(), p);
   return p;
 }
 
 std::string profile_text(const BudgetProfile& p) {
   std::ostringstream o;
-  o << "budget profile (" << p.format << ", method " << p.method << ", created " << p.created << ")\n";
+  o << "budget profile (" << p.format << ", method " << method_name(p.method) << ", created " << p.created << ")\n";
   o << "decision:  " << p.decision_hash() << " (hash of the choices; equal hashes = the same profile)\n";
   o << "model:     " << p.model.path << " (" << p.model.model_type << ", " << p.model.layers << " layers, config "
     << p.model.config_hash << ", weights " << p.model.weights_hash << ")\n";

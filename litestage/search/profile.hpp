@@ -16,6 +16,8 @@
 #include "litestage/model/config.hpp"
 #include "litestage/model/skip_plan.hpp"
 #include "litestage/search/importance.hpp"
+#include "litestage/search/method.hpp"
+#include "litestage/util/yaml_schema.hpp"
 
 namespace litestage {
 
@@ -47,7 +49,7 @@ struct StageBudget {
 struct BudgetProfile {
   std::string format = "litestage-budget-profile/1";
   std::string created;           // ISO-8601 UTC
-  std::string method = "litestage";
+  Method method = Method::LiteStage;
   ModelIdentity model;
   std::string tokenizer;
   SplitInfo search_split;        // the data the search measured on
@@ -72,6 +74,8 @@ struct BudgetProfile {
 
 void save_profile(const BudgetProfile& profile, const std::filesystem::path& file);
 BudgetProfile load_profile(const std::filesystem::path& file);  // errors name file and key path
+// The file's keys, read and written through the option table (util/yaml_schema.hpp).
+const std::vector<Option<BudgetProfile>>& profile_options();
 std::string profile_text(const BudgetProfile& profile);          // human summary for `profile show`
 
 // Throws unless `actual` is the profile's model (config and weights hashes), or force is set

@@ -126,21 +126,6 @@ std::vector<size_t> balanced_assignment(size_t n, size_t v, std::mt19937_64& rng
   return out;
 }
 
-const std::vector<std::string>& attribute_words(SynAttribute a) {
-  switch (a) {
-    case SynAttribute::Habitat:
-      return kHabitats;
-    case SynAttribute::Diet:
-      return kDiets;
-    case SynAttribute::Colour:
-      return kColours;
-    case SynAttribute::Size:
-      return kSizes;
-    case SynAttribute::Kind:
-      break;
-  }
-  throw_error("synthetic: kind values are the world's kinds");
-}
 
 std::string capitalise(std::string s) {
   if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
@@ -161,7 +146,21 @@ uint64_t json_unsigned(const nlohmann::json& j, const std::string& key) {
 
 }  // namespace
 
-const std::vector<std::string>& synthetic_attribute_words(SynAttribute a) { return attribute_words(a); }
+const std::vector<std::string>& synthetic_attribute_words(SynAttribute a) {
+  switch (a) {
+    case SynAttribute::Habitat:
+      return kHabitats;
+    case SynAttribute::Diet:
+      return kDiets;
+    case SynAttribute::Colour:
+      return kColours;
+    case SynAttribute::Size:
+      return kSizes;
+    case SynAttribute::Kind:
+      break;
+  }
+  throw_error("synthetic: kind values are the world's kinds");
+}
 
 // -----------------------------------------------------------------------------------------------
 // Settings
@@ -273,7 +272,7 @@ std::vector<std::string> SyntheticWorld::values(SynAttribute a) const {
   if (a == SynAttribute::Kind) {
     for (const SynKind& k : kinds) out.push_back(k.name);
   } else {
-    for (const std::string& w : attribute_words(a)) out.push_back(a == SynAttribute::Habitat ? "the " + w : w);
+    for (const std::string& w : synthetic_attribute_words(a)) out.push_back(a == SynAttribute::Habitat ? "the " + w : w);
   }
   return out;
 }
@@ -409,7 +408,7 @@ SyntheticWorld make_synthetic_world(const SyntheticSettings& settings) {
 
   const size_t n = w.entities.size();
   for (SynAttribute a : kSynAttributes) {
-    const size_t v = a == SynAttribute::Kind ? w.kinds.size() : attribute_words(a).size();
+    const size_t v = a == SynAttribute::Kind ? w.kinds.size() : synthetic_attribute_words(a).size();
     const std::vector<size_t> assignment = balanced_assignment(n, v, rng);
     for (size_t e = 0; e < n; ++e) w.entities[e].values[attribute_index(a)] = assignment[e];
   }

@@ -75,19 +75,6 @@ const EnumNames<Precision>& precision_names() {
 
 using C = TrainConfig;
 
-// A key read and written by hand: its type text, default text and help, and the two functions.
-Option<C> custom_option(std::string key, std::string type, std::string default_text, std::string help,
-                        std::function<void(const YamlNode&, C&)> read, std::function<YAML::Node(const C&)> write) {
-  Option<C> o;
-  o.info.key = std::move(key);
-  o.info.type = std::move(type);
-  o.info.default_text = std::move(default_text);
-  o.info.help = std::move(help);
-  o.read = std::move(read);
-  o.write = std::move(write);
-  return o;
-}
-
 // model.config: a config.json (or a directory holding one), or its keys inline as a mapping.
 Option<C> model_config_option() {
   auto read = [](const YamlNode& n, C& c) {
@@ -110,7 +97,7 @@ Option<C> model_config_option() {
     if (!c.model.config_json.empty()) return YAML::Load(c.model.config_json);
     return c.model.config.empty() ? no_value() : YAML::Node(c.model.config);
   };
-  return custom_option("model.config", "string or mapping", "none",
+  return custom_option<C>("model.config", "string or mapping", "none",
                        "instead of model.path: a config.json (or a directory holding one), or its keys inline, for a "
                        "random init",
                        read, write);
@@ -134,7 +121,7 @@ Option<C> stages_option() {
     return YamlCodec<std::vector<std::string>>::write(names);
   };
   const C defaults;
-  return std::move(custom_option("data.stages", "list of strings", yaml_inline(write(defaults)),
+  return std::move(custom_option<C>("data.stages", "list of strings", yaml_inline(write(defaults)),
                                  "which stage records to train on", read, write))
       .choices(stage_names());
 }
@@ -152,7 +139,7 @@ Option<C> betas_option() {
   auto write = [](const C& c) {
     return YamlCodec<std::vector<double>>::write({c.optimizer.beta1, c.optimizer.beta2});
   };
-  return custom_option("optimizer.betas", "list of numbers", yaml_inline(write(C{})), "AdamW's betas, each in [0, 1)",
+  return custom_option<C>("optimizer.betas", "list of numbers", yaml_inline(write(C{})), "AdamW's betas, each in [0, 1)",
                        read, write);
 }
 
@@ -270,8 +257,8 @@ void check_together(const YamlNode& root, TrainConfig& c) {
   if (!root.has("tokenizer")) c.tokenizer = c.model.path;
   if (c.tokenizer.empty()) root["tokenizer"].fail("required when the model is built from model.config");
   const YamlNode data = root["data"];
-  for (const char* key : {"train", "validation"})
-    for (const auto& f : key == std::string("train") ? c.data.train : c.data.validation)
+  for (const auto& [key, files] : {std::pair{"train", &c.data.train}, std::pair{"validation", &c.data.validation}})
+    for (const auto& f : *files)
       if (trim(f).empty()) data[key].fail("empty file name");
   if (c.data.train.empty()) data["train"].fail("required key is missing (one or more stage-record files)");
   if (c.data.max_seq_len == 1) data["max_seq_len"].fail("must be 0 (the model's limit) or >= 2, got 1");

@@ -29,12 +29,6 @@ namespace litestage {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::string stage_name(StageKind k) { return std::string(to_string(k)); }
-
-}  // namespace
-
 uint64_t epoch_seed(uint64_t seed, int64_t epoch) {
   return splitmix64(seed ^ splitmix64(static_cast<uint64_t>(epoch) + 1));
 }
@@ -346,7 +340,7 @@ double Trainer::mean_loss(const std::vector<SftExample>& examples, std::map<std:
   }
   if (by_stage) {
     by_stage->clear();
-    for (const auto& [kind, sc] : per_kind) (*by_stage)[stage_name(kind)] = sc.first / static_cast<double>(sc.second);
+    for (const auto& [kind, sc] : per_kind) (*by_stage)[std::string(to_string(kind))] = sc.first / static_cast<double>(sc.second);
   }
   return total / static_cast<double>(count);
 }

@@ -172,6 +172,44 @@ Option<Spec> enum_option(std::string key, Field field, const EnumNames<E>& names
   return o;
 }
 
+// A key read and written by hand: its type text, default text and help, and the two functions.
+template <class Spec>
+Option<Spec> custom_option(std::string key, std::string type, std::string default_text, std::string help,
+                           std::function<void(const YamlNode&, Spec&)> read, std::function<YAML::Node(const Spec&)> write) {
+  Option<Spec> o;
+  o.info.key = std::move(key);
+  o.info.type = std::move(type);
+  o.info.default_text = std::move(default_text);
+  o.info.help = std::move(help);
+  o.read = std::move(read);
+  o.write = std::move(write);
+  return o;
+}
+
+// A key bound to a list of enum values through their names.
+template <class Spec, class Field, class E>
+Option<Spec> enum_list_option(std::string key, Field field, const EnumNames<E>& names, std::string help) {
+  Option<Spec> o;
+  o.info.key = std::move(key);
+  o.info.type = YamlCodec<std::vector<std::string>>::type();
+  o.info.help = std::move(help);
+  for (const auto& [name, value] : names) o.info.choices.push_back(name);
+  auto to_names = [names](const std::vector<E>& values) {
+    std::vector<std::string> out;
+    for (E v : values) out.push_back(enum_name(names, v));
+    return out;
+  };
+  const auto defaults = std::make_unique<const Spec>();
+  o.info.default_text = yaml_inline(YamlCodec<std::vector<std::string>>::write(to_names(field(*defaults))));
+  o.read = [field, names](const YamlNode& n, Spec& s) {
+    std::vector<E> values;
+    for (const auto& name : n.as_string_list()) values.push_back(enum_from_name(names, name, n.path()));
+    field(s) = std::move(values);
+  };
+  o.write = [field, to_names](const Spec& s) { return YamlCodec<std::vector<std::string>>::write(to_names(field(s))); };
+  return o;
+}
+
 // A table of a nested struct under `prefix`. `get` reads the nested value from a const Spec (it
 // may return a computed value); `ref` returns the nested struct to read into. With `inherits`, the
 // defaults shown are that table's keys ("early_exit.window").

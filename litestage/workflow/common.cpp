@@ -12,7 +12,7 @@ WorkflowRun::WorkflowRun(Session& s, const WorkflowOptions& o, WorkflowReport& r
 
 WorkflowRun::~WorkflowRun() = default;
 
-bool WorkflowRun::wants(const std::string& method) const {
+bool WorkflowRun::wants(Method method) const {
   // The speculative methods need greedy decoding one sequence at a time (an experiment that lists
   // them explicitly is refused otherwise, when it is read).
   if (speculates(method) && !speculation_allowed(spec)) return false;
@@ -31,13 +31,17 @@ std::string plans_text(const StagePlans& p) {
   return out;
 }
 
+std::string method_stem(Method method, double epsilon) {
+  return method_name(method) + (epsilon >= 0 ? "_eps" + eps_label(epsilon) : "");
+}
+
 std::string eps_label(double eps) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%g", eps);
   return buf;
 }
 
-StagePlans full_plans(int L) { return {SkipPlan(L), SkipPlan(L), SkipPlan(L)}; }
+StagePlans full_plans(int L) { return StagePlans::filled(SkipPlan(L)); }
 
 PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const EarlyExitConfig& early_exit) {
   for (auto kind : kStages) {

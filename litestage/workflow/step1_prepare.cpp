@@ -18,6 +18,8 @@ namespace {
 // Bumped when what an output directory holds changes shape (traces with costs, timed latencies):
 // an older directory is refused rather than mixed.
 constexpr int kOutputFormat = 4;
+// The owner recorded in the run directory (run, reproduce and search share their directories).
+constexpr const char* kWorkflowCommand = "run";
 
 // The search split: its examples less every importance example (by id, whichever splits the two
 // name), then at most search.limit of them. The search must not select on the data that made the
@@ -63,14 +65,7 @@ void warn_resolution(const std::vector<double>& epsilons, size_t examples) {
 
 nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
   const auto& spec = session.spec();
-  // The declared keys that change results, then what the session resolved and the data drawn.
-  nlohmann::json fp = options_json(experiment_options(), spec);
-  const auto content = session.content_fingerprint();
-  fp["model"] = content.at("model");
-  fp["tokenizer"] = content.at("tokenizer");
-  fp["runtime"].update(content.at("runtime"));
-  fp["runtime"]["threads"] = at::get_num_threads();
-  fp["data"]["test"] = Session::data_fingerprint(session.dataset(spec.split).info);
+  nlohmann::json fp = session.result_fingerprint();
   fp["data"]["search"] = Session::data_fingerprint(search_data.info);
   fp["search"]["max_k"] = settings_max_k(spec, session.num_layers());
   fp["search"]["latency_model"] = latency_model_or_defaults(spec.search.latency_model).hash();  // content, not path
@@ -78,7 +73,9 @@ nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
   return fp;
 }
 
-void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint) { RunDir(out).claim(fingerprint); }
+void claim_output_dir(const std::string& out, const nlohmann::json& fingerprint) {
+  RunDir(out).claim(kWorkflowCommand, fingerprint);
+}
 
 // Step 1: the output directory (claimed for this configuration), the search split, importance,
 // a warm-up, the search settings, and the search split's stage cache, journal and evaluator.
@@ -86,7 +83,7 @@ void prepare(WorkflowRun& run) {
   const auto& spec = run.spec;
   run.search_data = search_split(run.session);
   // Claimed first: a directory refused for another configuration keeps its config.yaml.
-  run.out.claim(run_fingerprint(run.session, run.search_data));
+  claim_output_dir(run.out.root().string(), run_fingerprint(run.session, run.search_data));
   fs::create_directories(run.out.caches());
   fs::create_directories(run.out.sweeps());
   run.out.write(run.out.config(), experiment_yaml(spec));
@@ -109,8 +106,8 @@ void prepare(WorkflowRun& run) {
   for (double e : spec.epsilons)
     if (std::find(run.epsilons.begin(), run.epsilons.end(), e) == run.epsilons.end()) run.epsilons.push_back(e);
   warn_resolution(run.epsilons, run.search_data.examples.size());
-  run.candidates.push_back({"full", -1, full_plans(run.L), {}});
-  if (run.wants("lossless")) run.candidates.push_back({"lossless", -1, full_plans(run.L), {}, false, true});
+  run.candidates.push_back({Method::Full, -1, full_plans(run.L), {}});
+  if (run.wants(Method::Lossless)) run.candidates.push_back({Method::Lossless, -1, full_plans(run.L), {}, false, true});
   run.search_cache = std::make_unique<StageCache>(run.out.stage_cache("search").string());
   run.journal = std::make_unique<SearchJournal>(run.out.journal().string());
   run.evaluator = std::make_unique<PipelineEvaluator>(run.session.generator(), run.base, run.search_data.examples,

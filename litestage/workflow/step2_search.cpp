@@ -19,9 +19,9 @@ void search_litestage(WorkflowRun& run) {
     auto r = stage_wise_search(*run.journal, *run.evaluator, build, run.L, settings);
     run.litestage_by_eps[eps] = r;
     run.report.searches.push_back(r);
-    run.out.write(run.out.sweep("litestage_eps" + eps_label(eps)), nlohmann::json(r).dump(2) + "\n");
+    run.out.write(run.out.sweep(method_stem(Method::LiteStage, eps)), nlohmann::json(r).dump(2) + "\n");
     if (run.options.plots && dist::is_root())
-      run.add_files(plot_sweep(r, run.out.plots().string(), "sweep_litestage_eps" + eps_label(eps)));
+      run.add_files(plot_sweep(r, run.out.plots().string(), "sweep_" + method_stem(Method::LiteStage, eps)));
   }
 }
 

@@ -56,23 +56,23 @@ void sweep_thresholds(WorkflowRun& run) {
   };
   for (double eps : run.epsilons) {
     const auto& r = run.litestage_by_eps.at(eps);
-    if (run.wants("litestage")) {
+    if (run.wants(Method::LiteStage)) {
       banner("early-exit threshold sweep on LiteStage's plans, epsilon " + eps_label(eps));
-      auto ee = sweep(r.plans, r.target, "litestage_eps" + eps_label(eps));
+      auto ee = sweep(r.plans, r.target, method_stem(Method::LiteStage, eps));
       if (eps == spec.search.epsilon) run.litestage_ee = ee;
-      run.candidates.push_back({"litestage", eps, r.plans, ee});
+      run.candidates.push_back({Method::LiteStage, eps, r.plans, ee});
     }
-    if (run.wants("litestage_no_ee") && (eps == spec.search.epsilon || !run.wants("litestage")))
-      run.candidates.push_back({"litestage_no_ee", eps, r.plans, {}});
-    if (run.wants("litestage_spec") && eps == spec.search.epsilon) {
-      if (!run.wants("litestage")) run.litestage_ee = sweep(r.plans, r.target, "litestage_eps" + eps_label(eps));
-      run.candidates.push_back({"litestage_spec", eps, r.plans, run.litestage_ee, false, true});
+    if (run.wants(Method::LiteStageNoEE) && (eps == spec.search.epsilon || !run.wants(Method::LiteStage)))
+      run.candidates.push_back({Method::LiteStageNoEE, eps, r.plans, {}});
+    if (run.wants(Method::LiteStageSpec) && eps == spec.search.epsilon) {
+      if (!run.wants(Method::LiteStage)) run.litestage_ee = sweep(r.plans, r.target, method_stem(Method::LiteStage, eps));
+      run.candidates.push_back({Method::LiteStageSpec, eps, r.plans, run.litestage_ee, false, true});
     }
   }
-  if (run.wants("early_exit_only")) {
+  if (run.wants(Method::EarlyExitOnly)) {
     banner("early-exit threshold sweep on the full model");
-    auto ee = sweep(full_plans(run.L), run.main_search().target, "full");
-    run.candidates.push_back({"early_exit_only", spec.search.epsilon, full_plans(run.L), ee});
+    auto ee = sweep(full_plans(run.L), run.main_search().target, method_stem(Method::Full, -1));
+    run.candidates.push_back({Method::EarlyExitOnly, spec.search.epsilon, full_plans(run.L), ee});
   }
 }
 

@@ -36,7 +36,7 @@ std::vector<SpeculativeConfig> speculation_settings(const WorkflowRun& run) {
 // measured passes, journaled, or the predicted latency of the cost). Writes sweeps/speculation.json.
 void choose_speculation(WorkflowRun& run) {
   run.speculation = speculation_for(run.spec);
-  if (!run.wants("lossless") && !run.wants("litestage_spec")) return;
+  if (!run.wants(Method::Lossless) && !run.wants(Method::LiteStageSpec)) return;
   const auto settings = speculation_settings(run);
   if (settings.size() == 1) return;
   banner("speculative decoding: the drafter, on " + run.spec.dataset + "/" + run.search_data.info.split);

@@ -33,7 +33,7 @@ void write_profile(WorkflowRun& run) {
   const auto& spec = run.spec;
   const auto& main_search = run.main_search();
   auto& p = run.report.profile;
-  p.method = "litestage";
+  p.method = Method::LiteStage;
   p.created = utc_timestamp();
   p.model = run.session.identity();
   p.tokenizer = spec.tokenizer.empty() ? spec.model : spec.tokenizer;

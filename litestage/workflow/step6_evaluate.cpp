@@ -64,21 +64,21 @@ void evaluate_candidates(WorkflowRun& run) {
   fs::create_directories(run.out.methods());
   std::vector<PipelineConfig> configs;
   for (const auto& c : run.candidates) {
-    std::string label = c.method + (c.epsilon >= 0 && c.method != "full" ? " (eps=" + eps_label(c.epsilon) + ")" : "");
+    const std::string& name = method_name(c.method);
+    std::string label = name + (c.epsilon >= 0 && c.method != Method::Full ? " (eps=" + eps_label(c.epsilon) + ")" : "");
     banner("evaluating " + label + " on " + spec.dataset + "/" + test.info.split + " (" +
            std::to_string(test.examples.size()) + " examples)");
     configs.push_back(candidate_config(run, c));
     MultiStagePipeline pipeline(run.session.generator(), configs.back(), &test_cache);
     EvalOptions eo;
     eo.label = label;
-    std::string file = c.method + (c.epsilon >= 0 ? "_eps" + eps_label(c.epsilon) : "");
-    eo.traces_path = run.out.method_traces(file).string();
+    eo.traces_path = run.out.method_traces(method_stem(c.method, c.epsilon)).string();
     eo.resume = true;
     auto result = run_pipeline(pipeline, test.examples, eo);
     MethodRow row;
     row.method = c.method;
     row.label = label;
-    row.epsilon = c.method == "full" ? -1 : c.epsilon;
+    row.epsilon = c.method == Method::Full ? -1 : c.epsilon;
     row.skip = plans_text(c.plans);
     row.early_exit = early_exit_text(c.early_exit);
     row.speculative = configs.back().speculative.describe();

@@ -39,7 +39,7 @@ void write_report(WorkflowRun& run) {
   if (run.options.plots && dist::is_root()) run.add_files(plot_tradeoff(rows, run.out.plots().string()));
   nlohmann::json summary = nlohmann::json::array();
   for (const auto& r : rows)
-    summary.push_back({{"method", r.method}, {"label", r.label}, {"epsilon", r.epsilon}, {"summary", r.summary},
+    summary.push_back({{"method", method_name(r.method)}, {"label", r.label}, {"epsilon", r.epsilon}, {"summary", r.summary},
                        {"accuracy_wilson95", {r.accuracy_ci().low, r.accuracy_ci().high}},
                        {"timing", r.timing}, {"speedup", r.speedup()},
                        {"speedup_bootstrap95", {r.speedup_ci.low, r.speedup_ci.high}},

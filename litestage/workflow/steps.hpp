@@ -28,7 +28,7 @@ namespace litestage {
 
 // One configuration of a method to evaluate on the test split.
 struct Candidate {
-  std::string method;
+  Method method = Method::Full;
   double epsilon = -1;
   StagePlans plans;
   EarlyExitConfig early_exit;  // all stages
@@ -61,7 +61,7 @@ struct WorkflowRun {
 
   WorkflowRun(Session& s, const WorkflowOptions& o, WorkflowReport& r);
   ~WorkflowRun();
-  bool wants(const std::string& method) const;
+  bool wants(Method method) const;
   const SearchResult& main_search() const { return litestage_by_eps.at(spec.search.epsilon); }
   void add_files(const std::vector<std::string>& files);
 };
@@ -79,6 +79,8 @@ void write_report(WorkflowRun& run);         // step 7
 void banner(const std::string& text);
 std::string plans_text(const StagePlans& p);
 std::string eps_label(double eps);
+// The stem of a method's files at an epsilon ("litestage_eps2"; "full" with none, epsilon < 0).
+std::string method_stem(Method method, double epsilon);
 StagePlans full_plans(int L);
 PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const EarlyExitConfig& early_exit);
 // The speculative decoding of the lossless and litestage_spec methods before choose_speculation:

@@ -141,9 +141,8 @@ TEST_CASE("eval refuses another command's output_dir and names the settings a re
   std::ofstream(searched / "fingerprint.json") << "{}\n";
   std::ofstream(searched / "config.yaml") << "the search's\n";
   check_refused(run(demo("eval", searched)),
-                "error: output_dir '" + searched.string() + "' holds another command's run (fingerprint.json); eval "
-                "would overwrite its config.yaml: choose another, e.g. --set output_dir=" +
-                    (searched / "eval").string());
+                "error: output_dir '" + searched.string() + "' holds another command's run ('run', fingerprint.json): "
+                "choose another, e.g. --set output_dir=" + (searched / "eval").string());
   CHECK(slurp(searched / "config.yaml") == "the search's\n");
 
   const auto out = dir / "eval";
@@ -151,8 +150,10 @@ TEST_CASE("eval refuses another command's output_dir and names the settings a re
   SHOW(first);
   REQUIRE(first.rc == 0);
   check_refused(run(demo("eval", out, {"--set", "generation.max_new_tokens=6", "--resume"})),
-                "error: cannot resume in '" + out.string() + "': settings differ from its config.yaml: "
-                "generation.max_new_tokens (8 there, 6 now)");
+                "error: output_dir '" + out.string() + "' holds results of a different configuration: "
+                "generation.max_new_tokens (8 there, 6 now), stages.analyze.max_new_tokens (8 there, 6 now), "
+                "stages.recall.max_new_tokens (8 there, 6 now), stages.summarize.max_new_tokens (8 there, 6 now); "
+                "rerun with the same settings, or choose another output_dir");
 }
 
 TEST_CASE("litestage --version and env describe the build and the runtime", "[cli][guidance]") {

@@ -64,7 +64,7 @@ TEST_CASE("speculation runs one sequence at a time: refused by key, or its metho
                         Catch::Contains("or leave those methods out"));
   // The default method list holds them, but only runs them where they can run.
   const auto batched = parse("generation: {batch_analyze: true}\n");
-  CHECK(std::count(batched.methods.begin(), batched.methods.end(), "lossless") == 1);
+  CHECK(std::count(batched.methods.begin(), batched.methods.end(), Method::Lossless) == 1);
   CHECK_FALSE(speculation_allowed(batched));
   CHECK(speculation_allowed(parse("generation: {speculative: {drafter: lookup}}\n")));
   CHECK(parse("generation: {speculative: {drafter: lookup, gamma: 4, adaptive: false}}\n").speculative.gamma == 4);

@@ -9,10 +9,10 @@ using namespace litestage;
 
 namespace {
 
-MethodRow row(const std::string& method, double predicted_seconds, double flops, double timed) {
+MethodRow row(Method method, double predicted_seconds, double flops, double timed) {
   MethodRow r;
   r.method = method;
-  r.label = method;
+  r.label = method_name(method);
   r.skip = "none";
   r.early_exit = "off";
   r.summary.examples = 10;
@@ -31,11 +31,11 @@ MethodRow row(const std::string& method, double predicted_seconds, double flops,
 
 TEST_CASE("every table row shows the predicted speedup beside the measured one", "[experiment][report]") {
   // litestage: measured 1.20x, predicted 0.5 / 0.4 = 1.25x, FLOPs 100 / 50 = 2.00x.
-  const std::vector<MethodRow> rows = {row("full", 0.5, 100, 1.0), row("litestage", 0.4, 50, 1.2)};
+  const std::vector<MethodRow> rows = {row(Method::Full, 0.5, 100, 1.0), row(Method::LiteStage, 0.4, 50, 1.2)};
   const std::string md = table_markdown(rows, "");
   CHECK_THAT(md, Catch::Contains("| speedup [95% CI] | predicted speedup | FLOPs speedup |"));
-  CHECK_THAT(md, Catch::Contains("| 1.20x | 1.25x | 2.00x |  | 0 |"));  // not speculative: no tokens per verify
-  CHECK_THAT(md, Catch::Contains("| 1.00x | 1.00x | 1.00x |  | 0 |"));
+  CHECK_THAT(md, Catch::Contains("| 1.20x | 1.25x | 2.00x | 0 |  |"));  // not speculative: no tokens per verify
+  CHECK_THAT(md, Catch::Contains("| 1.00x | 1.00x | 1.00x | 0 |  |"));
   const std::string csv = table_csv(rows);
   CHECK_THAT(csv, Catch::Contains("speedup,speedup_low,speedup_high,predicted_speedup,predicted_s,cost_speedup,flops,"));
   CHECK_THAT(csv, Catch::Contains(",1.2000,0.0000,0.0000,1.2500,0.400000,2.0000,50,"));
@@ -43,19 +43,19 @@ TEST_CASE("every table row shows the predicted speedup beside the measured one",
   CHECK_THAT(tex, Catch::Contains("Speedup & Predicted & FLOPs"));
   CHECK_THAT(tex, Catch::Contains("1.20$\\times$ & 1.25$\\times$ & 2.00$\\times$"));
   // No prediction (a row without a cost): 0, not a division by zero.
-  CHECK(row("x", 0, 0, 0).predicted_speedup() == 0);
+  CHECK(row(Method::Uniform, 0, 0, 0).predicted_speedup() == 0);
 }
 
 TEST_CASE("a speculative row shows its tokens per verify forward per stage and its settings", "[experiment][report]") {
-  MethodRow lossless = row("lossless", 0.5, 100, 1.1);
+  MethodRow lossless = row(Method::Lossless, 0.5, 100, 1.1);
   lossless.speculative = "lookup, gamma 8, ngram 3, adaptive";
   // Recall: (3 accepted + 4 forwards) / 4 = 1.75; Analyze: (10 + 5) / 5 = 3; Summarize: none.
   lossless.summary.stages[StageKind::Recall].speculative = {4, 6, 3};
   lossless.summary.stages[StageKind::Analyze].speculative = {5, 20, 10};
-  const std::vector<MethodRow> rows = {row("full", 0.5, 100, 1.0), lossless};
+  const std::vector<MethodRow> rows = {row(Method::Full, 0.5, 100, 1.0), lossless};
   const std::string md = table_markdown(rows, "");
-  CHECK_THAT(md, Catch::Contains("| tokens per verify | too long |"));
-  CHECK_THAT(md, Catch::Contains("| 1.10x | 1.00x | 1.00x | 1.75/3.00/- | 0 |"));
+  CHECK_THAT(md, Catch::Contains("| too long | tokens per verify |"));
+  CHECK_THAT(md, Catch::Contains("| 1.10x | 1.00x | 1.00x | 0 | 1.75/3.00/- |"));
   CHECK_THAT(md, Catch::Contains("- lossless: skip none; early exit off; speculative lookup, gamma 8, ngram 3, adaptive"));
   CHECK_THAT(md, Catch::Contains("- full: skip none; early exit off\n"));
   const std::string csv = table_csv(rows);
@@ -65,7 +65,7 @@ TEST_CASE("a speculative row shows its tokens per verify forward per stage and i
 }
 
 TEST_CASE("the tables' stage columns: every stage in running order, in each format", "[experiment][report]") {
-  MethodRow r = row("full", 0.5, 100, 1.0);
+  MethodRow r = row(Method::Full, 0.5, 100, 1.0);
   r.full_accuracy = 0.9;  // Δ 0
   r.summary.stages[StageKind::Recall].mean_seconds = 0.125;
   r.summary.stages[StageKind::Analyze].mean_seconds = 0.5;

@@ -249,3 +249,35 @@ TEST_CASE("greedy picks in one pass equal LibTorch's max and softmax, the first 
   CHECK(greedy_picks(logits.narrow(0, 1, 1))[0].id == 17);
   CHECK_THROWS(greedy_picks(logits.to(torch::kDouble)));
 }
+
+TEST_CASE("a call's decision key holds every setting that decides its outputs, and only those",
+          "[generate][cache]") {
+  GenerationConfig g;
+  g.max_new_tokens = 5;
+  g.skip = SkipPlan(4);
+  g.skip.set({2, SubLayerKind::FFN});
+  g.stop_strings = {"\n"};
+  // Written by hand: [plan, budget, early exit, [temperature, top_k, top_p, seed], stops, add_bos].
+  CHECK(decision_key(g).dump() == R"(["f2",5,null,[0.0,0,1.0,0],["\n"],true])");
+  g.early_exit.enabled = true;
+  g.early_exit.threshold = 0.25;
+  CHECK(decision_key(g).dump() == R"(["f2",5,[4,0.25,"probability"],[0.0,0,1.0,0],["\n"],true])");
+  // What only watches a call or speeds it up changes nothing.
+  const auto before = decision_key(g);
+  DraftHistory history;
+  g.draft_history = &history;
+  CHECK(decision_key(g) == before);
+  // Each deciding field does.
+  auto changed = [&](auto edit) {
+    GenerationConfig c = g;
+    edit(c);
+    return decision_key(c) != before;
+  };
+  CHECK(changed([](GenerationConfig& c) { c.max_new_tokens = 6; }));
+  CHECK(changed([](GenerationConfig& c) { c.sampling.seed = 1; }));
+  CHECK(changed([](GenerationConfig& c) { c.sampling.top_p = 0.9; }));
+  CHECK(changed([](GenerationConfig& c) { c.eos_ids = {3}; }));
+  CHECK(changed([](GenerationConfig& c) { c.add_bos = false; }));
+  CHECK(changed([](GenerationConfig& c) { c.early_exit.window = 2; }));
+  CHECK(changed([](GenerationConfig& c) { c.speculative.drafter = DrafterKind::Lookup; }));
+}

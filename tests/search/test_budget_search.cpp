@@ -87,7 +87,7 @@ TEST_CASE("shared-knob search picks the fastest k that meets the target", "[sear
   SearchSettings s;
   s.epsilon = 5.0;  // target 0.85: with k in all stages acc = 0.9 - 0.035 k -> k <= 1
   s.max_k = 4;
-  auto r = shared_knob_search("uniform", journal, ev, [&](int k) { return SkipPlan::from_ranking(rank, k, 4); }, 4, s);
+  auto r = shared_knob_search(Method::Uniform, journal, ev, [&](int k) { return SkipPlan::from_ranking(rank, k, 4); }, 4, s);
   CHECK(r.k == PerStage<int>(1, 1, 1));
   CHECK(choose_row(r.sweep) == 1u);
   // Nothing meets an impossible target: fall back to k = 0.

@@ -16,7 +16,7 @@ namespace litestage::test {
 inline void check_rows_against_full(const std::vector<MethodRow>& rows) {
   REQUIRE(!rows.empty());
   const MethodRow& full = rows.front();
-  REQUIRE(full.method == "full");
+  REQUIRE(full.method == Method::Full);
   for (const MethodRow& r : rows) {
     INFO("row " << r.label);
     CHECK(r.full_accuracy == full.summary.accuracy);

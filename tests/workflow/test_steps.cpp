@@ -44,7 +44,7 @@ struct TinyRun {
   // A search result at the main epsilon with these plans (as step 2 would leave it).
   void set_main_search(const StagePlans& plans, double target) {
     SearchResult r;
-    r.method = "litestage";
+    r.method = Method::LiteStage;
     r.target = target;
     r.plans = plans;
     for (StageKind kind : kStages) r.k[kind] = static_cast<int>(plans[kind].num_skipped());
@@ -71,9 +71,9 @@ TEST_CASE("step 1 claims the output directory and keeps the search split apart f
   CHECK(run.report.importance.ranking().size() == 10);
   CHECK(run.settings.max_k == 2);
   REQUIRE(run.candidates.size() == 2);
-  CHECK(run.candidates[0].method == "full");
+  CHECK(run.candidates[0].method == Method::Full);
   CHECK_FALSE(run.candidates[0].speculative);
-  CHECK(run.candidates[1].method == "lossless");  // the full model's plans, speculating
+  CHECK(run.candidates[1].method == Method::Lossless);  // the full model's plans, speculating
   CHECK(run.candidates[1].speculative);
   CHECK(run.candidates[1].plans == run.candidates[0].plans);
   CHECK(candidate_config(run, run.candidates[1]).speculative.drafter == DrafterKind::Lookup);
@@ -127,7 +127,7 @@ TEST_CASE("step 3 keeps early exit off when no threshold meets the target, and r
   CHECK(sweep.at("rows").size() == 3);  // off, 0.5, 0.9
   CHECK(sweep.at("chosen") == "off");
   std::vector<std::string> methods;
-  for (const auto& c : t.run->candidates) methods.push_back(c.method);
+  for (const auto& c : t.run->candidates) methods.push_back(method_name(c.method));
   CHECK(methods == std::vector<std::string>{"full", "lossless", "litestage", "litestage_no_ee", "litestage_spec",
                                             "early_exit_only"});
   // litestage_spec: LiteStage's plans and early exit, speculating.
@@ -205,9 +205,9 @@ TEST_CASE("step 4 adds the baselines the experiment asks for", "[workflow][steps
   t.set_main_search(plans_of("a1,f3", t.run->L), 0.0);
   search_baselines(*t.run);
   REQUIRE(t.run->candidates.size() == 3);
-  CHECK(t.run->candidates[1].method == "uniform");
+  CHECK(t.run->candidates[1].method == Method::Uniform);
   const auto& random = t.run->candidates[2];
-  CHECK(random.method == "random");
+  CHECK(random.method == Method::Random);
   CHECK(random.unconstrained);
   for (StageKind kind : kStages) CHECK(random.plans[kind].num_skipped() == 2);  // as many as LiteStage chose
   CHECK(fs::exists(t.out / "sweeps" / "uniform_eps2.json"));
@@ -246,11 +246,11 @@ TEST_CASE("steps 6 and 7 evaluate the candidates on the split and report them", 
   REQUIRE_SHARED(data, "data/obqa");
   TinyRun t(model, data, "step6");
   const auto plans = plans_of("b0", t.run->L);
-  t.run->candidates.push_back({"uniform", 2, plans, {}});
+  t.run->candidates.push_back({Method::Uniform, 2, plans, {}});
   evaluate_candidates(*t.run);
   REQUIRE(t.report.rows.size() == 3);  // full and lossless (step 1), uniform
-  CHECK(t.report.rows[0].method == "full");
-  CHECK(t.report.rows[1].method == "lossless");
+  CHECK(t.report.rows[0].method == Method::Full);
+  CHECK(t.report.rows[1].method == Method::Lossless);
   CHECK(t.report.rows[1].skip == t.report.rows[0].skip);
   CHECK(t.report.rows[1].speculative != "off");
   // Timed as a configuration of its own, not as the full model's plans again.

@@ -64,7 +64,7 @@ TEST_CASE("run workflow on stories260K writes importance, sweeps, profile, table
   CHECK(report.importance.ranking().size() == 10);
   // One row per method (one epsilon).
   CHECK(report.rows.size() == spec.methods.size());
-  CHECK(report.rows.front().method == "full");
+  CHECK(report.rows.front().method == Method::Full);
   test::check_rows_against_full(report.rows);
   for (auto f : {"importance.json", "ranking.txt", "search_journal.jsonl", "budget_profile.yaml", "table.md",
                  "table.csv", "table.tex", "results.json", "plots/tradeoff.dat", "plots/importance.dat",
@@ -81,8 +81,8 @@ TEST_CASE("run workflow on stories260K writes importance, sweeps, profile, table
         stage_outcomes(out / "methods" / "litestage_eps2.traces.jsonl"));
   for (const auto& row : report.rows) {
     INFO(row.label);
-    CHECK((row.speculative != "off") == (row.method == "lossless" || row.method == "litestage_spec"));
-    if (row.method == "lossless") CHECK(row.summary.accuracy == report.rows.front().summary.accuracy);
+    CHECK((row.speculative != "off") == (row.method == Method::Lossless || row.method == Method::LiteStageSpec));
+    if (row.method == Method::Lossless) CHECK(row.summary.accuracy == report.rows.front().summary.accuracy);
   }
   // The caches were used: a second run evaluates nothing new (no search journal entry, stage
   // generation or trace added: every JSONL file stays as it was) and reports the same table.
