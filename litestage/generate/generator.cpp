@@ -39,6 +39,29 @@ std::vector<int32_t> Generator::stop_ids(const GenerationConfig& config) const {
 
 KVCache& Generator::cache_for(int64_t batch, int64_t capacity) {
   PhaseScope phase(Phase::CacheSetup);
+  return fresh_cache(batch, capacity);
+}
+
+KVCache& Generator::cache_with_prefix(const SharedPrefix& prefix, int64_t capacity) {
+  PhaseScope phase(Phase::CacheSetup);
+  const int64_t n = static_cast<int64_t>(prefix.tokens.size());
+  if (holds_prefix(prefix) && cache_->batch() == 1 && cache_->capacity() >= capacity &&
+      cache_->length() >= n) {
+    cache_->truncate(n);
+    return *cache_;
+  }
+  // Room for the longer prompts of the calls that follow on the same prefix (the options of one
+  // Analyze stage differ by a few tokens), so that they find it still there.
+  constexpr int64_t kHeadroom = 64;
+  const int64_t limit = model_->config().max_position_embeddings;
+  KVCache& cache = fresh_cache(1, std::min(limit, capacity + kHeadroom));
+  cache.load_prefix(*prefix.cache, n);
+  resident_ = prefix.cache;
+  return cache;
+}
+
+KVCache& Generator::fresh_cache(int64_t batch, int64_t capacity) {
+  resident_.reset();
   if (!cache_ || cache_->batch() != batch || cache_->capacity() < capacity) {
     cache_.reset();  // free the old buffers before allocating new ones
     cache_ = std::make_unique<KVCache>(model_->config(), batch, capacity, model_->runtime().dtype,
@@ -163,22 +186,16 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   const auto stops = stop_ids(config);
   if (config.speculative.on()) check_speculative(config);
   auto gen = at::detail::createCPUGenerator(config.sampling.seed);
-  KVCache& cache = cache_for(1, capacity);
-
+  std::vector<int64_t> ids64(prompt_ids.begin() + cached, prompt_ids.end());
+  auto input = torch::tensor(ids64, torch::kLong).view({1, P - cached}).to(device);
+  synchronize(device);
+  Timer timer;  // a prefix's cache set-up counts to the prefill, as the prefill it saves would
+  KVCache& cache = prefix ? cache_with_prefix(*prefix, capacity) : cache_for(1, capacity);
   ForwardOptions fwd;
   fwd.skip = &config.skip;
   fwd.cache = &cache;
   fwd.last_logits_only = true;
   fwd.observer = config.observer;
-
-  std::vector<int64_t> ids64(prompt_ids.begin() + cached, prompt_ids.end());
-  auto input = torch::tensor(ids64, torch::kLong).view({1, P - cached}).to(device);
-  synchronize(device);
-  Timer timer;
-  if (prefix) {
-    PhaseScope phase(Phase::CacheSetup);
-    cache.load_prefix(*prefix->cache, cached);
-  }
   auto logits = forward_phase(model_, Phase::Prefill, input, fwd).view({1, -1});
   synchronize(device);
   r.prefill_seconds = timer.seconds();

@@ -21,8 +21,8 @@ namespace litestage {
 class RowDecoder;
 
 // The KV cache of a prompt prefix shared by several generate calls (the options of one Analyze
-// stage): prefilled once under one skip plan, then copied into each call's cache, so a call
-// prefills only the rest of its prompt.
+// stage): prefilled once under one skip plan, then copied into the generator's cache (once, while
+// calls on it follow each other), so a call prefills only the rest of its prompt.
 struct SharedPrefix {
   std::vector<int32_t> tokens;
   std::string plan;                // the skip plan it was computed under (text form)
@@ -68,6 +68,9 @@ class Generator {
                                                const GenerationConfig& config, const SharedPrefix* prefix = nullptr);
   // Prefills `tokens` under `plan` into a cache of their own (no logits are computed).
   SharedPrefix prefill_prefix(const std::vector<int32_t>& tokens, const SkipPlan& plan);
+  // Whether the generator's cache still holds `prefix` from the last call (the next call on it
+  // truncates instead of copying).
+  bool holds_prefix(const SharedPrefix& prefix) const { return cache_ && resident_.lock() == prefix.cache; }
 
   std::vector<int32_t> encode_prompt(const std::string& prompt, bool add_bos) const;
 
@@ -78,6 +81,11 @@ class Generator {
  private:
   std::vector<int32_t> stop_ids(const GenerationConfig& config) const;
   KVCache& cache_for(int64_t batch, int64_t capacity);
+  // A batch-1 cache that holds `prefix`'s tokens for a call of `capacity` slots. When the last call
+  // started from the same prefix, the generator's cache still holds it (decoding only appends after
+  // it) and is truncated back to it; otherwise the prefix is copied into a fresh cache.
+  KVCache& cache_with_prefix(const SharedPrefix& prefix, int64_t capacity);
+  KVCache& fresh_cache(int64_t batch, int64_t capacity);
   // The decode loop of generate_ids under config.speculative, from the prompt's last logits.
   void decode_speculative(const std::vector<int32_t>& prompt_ids, const GenerationConfig& config, KVCache& cache,
                           ForwardOptions fwd, torch::Tensor logits, int64_t capacity, GenerationResult& r,
@@ -93,6 +101,7 @@ class Generator {
   CausalLM model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   std::unique_ptr<KVCache> cache_;  // reused across calls while large enough
+  std::weak_ptr<KVCache> resident_;  // the shared prefix cache_ holds, if any (cache_with_prefix)
 };
 
 }  // namespace litestage

@@ -207,6 +207,39 @@ TEST_CASE("a shared prefix's KV cache gives the same generations as prefilling e
   }
 }
 
+TEST_CASE("calls that follow each other on one shared prefix reuse the cache that holds it, with the same results",
+          "[generate][prefix]") {
+  Fixture f;
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 9;
+  cfg.eos_ids = {-1};
+  cfg.skip = SkipPlan::parse("f1", 3);
+  const std::vector<int32_t> stem = {1, 40, 41, 42, 43, 50, 51};
+  std::vector<std::vector<int32_t>> prompts = {stem, stem, stem};
+  prompts[0].insert(prompts[0].end(), {60, 61});
+  prompts[1].insert(prompts[1].end(), {62, 63, 64, 65, 66, 67});  // longer than the first
+  prompts[2].insert(prompts[2].end(), {68});
+  auto prefix = f.gen.prefill_prefix(stem, cfg.skip);
+  auto other = f.gen.prefill_prefix({1, 40, 41}, cfg.skip);
+  CHECK_FALSE(f.gen.holds_prefix(prefix));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    INFO("prompt " << i);
+    auto shared = f.gen.generate_ids(prompts[i], cfg, nullptr, &prefix);
+    CHECK(f.gen.holds_prefix(prefix));
+    CHECK_FALSE(f.gen.holds_prefix(other));
+    CHECK(shared.tokens == greedy_reference(f.model, prompts[i], 9, cfg.skip));
+  }
+  // Another prefix in between: the first is copied in again, and still gives the same tokens.
+  auto between = f.gen.generate_ids({1, 40, 41, 70}, cfg, nullptr, &other);
+  CHECK(between.tokens == greedy_reference(f.model, {1, 40, 41, 70}, 9, cfg.skip));
+  CHECK_FALSE(f.gen.holds_prefix(prefix));
+  CHECK(f.gen.generate_ids(prompts[0], cfg, nullptr, &prefix).tokens ==
+        greedy_reference(f.model, prompts[0], 9, cfg.skip));
+  // A call without a prefix leaves nothing held.
+  f.gen.generate_ids(prompts[1], cfg);
+  CHECK_FALSE(f.gen.holds_prefix(prefix));
+}
+
 TEST_CASE("a shared prefix is refused for another plan, a non-prefix or an observed call", "[generate][prefix]") {
   Fixture f;
   GenerationConfig cfg;
