@@ -28,6 +28,7 @@ int run_importance_command(const std::vector<std::string>& args) {
   if (auto rc = parse_experiment_args("importance", args, a)) return *rc;
   Session session(load_experiment(a.file, a.sets));
   announce_runtime(session.runtime());
+  RunDir(session.spec().output_dir).claim("importance", session.result_fingerprint());
   auto r = run_importance(session);
   std::cout << "sub-layers ranked by accumulated cos(in, out) over " << r.examples
             << " examples (most redundant first):\n";
@@ -52,6 +53,7 @@ int run_tradeoff_command(const std::vector<std::string>& args) {
   if (auto rc = parse_experiment_args("tradeoff", args, a, &extra, "[--step S] [--max-k K]")) return *rc;
   Session session(load_experiment(a.file, a.sets));
   announce_runtime(session.runtime());
+  RunDir(session.spec().output_dir).claim("tradeoff", session.result_fingerprint());
   const TradeoffResult r = run_tradeoff(session, a.vm["step"].as<int>(), a.vm["max-k"].as<int>());
   const RunDir dir(session.spec().output_dir);
   std::cout << "\n" << r.markdown() << "\nwritten: " << dir.tradeoff_json().string() << ", " << dir.tradeoff_md().string()

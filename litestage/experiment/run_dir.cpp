@@ -44,8 +44,10 @@ std::string RunDir::claim_problem(const std::string& command, const nlohmann::js
 }
 
 void RunDir::claim(const std::string& command, const nlohmann::json& fingerprint) const {
+  // Decided on rank 0 and refused on every rank, so that no rank goes on alone.
+  const std::string problem = dist::from_root([&] { return claim_problem(command, fingerprint); });
+  if (!problem.empty()) throw_error(problem);
   if (!dist::is_root()) return;
-  if (auto problem = claim_problem(command, fingerprint); !problem.empty()) throw_error(problem);
   std::filesystem::create_directories(root_);
   nlohmann::json owned = fingerprint;
   owned[kOwnerKey] = command;

@@ -49,7 +49,8 @@ class RunDir {
   // Journals, caches and traces here are only valid for the command and the configuration that
   // made them: `command` ("eval", "run") and the settings that change results (`fingerprint`) are
   // recorded in fingerprint.json. A later claim by another command, or with other settings, is
-  // refused, naming the owner or the keys that differ. Rank 0 owns the directory.
+  // refused, naming the owner or the keys that differ, on every rank (a collective call). Rank 0
+  // owns the directory.
   void claim(const std::string& command, const nlohmann::json& fingerprint) const;
   // Why `claim` would refuse ("" when it would not), as this process sees the directory.
   std::string claim_problem(const std::string& command, const nlohmann::json& fingerprint) const;

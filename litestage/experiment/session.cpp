@@ -136,6 +136,7 @@ nlohmann::json Session::result_fingerprint() {
   fp["runtime"].update(content.at("runtime"));
   fp["runtime"]["threads"] = at::get_num_threads();
   fp["data"]["test"] = data_fingerprint(dataset(spec_.split).info);
+  fp["format"] = kOutputFormat;
   return fp;
 }
 

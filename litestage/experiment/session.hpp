@@ -14,6 +14,10 @@
 
 namespace litestage {
 
+// Bumped when what an output directory holds changes shape (traces with costs, timed latencies,
+// short-forward FLOPs): an older directory is refused rather than mixed.
+constexpr int kOutputFormat = 5;
+
 class Session {
  public:
   explicit Session(ExperimentSpec spec);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "litestage/model/decode_kernel.hpp"
 #include "litestage/util/error.hpp"
 
 namespace litestage {
@@ -17,6 +18,7 @@ ForwardCost& ForwardCost::operator+=(const ForwardCost& o) {
   sublayer_forwards += o.sublayer_forwards;
   kv_bytes += o.kv_bytes;
   multirow_flops += o.multirow_flops;
+  shortrow_flops += o.shortrow_flops;
   return *this;
 }
 
@@ -64,8 +66,9 @@ ForwardCost forward_cost(const ModelConfig& c, const SkipPlan& plan, int64_t pro
   out.kv_bytes = A * 2 * kv * B * read_positions;
   if (prefilled > 1) {  // the prefill forward: its rows' share of the FLOPs
     const double rows = static_cast<double>(prefilled), prefill_context = P * (P + 1) / 2 - C * (C + 1) / 2;
-    out.multirow_flops = A * (attn_proj * rows + 4 * q * prefill_context) +
-                         static_cast<double>(ffn_layers) * 6 * H * I * rows + 2 * H * V;
+    const double prefill_flops = A * (attn_proj * rows + 4 * q * prefill_context) +
+                                 static_cast<double>(ffn_layers) * 6 * H * I * rows + 2 * H * V;
+    (prefilled <= kShortForwardRows ? out.shortrow_flops : out.multirow_flops) = prefill_flops;
   }
   return out;
 }

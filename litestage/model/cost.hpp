@@ -37,7 +37,10 @@ struct ForwardCost {
   double forwards = 0;           // model calls (a prefill is one, each decode step one)
   double sublayer_forwards = 0;  // executed sub-layers x forwards (each runs once per forward)
   double kv_bytes = 0;           // KV-cache bytes read
-  double multirow_flops = 0;     // the part of `flops` in forwards over several rows (GEMMs)
+  double multirow_flops = 0;     // the part of `flops` in forwards over more than kShortForwardRows rows (GEMMs)
+  // The part of `flops` in forwards over 2..kShortForwardRows rows (short forwards: an Analyze
+  // option's tail, a verify step), which the decode kernel computes row by row.
+  double shortrow_flops = 0;
   ForwardCost& operator+=(const ForwardCost& o);
 };
 

@@ -10,17 +10,18 @@
 namespace litestage {
 
 LatencyModel LatencyModel::defaults() {
-  // bench --calibrate --model data/demo-model --threads 2 --dtype f32 --repeats 9, 2-core AMD EPYC
-  // (largest error over its 80 points 43 %, 56 of them within 20 %): 44 us per forward, weights read at
-  // 35 GB/s, KV cache at 4.4 GB/s, several-row forwards at 139 GFLOP/s; the fit leaves the per
-  // sub-layer and the one-row FLOP terms at 0 (they are absorbed by the weight reads).
-  return from_coefficients({4.404233724429515e-05, 0, 2.8242207030435935e-11, 2.2739904856066245e-10, 0,
-                            7.208581519858271e-12},
+  // bench --calibrate --model data/demo-model --threads 2 --dtype f32 --repeats 9, 2-core AMD EPYC,
+  // the best of five fits (largest error over its 80 points 22.5 %, 75 of them within 20 %, 63
+  // within 10 %): weights read at 40 GB/s, the KV cache at 14 GB/s, one-row FLOPs at 293 GFLOP/s,
+  // long forwards at 158 GFLOP/s, short forwards at 61.5 GFLOP/s; the per-forward and per
+  // sub-layer terms fit to 0 (the weight reads absorb them).
+  return from_coefficients({0, 0, 2.4812788841016397e-11, 7.023747692343661e-11, 3.4133352187408755e-12,
+                            6.313504965243791e-12, 1.6258360665875075e-11},
                            "defaults: data/demo-model, f32, 2 threads, 2-core AMD EPYC");
 }
 
 std::array<double, LatencyModel::kTerms> LatencyModel::coefficients() const {
-  return {per_forward, per_sublayer, per_weight_byte, per_kv_byte, per_decode_flop, per_multirow_flop};
+  return {per_forward, per_sublayer, per_weight_byte, per_kv_byte, per_decode_flop, per_multirow_flop, per_shortrow_flop};
 }
 
 LatencyModel LatencyModel::from_coefficients(const std::array<double, kTerms>& c, std::string source) {
@@ -31,18 +32,23 @@ LatencyModel LatencyModel::from_coefficients(const std::array<double, kTerms>& c
   m.per_kv_byte = c[3];
   m.per_decode_flop = c[4];
   m.per_multirow_flop = c[5];
+  m.per_shortrow_flop = c[6];
   m.source = std::move(source);
   return m;
 }
 
 std::array<double, LatencyModel::kTerms> LatencyModel::features(const ForwardCost& c) {
-  return {c.forwards, c.sublayer_forwards, c.weight_bytes, c.kv_bytes, c.flops - c.multirow_flops, c.multirow_flops};
+  return {c.forwards,      c.sublayer_forwards,
+          c.weight_bytes,  c.kv_bytes,
+          c.flops - c.multirow_flops - c.shortrow_flops,
+          c.multirow_flops, c.shortrow_flops};
 }
 
 const std::array<const char*, LatencyModel::kTerms>& LatencyModel::names() {
   static const std::array<const char*, kTerms> keys = {"seconds_per_forward",     "seconds_per_sublayer_forward",
                                                        "seconds_per_weight_byte", "seconds_per_kv_byte",
-                                                       "seconds_per_decode_flop", "seconds_per_multirow_flop"};
+                                                       "seconds_per_decode_flop", "seconds_per_multirow_flop",
+                                                       "seconds_per_shortrow_flop"};
   return keys;
 }
 
@@ -63,7 +69,8 @@ std::string LatencyModel::describe() const {
   const auto rate = [](double per_unit, double scale) { return per_unit > 0 ? format("%.3g", 1.0 / per_unit / scale) : std::string("inf"); };
   return format("%.2f", per_forward * 1e6) + " us/forward + " + format("%.2f", per_sublayer * 1e6) +
          " us/sub-layer, weights " + rate(per_weight_byte, 1e9) + " GB/s, KV " + rate(per_kv_byte, 1e9) + " GB/s, decode " +
-         rate(per_decode_flop, 1e9) + " GFLOP/s, several rows " + rate(per_multirow_flop, 1e9) + " GFLOP/s (" + source +
+         rate(per_decode_flop, 1e9) + " GFLOP/s, long forwards " + rate(per_multirow_flop, 1e9) + " GFLOP/s, short forwards " +
+         rate(per_shortrow_flop, 1e9) + " GFLOP/s (" + source +
          "; " + hash() + ")";
 }
 
@@ -77,7 +84,10 @@ void from_json(const nlohmann::json& j, LatencyModel& m) {
   if (!j.is_object()) throw_error("a latency model is a JSON object, got ", j.type_name());
   const std::string format = j.contains("format") && j.at("format").is_string() ? j.at("format").get<std::string>() : "";
   if (format != LatencyModel::kFormat)
-    throw_error("\"format\" must be \"", LatencyModel::kFormat, "\", got ", j.contains("format") ? j.at("format").dump() : "none");
+    throw_error("\"format\" must be \"", LatencyModel::kFormat, "\", got ", j.contains("format") ? j.at("format").dump() : "none",
+                format == "litestage-latency-model/1" ? " (made by an earlier version, without the short-forward term: "
+                                                        "measure it again with litestage bench --calibrate)"
+                                                      : "");
   std::array<double, LatencyModel::kTerms> c{};
   for (int i = 0; i < LatencyModel::kTerms; ++i) {
     const char* key = LatencyModel::names()[i];

@@ -4,11 +4,13 @@
 //
 //   seconds = per_forward x forwards + per_sublayer x executed sub-layer forwards
 //           + per_weight_byte x weight bytes + per_kv_byte x KV-cache bytes
-//           + per_decode_flop x FLOPs of one-row forwards + per_multirow_flop x FLOPs of several-row forwards
+//           + per_decode_flop x FLOPs of one-row forwards + per_multirow_flop x FLOPs of long forwards
+//           + per_shortrow_flop x FLOPs of short forwards (2..kShortForwardRows rows)
 //
 // At batch 1 a forward reads every executed weight once however many rows it computes: one-row
-// (decode) forwards are bound by those reads and the fixed costs, several-row ones (prefill) by
-// their GEMMs, hence the two FLOP rates. The coefficients are measured on a machine by `litestage
+// (decode) forwards are bound by those reads and the fixed costs, long ones (prefill) by their
+// GEMMs, and short ones (an option's tail, a verify step) by the decode kernel's rows, each with
+// the weights warm: hence three FLOP rates. The coefficients are measured on a machine by `litestage
 // bench --calibrate` (model/latency_calibration.hpp) and kept in a small JSON file that an
 // experiment names (search.latency_model); without one the defaults below apply (docs/methods.md,
 // "Cost"). Predictions are deterministic: a search that ranks by them chooses the same plans on
@@ -24,8 +26,8 @@
 namespace litestage {
 
 struct LatencyModel {
-  static constexpr const char* kFormat = "litestage-latency-model/1";
-  static constexpr int kTerms = 6;
+  static constexpr const char* kFormat = "litestage-latency-model/2";
+  static constexpr int kTerms = 7;
   // Seconds per unit of each count, all >= 0, in the order of features().
   double per_forward = 0;
   double per_sublayer = 0;
@@ -33,6 +35,7 @@ struct LatencyModel {
   double per_kv_byte = 0;
   double per_decode_flop = 0;
   double per_multirow_flop = 0;
+  double per_shortrow_flop = 0;
   std::string source;  // where the coefficients were measured (machine, model, dtype, threads)
 
   // Coefficients measured with `bench --calibrate` on the demo model (f32, 2 threads) on the

@@ -231,7 +231,7 @@ ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const Generatio
   }
   // Speculative: every row of every verify forward is computed (rejected drafts too), as if each
   // were a decode step, but a verify forward is one call that reads the weights once. The drafted
-  // rows' FLOPs are several-row FLOPs (multirow_flops): they add compute to a forward that reads
+  // rows' FLOPs are short-forward FLOPs (shortrow_flops): they add compute to a forward that reads
   // the weights anyway, as the calibration's short forwards do.
   auto cost = forward_cost(config, plan, r.prompt_tokens, spec.verify_forwards + spec.drafted, bytes, shared_tokens);
   const auto prefill = forward_cost(config, plan, r.prompt_tokens, 0, bytes, shared_tokens);
@@ -239,7 +239,7 @@ ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const Generatio
   const double verify = static_cast<double>(spec.verify_forwards);
   for (double ForwardCost::*field : {&ForwardCost::weight_bytes, &ForwardCost::sublayer_forwards, &ForwardCost::forwards})
     cost.*field = prefill.*field + verify * (step.*field - prefill.*field);
-  cost.multirow_flops += static_cast<double>(spec.drafted) * (step.flops - prefill.flops);
+  cost.shortrow_flops += static_cast<double>(spec.drafted) * (step.flops - prefill.flops);
   if (spec.draft_forwards > 0) {  // the self drafter's one-token steps, under its own plan
     const SkipPlan draft = self_draft_plan(plan, config_.speculative, config.num_hidden_layers);
     const auto d0 = forward_cost(config, draft, r.prompt_tokens, 0, bytes, shared_tokens);

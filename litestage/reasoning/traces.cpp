@@ -104,7 +104,8 @@ void to_json(nlohmann::json& j, const ForwardCost& c) {
        {"attn_token_layers", c.attn_token_layers}, {"ffn_token_layers", c.ffn_token_layers},
        {"flops", c.flops},                         {"weight_bytes", c.weight_bytes},
        {"forwards", c.forwards},                   {"sublayer_forwards", c.sublayer_forwards},
-       {"kv_bytes", c.kv_bytes},                   {"multirow_flops", c.multirow_flops}};
+       {"kv_bytes", c.kv_bytes},                   {"multirow_flops", c.multirow_flops},
+       {"shortrow_flops", c.shortrow_flops}};
 }
 
 void from_json(const nlohmann::json& j, ForwardCost& c) {
@@ -119,6 +120,7 @@ void from_json(const nlohmann::json& j, ForwardCost& c) {
   c.sublayer_forwards = j.value("sublayer_forwards", 0.0);
   c.kv_bytes = j.value("kv_bytes", 0.0);
   c.multirow_flops = j.value("multirow_flops", 0.0);
+  c.shortrow_flops = j.value("shortrow_flops", 0.0);
 }
 
 nlohmann::json prediction_json(const ExampleTrace& t) {
@@ -147,7 +149,9 @@ ForwardCost mean_of(ForwardCost c, double n) {
   c.decode_tokens = mean(c.decode_tokens);
   c.attn_token_layers = mean(c.attn_token_layers);
   c.ffn_token_layers = mean(c.ffn_token_layers);
-  for (double* x : {&c.flops, &c.weight_bytes, &c.forwards, &c.sublayer_forwards, &c.kv_bytes, &c.multirow_flops}) *x /= n;
+  for (double* x : {&c.flops, &c.weight_bytes, &c.forwards, &c.sublayer_forwards, &c.kv_bytes, &c.multirow_flops,
+                    &c.shortrow_flops})
+    *x /= n;
   return c;
 }
 

@@ -15,9 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Bumped when what an output directory holds changes shape (traces with costs, timed latencies):
-// an older directory is refused rather than mixed.
-constexpr int kOutputFormat = 4;
 // The owner recorded in the run directory (run, reproduce and search share their directories).
 constexpr const char* kWorkflowCommand = "run";
 
@@ -69,7 +66,6 @@ nlohmann::json run_fingerprint(Session& session, const Dataset& search_data) {
   fp["data"]["search"] = Session::data_fingerprint(search_data.info);
   fp["search"]["max_k"] = settings_max_k(spec, session.num_layers());
   fp["search"]["latency_model"] = latency_model_or_defaults(spec.search.latency_model).hash();  // content, not path
-  fp["format"] = kOutputFormat;
   return fp;
 }
 

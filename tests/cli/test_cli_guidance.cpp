@@ -156,6 +156,20 @@ TEST_CASE("eval refuses another command's output_dir and names the settings a re
                 "rerun with the same settings, or choose another output_dir");
 }
 
+TEST_CASE("importance and tradeoff claim their output_dir as eval does", "[cli][errors][guidance]") {
+  const auto dir = test::temp_dir("cli-claims");
+  // A workflow's directory: importance would leave an importance.json that its resume reuses.
+  std::ofstream(dir / "fingerprint.json") << "{}\n";
+  for (const char* command : {"importance", "tradeoff"}) {
+    INFO(command);
+    check_refused(run(demo(command, dir)), "error: output_dir '" + dir.string() +
+                                               "' holds another command's run ('run', fingerprint.json): choose "
+                                               "another, e.g. --set output_dir=" + (dir / command).string());
+  }
+  CHECK_FALSE(fs::exists(dir / "importance.json"));
+  CHECK_FALSE(fs::exists(dir / "tradeoff.json"));
+}
+
 TEST_CASE("litestage --version and env describe the build and the runtime", "[cli][guidance]") {
   auto v = run({"--version"});
   SHOW(v);
