@@ -45,15 +45,14 @@ std::map<std::string, ExampleTrace> finished_traces(const std::string& path, con
   return done;
 }
 
-// Why eval must not write into `dir` ("" when it may): another command's run is there, or results
-// without --resume, or (resuming) results of other settings, named key by key (RunDir::claim).
-std::string output_dir_problem(const RunDir& run, const nlohmann::json& fingerprint, bool resume) {
-  const std::string claim = run.claim_problem(kEvalCommand, fingerprint);
-  if (!claim.empty() && run.owner() != kEvalCommand) return claim;
-  if (std::filesystem::exists(run.traces()) && !resume)
-    return "output directory '" + run.root().string() + "' already holds results; pass --resume to continue " +
-           "them, or choose another output_dir";
-  return claim;
+// Results of eval's (or of no recorded command) in `dir` without --resume: refused whatever their
+// settings ("" when that is not so). The claim refuses the rest: another command's run, or results
+// of other settings.
+std::string unresumed_results(const RunDir& run, bool resume) {
+  const std::string owner = run.owner();
+  if (resume || (!owner.empty() && owner != kEvalCommand) || !std::filesystem::exists(run.traces())) return "";
+  return "output directory '" + run.root().string() + "' already holds results; pass --resume to continue " +
+         "them, or choose another output_dir";
 }
 
 // Examples per rank between two exchanges of results: one (every trace written as it finishes)
@@ -131,10 +130,9 @@ EvalResult run_eval(Session& session, bool resume, std::optional<size_t> stop_af
   // The split first: a bad offset or limit is refused before anything is written.
   auto data = session.dataset(spec.split);
   // Refused before anything is written, as rank 0 sees the directory.
-  const auto fingerprint = session.result_fingerprint();
-  const std::string problem = dist::from_root([&] { return output_dir_problem(dir, fingerprint, resume); });
+  const std::string problem = dist::from_root([&] { return unresumed_results(dir, resume); });
   if (!problem.empty()) throw_error(problem);
-  dir.claim(kEvalCommand, fingerprint);
+  dir.claim(kEvalCommand, session.result_fingerprint());
   dir.write(dir.config(), experiment_yaml(spec));
   dir.write(dir.split(), nlohmann::json(data.info).dump(2) + "\n");
 

@@ -49,8 +49,6 @@ std::string built_prompt(F build) {
 
 }  // namespace
 
-std::string to_string(PromptFormat format) { return format == PromptFormat::Chat ? "chat" : "tinythinker"; }
-
 const EnumNames<PromptFormat>& prompt_format_names() {
   static const EnumNames<PromptFormat> names = {{"tinythinker", PromptFormat::TinyThinker}, {"chat", PromptFormat::Chat}};
   return names;

@@ -26,7 +26,6 @@ enum class PromptFormat {
   TinyThinker,  // completion prompts, for models fine-tuned on stage records
   Chat,         // instruct models: few-shot stage turns rendered with the chat template
 };
-std::string to_string(PromptFormat format);
 const EnumNames<PromptFormat>& prompt_format_names();  // "tinythinker", "chat"
 
 struct StageSettings {

@@ -55,7 +55,6 @@ std::string BudgetProfile::decision_hash() const {
 namespace {
 
 using P = BudgetProfile;
-constexpr const char* kProfileFormat = "litestage-budget-profile/1";
 
 // The SplitInfo fields that identify the data; the rest (files, malformed) is informational.
 SplitInfo read_search_split(const YamlNode& s) {
@@ -142,11 +141,11 @@ void read_stages(const YamlNode& stages, P& p) {
 // The keys that take rules (computed on writing, checked on reading, or structured).
 void declare_structured(std::vector<Option<P>>& t) {
   t.push_back(custom_option<P>(
-      "format", "string", kProfileFormat, "the file's format",
+      "format", "string", P::kFormat, "the file's format",
       [](const YamlNode& n, P& p) {
         p.format = n.as_string();
-        if (p.format != kProfileFormat)
-          n.fail("'" + p.format + "' is not a format this version reads (" + kProfileFormat + ")");
+        if (p.format != P::kFormat)
+          n.fail("'" + p.format + "' is not a format this version reads (" + P::kFormat + ")");
       },
       [](const P& p) { return YAML::Node(p.format); }));
   t.back().info.required = true;

@@ -47,7 +47,8 @@ struct StageBudget {
 };
 
 struct BudgetProfile {
-  std::string format = "litestage-budget-profile/1";
+  static constexpr const char* kFormat = "litestage-budget-profile/1";
+  std::string format = kFormat;
   std::string created;           // ISO-8601 UTC
   Method method = Method::LiteStage;
   ModelIdentity model;

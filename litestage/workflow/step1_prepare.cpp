@@ -79,7 +79,7 @@ void prepare(WorkflowRun& run) {
   const auto& spec = run.spec;
   run.search_data = search_split(run.session);
   // Claimed first: a directory refused for another configuration keeps its config.yaml.
-  claim_output_dir(run.out.root().string(), run_fingerprint(run.session, run.search_data));
+  run.out.claim(kWorkflowCommand, run_fingerprint(run.session, run.search_data));
   fs::create_directories(run.out.caches());
   fs::create_directories(run.out.sweeps());
   run.out.write(run.out.config(), experiment_yaml(spec));
