@@ -83,6 +83,17 @@ torch::Tensor attention_mask(const ForwardOptions& opt, int64_t B, int64_t T, in
 // (model/decode_kernel, f32 or bf16) or more (model/prefill_kernel, f32); either needs unpadded CPU
 // rows at the cache's next slots, no observer and no autograd.
 enum class Kernel { None, Decode, Prefill };
+
+// Whether a short forward (Kernel::Decode) runs `layer` through the prefill kernel instead.
+bool steps_by_prefill(const DecoderLayerImpl& layer) {
+  switch (short_forward_kernel()) {
+    case ShortForwardKernel::Decode: return false;
+    case ShortForwardKernel::Prefill: return prefill_kernel_applies(layer);
+    case ShortForwardKernel::Auto: break;
+  }
+  return prefill_kernel_applies(layer) && prefill_keeps_panels(layer);
+}
+
 Kernel usable_kernel(const ForwardOptions& opt, const torch::Tensor& h, bool padded) {
   if (!opt.kernels || !opt.cache || padded || opt.positions.defined() || opt.observer || !h.device().is_cpu() ||
       torch::GradMode::is_enabled())
@@ -116,13 +127,16 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
   const Kernel kernel = usable_kernel(opt, h, padded);
   for (int l = 0; l < num_layers();) {
     DecoderLayerImpl& layer = *model->blocks[l];
-    if (kernel == Kernel::Decode && decode_kernel_applies(layer)) {
+    const bool prefill = kernel == Kernel::Prefill || (kernel == Kernel::Decode && steps_by_prefill(layer));
+    if (!prefill && kernel == Kernel::Decode && decode_kernel_applies(layer)) {
       h = h.contiguous();
       decode_layer_step(layer, l, h, ctx.start, *cache, rope_, plan);
       ++l;
-    } else if (kernel == Kernel::Prefill && prefill_kernel_applies(layer)) {
+    } else if (prefill && prefill_kernel_applies(layer)) {
       int last = l + 1;  // the run of layers the kernel applies to
-      while (last < num_layers() && prefill_kernel_applies(*model->blocks[last])) ++last;
+      while (last < num_layers() && prefill_kernel_applies(*model->blocks[last]) &&
+             (kernel == Kernel::Prefill || steps_by_prefill(*model->blocks[last])))
+        ++last;
       h = h.contiguous();
       prefill_layers(model->blocks, l, last, h, ctx.start, *cache, rope_, plan);
       l = last;

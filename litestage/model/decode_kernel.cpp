@@ -1,6 +1,7 @@
 #include "litestage/model/decode_kernel.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -135,6 +136,16 @@ void layer_step(DecoderLayerImpl& layer, int layer_index, float* x, const Rows& 
 }
 
 }  // namespace
+
+namespace {
+std::atomic<ShortForwardKernel>& short_kernel_setting() {
+  static std::atomic<ShortForwardKernel> kernel{ShortForwardKernel::Auto};
+  return kernel;
+}
+}  // namespace
+
+void set_short_forward_kernel(ShortForwardKernel kernel) { short_kernel_setting() = kernel; }
+ShortForwardKernel short_forward_kernel() { return short_kernel_setting().load(); }
 
 bool decode_kernel_applies(const DecoderLayerImpl& layer) {
   return kernel::layer_suits(layer, {torch::kFloat, torch::kBFloat16});

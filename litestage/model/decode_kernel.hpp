@@ -34,4 +34,16 @@ void decode_layer_step(DecoderLayerImpl& layer, int layer_index, torch::Tensor& 
 // Whether the layer's weights suit the kernel: all f32 or all bf16, contiguous, on CPU.
 bool decode_kernel_applies(const DecoderLayerImpl& layer);
 
+// Which kernel takes a forward of 1 to kShortForwardRows new tokens on f32 weights. Auto: the
+// prefill kernel where it keeps the layer's weights packed (a small layer: prefill_keeps_panels),
+// this one otherwise (bf16 always comes here). On the demo model the packed panels ran a decode
+// step no slower than the row products, and a forward over 2, 4 and 8 rows at 1.15x, 1.33x and 2.2x
+// a step where the row products took 1.4x, 1.9x and 3.1-3.8x (2-core AMD EPYC, f32, 2 threads):
+// each weight panel serves every row from registers, with no per-row lane sums. Either kernel gives
+// each row bitwise the result of a one-token step, so a model keeps to one of them for every step.
+// Decode and Prefill force one (to compare them, or to test both).
+enum class ShortForwardKernel { Auto, Decode, Prefill };
+void set_short_forward_kernel(ShortForwardKernel kernel);
+ShortForwardKernel short_forward_kernel();
+
 }  // namespace litestage

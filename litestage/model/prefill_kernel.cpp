@@ -78,11 +78,13 @@ int64_t product_work(const DecoderLayerImpl& layer) {
          m.down_proj->weight.numel();
 }
 
+bool small_layer(int64_t work) { return work * static_cast<int64_t>(sizeof(float)) <= kSmallLayerBytes; }
+
 // `work`: product_work of the run's layers.
 Split split_for(int64_t work, int64_t rows) {
   const PrefillSplit forced = split_setting().load();
   if (forced != PrefillSplit::Auto) return {forced == PrefillSplit::Rows, forced == PrefillSplit::Rows};
-  const bool small = work * static_cast<int64_t>(sizeof(float)) <= kSmallLayerBytes;
+  const bool small = small_layer(work);
   return {small && rows >= 2 * kRowGrain, small};
 }
 
@@ -119,11 +121,16 @@ void qkv_rows(AttentionImpl& attn, const float* x, int64_t r0, int64_t r1, const
 // Rows [r0, r1) attend, head by head and sequence by sequence: scores = q k^T over the slots each
 // query sees (a causal band), a softmax per query row, then probs v straight into the head's
 // columns of att (n, H*D). q holds the rows' queries (H, n, D); keys and values are the layer's
-// cache, (B, KV, cap, D). The heads go to the threads in turn outside a parallel region.
+// cache, (B, KV, cap, D). The heads go to the threads in turn outside a parallel region, where
+// they hold kParallelAttention multiply-adds or more (a decode step's seldom do: a parallel region
+// would cost more).
+constexpr int64_t kParallelAttention = int64_t{1} << 17;
+
 void attend_rows(const Shape& s, int64_t r0, int64_t r1, const float* q, const float* keys, const float* values,
                  float* att) {
   const int64_t n = r1 - r0, b0 = r0 / s.T, sequences = (r1 - 1) / s.T - b0 + 1;
-  parallel_chunks(sequences * s.H, 1, [&](int64_t p0, int64_t p1) {
+  const int64_t work = n * s.H * (s.start + s.T) * s.D * 2;
+  parallel_chunks(sequences * s.H, work < kParallelAttention ? sequences * s.H : 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = b0 + p / s.H, h = p % s.H;
       const int64_t lo = std::max(r0, b * s.T), m = std::min(r1, (b + 1) * s.T) - lo;
@@ -262,6 +269,8 @@ std::vector<int64_t> prefill_row_bounds(int64_t rows, int64_t T, int64_t start, 
 }
 
 bool prefill_kernel_applies(const DecoderLayerImpl& layer) { return kernel::layer_suits(layer, {torch::kFloat}); }
+
+bool prefill_keeps_panels(const DecoderLayerImpl& layer) { return small_layer(product_work(layer)); }
 
 void prefill_layers(std::vector<DecoderLayer>& layers, int first, int last, torch::Tensor& h, int64_t start,
                     KVCache& cache, const RotaryEmbedding& rope_table, const SkipPlan& plan) {

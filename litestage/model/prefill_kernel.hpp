@@ -45,4 +45,10 @@ std::vector<int64_t> prefill_row_bounds(int64_t rows, int64_t T, int64_t start, 
 // Whether the layer suits the kernel: all weights f32, contiguous, on CPU, q/k/v and gate/up fused.
 bool prefill_kernel_applies(const DecoderLayerImpl& layer);
 
+// Whether the kernel keeps the layer's weights packed between calls (a small layer: 8 MB of f32
+// weights or less, as the demo model's). Each row's result is then the same sums in the same order
+// whatever the number of rows, the threads or the split, so one forward over k new tokens equals k
+// one-token steps bitwise (model/decode_kernel.hpp: ShortForwardKernel).
+bool prefill_keeps_panels(const DecoderLayerImpl& layer);
+
 }  // namespace litestage

@@ -5,8 +5,26 @@
 #include <torch/torch.h>
 
 #include "litestage/model/causal_lm.hpp"
+#include "litestage/model/decode_kernel.hpp"
 
 namespace litestage::test {
+
+// Forces the kernel of f32 short forwards for a scope (model/decode_kernel.hpp), Auto again after.
+struct ShortForwardKernelScope {
+  explicit ShortForwardKernelScope(ShortForwardKernel k) { set_short_forward_kernel(k); }
+  ~ShortForwardKernelScope() { set_short_forward_kernel(ShortForwardKernel::Auto); }
+  ShortForwardKernelScope(const ShortForwardKernelScope&) = delete;
+  ShortForwardKernelScope& operator=(const ShortForwardKernelScope&) = delete;
+};
+
+// Both kernels a forward of a few f32 tokens may take.
+inline const std::vector<ShortForwardKernel>& short_forward_kernels() {
+  static const std::vector<ShortForwardKernel> all{ShortForwardKernel::Decode, ShortForwardKernel::Prefill};
+  return all;
+}
+inline const char* name_of(ShortForwardKernel k) {
+  return k == ShortForwardKernel::Decode ? "decode kernel" : k == ShortForwardKernel::Prefill ? "prefill kernel" : "auto";
+}
 
 inline ModelConfig tiny_llama_config() {
   return ModelConfig::from_json(nlohmann::json{{"model_type", "llama"},

@@ -40,7 +40,8 @@ torch::Tensor decode_logits(CausalLM& m, const SkipPlan& plan, bool fast, int st
 
 }  // namespace
 
-TEST_CASE("decode kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch 2, skip plans, 1 and 2 threads",
+TEST_CASE("decode steps (decode kernel, or the prefill kernel's panels) equal LibTorch's ops: GQA, MQA with q/k/v "
+          "bias, batch 2, skip plans, 1 and 2 threads",
           "[model][kernel]") {
   const int saved_threads = at::get_num_threads();
   for (auto cfg : {tiny_llama_config(), tiny_qwen2_config(), wide_qwen2_config()}) {
@@ -48,9 +49,11 @@ TEST_CASE("decode kernel equals LibTorch's ops: GQA, MQA with q/k/v bias, batch 
     const int L = m->num_layers();
     for (const std::string spec : {"none", "a0", "f1", "a1,f0"}) {
       const SkipPlan plan = SkipPlan::parse(spec, L);
-      for (int threads : {1, 2}) {
+      for (auto [threads, kernel] : {std::pair{1, ShortForwardKernel::Decode}, {2, ShortForwardKernel::Decode},
+                                     {1, ShortForwardKernel::Prefill}, {2, ShortForwardKernel::Prefill}}) {
         at::set_num_threads(threads);
-        INFO(cfg.model_type << " skip " << spec << ", " << threads << " threads");
+        ShortForwardKernelScope forced(kernel);
+        INFO(cfg.model_type << " skip " << spec << ", " << threads << " threads, " << name_of(kernel));
         auto slow = decode_logits(m, plan, false, 6);
         auto fast = decode_logits(m, plan, true, 6);
         CHECK(max_rel_error(fast, slow) < 1e-5);
@@ -68,9 +71,11 @@ TEST_CASE("decode kernel: attention over a long sequence, its heads shared out o
   cfg.max_position_embeddings = 128;
   auto m = random_model(cfg, 9);
   const int saved_threads = at::get_num_threads();
-  for (int threads : {1, 2}) {
+  for (auto [threads, kernel] : {std::pair{1, ShortForwardKernel::Decode}, {2, ShortForwardKernel::Decode},
+                                 {2, ShortForwardKernel::Prefill}}) {
     at::set_num_threads(threads);
-    INFO(threads << " threads");
+    ShortForwardKernelScope forced(kernel);
+    INFO(threads << " threads, " << name_of(kernel));
     const SkipPlan none;
     auto slow = decode_logits(m, none, false, 4, 100);
     auto fast = decode_logits(m, none, true, 4, 100);
@@ -121,6 +126,7 @@ TEST_CASE("decode kernel: applies to all-f32 or all-bf16 CPU weights only, and c
   CHECK_FALSE(decode_kernel_applies(*mixed->model->blocks[1]));
 
   torch::InferenceMode im;
+  ShortForwardKernelScope forced(ShortForwardKernel::Decode);
   KVCache cache(cfg, 1, 16, torch::kFloat, torch::kCPU);
   const SkipPlan skip_a0 = SkipPlan::parse("a0", m->num_layers()), none;
   ForwardOptions o;

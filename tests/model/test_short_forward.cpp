@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include "litestage/model/kv_cache.hpp"
+#include "litestage/model/prefill_kernel.hpp"
 #include "litestage/model/short_forward.hpp"
 #include "model_fixtures.hpp"
 
@@ -83,12 +84,15 @@ torch::Tensor new_token_logits(CausalLM& m, const SkipPlan& plan, const torch::T
 
 }  // namespace
 
-TEST_CASE("a forward over k new tokens gives bitwise the logits and cache of k decode steps: f32 and bf16",
+TEST_CASE("a forward over k new tokens gives bitwise the logits and cache of k decode steps: f32 (either kernel) "
+          "and bf16",
           "[model][kernel][short]") {
   const int saved_threads = at::get_num_threads();
   for (auto cfg : {tiny_llama_config(), tiny_qwen2_config(), wide_qwen2_config()}) {
     auto m32 = random_model(cfg, 11);
-    for (bool bf16 : {false, true}) {
+    for (auto [bf16, kernel] : {std::pair{false, ShortForwardKernel::Decode}, {false, ShortForwardKernel::Prefill},
+                                {true, ShortForwardKernel::Auto}}) {
+      ShortForwardKernelScope forced(kernel);
       auto m = bf16 ? bf16_copy(m32) : m32;
       const auto dtype = m->runtime().dtype;
       const int L = m->num_layers();
@@ -97,7 +101,8 @@ TEST_CASE("a forward over k new tokens gives bitwise the logits and cache of k d
         for (int64_t k : {2, 5, 16}) {
           for (int threads : {1, 2}) {
             at::set_num_threads(threads);
-            INFO(cfg.model_type << (bf16 ? " bf16" : " f32") << " skip " << spec << ", k " << k << ", " << threads
+            INFO(cfg.model_type << (bf16 ? " bf16" : " f32") << ", " << name_of(kernel) << ", skip " << spec << ", k "
+                                << k << ", " << threads
                                 << " threads");
             auto next = (torch::arange(2 * k, torch::kLong) * 7 + 3).remainder(cfg.vocab_size).view({2, k});
             KVCache stepped(cfg, 2, 32, dtype, torch::kCPU), forwarded(cfg, 2, 32, dtype, torch::kCPU);
@@ -134,4 +139,33 @@ TEST_CASE("a forward over k new tokens agrees with LibTorch's ops (the kernels o
   const auto fast = logits(true), slow = logits(false);
   CHECK(max_rel_error(fast, slow) < 1e-5);
   CHECK(torch::equal(fast.argmax(-1), slow.argmax(-1)));
+}
+
+TEST_CASE("small f32 layers: a prompt split by rows over the threads gives bitwise the logits and cache of one-token "
+          "steps",
+          "[model][kernel][short]") {
+  c10::InferenceMode im;
+  const int saved_threads = at::get_num_threads();
+  at::set_num_threads(2);
+  auto cfg = tiny_qwen2_config();
+  cfg.max_position_embeddings = 128;
+  auto m = random_model(cfg, 13);
+  REQUIRE(prefill_keeps_panels(*m->model->blocks[0]));
+  const SkipPlan plan = SkipPlan::parse("f0", m->num_layers());
+  const int64_t T = 60;  // two row chunks of the prefill kernel
+  auto prompt = (torch::arange(T, torch::kLong) * 5 + 1).remainder(cfg.vocab_size).view({1, T});
+  KVCache whole(cfg, 1, T, torch::kFloat, torch::kCPU), stepped(cfg, 1, T, torch::kFloat, torch::kCPU);
+  ForwardOptions fo;
+  fo.skip = &plan;
+  fo.cache = &whole;
+  const auto once = m->forward(prompt, fo);
+  fo.cache = &stepped;
+  std::vector<torch::Tensor> steps;
+  for (int64_t t = 0; t < T; ++t) steps.push_back(m->forward(prompt.narrow(1, t, 1), fo));
+  CHECK(torch::equal(once, torch::cat(steps, 1)));
+  for (int l = 0; l < m->num_layers(); ++l) {
+    CHECK(torch::equal(whole.keys(l), stepped.keys(l)));
+    CHECK(torch::equal(whole.values(l), stepped.values(l)));
+  }
+  at::set_num_threads(saved_threads);
 }
