@@ -45,6 +45,12 @@ class PackedPanels {
   std::vector<float> panels_, biases_;
 };
 
+// Whether products with `elements` f32 weights keep packed panels (8 MB of weights or less, as
+// every weight of the demo model): packing them again per call costs more than a few rows'
+// multiply-adds, and a second copy of a large model's weights would cost too much memory.
+constexpr int64_t kKeptPanelBytes = int64_t{8} << 20;
+inline bool panels_worth_keeping(int64_t elements) { return elements * int64_t{4} <= kKeptPanelBytes; }
+
 // x (M, K) and y (M, N) row-major floats (y not aliasing x; (M, N/2) for SwiGLU); weight (N, K) f32
 // contiguous; bias (N) f32 or undefined; `packed` (optional) keeps the weight's panels between calls.
 void gemm(const float* x, int64_t M, const at::Tensor& weight, const at::Tensor& bias, float* y,

@@ -5,6 +5,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include "litestage/model/decode_kernel.hpp"
+#include "litestage/kernels/gemm.hpp"
+#include "litestage/kernels/matvec.hpp"
 #include "litestage/model/kv_cache.hpp"
 #include "litestage/model/prefill_kernel.hpp"
 #include "litestage/util/error.hpp"
@@ -150,8 +152,22 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
   return model->norm->forward(h);  // (B, T or 1, hidden)
 }
 
+// A few f32 rows (a decode step, a verify forward) against a small output projection go through
+// its kept panels (kernels/gemm): at the demo model's 128 columns the row kernels' lane sums per row
+// cost more than the multiply-adds. Either way each row's logits are the same whatever the rows.
 torch::Tensor CausalLMImpl::logits_from_hidden(const torch::Tensor& hidden) const {
-  return project(hidden, output_weight(), torch::Tensor()).to(torch::kFloat);
+  const torch::Tensor& w = output_weight();
+  if (hidden.scalar_type() == torch::kFloat && matvec_applies(hidden, w) && panels_worth_keeping(w.numel()) &&
+      !w.is_inference()) {
+    auto sizes = hidden.sizes().vec();
+    sizes.back() = w.size(0);
+    const auto x = hidden.contiguous();
+    auto logits = torch::empty(sizes, x.options());
+    gemm(x.data_ptr<float>(), x.numel() / x.size(-1), w, {}, logits.data_ptr<float>(), GemmStore::Set,
+         &output_panels_);
+    return logits;
+  }
+  return project(hidden, w, torch::Tensor()).to(torch::kFloat);
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const ForwardOptions& options) {

@@ -82,6 +82,7 @@ class CausalLMImpl : public torch::nn::Module {
   Runtime runtime_;
   bool tied_;
   RotaryEmbedding rope_;
+  mutable PackedPanels output_panels_;  // the output projection's, where they are kept
 };
 TORCH_MODULE(CausalLM);
 

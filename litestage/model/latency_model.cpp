@@ -10,13 +10,14 @@
 namespace litestage {
 
 LatencyModel LatencyModel::defaults() {
-  // bench --calibrate --model data/demo-model --threads 2 --dtype f32 --repeats 9, 2-core AMD EPYC,
-  // the best of five fits (largest error over its 80 points 22.5 %, 75 of them within 20 %, 63
-  // within 10 %): weights read at 40 GB/s, the KV cache at 14 GB/s, one-row FLOPs at 293 GFLOP/s,
-  // long forwards at 158 GFLOP/s, short forwards at 61.5 GFLOP/s; the per-forward and per
-  // sub-layer terms fit to 0 (the weight reads absorb them).
-  return from_coefficients({0, 0, 2.4812788841016397e-11, 7.023747692343661e-11, 3.4133352187408755e-12,
-                            6.313504965243791e-12, 1.6258360665875075e-11},
+  // bench --calibrate --model data/demo-model --threads 2 --dtype f32 --repeats 15, 2-core AMD EPYC,
+  // the best of six fits (largest error over its 80 points 14.0 %, 78 of them within 10 %): 25.6 us
+  // per forward and 5.1 us per executed sub-layer, weights read at 400 GB/s (warm in the caches), the
+  // KV cache at 9 GB/s, one-row FLOPs at 839 GFLOP/s (the fixed terms carry a decode step), long and
+  // short forwards alike at 173 GFLOP/s (both run the prefill kernel's packed panels).
+  return from_coefficients({2.55674494672333e-05, 5.060810873177524e-06, 2.4996250801517874e-12,
+                            1.1100616523752097e-10, 1.1916632565536917e-12, 5.76549169450023e-12,
+                            5.751990264976706e-12},
                            "defaults: data/demo-model, f32, 2 threads, 2-core AMD EPYC");
 }
 

@@ -9,7 +9,8 @@
 //
 // At batch 1 a forward reads every executed weight once however many rows it computes: one-row
 // (decode) forwards are bound by those reads and the fixed costs, long ones (prefill) by their
-// GEMMs, and short ones (an option's tail, a verify step) by the decode kernel's rows, each with
+// GEMMs, and short ones (an option's tail, a verify step) by whichever kernel takes them (the
+// decode kernel's rows, or a small f32 model's packed panels: model/decode_kernel.hpp), each with
 // the weights warm: hence three FLOP rates. The coefficients are measured on a machine by `litestage
 // bench --calibrate` (model/latency_calibration.hpp) and kept in a small JSON file that an
 // experiment names (search.latency_model); without one the defaults below apply (docs/methods.md,
@@ -38,8 +39,8 @@ struct LatencyModel {
   double per_shortrow_flop = 0;
   std::string source;  // where the coefficients were measured (machine, model, dtype, threads)
 
-  // Coefficients measured with `bench --calibrate` on the demo model (f32, 2 threads) on the
-  // 2-core AMD EPYC this project is developed on (docs/methods.md, "Cost").
+  // Coefficients measured with `bench --calibrate` on the demo model (f32, 2 threads) on a 2-core
+  // AMD EPYC (docs/methods.md, "Cost").
   static LatencyModel defaults();
 
   std::array<double, kTerms> coefficients() const;

@@ -57,7 +57,6 @@ struct Shape {
 // product's end cost more than the products. Otherwise (a large layer, or a short prompt) each
 // product splits its weight panels over the threads (kernels/gemm), the attention its heads, and the
 // row work runs on the calling thread.
-constexpr int64_t kSmallLayerBytes = int64_t{8} << 20;
 constexpr int64_t kRowGrain = 4 * kGemmTileRows;  // rows per chunk at least
 
 struct Split {
@@ -78,7 +77,7 @@ int64_t product_work(const DecoderLayerImpl& layer) {
          m.down_proj->weight.numel();
 }
 
-bool small_layer(int64_t work) { return work * static_cast<int64_t>(sizeof(float)) <= kSmallLayerBytes; }
+bool small_layer(int64_t work) { return panels_worth_keeping(work); }
 
 // `work`: product_work of the run's layers.
 Split split_for(int64_t work, int64_t rows) {
