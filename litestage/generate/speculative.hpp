@@ -3,7 +3,7 @@
 // skip plan: the verifier) runs them in one forward over the KV cache, keeps the longest prefix it
 // agrees with plus its own next token, and the cache is rolled back to the accepted length
 // (KVCache::truncate). Greedy: on the CPU kernels a forward over k tokens gives bitwise the logits
-// of k decode steps (model/decode_kernel.hpp), so the tokens, confidences, exit reason and text
+// of k decode steps (either kernel: model/decode_kernel.hpp), so the tokens, confidences, exit reason and text
 // are those of plain decoding; only the time changes. Sampling (temperature > 0): each draft token
 // is accepted with probability min(1, p/q) and a rejected one is replaced by a draw from the
 // normalised residual max(0, p - q) (sampled_verdict), which keeps the verifier's distribution p
