@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 
 #include "litestage/dist/dist.hpp"
 #include "litestage/util/error.hpp"
@@ -55,7 +56,7 @@ using QuestionTimes = std::vector<std::array<double, 1 + kNumStages>>;
 std::vector<std::vector<QuestionTimes>> time_share(Generator& generator, const std::vector<PipelineConfig>& configs,
                                                    const std::vector<Example>& examples,
                                                    const std::vector<size_t>& share, const TimingSettings& settings,
-                                                   const std::function<void(int, size_t)>& on_pass) {
+                                                   const std::function<void(int, size_t)>& on_run) {
   {
     MultiStagePipeline warm(generator, configs.front());
     for (size_t i = 0; i < std::min<size_t>(static_cast<size_t>(std::max(0, settings.warmup)), share.size()); ++i)
@@ -63,16 +64,16 @@ std::vector<std::vector<QuestionTimes>> time_share(Generator& generator, const s
   }
   std::vector<std::vector<QuestionTimes>> times(configs.size(), std::vector<QuestionTimes>(share.size()));
   for (int pass = 0; pass < settings.repeats; ++pass) {
-    for (size_t c = 0; c < configs.size(); ++c) {
-      if (on_pass) on_pass(pass, c);
-      MultiStagePipeline pipeline(generator, configs[c]);  // no cache: every stage really runs
-      for (size_t q = 0; q < share.size(); ++q) {
-        const ExampleTrace t = pipeline.run(examples[share[q]]);
+    std::vector<std::unique_ptr<MultiStagePipeline>> pipelines;  // no cache: every stage really runs
+    for (const auto& config : configs) pipelines.push_back(std::make_unique<MultiStagePipeline>(generator, config));
+    for (size_t q = 0; q < share.size(); ++q)
+      for (size_t c = 0; c < configs.size(); ++c) {
+        if (on_run) on_run(pass, c);
+        const ExampleTrace t = pipelines[c]->run(examples[share[q]]);
         std::array<double, 1 + kNumStages> row{t.seconds()};
         for (StageKind k : kStages) row[1 + static_cast<size_t>(k)] = t.stage_seconds(k);
         times[c][q].push_back(row);
       }
-    }
   }
   return times;
 }
@@ -96,14 +97,14 @@ std::vector<std::vector<QuestionTimes>> gather_times(const std::vector<std::vect
 
 std::vector<LatencySamples> time_interleaved(Generator& generator, const std::vector<PipelineConfig>& configs,
                                              const std::vector<Example>& examples, const TimingSettings& settings,
-                                             const std::function<void(int, size_t)>& on_pass) {
+                                             const std::function<void(int, size_t)>& on_run) {
   LITESTAGE_CHECK(settings.repeats >= 1, "timing: repeats must be >= 1, got ", settings.repeats);
   LITESTAGE_CHECK(!examples.empty(), "timing: no examples to time");
   std::vector<LatencySamples> out(configs.size());
   if (configs.empty()) return out;
   // Each rank times its share; the pass means are taken over every question, in question order.
   const auto times = gather_times(
-      time_share(generator, configs, examples, dist::shard(examples.size()), settings, on_pass), examples.size());
+      time_share(generator, configs, examples, dist::shard(examples.size()), settings, on_run), examples.size());
   const double n = static_cast<double>(examples.size());
   for (size_t c = 0; c < configs.size(); ++c) {
     for (int pass = 0; pass < settings.repeats; ++pass) {
@@ -128,7 +129,7 @@ std::vector<LatencySamples> time_interleaved_progress(Generator& generator, cons
                                                       const TimingSettings& settings, const std::string& label) {
   Progress bar(label + " timing (" + std::to_string(configs.size()) + " configurations x " +
                    std::to_string(settings.repeats) + " interleaved passes)",
-               static_cast<size_t>(settings.repeats) * configs.size(), stderr);
+               static_cast<size_t>(settings.repeats) * configs.size() * dist::shard(examples.size()).size(), stderr);
   size_t done = 0;
   auto samples = time_interleaved(generator, configs, examples, settings, [&](int, size_t) { bar.update(done++); });
   bar.finish();

@@ -1,8 +1,12 @@
 #pragma once
 // Latency measured like a benchmark tool: configurations that are compared are timed together,
-// interleaved round-robin (pass 1: c0 c1 ... cn, pass 2: c0 c1 ... cn, ...), R passes each, after
-// an untimed warm-up, without any stage cache (outputs may come from a cache for accuracy, timings
-// never). A configuration's latency is the median of its R per-question means; its spread
+// interleaved round-robin question by question (pass 1: question 1 under c0 c1 ... cn, question 2
+// under c0 c1 ... cn, ...; then pass 2), R passes each, after an untimed warm-up, without any
+// stage cache (outputs may come from a cache for accuracy, timings never). Each question's runs
+// under the configurations follow each other within milliseconds, so a machine whose speed drifts
+// over seconds slows them alike and a pass of every configuration spans the same minutes (with a
+// whole pass per configuration in turn, the demo's passes of one configuration differed by up to
+// 1.3x). A configuration's latency is the median of its R per-question means; its spread
 // (min..max over the passes) is the noise band other choices compare against.
 //
 // One estimator for everything a row reports: the median pass (the mean of the two middle passes
@@ -42,11 +46,12 @@ void from_json(const nlohmann::json& j, LatencySamples& s);
 // ones of an even count (ties broken by pass order). Empty for no passes.
 std::vector<size_t> median_passes(const std::vector<double>& passes);
 
-// Times each configuration over the examples `settings.repeats` times, interleaved. `on_pass` is
-// told (pass, configuration) before each run (progress). Returns one sample set per configuration.
+// Times each configuration over the examples `settings.repeats` times, interleaved. `on_run` is
+// told (pass, configuration) before each question's run (progress). Returns one sample set per
+// configuration.
 std::vector<LatencySamples> time_interleaved(Generator& generator, const std::vector<PipelineConfig>& configs,
                                              const std::vector<Example>& examples, const TimingSettings& settings,
-                                             const std::function<void(int, size_t)>& on_pass = nullptr);
+                                             const std::function<void(int, size_t)>& on_run = nullptr);
 
 // time_interleaved with a progress bar on stderr ("<label> timing: pass p/R, configuration c/n").
 std::vector<LatencySamples> time_interleaved_progress(Generator& generator, const std::vector<PipelineConfig>& configs,

@@ -296,7 +296,8 @@ TEST_CASE("a batched Analyze stage past the context counts as one by one: too lo
   CHECK(sb.correct == sa.correct);
 }
 
-TEST_CASE("the interleaved timer runs each configuration R times, round-robin", "[reasoning][timing]") {
+TEST_CASE("the interleaved timer runs each configuration R times, round-robin question by question",
+          "[reasoning][timing]") {
   auto model = random_model(roomy_config(256), 7);
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);
@@ -307,7 +308,9 @@ TEST_CASE("the interleaved timer runs each configuration R times, round-robin", 
   settings.repeats = 2;
   const auto samples = time_interleaved(gen, configs, {toy_example(), toy_example()}, settings,
                                         [&](int pass, size_t config) { order.emplace_back(pass, config); });
-  CHECK(order == std::vector<std::pair<int, size_t>>{{0, 0}, {0, 1}, {0, 2}, {1, 0}, {1, 1}, {1, 2}});
+  // Each question under every configuration in turn, then the next question; then pass 2.
+  CHECK(order == std::vector<std::pair<int, size_t>>{{0, 0}, {0, 1}, {0, 2}, {0, 0}, {0, 1}, {0, 2},
+                                                     {1, 0}, {1, 1}, {1, 2}, {1, 0}, {1, 1}, {1, 2}});
   REQUIRE(samples.size() == 3);
   for (const auto& s : samples) {
     REQUIRE(s.passes.size() == 2);
