@@ -96,6 +96,11 @@ bool steps_by_prefill(const DecoderLayerImpl& layer) {
   return prefill_kernel_applies(layer) && prefill_keeps_panels(layer);
 }
 
+// Whether `layer` runs through the prefill kernel in a step that may take `kernel`.
+bool takes_prefill(Kernel kernel, const DecoderLayerImpl& layer) {
+  return kernel == Kernel::Prefill ? prefill_kernel_applies(layer) : kernel == Kernel::Decode && steps_by_prefill(layer);
+}
+
 Kernel usable_kernel(const ForwardOptions& opt, const torch::Tensor& h, bool padded) {
   if (!opt.kernels || !opt.cache || padded || opt.positions.defined() || opt.observer || !h.device().is_cpu() ||
       torch::GradMode::is_enabled())
@@ -129,19 +134,16 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
   const Kernel kernel = usable_kernel(opt, h, padded);
   for (int l = 0; l < num_layers();) {
     DecoderLayerImpl& layer = *model->blocks[l];
-    const bool prefill = kernel == Kernel::Prefill || (kernel == Kernel::Decode && steps_by_prefill(layer));
-    if (!prefill && kernel == Kernel::Decode && decode_kernel_applies(layer)) {
-      h = h.contiguous();
-      decode_layer_step(layer, l, h, ctx.start, *cache, rope_, plan);
-      ++l;
-    } else if (prefill && prefill_kernel_applies(layer)) {
-      int last = l + 1;  // the run of layers the kernel applies to
-      while (last < num_layers() && prefill_kernel_applies(*model->blocks[last]) &&
-             (kernel == Kernel::Prefill || steps_by_prefill(*model->blocks[last])))
-        ++last;
+    if (takes_prefill(kernel, layer)) {
+      int last = l + 1;  // the run of layers the kernel takes
+      while (last < num_layers() && takes_prefill(kernel, *model->blocks[last])) ++last;
       h = h.contiguous();
       prefill_layers(model->blocks, l, last, h, ctx.start, *cache, rope_, plan);
       l = last;
+    } else if (kernel == Kernel::Decode && decode_kernel_applies(layer)) {
+      h = h.contiguous();
+      decode_layer_step(layer, l, h, ctx.start, *cache, rope_, plan);
+      ++l;
     } else {
       h = layer.forward(h, ctx, plan, opt.observer);
       ++l;

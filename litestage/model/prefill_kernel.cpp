@@ -77,13 +77,11 @@ int64_t product_work(const DecoderLayerImpl& layer) {
          m.down_proj->weight.numel();
 }
 
-bool small_layer(int64_t work) { return panels_worth_keeping(work); }
-
 // `work`: product_work of the run's layers.
 Split split_for(int64_t work, int64_t rows) {
   const PrefillSplit forced = split_setting().load();
   if (forced != PrefillSplit::Auto) return {forced == PrefillSplit::Rows, forced == PrefillSplit::Rows};
-  const bool small = small_layer(work);
+  const bool small = panels_worth_keeping(work);
   return {small && rows >= 2 * kRowGrain, small};
 }
 
@@ -269,7 +267,7 @@ std::vector<int64_t> prefill_row_bounds(int64_t rows, int64_t T, int64_t start, 
 
 bool prefill_kernel_applies(const DecoderLayerImpl& layer) { return kernel::layer_suits(layer, {torch::kFloat}); }
 
-bool prefill_keeps_panels(const DecoderLayerImpl& layer) { return small_layer(product_work(layer)); }
+bool prefill_keeps_panels(const DecoderLayerImpl& layer) { return panels_worth_keeping(product_work(layer)); }
 
 void prefill_layers(std::vector<DecoderLayer>& layers, int first, int last, torch::Tensor& h, int64_t start,
                     KVCache& cache, const RotaryEmbedding& rope_table, const SkipPlan& plan) {
