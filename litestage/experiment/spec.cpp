@@ -298,16 +298,12 @@ void check_device(const ExperimentSpec& s, const std::string& source) {
 }
 
 // Speculative decoding (generation.speculative, or the lossless and litestage_spec methods listed
-// in `methods`) runs one sequence at a time. Left to the default list, those two methods are left
-// out where it cannot run (speculation_allowed).
+// in `methods`): its settings must be valid. A batched Analyze decodes its options together without
+// it; every other call speculates.
 void check_speculation(const ExperimentSpec& s, const YamlNode& root) {
   const bool method =
       root["methods"].defined() && std::any_of(s.methods.begin(), s.methods.end(), [](const auto& m) { return speculates(m); });
   if (!s.speculative.on() && !method) return;
-  const std::string who = s.speculative.on() ? "generation.speculative" : "the methods lossless and litestage_spec";
-  if (s.batch_analyze)
-    root["generation"]["batch_analyze"].fail(who + " run one sequence at a time: set it to false" +
-                                             (method ? " or leave those methods out" : ""));
   try {
     s.speculative.validate();
   } catch (const Error& e) {
@@ -331,8 +327,6 @@ void check_speculation(const ExperimentSpec& s, const YamlNode& root) {
 }
 
 }  // namespace
-
-bool speculation_allowed(const ExperimentSpec& s) { return !s.batch_analyze; }
 
 const std::vector<Option<ExperimentSpec>>& experiment_options() {
   static const Options table = declare_all();

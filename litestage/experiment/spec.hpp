@@ -115,9 +115,6 @@ const std::vector<Option<ExperimentSpec>>& experiment_options();
 // Parses a YAML file with optional "key.path=value" overrides applied first.
 ExperimentSpec load_experiment(const std::string& path, const std::vector<std::string>& overrides = {});
 ExperimentSpec parse_experiment(const YAML::Node& root, const std::string& source);
-// Whether speculative decoding can run under the spec's generation settings (one sequence at a
-// time: batch_analyze off).
-bool speculation_allowed(const ExperimentSpec& spec);
 
 // The effective configuration as YAML (every key, defaults filled in), recorded with results.
 std::string experiment_yaml(const ExperimentSpec& spec);

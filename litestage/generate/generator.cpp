@@ -61,15 +61,16 @@ KVCache& Generator::cache_with_prefix(const SharedPrefix& prefix, int64_t capaci
 }
 
 KVCache& Generator::fresh_cache(int64_t batch, int64_t capacity) {
-  resident_.reset();
-  if (!cache_ || cache_->batch() != batch || cache_->capacity() < capacity) {
-    cache_.reset();  // free the old buffers before allocating new ones
-    cache_ = std::make_unique<KVCache>(model_->config(), batch, capacity, model_->runtime().dtype,
-                                       model_->runtime().device);
+  std::unique_ptr<KVCache>& slot = batch == 1 ? cache_ : batch_cache_;
+  if (batch == 1) resident_.reset();
+  if (!slot || slot->batch() != batch || slot->capacity() < capacity) {
+    slot.reset();  // free the old buffers before allocating new ones
+    slot = std::make_unique<KVCache>(model_->config(), batch, capacity, model_->runtime().dtype,
+                                     model_->runtime().device);
   } else {
-    cache_->reset();
+    slot->reset();
   }
-  return *cache_;
+  return *slot;
 }
 
 std::vector<Picked> greedy_picks(const torch::Tensor& logits) {
@@ -296,7 +297,12 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   fwd.skip = &config.skip;
   fwd.cache = &cache;
   fwd.last_logits_only = true;
-  fwd.token_mask = torch::tensor(mask, torch::kLong).view({B, P}).to(device);
+  // Rows of one length need no mask: they take the model's kernels, where each row's sums do not
+  // depend on the other rows, so a row's outputs are those of its prompt generated alone (CPU f32
+  // layers with kept panels: bitwise; docs/architecture.md).
+  const bool ragged = std::any_of(prompts.begin(), prompts.end(),
+                                  [&](const auto& p) { return static_cast<int64_t>(p.size()) - cached != P; });
+  if (ragged) fwd.token_mask = torch::tensor(mask, torch::kLong).view({B, P}).to(device);
 
   auto input = torch::tensor(ids, torch::kLong).view({B, P}).to(device);
   synchronize(device);

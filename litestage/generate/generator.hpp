@@ -100,7 +100,9 @@ class Generator {
 
   CausalLM model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
-  std::unique_ptr<KVCache> cache_;  // reused across calls while large enough
+  // Reused across calls while large enough: one for single sequences, one for batches (a batched
+  // Analyze between two single-sequence stages keeps both).
+  std::unique_ptr<KVCache> cache_, batch_cache_;
   std::weak_ptr<KVCache> resident_;  // the shared prefix cache_ holds, if any (cache_with_prefix)
 };
 

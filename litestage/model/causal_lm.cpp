@@ -1,5 +1,6 @@
 #include "litestage/model/causal_lm.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -170,6 +171,16 @@ torch::Tensor CausalLMImpl::logits_from_hidden(const torch::Tensor& hidden) cons
     return logits;
   }
   return project(hidden, w, torch::Tensor()).to(torch::kFloat);
+}
+
+bool CausalLMImpl::rows_independent() const {
+  const torch::Tensor& w = output_weight();
+  if (!runtime_.device.is_cpu() || w.scalar_type() != torch::kFloat || !panels_worth_keeping(w.numel()) ||
+      w.is_inference())
+    return false;
+  return std::all_of(model->blocks.begin(), model->blocks.end(), [](const DecoderLayer& layer) {
+    return takes_prefill(Kernel::Decode, *layer) && takes_prefill(Kernel::Prefill, *layer) && prefill_keeps_panels(*layer);
+  });
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const ForwardOptions& options) {

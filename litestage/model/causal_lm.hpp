@@ -63,6 +63,11 @@ class CausalLMImpl : public torch::nn::Module {
   // The final-norm hidden states (batch, seq, hidden) in the model dtype.
   torch::Tensor hidden_states(const torch::Tensor& input_ids, const ForwardOptions& options = {});
   torch::Tensor logits_from_hidden(const torch::Tensor& hidden) const;
+  // Whether every forward with a cache computes each row of a batch as it would alone, bitwise: the
+  // rows of unpadded sequences take the prefill kernel's kept panels in every layer and the output
+  // projection's (a small f32 model on the CPU), whose sums do not depend on the other rows. Then
+  // options decoded together give exactly their one-by-one outputs.
+  bool rows_independent() const;
 
   const ModelConfig& config() const { return config_; }
   const Runtime& runtime() const { return runtime_; }

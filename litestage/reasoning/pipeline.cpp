@@ -121,6 +121,7 @@ std::string MultiStagePipeline::config_digest() const {
   nlohmann::json j = {static_cast<int>(config_.mode),          static_cast<int>(config_.format),
                       static_cast<int>(config_.chat_template), config_.system_prompt,
                       config_.batch_analyze,                   config_.prefix_sharing};
+  if (config_.batch_analyze_exact) j.push_back("batch_analyze_exact");  // older digests unchanged
   for (StageKind kind : kStages) j.push_back(stage_settings(kind));
   const std::string text = j.dump();
   return io::digest_hex(io::xxh64(text.data(), text.size()));
@@ -252,16 +253,48 @@ ForwardCost MultiStagePipeline::stage_cost(const SkipPlan& plan, const Generatio
   return cost;
 }
 
+// A batch of the whole stage: its forwards are the longest row's (a finished row decodes padding
+// until the last one stops). The lead row (the first with the most forwards) counts them as a call
+// of its own; every other row is rows added to the lead's forwards (short-forward FLOPs and its own
+// KV reads, padding steps included; no weight reads or fixed costs), as a verify step's drafted rows.
+std::vector<ForwardCost> MultiStagePipeline::batch_costs(const SkipPlan& plan, const std::vector<GenerationResult>& results,
+                                                         const std::vector<int>& shared) const {
+  const auto& config = generator_.model()->config();
+  const auto bytes = static_cast<int64_t>(c10::elementSize(generator_.model()->runtime().dtype));
+  std::vector<int64_t> forwards;
+  for (const auto& r : results)
+    forwards.push_back(decode_forwards(static_cast<int64_t>(r.tokens.size()), r.exit_reason == ExitReason::Eos));
+  const size_t lead = static_cast<size_t>(std::max_element(forwards.begin(), forwards.end()) - forwards.begin());
+  std::vector<ForwardCost> out;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const int64_t P = results[i].prompt_tokens;
+    auto cost = forward_cost(config, plan, P, forwards[i], bytes, shared[i]);
+    if (i != lead) {
+      const auto padded = forward_cost(config, plan, P, forwards[lead], bytes, shared[i]);
+      cost.flops = padded.flops;
+      cost.kv_bytes = padded.kv_bytes;
+      cost.shortrow_flops = padded.flops - padded.multirow_flops;
+      cost.weight_bytes = cost.forwards = cost.sublayer_forwards = 0;
+    }
+    out.push_back(cost);
+  }
+  return out;
+}
+
 std::vector<StageTrace> MultiStagePipeline::generate_analyze(const std::vector<std::string>& prompts) {
   const bool several = prompts.size() > 1 && !config_.observer;
   const bool batch = config_.batch_analyze && several, sharing = config_.prefix_sharing && several;
+  const bool exact = config_.batch_analyze_exact && several && generator_.model()->rows_independent();
   std::vector<StageTrace> out;
-  if (!batch && !sharing) {
+  if (!batch && !sharing && !exact) {
     for (size_t i = 0; i < prompts.size(); ++i) out.push_back(generate_stage(StageKind::Analyze, static_cast<int>(i), prompts[i]));
     return out;
   }
   PrefixShare share = prefix_share(prompts, sharing);
-  if (batch) return generate_analyze_batch(share);
+  const auto one_length = [&] {
+    return std::all_of(share.ids.begin(), share.ids.end(), [&](const auto& v) { return v.size() == share.ids[0].size(); });
+  };
+  if (batch || (exact && one_length())) return generate_analyze_batch(share);
   for (size_t i = 0; i < prompts.size(); ++i)
     out.push_back(generate_stage(StageKind::Analyze, static_cast<int>(i), prompts[i], &share));
   return out;
@@ -271,6 +304,7 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& 
   dist::progress();
   Timer timer;
   auto cfg = generation_config(StageKind::Analyze);
+  cfg.speculative = {};  // one sequence at a time
   std::vector<StageTrace> out(share.inputs.size());
   std::vector<size_t> fitting;  // the options the batch runs, in option order
   std::vector<std::vector<int32_t>> ids;
@@ -292,6 +326,9 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& 
   if (fitting.empty()) return out;
   auto [prefix, prefix_seconds] = share.get(generator_, ids[0], cfg.skip);
   auto results = generator_.generate_batch(ids, cfg, prefix);
+  std::vector<int> shared;
+  for (size_t i : fitting) shared.push_back(share.counted(static_cast<int>(i)));
+  const auto costs = batch_costs(cfg.skip, results, shared);
   for (size_t r = 0; r < results.size(); ++r) {
     StageTrace& t = out[fitting[r]];
     t.output = results[r].text;
@@ -303,8 +340,7 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& 
     t.prefill_seconds = r == 0 ? prefix_seconds + results[r].prefill_seconds : 0;
     t.decode_seconds = r == 0 ? results[r].decode_seconds : 0;
     t.exit_reason = results[r].exit_reason;
-    // Each row as if alone: padding rows are not counted.
-    t.cost = stage_cost(cfg.skip, results[r], share.counted(t.option));
+    t.cost = costs[r];
   }
   return out;
 }

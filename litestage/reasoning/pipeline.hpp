@@ -47,7 +47,13 @@ struct PipelineConfig {
   // The options of one Analyze stage share the KV cache of their common prompt prefix: it is
   // prefilled once, each option prefills only its own tail. Same greedy outputs as without.
   bool prefix_sharing = true;
-  SpeculativeConfig speculative;  // every stage; off with batch_analyze (one sequence at a time)
+  // The speculative methods' Analyze: its options decode together where that gives each option
+  // exactly its one-by-one outputs (options of one length after their shared prefix, on a model
+  // whose rows are computed independently: CausalLM::rows_independent), else one by one.
+  bool batch_analyze_exact = false;
+  // Every stage's sequential calls; a batched Analyze (batch_analyze, batch_analyze_exact) decodes
+  // its options together without speculation.
+  SpeculativeConfig speculative;
 
   // Importance estimation hooks: called when a stage's generate call starts, and during its
   // prefill forward (the observer). Not part of the configuration proper.
@@ -84,6 +90,9 @@ class MultiStagePipeline {
   GenerationConfig generation_config(StageKind kind) const;
   bool fits(const std::vector<int32_t>& prompt_ids) const;  // within the model's context
   ForwardCost stage_cost(const SkipPlan& plan, const GenerationResult& result, int shared_tokens) const;
+  // Each option's cost in a batch (results in batch order, shared[r] its counted prefix tokens).
+  std::vector<ForwardCost> batch_costs(const SkipPlan& plan, const std::vector<GenerationResult>& results,
+                                       const std::vector<int>& shared) const;
   bool add_bos() const;
 
   std::string cache_key(StageKind kind, const std::string& prompt, int shared_tokens) const;

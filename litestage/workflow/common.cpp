@@ -13,9 +13,6 @@ WorkflowRun::WorkflowRun(Session& s, const WorkflowOptions& o, WorkflowReport& r
 WorkflowRun::~WorkflowRun() = default;
 
 bool WorkflowRun::wants(Method method) const {
-  // The speculative methods need greedy decoding one sequence at a time (an experiment that lists
-  // them explicitly is refused otherwise, when it is read).
-  if (speculates(method) && !speculation_allowed(spec)) return false;
   return std::find(spec.methods.begin(), spec.methods.end(), method) != spec.methods.end();
 }
 
@@ -60,8 +57,13 @@ SpeculativeConfig speculation_for(const ExperimentSpec& spec) {
 
 PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c) {
   PipelineConfig config = final_config(run.base, c.plans, c.early_exit);
-  if (c.speculative) config.speculative = run.speculation;
-  return config;
+  return c.speculative ? speculative_config(config, run.speculation) : config;
+}
+
+PipelineConfig speculative_config(PipelineConfig base, const SpeculativeConfig& speculation) {
+  base.speculative = speculation;
+  base.batch_analyze_exact = true;
+  return base;
 }
 
 SettingSweep sweep_setting(Session& session, const std::vector<PipelineConfig>& configs,

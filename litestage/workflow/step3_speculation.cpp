@@ -45,8 +45,7 @@ void choose_speculation(WorkflowRun& run) {
   std::vector<std::string> labels;  // lookup first: ties go to it
   std::string key = "drafters:";
   for (const auto& s : settings) {
-    configs.push_back(final_config(run.base, full, {}));
-    configs.back().speculative = s;
+    configs.push_back(speculative_config(final_config(run.base, full, {}), s));
     labels.push_back(s.describe());
     key += " [" + labels.back() + "]";
   }

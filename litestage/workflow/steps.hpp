@@ -87,6 +87,9 @@ PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const 
 // generation.speculative where it is on, else the lookup drafter with its defaults.
 SpeculativeConfig speculation_for(const ExperimentSpec& spec);
 PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c);
+// The speculative methods' pipeline: `base` with `speculation` in every sequential call and the
+// Analyze options decoded together where that is exact (PipelineConfig::batch_analyze_exact).
+PipelineConfig speculative_config(PipelineConfig base, const SpeculativeConfig& speculation);
 // One setting swept on fixed plans over `examples` (the early-exit threshold, the drafter): each
 // configuration evaluated through the stage cache (progress labelled `what` and the setting's
 // `labels[i]`); under measured latency all timed together, journaled under `timing_key` so that a

@@ -44,14 +44,11 @@ TEST_CASE("every experiment key has help, and the effective YAML reads back to i
   CHECK_THAT(text, Catch::Contains("latency: cost") && Catch::Contains("pooling: last"));
 }
 
-TEST_CASE("speculation runs one sequence at a time: refused by key, or its methods left out",
+TEST_CASE("speculative decoding settings: checked by key, allowed with a batched Analyze",
           "[experiment][options][speculative]") {
   auto parse = [](const std::string& text) { return parse_experiment(YAML::Load("model: m\n" + text), "exp.yaml"); };
-  CHECK_THROWS_WITH(parse("generation: {batch_analyze: true, speculative: {drafter: lookup}}\n"),
-                    Catch::Contains("exp.yaml: generation.batch_analyze") &&
-                        Catch::Contains("generation.speculative run one sequence at a time"));
   // Sampling speculates too (speculative sampling keeps the distribution).
-  CHECK(speculation_allowed(parse("generation: {temperature: 0.7, speculative: {drafter: lookup}}\n")));
+  CHECK(parse("generation: {temperature: 0.7, speculative: {drafter: lookup}}\n").speculative.on());
   // The self drafter needs its skips; a bad one is named.
   CHECK_THROWS_WITH(parse("generation: {speculative: {drafter: auto}}\n"),
                     Catch::Contains("exp.yaml: generation.speculative") && Catch::Contains("needs draft_skip"));
@@ -59,13 +56,10 @@ TEST_CASE("speculation runs one sequence at a time: refused by key, or its metho
   CHECK(self.speculative.draft_skip == "b2-3");
   CHECK(self.speculative.threshold == 0.7);
   CHECK(self.speculative.describe() == "self, gamma 8, draft skip b2-3, threshold 0.7");
-  CHECK_THROWS_WITH(parse("generation: {batch_analyze: true}\nmethods: [full, lossless]\n"),
-                    Catch::Contains("the methods lossless and litestage_spec") &&
-                        Catch::Contains("or leave those methods out"));
-  // The default method list holds them, but only runs them where they can run.
-  const auto batched = parse("generation: {batch_analyze: true}\n");
+  // With batch_analyze the Analyze options decode together, without speculation; the rest speculates.
+  const auto batched = parse("generation: {batch_analyze: true, speculative: {drafter: lookup}}\nmethods: [full, lossless]\n");
+  CHECK(batched.batch_analyze);
+  CHECK(batched.speculative.on());
   CHECK(std::count(batched.methods.begin(), batched.methods.end(), Method::Lossless) == 1);
-  CHECK_FALSE(speculation_allowed(batched));
-  CHECK(speculation_allowed(parse("generation: {speculative: {drafter: lookup}}\n")));
   CHECK(parse("generation: {speculative: {drafter: lookup, gamma: 4, adaptive: false}}\n").speculative.gamma == 4);
 }
