@@ -43,6 +43,7 @@ Session::Session(ExperimentSpec spec) : spec_(std::move(spec)) {
   p.sampling = spec_.sampling;
   p.stop_strings = spec_.stop;
   p.batch_analyze = spec_.batch_analyze;
+  p.exact_sharing = spec_.exact_sharing;
   p.speculative = spec_.speculative;
   p.prefix_sharing = spec_.prefix_sharing;
   p.system_prompt = spec_.system_prompt;

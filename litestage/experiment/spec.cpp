@@ -130,6 +130,8 @@ void declare_generation(Options& t) {
                            "stop strings: the output is cut before the first one"));
   t.push_back(option<Spec>("generation.batch_analyze", [](auto& s) -> auto& { return s.batch_analyze; },
                            "generate a question's Analyze options as one left-padded batch"));
+  t.push_back(option<Spec>("generation.exact_sharing", [](auto& s) -> auto& { return s.exact_sharing; },
+                           "share work between calls where no output changes (the speculative methods always do)"));
   t.push_back(enum_option<Spec>("generation.speculative.drafter",
                                 [](auto& s) -> auto& { return s.speculative.drafter; }, drafter_kind_names(),
                                 "speculative decoding: off, lookup (prompt and earlier outputs' n-grams), self (the "

@@ -87,6 +87,7 @@ struct ExperimentSpec {
   SamplingConfig sampling;
   std::vector<std::string> stop;
   bool batch_analyze = false;
+  bool exact_sharing = false;
   SpeculativeConfig speculative;  // greedy decoding drafted and verified: same outputs, less time
 
   EarlyExitConfig early_exit;    // default for every stage

@@ -18,7 +18,7 @@ nlohmann::json decision_key(const GenerationConfig& config) {
   // Deciding nothing: the observer watches, the draft history only speeds a call up, and the
   // sampled rule is a test's.
   [[maybe_unused]] const auto& [max_new_tokens, sampling, eos_ids, stop_strings, early_exit, skip, observer, add_bos,
-                                speculative, draft_history, sampled_rule] = config;
+                                speculative, draft_history, sampled_rule, reuse_held] = config;
   const auto& [temperature, top_k, top_p, seed] = sampling;
   const auto& [ee_enabled, ee_window, ee_threshold, ee_metric] = early_exit;
   nlohmann::json key = {skip.to_string(),
@@ -31,6 +31,7 @@ nlohmann::json decision_key(const GenerationConfig& config) {
   // Only where set, so that plain decoding keeps the keys (and trace digests) it always had.
   if (speculative.on()) key.push_back(speculative.describe());
   if (!eos_ids.empty()) key.push_back({{"eos_ids", eos_ids}});
+  if (reuse_held) key.push_back("reuse_held");  // fewer prompt tokens prefilled: other costs
   return key;
 }
 

@@ -36,6 +36,10 @@ struct GenerationConfig {
   SpeculativeConfig speculative;                  // single-sequence calls only
   DraftHistory* draft_history = nullptr;          // the stage's earlier outputs and draft stats, if any
   SampledRule sampled_rule = nullptr;             // speculative sampling's rule; null: sampled_verdict
+  // Start from the longest prefix of the prompt that the generator's caches hold under the same
+  // plan (Generator::forget_held), where that is exact: on a model whose rows are computed
+  // independently (CausalLM::rows_independent) a prompt's slots equal its tokens fed one at a time.
+  bool reuse_held = false;
 };
 
 // Every setting of a call that decides its outputs and costs, as JSON: equal keys, equal results

@@ -44,6 +44,7 @@ KVCache& Generator::cache_for(int64_t batch, int64_t capacity) {
 
 KVCache& Generator::cache_with_prefix(const SharedPrefix& prefix, int64_t capacity) {
   PhaseScope phase(Phase::CacheSetup);
+  held_.clear();
   const int64_t n = static_cast<int64_t>(prefix.tokens.size());
   if (holds_prefix(prefix) && cache_->batch() == 1 && cache_->capacity() >= capacity &&
       cache_->length() >= n) {
@@ -63,6 +64,7 @@ KVCache& Generator::cache_with_prefix(const SharedPrefix& prefix, int64_t capaci
 KVCache& Generator::fresh_cache(int64_t batch, int64_t capacity) {
   std::unique_ptr<KVCache>& slot = batch == 1 ? cache_ : batch_cache_;
   if (batch == 1) resident_.reset();
+  (batch == 1 ? held_ : batch_held_).clear();
   if (!slot || slot->batch() != batch || slot->capacity() < capacity) {
     slot.reset();  // free the old buffers before allocating new ones
     slot = std::make_unique<KVCache>(model_->config(), batch, capacity, model_->runtime().dtype,
@@ -71,6 +73,45 @@ KVCache& Generator::fresh_cache(int64_t batch, int64_t capacity) {
     slot->reset();
   }
   return *slot;
+}
+
+void Generator::forget_held() {
+  held_.clear();
+  batch_held_.clear();
+}
+
+Generator::HeldMatch Generator::held_match(const std::vector<int32_t>& tokens, const std::string& plan,
+                                           int64_t most) const {
+  HeldMatch best;
+  if (!model_->rows_independent()) return best;
+  const auto scan = [&](const Held& held, bool batch) {
+    if (held.plan != plan) return;
+    for (size_t r = 0; r < held.rows.size(); ++r) {
+      const auto& row = held.rows[r];
+      const auto n = static_cast<std::ptrdiff_t>(std::min<int64_t>(most, std::min(row.size(), tokens.size())));
+      const int64_t m = std::mismatch(tokens.begin(), tokens.begin() + n, row.begin()).first - tokens.begin();
+      if (m > best.length) best = {m, batch, static_cast<int64_t>(r)};
+    }
+  };
+  scan(held_, false);
+  scan(batch_held_, true);
+  return best;
+}
+
+KVCache& Generator::cache_from_held(const HeldMatch& match, int64_t capacity) {
+  PhaseScope phase(Phase::CacheSetup);
+  resident_.reset();
+  if (!match.batch && cache_->capacity() >= capacity) {  // cache_ itself: keep its first slots
+    held_.clear();
+    cache_->truncate(match.length);
+    return *cache_;
+  }
+  auto fresh = std::make_unique<KVCache>(model_->config(), 1, capacity, model_->runtime().dtype,
+                                         model_->runtime().device);
+  fresh->load_prefix(match.batch ? *batch_cache_ : *cache_, match.length, match.row);
+  held_.clear();
+  cache_ = std::move(fresh);
+  return *cache_;
 }
 
 std::vector<Picked> greedy_picks(const torch::Tensor& logits) {
@@ -175,7 +216,10 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   c10::InferenceMode inference;
   const auto device = model_->runtime().device;
   const int64_t P = static_cast<int64_t>(prompt_ids.size());
-  const int64_t cached = prefix ? static_cast<int64_t>(prefix->tokens.size()) : 0;
+  HeldMatch held;  // the prompt's last token is always prefilled: its logits start the decoding
+  if (!prefix && config.reuse_held && !config.observer && config.max_new_tokens > 0)
+    held = held_match(prompt_ids, config.skip.to_string(), P - 1);
+  const int64_t cached = prefix ? static_cast<int64_t>(prefix->tokens.size()) : held.length;
   const int64_t limit = model_->config().max_position_embeddings;
   if (P >= limit) throw_error("prompt of ", P, " tokens does not fit the model's ", limit, " positions");
   const int64_t capacity = std::min<int64_t>(P + config.max_new_tokens, limit);
@@ -191,7 +235,9 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   auto input = torch::tensor(ids64, torch::kLong).view({1, P - cached}).to(device);
   synchronize(device);
   Timer timer;  // a prefix's cache set-up counts to the prefill, as the prefill it saves would
-  KVCache& cache = prefix ? cache_with_prefix(*prefix, capacity) : cache_for(1, capacity);
+  KVCache& cache = prefix             ? cache_with_prefix(*prefix, capacity)
+                   : held.length > 0 ? cache_from_held(held, capacity)
+                                     : cache_for(1, capacity);
   ForwardOptions fwd;
   fwd.skip = &config.skip;
   fwd.cache = &cache;
@@ -214,12 +260,20 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   }
   synchronize(device);
   r.decode_seconds = timer.seconds();
+  // The slots hold the prompt, then the generated tokens that were fed (all but a last unfed one).
+  const auto fed = static_cast<size_t>(cache.length() - P);
+  held_.clear();
+  if (fed <= r.tokens.size()) {
+    held_.plan = config.skip.to_string();
+    held_.rows.push_back(prompt_ids);
+    held_.rows[0].insert(held_.rows[0].end(), r.tokens.begin(), r.tokens.begin() + static_cast<std::ptrdiff_t>(fed));
+  }
   return r;
 }
 
 void Generator::decode_rows(std::vector<RowDecoder>& rows, torch::Tensor logits, const ForwardOptions& fwd,
                             int64_t capacity, const SamplingConfig& sampling, at::Generator& gen,
-                            const StreamCallback& on_token) {
+                            const StreamCallback& on_token, std::vector<std::vector<int32_t>>* fed) {
   const int64_t B = static_cast<int64_t>(rows.size());
   const int32_t pad = tokenizer_->pad_id().value_or(0);
   std::vector<bool> done(B, false);
@@ -241,6 +295,8 @@ void Generator::decode_rows(std::vector<RowDecoder>& rows, torch::Tensor logits,
       }
     }
     if (remaining == 0) return;
+    if (fed)
+      for (int64_t b = 0; b < B; ++b) (*fed)[b].push_back(static_cast<int32_t>(ids[b]));
     logits = forward_phase(model_, Phase::Decode, next.to(device), fwd).view({B, -1});
   }
 }
@@ -316,9 +372,19 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   double prefill = timer.seconds();
   fwd.token_mask = torch::Tensor();
   timer.reset();
-  decode_rows(rows, logits, fwd, capacity, config.sampling, gen, nullptr);
+  // Unpadded rows: each row's slots hold its prompt, then the tokens it was fed.
+  std::vector<std::vector<int32_t>> fed(ragged ? 0 : B);
+  decode_rows(rows, logits, fwd, capacity, config.sampling, gen, nullptr, ragged ? nullptr : &fed);
   synchronize(device);
   double decode = timer.seconds();
+  batch_held_.clear();
+  if (!ragged) {
+    batch_held_.plan = config.skip.to_string();
+    for (int64_t b = 0; b < B; ++b) {
+      batch_held_.rows.push_back(prompts[b]);
+      batch_held_.rows.back().insert(batch_held_.rows.back().end(), fed[b].begin(), fed[b].end());
+    }
+  }
   for (int64_t b = 0; b < B; ++b) {
     rows[b].finish();
     results[b].prefill_seconds = prefill;
@@ -331,7 +397,7 @@ bool SharedPrefix::prefixes(const std::vector<int32_t>& prompt) const {
   return tokens.size() < prompt.size() && std::equal(tokens.begin(), tokens.end(), prompt.begin());
 }
 
-SharedPrefix Generator::prefill_prefix(const std::vector<int32_t>& tokens, const SkipPlan& plan) {
+SharedPrefix Generator::prefill_prefix(const std::vector<int32_t>& tokens, const SkipPlan& plan, bool reuse_held) {
   LITESTAGE_CHECK(!tokens.empty(), "a shared prefix needs at least one token");
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t limit = model_->config().max_position_embeddings;
@@ -341,19 +407,22 @@ SharedPrefix Generator::prefill_prefix(const std::vector<int32_t>& tokens, const
   SharedPrefix out;
   out.tokens = tokens;
   out.plan = plan.to_string();
+  const HeldMatch held = reuse_held ? held_match(tokens, out.plan, n) : HeldMatch{};
+  out.reused = static_cast<int>(held.length);
+  synchronize(device);
+  Timer timer;  // the copy of held slots counts to the prefill, as the prefill it saves would
   {
     PhaseScope phase(Phase::CacheSetup);
     out.cache = std::make_shared<KVCache>(model_->config(), 1, n, model_->runtime().dtype, device);
+    if (held.length > 0) out.cache->load_prefix(held.batch ? *batch_cache_ : *cache_, held.length, held.row);
   }
-  ForwardOptions fwd;
-  fwd.skip = &plan;
-  fwd.cache = out.cache.get();
-  fwd.last_logits_only = true;
-  std::vector<int64_t> ids64(tokens.begin(), tokens.end());
-  auto input = torch::tensor(ids64, torch::kLong).view({1, n}).to(device);
-  synchronize(device);
-  Timer timer;
-  {
+  if (held.length < n) {
+    ForwardOptions fwd;
+    fwd.skip = &plan;
+    fwd.cache = out.cache.get();
+    fwd.last_logits_only = true;
+    std::vector<int64_t> ids64(tokens.begin() + held.length, tokens.end());
+    auto input = torch::tensor(ids64, torch::kLong).view({1, n - held.length}).to(device);
     PhaseScope phase(Phase::Prefill);
     model_->hidden_states(input, fwd);
     synchronize(device);

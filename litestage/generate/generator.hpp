@@ -26,6 +26,7 @@ class RowDecoder;
 struct SharedPrefix {
   std::vector<int32_t> tokens;
   std::string plan;                // the skip plan it was computed under (text form)
+  int reused = 0;                  // leading tokens taken from a held cache (reuse_held), not prefilled
   std::shared_ptr<KVCache> cache;  // batch 1, tokens.size() slots filled
   double prefill_seconds = 0;
   bool prefixes(const std::vector<int32_t>& prompt) const;  // a proper prefix of `prompt`
@@ -66,8 +67,12 @@ class Generator {
   // row stops on its own rules; the timings of the shared forwards are reported on every row.
   std::vector<GenerationResult> generate_batch(const std::vector<std::vector<int32_t>>& prompts,
                                                const GenerationConfig& config, const SharedPrefix* prefix = nullptr);
-  // Prefills `tokens` under `plan` into a cache of their own (no logits are computed).
-  SharedPrefix prefill_prefix(const std::vector<int32_t>& tokens, const SkipPlan& plan);
+  // Prefills `tokens` under `plan` into a cache of their own (no logits are computed); with
+  // `reuse_held`, from the longest prefix of them the generator's caches hold (as generate_ids).
+  SharedPrefix prefill_prefix(const std::vector<int32_t>& tokens, const SkipPlan& plan, bool reuse_held = false);
+  // What the caches hold is forgotten: the next call with reuse_held starts from nothing (the
+  // pipeline calls this as each question starts, so that no question gains from another's work).
+  void forget_held();
   // Whether the generator's cache still holds `prefix` from the last call (the next call on it
   // truncates instead of copying).
   bool holds_prefix(const SharedPrefix& prefix) const { return cache_ && resident_.lock() == prefix.cache; }
@@ -93,8 +98,29 @@ class Generator {
   // The decode loop of plain and batched calls: from the prompt's last logits (batch, vocab), one
   // pick per unfinished row, one forward over every row's pick (a finished row's: padding), until
   // every row has stopped. The cache is fwd.cache, at most `capacity` slots.
+  // `fed`, when given, receives each row's fed tokens (a finished row's padding included).
   void decode_rows(std::vector<RowDecoder>& rows, torch::Tensor logits, const ForwardOptions& fwd, int64_t capacity,
-                   const SamplingConfig& sampling, at::Generator& gen, const StreamCallback& on_token);
+                   const SamplingConfig& sampling, at::Generator& gen, const StreamCallback& on_token,
+                   std::vector<std::vector<int32_t>>* fed = nullptr);
+  // What a cache's slots hold, row by row (the prompt, then every token fed), and under which plan.
+  struct Held {
+    std::string plan;
+    std::vector<std::vector<int32_t>> rows;
+    void clear() {
+      plan.clear();
+      rows.clear();
+    }
+  };
+  struct HeldMatch {
+    int64_t length = 0;  // slots
+    bool batch = false;  // in batch_cache_, else cache_
+    int64_t row = 0;
+  };
+  // The longest prefix of `tokens`, at most `most` of them, that a row of the caches holds under
+  // `plan`; none on a model whose rows are not computed independently.
+  HeldMatch held_match(const std::vector<int32_t>& tokens, const std::string& plan, int64_t most) const;
+  // cache_, batch 1 with at least `capacity` slots, holding the match's slots.
+  KVCache& cache_from_held(const HeldMatch& match, int64_t capacity);
   // logits: (batch, vocab) float32 -> one pick per row.
   std::vector<Picked> pick(const torch::Tensor& logits, const SamplingConfig& sampling, at::Generator& gen) const;
 
@@ -104,6 +130,7 @@ class Generator {
   // Analyze between two single-sequence stages keeps both).
   std::unique_ptr<KVCache> cache_, batch_cache_;
   std::weak_ptr<KVCache> resident_;  // the shared prefix cache_ holds, if any (cache_with_prefix)
+  Held held_, batch_held_;           // what cache_ and batch_cache_ hold
 };
 
 }  // namespace litestage

@@ -63,8 +63,9 @@ void KVCache::truncate(int64_t length) {
   length_ = length;
 }
 
-void KVCache::load_prefix(const KVCache& prefix, int64_t length) {
-  LITESTAGE_CHECK(prefix.batch_ == 1 && !prefix.has_padding_, "a shared KV prefix must be one unpadded sequence");
+void KVCache::load_prefix(const KVCache& prefix, int64_t length, int64_t row) {
+  LITESTAGE_CHECK(!prefix.has_padding_, "a shared KV prefix must be an unpadded sequence");
+  LITESTAGE_CHECK(row >= 0 && row < prefix.batch_, "row ", row, " of a cache of ", prefix.batch_, " rows");
   LITESTAGE_CHECK(length >= 0 && length <= prefix.length_, "shared prefix of ", length, " tokens, but ",
                   prefix.length_, " are cached");
   LITESTAGE_CHECK(length <= capacity_, "shared prefix of ", length, " tokens exceeds the cache capacity ", capacity_);
@@ -73,8 +74,8 @@ void KVCache::load_prefix(const KVCache& prefix, int64_t length) {
   for (size_t l = 0; l < k_.size(); ++l) {
     layer_len_[l] = std::min(prefix.layer_len_[l], length);
     if (layer_len_[l] == 0) continue;
-    k_[l].narrow(2, 0, layer_len_[l]).copy_(prefix.k_[l].narrow(2, 0, layer_len_[l]));
-    v_[l].narrow(2, 0, layer_len_[l]).copy_(prefix.v_[l].narrow(2, 0, layer_len_[l]));
+    k_[l].narrow(2, 0, layer_len_[l]).copy_(prefix.k_[l].narrow(0, row, 1).narrow(2, 0, layer_len_[l]));
+    v_[l].narrow(2, 0, layer_len_[l]).copy_(prefix.v_[l].narrow(0, row, 1).narrow(2, 0, layer_len_[l]));
   }
   valid_.narrow(1, 0, length).fill_(true);
   length_ = length;

@@ -51,10 +51,10 @@ class KVCache {
   // next forward writes from there. 0 <= length <= length().
   void truncate(int64_t length);
 
-  // Makes the first `length` slots of `prefix` (batch 1, unpadded) the content of every row: a
+  // Makes the first `length` slots of row `row` of `prefix` (unpadded) the content of every row: a
   // prompt prefix computed once and shared by several sequences. The layers that skipped their
   // attention in `prefix` stay unwritten here too.
-  void load_prefix(const KVCache& prefix, int64_t length);
+  void load_prefix(const KVCache& prefix, int64_t length, int64_t row = 0);
 
  private:
   int64_t batch_, capacity_;

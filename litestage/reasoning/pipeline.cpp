@@ -103,6 +103,7 @@ GenerationConfig MultiStagePipeline::generation_config(StageKind kind) const {
   g.add_bos = add_bos();
   g.speculative = config_.speculative;
   g.draft_history = &drafts_[kind];
+  g.reuse_held = config_.exact_sharing;
   return g;
 }
 
@@ -121,7 +122,7 @@ std::string MultiStagePipeline::config_digest() const {
   nlohmann::json j = {static_cast<int>(config_.mode),          static_cast<int>(config_.format),
                       static_cast<int>(config_.chat_template), config_.system_prompt,
                       config_.batch_analyze,                   config_.prefix_sharing};
-  if (config_.batch_analyze_exact) j.push_back("batch_analyze_exact");  // older digests unchanged
+  if (config_.exact_sharing) j.push_back("exact_sharing");  // older digests unchanged
   for (StageKind kind : kStages) j.push_back(stage_settings(kind));
   const std::string text = j.dump();
   return io::digest_hex(io::xxh64(text.data(), text.size()));
@@ -138,14 +139,15 @@ struct MultiStagePipeline::PrefixShare {
 
   // The prefix for a call on `ids`; the seconds spent prefilling it now (0 if it already was).
   std::pair<const SharedPrefix*, double> get(Generator& generator, const std::vector<int32_t>& ids,
-                                             const SkipPlan& plan) {
+                                             const SkipPlan& plan, bool reuse_held) {
     if (tokens == 0) return {nullptr, 0.0};
     if (prefix) return {&*prefix, 0.0};
-    prefix = generator.prefill_prefix({ids.begin(), ids.begin() + tokens}, plan);
+    prefix = generator.prefill_prefix({ids.begin(), ids.begin() + tokens}, plan, reuse_held);
     return {&*prefix, prefix->prefill_seconds};
   }
-  // Cost attribution: option 0 counts the prefix as prefilled, the others read it from the cache.
-  int counted(int option) const { return option > 0 ? tokens : 0; }
+  // Cost attribution: option 0 counts the prefix as prefilled (but what it reused from a held
+  // cache), the others read it from the cache.
+  int counted(int option) const { return option > 0 ? tokens : prefix ? prefix->reused : 0; }
 };
 
 MultiStagePipeline::PrefixShare MultiStagePipeline::prefix_share(const std::vector<std::string>& prompts,
@@ -174,7 +176,7 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   const int shared_tokens = share ? share->counted(option) : 0;
   std::string key;
   // Observed runs must really run (the observer wants the forward), so they bypass the cache.
-  if (cache_ && !config_.observer) {
+  if (cache_ && !config_.observer && !config_.exact_sharing) {
     key = cache_key(kind, input, shared_tokens);
     if (const auto* hit = cache_->find(key)) {
       StageTrace t = *hit;
@@ -198,7 +200,8 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
     if (!key.empty()) cache_->insert(key, t);
     return t;
   }
-  auto [prefix, prefix_seconds] = share ? share->get(generator_, ids, cfg.skip) : std::pair<const SharedPrefix*, double>{};
+  auto [prefix, prefix_seconds] =
+      share ? share->get(generator_, ids, cfg.skip, cfg.reuse_held) : std::pair<const SharedPrefix*, double>{};
   auto r = generator_.generate_ids(ids, cfg, nullptr, prefix);
   t.output = r.text;
   t.prompt_tokens = r.prompt_tokens;
@@ -209,7 +212,7 @@ StageTrace MultiStagePipeline::generate_stage(StageKind kind, int option, const 
   t.exit_reason = r.exit_reason;
   t.skip = cfg.skip.to_string();
   t.early_exit = early_exit_text(cfg.early_exit);
-  t.cost = stage_cost(cfg.skip, r, shared_tokens);
+  t.cost = stage_cost(cfg.skip, r, share ? share->counted(option) : r.cached_prompt_tokens);
   t.speculative = r.speculative;
   if (cfg.speculative.on()) drafts_[kind].add(r.tokens);
   if (!key.empty()) cache_->insert(key, t);
@@ -284,7 +287,7 @@ std::vector<ForwardCost> MultiStagePipeline::batch_costs(const SkipPlan& plan, c
 std::vector<StageTrace> MultiStagePipeline::generate_analyze(const std::vector<std::string>& prompts) {
   const bool several = prompts.size() > 1 && !config_.observer;
   const bool batch = config_.batch_analyze && several, sharing = config_.prefix_sharing && several;
-  const bool exact = config_.batch_analyze_exact && several && generator_.model()->rows_independent();
+  const bool exact = config_.exact_sharing && several && generator_.model()->rows_independent();
   std::vector<StageTrace> out;
   if (!batch && !sharing && !exact) {
     for (size_t i = 0; i < prompts.size(); ++i) out.push_back(generate_stage(StageKind::Analyze, static_cast<int>(i), prompts[i]));
@@ -304,7 +307,7 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& 
   dist::progress();
   Timer timer;
   auto cfg = generation_config(StageKind::Analyze);
-  cfg.speculative = {};  // one sequence at a time
+  cfg.speculative.drafter = DrafterKind::Off;  // one sequence at a time
   std::vector<StageTrace> out(share.inputs.size());
   std::vector<size_t> fitting;  // the options the batch runs, in option order
   std::vector<std::vector<int32_t>> ids;
@@ -324,7 +327,7 @@ std::vector<StageTrace> MultiStagePipeline::generate_analyze_batch(PrefixShare& 
     ids.push_back(share.ids[i]);
   }
   if (fitting.empty()) return out;
-  auto [prefix, prefix_seconds] = share.get(generator_, ids[0], cfg.skip);
+  auto [prefix, prefix_seconds] = share.get(generator_, ids[0], cfg.skip, cfg.reuse_held);
   auto results = generator_.generate_batch(ids, cfg, prefix);
   std::vector<int> shared;
   for (size_t i : fitting) shared.push_back(share.counted(static_cast<int>(i)));
@@ -351,6 +354,7 @@ ExampleTrace MultiStagePipeline::run(const Example& example) {
   trace.id = example.id;
   trace.config = config_digest();
   trace.gold = example.answer_label();
+  if (config_.exact_sharing) generator_.forget_held();  // no question gains from another's work
   const auto mode = config_.mode;
 
   std::string recall;

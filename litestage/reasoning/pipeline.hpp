@@ -47,11 +47,14 @@ struct PipelineConfig {
   // The options of one Analyze stage share the KV cache of their common prompt prefix: it is
   // prefilled once, each option prefills only its own tail. Same greedy outputs as without.
   bool prefix_sharing = true;
-  // The speculative methods' Analyze: its options decode together where that gives each option
-  // exactly its one-by-one outputs (options of one length after their shared prefix, on a model
-  // whose rows are computed independently: CausalLM::rows_independent), else one by one.
-  bool batch_analyze_exact = false;
-  // Every stage's sequential calls; a batched Analyze (batch_analyze, batch_analyze_exact) decodes
+  // Work shared where that changes no output (the speculative methods), on a model whose rows are
+  // computed independently (CausalLM::rows_independent): the Analyze options decode together when
+  // they have one length after their shared prefix, and each call starts from the longest prefix of
+  // its prompt that an earlier call of the same question left in the KV caches under the same plan
+  // (the Analyze prefix from Recall's, Summarize's from the first option's). Elsewhere: as without.
+  // Such calls bypass the stage cache (their costs depend on the calls before them).
+  bool exact_sharing = false;
+  // Every stage's sequential calls; a batched Analyze (batch_analyze, exact_sharing) decodes
   // its options together without speculation.
   SpeculativeConfig speculative;
 

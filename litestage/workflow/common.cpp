@@ -62,7 +62,7 @@ PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c) {
 
 PipelineConfig speculative_config(PipelineConfig base, const SpeculativeConfig& speculation) {
   base.speculative = speculation;
-  base.batch_analyze_exact = true;
+  base.exact_sharing = true;
   return base;
 }
 

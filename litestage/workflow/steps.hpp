@@ -88,7 +88,7 @@ PipelineConfig final_config(PipelineConfig base, const StagePlans& plans, const 
 SpeculativeConfig speculation_for(const ExperimentSpec& spec);
 PipelineConfig candidate_config(const WorkflowRun& run, const Candidate& c);
 // The speculative methods' pipeline: `base` with `speculation` in every sequential call and the
-// Analyze options decoded together where that is exact (PipelineConfig::batch_analyze_exact).
+// Analyze options decoded together and KV caches reused where that is exact (PipelineConfig::exact_sharing).
 PipelineConfig speculative_config(PipelineConfig base, const SpeculativeConfig& speculation);
 // One setting swept on fixed plans over `examples` (the early-exit threshold, the drafter): each
 // configuration evaluated through the stage cache (progress labelled `what` and the setting's

@@ -1,4 +1,4 @@
-// Analyze options decoded together (batch_analyze_exact, the speculative methods' Analyze): on a
+// Analyze options decoded together (exact_sharing, the speculative methods' Analyze): on a
 // model whose rows are computed independently, each option's tokens, confidences and exit are
 // those of its call alone, bitwise; elsewhere the options run one by one. And the batch's cost.
 
@@ -78,8 +78,9 @@ TEST_CASE("exact batching: the options' outputs as one by one, costs as one batc
     CHECK(model->rows_independent() == !bf16);
     Generator gen(model, std::make_shared<CharTokenizer>(97, 96));
     PipelineConfig plain = stages_of(10), batched = stages_of(10);
-    plain.stages[StageKind::Analyze].skip = batched.stages[StageKind::Analyze].skip = SkipPlan::parse("a2", 3);
-    batched.batch_analyze_exact = true;
+    for (auto kind : kStages)  // one plan: every stage may start from another's slots
+      plain.stages[kind].skip = batched.stages[kind].skip = SkipPlan::parse("a2", 3);
+    batched.exact_sharing = true;
     const ExampleTrace a = MultiStagePipeline(gen, plain).run(ex);
     const ExampleTrace b = MultiStagePipeline(gen, batched).run(ex);
     REQUIRE(a.stages.size() == 6);
@@ -104,10 +105,26 @@ TEST_CASE("exact batching: the options' outputs as one by one, costs as one batc
     }
     const auto& config = model->config();
     const int64_t bytes = bf16 ? 2 : 4;
+    // Exact sharing also starts option 0's prefix from Recall's cache: at least Recall's whole
+    // prompt (its slots, then the recall it generated, open every Analyze prompt), at most the prefix.
+    const int64_t reused = options[0]->prompt_tokens - options[0]->cost.prefill_tokens;
+    if (bf16) {
+      CHECK(reused == 0);
+    } else {
+      CHECK(reused >= a.stages[0].prompt_tokens);
+      CHECK(reused <= options[0]->shared_prefix_tokens);
+    }
+    // Summarize starts from option A's row: its prompt opens with option A's prompt.
+    const StageTrace& summarize = b.stages.back();
+    CHECK(summarize.cost.prefill_tokens == summarize.prompt_tokens - summarize.shared_prefix_tokens);
+    if (bf16)
+      CHECK(summarize.shared_prefix_tokens == 0);
+    else
+      CHECK(summarize.shared_prefix_tokens >= options[0]->prompt_tokens);
     for (size_t i = 0; i < options.size(); ++i) {
       const StageTrace& t = *options[i];
       INFO("option " << i);
-      const int cached = t.option > 0 ? t.shared_prefix_tokens : 0;
+      const int64_t cached = t.option > 0 ? t.shared_prefix_tokens : reused;
       const int64_t own = decode_forwards(t.tokens, t.exit_reason == ExitReason::Eos);
       const auto alone = forward_cost(config, SkipPlan::parse("a2", 3), t.prompt_tokens, own, bytes, cached);
       if (bf16 || i == lead) {
@@ -124,5 +141,45 @@ TEST_CASE("exact batching: the options' outputs as one by one, costs as one batc
       CHECK(t.cost.shortrow_flops == Approx(padded.flops - padded.multirow_flops));
       CHECK(t.cost.decode_tokens == own);
     }
+  }
+}
+
+TEST_CASE("a call starts from the longest prefix of its prompt that a cache holds under its plan", "[reasoning][batch]") {
+  auto model = random_model(roomy(128), 3);
+  auto bf16 = bf16_copy(model);
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 8;
+  cfg.eos_ids = {200};  // outside the vocabulary: every call runs its 8 tokens
+  cfg.reuse_held = true;
+  const std::vector<int32_t> first = {1, 40, 41, 42, 43, 44};
+  for (auto* m : {&model, &bf16}) {
+    const bool exact = m == &model;
+    INFO((exact ? "f32" : "bf16"));
+    Generator gen(*m, std::make_shared<CharTokenizer>(97, 96));
+    const auto a = gen.generate_ids(first, cfg);
+    REQUIRE(a.tokens.size() == 8);
+    // The first prompt, 3 of its tokens, then 2 others: the cache holds the first 6 + 7 fed tokens.
+    std::vector<int32_t> second = first;
+    second.insert(second.end(), a.tokens.begin(), a.tokens.begin() + 3);
+    second.insert(second.end(), {50, 51});
+    const auto b = gen.generate_ids(second, cfg);
+    CHECK(b.cached_prompt_tokens == (exact ? 9 : 0));
+    GenerationConfig plain = cfg;
+    plain.reuse_held = false;
+    Generator fresh(*m, std::make_shared<CharTokenizer>(97, 96));
+    const auto c = fresh.generate_ids(second, plain);
+    CHECK(c.cached_prompt_tokens == 0);
+    CHECK(b.tokens == c.tokens);
+    if (exact) CHECK(b.confidences == c.confidences);  // bitwise
+    // Another plan holds nothing for it; a forgotten cache neither.
+    GenerationConfig other = cfg;
+    other.skip = SkipPlan::parse("f0", 3);
+    CHECK(gen.generate_ids(second, other).cached_prompt_tokens == 0);
+    gen.generate_ids(first, cfg);
+    gen.forget_held();
+    CHECK(gen.generate_ids(second, cfg).cached_prompt_tokens == 0);
+    // The whole prompt held: its last token is prefilled all the same (its logits start decoding).
+    gen.generate_ids(second, cfg);
+    CHECK(gen.generate_ids(second, cfg).cached_prompt_tokens == (exact ? static_cast<int>(second.size()) - 1 : 0));
   }
 }
