@@ -106,6 +106,11 @@ KVCache& Generator::cache_from_held(const HeldMatch& match, int64_t capacity) {
     cache_->truncate(match.length);
     return *cache_;
   }
+  if (match.batch) {  // a batch row into cache_, reallocated only when too small
+    KVCache& cache = fresh_cache(1, capacity);
+    cache.load_prefix(*batch_cache_, match.length, match.row);
+    return cache;
+  }
   auto fresh = std::make_unique<KVCache>(model_->config(), 1, capacity, model_->runtime().dtype,
                                          model_->runtime().device);
   fresh->load_prefix(match.batch ? *batch_cache_ : *cache_, match.length, match.row);
