@@ -111,9 +111,10 @@ KVCache& Generator::cache_from_held(const HeldMatch& match, int64_t capacity) {
     cache.load_prefix(*batch_cache_, match.length, match.row);
     return cache;
   }
+  // cache_ itself, too small: its slots into a larger one
   auto fresh = std::make_unique<KVCache>(model_->config(), 1, capacity, model_->runtime().dtype,
                                          model_->runtime().device);
-  fresh->load_prefix(match.batch ? *batch_cache_ : *cache_, match.length, match.row);
+  fresh->load_prefix(*cache_, match.length);
   held_.clear();
   cache_ = std::move(fresh);
   return *cache_;
