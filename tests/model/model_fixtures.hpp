@@ -26,7 +26,8 @@ inline const char* name_of(ShortForwardKernel k) {
   return k == ShortForwardKernel::Decode ? "decode kernel" : k == ShortForwardKernel::Prefill ? "prefill kernel" : "auto";
 }
 
-inline ModelConfig tiny_llama_config() {
+// 3 layers, hidden 32, 4 heads / 2 KV heads of 8, FFN 48, vocabulary 97; `positions` of context.
+inline ModelConfig tiny_llama_config(int64_t positions = 64) {
   return ModelConfig::from_json(nlohmann::json{{"model_type", "llama"},
                                                {"vocab_size", 97},
                                                {"hidden_size", 32},
@@ -34,7 +35,7 @@ inline ModelConfig tiny_llama_config() {
                                                {"num_hidden_layers", 3},
                                                {"num_attention_heads", 4},
                                                {"num_key_value_heads", 2},
-                                               {"max_position_embeddings", 64},
+                                               {"max_position_embeddings", positions},
                                                {"rms_norm_eps", 1e-5},
                                                {"bos_token_id", 1},
                                                {"eos_token_id", 2}});

@@ -15,12 +15,6 @@ using namespace litestage::test;
 
 namespace {
 
-ModelConfig roomy(int64_t positions) {
-  auto j = tiny_llama_config().to_json();  // 3 layers, hidden 32, 4 heads / 2 KV heads of 8, FFN 48, vocab 97
-  j["max_position_embeddings"] = positions;
-  return ModelConfig::from_json(j);
-}
-
 Example four_options() {
   Example ex;
   ex.id = "q4";
@@ -44,7 +38,7 @@ TEST_CASE("rows of one length decoded together equal each prompt decoded alone, 
   for (auto kernel : short_forward_kernels()) {
     ShortForwardKernelScope scope(kernel);
     INFO("short forwards: " << name_of(kernel));
-    auto model = random_model(roomy(128), 11);
+    auto model = random_model(tiny_llama_config(128), 11);
     REQUIRE(model->rows_independent() == (kernel != ShortForwardKernel::Decode));
     if (!model->rows_independent()) continue;
     Generator gen(model, std::make_shared<CharTokenizer>(97, 96));
@@ -73,7 +67,7 @@ TEST_CASE("exact batching: the options' outputs as one by one, costs as one batc
   const Example ex = four_options();
   for (bool bf16 : {false, true}) {
     INFO((bf16 ? "bf16" : "f32"));
-    auto f32 = random_model(roomy(256), 5);
+    auto f32 = random_model(tiny_llama_config(256), 5);
     auto model = bf16 ? bf16_copy(f32) : f32;
     CHECK(model->rows_independent() == !bf16);
     Generator gen(model, std::make_shared<CharTokenizer>(97, 96));
@@ -145,7 +139,7 @@ TEST_CASE("exact batching: the options' outputs as one by one, costs as one batc
 }
 
 TEST_CASE("a call starts from the longest prefix of its prompt that a cache holds under its plan", "[reasoning][batch]") {
-  auto model = random_model(roomy(128), 3);
+  auto model = random_model(tiny_llama_config(128), 3);
   auto bf16 = bf16_copy(model);
   GenerationConfig cfg;
   cfg.max_new_tokens = 8;

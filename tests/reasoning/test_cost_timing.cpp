@@ -14,12 +14,6 @@ using namespace litestage::test;
 
 namespace {
 
-ModelConfig roomy_config(int64_t positions) {
-  auto j = tiny_llama_config().to_json();  // 3 layers, hidden 32, 4 heads / 2 KV heads of 8, FFN 48, vocab 97
-  j["max_position_embeddings"] = positions;
-  return ModelConfig::from_json(j);
-}
-
 PipelineConfig short_stages(int tokens) {
   PipelineConfig pc;
   for (auto k : kStages) pc.stages[k].max_new_tokens = tokens;
@@ -83,7 +77,7 @@ TEST_CASE("a cached prompt prefix is charged once: the identity of forward costs
 
 TEST_CASE("Analyze prefix sharing: the same outputs, option 0 charged the prefix, cache keys apart",
           "[reasoning][cost][prefix]") {
-  auto model = random_model(roomy_config(256), 5);
+  auto model = random_model(tiny_llama_config(256), 5);
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);
   PipelineConfig off = short_stages(5), on = short_stages(5);
@@ -122,7 +116,7 @@ TEST_CASE("Analyze prefix sharing: the same outputs, option 0 charged the prefix
 }
 
 TEST_CASE("every stage trace carries its cost, a cache hit carries no timing", "[reasoning][cost]") {
-  auto model = random_model(roomy_config(256), 5);
+  auto model = random_model(tiny_llama_config(256), 5);
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);
   PipelineConfig pc = short_stages(4);
@@ -169,7 +163,7 @@ TEST_CASE("every stage trace carries its cost, a cache hit carries no timing", "
 
 TEST_CASE("a speculative stage gives the plain outputs and is charged every verified row and one read per forward",
           "[reasoning][cost][speculative]") {
-  auto model = random_model(roomy_config(256), 5);
+  auto model = random_model(tiny_llama_config(256), 5);
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);
   PipelineConfig plain = short_stages(12);
@@ -228,7 +222,7 @@ TEST_CASE("a speculative stage gives the plain outputs and is charged every veri
 TEST_CASE("a stage whose prompt does not fit is a wrong answer with its real time", "[reasoning][cost]") {
   // 40 positions: the summarize prompt (question, recall and analyses, one token per character)
   // does not fit.
-  auto model = random_model(roomy_config(40), 6);
+  auto model = random_model(tiny_llama_config(40), 6);
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);
   MultiStagePipeline pipeline(gen, short_stages(6));
@@ -253,7 +247,7 @@ TEST_CASE("a batched Analyze stage past the context counts as one by one: too lo
   // One token per character and BOS: the Recall prompt's length, counted here without the model.
   const int64_t recall_tokens = static_cast<int64_t>(recall_prompt(long_one).size()) + 1;
   // Room for Recall's 6 tokens; an Analyze prompt adds at least 25 (a space, the recall, the cue).
-  auto model = random_model(roomy_config(recall_tokens + 10), 7);
+  auto model = random_model(tiny_llama_config(recall_tokens + 10), 7);
   Generator gen(model, tok);
   PipelineConfig sequential = short_stages(6), batched = short_stages(6);
   batched.batch_analyze = true;
@@ -298,7 +292,7 @@ TEST_CASE("a batched Analyze stage past the context counts as one by one: too lo
 
 TEST_CASE("the interleaved timer runs each configuration R times, round-robin question by question",
           "[reasoning][timing]") {
-  auto model = random_model(roomy_config(256), 7);
+  auto model = random_model(tiny_llama_config(256), 7);
   auto tok = std::make_shared<CharTokenizer>(97, 96);
   Generator gen(model, tok);
   std::vector<PipelineConfig> configs = {short_stages(2), short_stages(3), short_stages(4)};

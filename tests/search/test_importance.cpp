@@ -9,10 +9,8 @@ using namespace litestage;
 using namespace litestage::test;
 
 TEST_CASE("a sub-layer whose output is zero has cos = 1 and ranks first", "[search][importance]") {
-  auto j = tiny_llama_config().to_json();  // 3 layers
-  j["max_position_embeddings"] = 256;        // room for the one-token-per-character prompts
-  auto cfg = ModelConfig::from_json(j);
-  auto model = random_model(cfg, 21);
+  // 3 layers; room for the one-token-per-character prompts
+  auto model = random_model(tiny_llama_config(256), 21);
   {
     torch::NoGradGuard ng;
     // Layer 1's attention writes nothing to the residual stream; layer 2's FFN neither.
