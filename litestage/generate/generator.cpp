@@ -266,10 +266,10 @@ GenerationResult Generator::generate_ids(const std::vector<int32_t>& prompt_ids,
   }
   synchronize(device);
   r.decode_seconds = timer.seconds();
-  // The slots hold the prompt, then the generated tokens that were fed (all but a last unfed one).
+  // The slots hold the prompt, then the generated tokens that were fed (all but a last unfed one);
+  // recorded for calls that share (every change to the cache cleared the record before).
   const auto fed = static_cast<size_t>(cache.length() - P);
-  held_.clear();
-  if (fed <= r.tokens.size()) {
+  if (config.reuse_held && fed <= r.tokens.size()) {
     held_.plan = config.skip.to_string();
     held_.rows.push_back(prompt_ids);
     held_.rows[0].insert(held_.rows[0].end(), r.tokens.begin(), r.tokens.begin() + static_cast<std::ptrdiff_t>(fed));
@@ -378,13 +378,13 @@ std::vector<GenerationResult> Generator::generate_batch(const std::vector<std::v
   double prefill = timer.seconds();
   fwd.token_mask = torch::Tensor();
   timer.reset();
-  // Unpadded rows: each row's slots hold its prompt, then the tokens it was fed.
-  std::vector<std::vector<int32_t>> fed(ragged ? 0 : B);
-  decode_rows(rows, logits, fwd, capacity, config.sampling, gen, nullptr, ragged ? nullptr : &fed);
+  // Unpadded rows of a call that shares: each row's slots hold its prompt, then the tokens it was fed.
+  const bool record = config.reuse_held && !ragged;
+  std::vector<std::vector<int32_t>> fed(record ? B : 0);
+  decode_rows(rows, logits, fwd, capacity, config.sampling, gen, nullptr, record ? &fed : nullptr);
   synchronize(device);
   double decode = timer.seconds();
-  batch_held_.clear();
-  if (!ragged) {
+  if (record) {
     batch_held_.plan = config.skip.to_string();
     for (int64_t b = 0; b < B; ++b) {
       batch_held_.rows.push_back(prompts[b]);

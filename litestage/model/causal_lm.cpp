@@ -160,8 +160,7 @@ torch::Tensor CausalLMImpl::hidden_states(const torch::Tensor& input_ids, const 
 // cost more than the multiply-adds. Either way each row's logits are the same whatever the rows.
 torch::Tensor CausalLMImpl::logits_from_hidden(const torch::Tensor& hidden) const {
   const torch::Tensor& w = output_weight();
-  if (hidden.scalar_type() == torch::kFloat && matvec_applies(hidden, w) && panels_worth_keeping(w.numel()) &&
-      !w.is_inference()) {
+  if (hidden.scalar_type() == torch::kFloat && matvec_applies(hidden, w) && output_keeps_panels()) {
     auto sizes = hidden.sizes().vec();
     sizes.back() = w.size(0);
     const auto x = hidden.contiguous();
@@ -173,14 +172,18 @@ torch::Tensor CausalLMImpl::logits_from_hidden(const torch::Tensor& hidden) cons
   return project(hidden, w, torch::Tensor()).to(torch::kFloat);
 }
 
-bool CausalLMImpl::rows_independent() const {
+bool CausalLMImpl::output_keeps_panels() const {
   const torch::Tensor& w = output_weight();
-  if (!runtime_.device.is_cpu() || w.scalar_type() != torch::kFloat || !panels_worth_keeping(w.numel()) ||
-      w.is_inference())
-    return false;
-  return std::all_of(model->blocks.begin(), model->blocks.end(), [](const DecoderLayer& layer) {
-    return takes_prefill(Kernel::Decode, *layer) && takes_prefill(Kernel::Prefill, *layer) && prefill_keeps_panels(*layer);
-  });
+  return w.device().is_cpu() && w.scalar_type() == torch::kFloat && w.is_contiguous() &&
+         panels_worth_keeping(w.numel()) && !w.is_inference();
+}
+
+bool CausalLMImpl::rows_independent() const {
+  // A short forward's layers on the prefill kernel (takes_prefill implies the kernel applies), with
+  // kept panels whatever ShortForwardKernel forces.
+  return output_keeps_panels() && std::all_of(model->blocks.begin(), model->blocks.end(), [](const DecoderLayer& layer) {
+           return takes_prefill(Kernel::Decode, *layer) && prefill_keeps_panels(*layer);
+         });
 }
 
 torch::Tensor CausalLMImpl::forward(const torch::Tensor& input_ids, const ForwardOptions& options) {

@@ -88,6 +88,8 @@ class CausalLMImpl : public torch::nn::Module {
   bool tied_;
   RotaryEmbedding rope_;
   mutable PackedPanels output_panels_;  // the output projection's, where they are kept
+  // Whether f32 rows' logits go through output_panels_ (a small f32 CPU output projection).
+  bool output_keeps_panels() const;
 };
 TORCH_MODULE(CausalLM);
 
